@@ -1,0 +1,1 @@
+"""Command-line interfaces: thin click commands that parse options and call library functions."""

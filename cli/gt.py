@@ -1,0 +1,21 @@
+"""``segfix-gt``: ground-truth targets for SegFix (build, inspect, verify, export, example data)."""
+from __future__ import annotations
+
+import click
+
+from segfix_data import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="segfix-gt")
+def main() -> None:
+    """Turn a dataset's label maps into SegFix ground-truth targets.
+
+    Targets are the distance to the nearest other label, the boundary band (distance <= gamma)
+    and the direction from each boundary pixel into its object's interior
+    (see the README for the exact definitions).
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,16 @@
+"""``segfix``: train the SegFix model, predict offsets, refine label maps, evaluate."""
+from __future__ import annotations
+
+import click
+
+from segfix_data import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="segfix")
+def main() -> None:
+    """Train SegFix, predict boundary offsets, refine any model's predictions and score them."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
