@@ -134,7 +134,7 @@ class ShardWriter:
         self._records = None
 
     def __enter__(self) -> "ShardWriter":
-        self._file = h5py.File(self.tmp, "w", libver=("earliest", "v110"), track_order=False)
+        self._file = h5py.File(self.tmp, "w", libver=("v110", "v110"))
         self._file.attrs["format"] = FORMAT_NAME
         self._file.attrs["format_version"] = FORMAT_VERSION
         return self
@@ -402,3 +402,25 @@ def verify_samples(root: str | os.PathLike, samples: list, progress=None) -> lis
         for f in files.values():
             f.close()
     return damaged
+
+
+def list_splits(out_dir: str | os.PathLike) -> list[str]:
+    """Names of the splits under ``out_dir`` that have a manifest, sorted."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise FileNotFoundError(f"{out_dir}: no such directory (the OUT_DIR of `segfix-gt build`)")
+    return sorted(p.name for p in out_dir.iterdir() if (p / MANIFEST).is_file())
+
+
+def verify_split(out_dir: str | os.PathLike, split: str, progress=None) -> tuple[int, list[dict]]:
+    """Verify every sample of ``OUT_DIR/<split>`` against its manifest.
+
+    Returns:
+        ``(number of samples, damaged)`` with ``damaged`` as :func:`verify_samples`; a shard file
+        listed in the manifest but missing makes each of its samples damaged.
+    """
+    ds = ShardSet(out_dir, split)
+    try:
+        return len(ds), verify_samples(ds.root, ds.samples, progress)
+    finally:
+        ds.close()
