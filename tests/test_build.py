@@ -21,7 +21,7 @@ from segfix_data.build import BuildConfig, BuildError, ParamsMismatch, build_spl
 from segfix_data.layouts import read_image, read_instance_ids, read_label
 from segfix_data.shards import ShardSet
 
-from conftest import write_cityscapes
+from build_data import write_cityscapes
 
 REPO = Path(__file__).resolve().parents[1]
 
