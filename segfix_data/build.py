@@ -54,7 +54,8 @@ class BuildConfig:
         gamma, ksize, num_directions, border_is_boundary: target overrides.
         images: store the images (lossless).
         image_format: "tiles" (uint8 tiles, fast crops) or "file" (the source file's bytes).
-        tile: chunk side in pixels; level: zlib level 1..9; shard_size: frames per shard.
+        tile: chunk side in pixels; level: zlib level 1..9 of the targets; image_level: of the
+            images (0: uncompressed tiles); shard_size: frames per shard.
         class_map, image_glob, label_glob: folder layout.
     """
 
@@ -85,8 +86,9 @@ class BuildConfig:
                              "has none (use --variant semantic)")
         if self.image_format not in IMAGE_FORMATS:
             raise ValueError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
-        if not (1 <= self.level <= 9 and 1 <= self.image_level <= 9):
-            raise ValueError(f"zlib levels must be 1..9, got {self.level}, {self.image_level}")
+        if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
+            raise ValueError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
+                             f"got {self.level}, {self.image_level}")
         if self.tile < 16 or self.shard_size < 1:
             raise ValueError(f"tile must be >= 16 pixels and shard_size >= 1, got {self.tile}, {self.shard_size}")
         if self.layout == "folder" and not (self.class_map and self.image_glob and self.label_glob):
@@ -159,7 +161,8 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
         if config.images and config.image_format == "tiles":
             image = _layouts.read_image(frame.image)
             shape = image.shape[:2]
-            arrays["image"] = _shards.encode_array(image, tile=config.tile, level=config.image_level)
+            arrays["image"] = _shards.encode_array(image, tile=config.tile, level=config.image_level,
+                                                   raw_tiles=config.image_level == 0)
         else:
             shape = _layouts.image_size(frame.image)
             if config.images:
@@ -183,11 +186,11 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                 arrays["instance/segments"] = enc(seg)
             arrays[f"{variant}/boundary"] = enc(t.boundary)
             arrays[f"{variant}/direction"] = enc(t.direction)
+            # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
+            # (tests/test_build.py checks it); openseg zeroes skipped classes: stored.
             info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),
-                    "border_is_boundary": bool(t.params["border_is_boundary"])}
-            derived = _shards.derive_distance(seg, ignore_value=ignore, cap=info["cap"],
-                                              border_is_boundary=info["border_is_boundary"])
-            info["stored"] = not np.array_equal(derived, t.distance)
+                    "border_is_boundary": bool(t.params["border_is_boundary"]),
+                    "stored": config.preset != "paper"}
             if info["stored"]:
                 arrays[f"{variant}/distance"] = enc(t.distance)
             if config.preset == "openseg":

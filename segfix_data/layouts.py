@@ -289,8 +289,13 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
     Returns:
         uint8 (H, W) train ids, 255 = ignore.
     """
-    ids = _ids_array(path, _open_png(path), "label").astype(np.int64)
+    ids = _ids_array(path, _open_png(path), "label")
     _check_size(path, ids.shape, expect_shape, image_path)
+    if layout in ("cityscapes", "gta5") and ids.dtype == np.uint8:  # the common case: one LUT pass
+        if int(ids.max()) > CITYSCAPES_MAX_LABEL_ID:
+            _check_range(path, ids, ids <= CITYSCAPES_MAX_LABEL_ID, "Cityscapes labelIds (0..33)")
+        return _labels.cityscapes_label_to_train_id_table()[ids]
+    ids = ids.astype(np.int64)
     if layout in ("cityscapes", "gta5"):
         _check_range(path, ids, (ids >= 0) & (ids <= CITYSCAPES_MAX_LABEL_ID), "Cityscapes labelIds (0..33)")
         return _labels.cityscapes_label_ids_to_train_ids(ids)

@@ -61,8 +61,8 @@ class EncodedArray:
     """An array cut into HDF5 chunks and deflate-compressed, ready for ``write_direct_chunk``.
 
     ``blocks`` holds ``(chunk offset, zlib bytes)`` per chunk; edge chunks are zero-padded to the
-    full chunk shape, as HDF5 stores them. ``level`` 0 means stored contiguous and uncompressed
-    (``blocks`` then holds the raw bytes once, offset ``None``).
+    full chunk shape, as HDF5 stores them. ``level`` 0: uncompressed, in tiles, or, when
+    ``chunks`` is None, contiguous (``blocks`` then holds the raw bytes once, offset ``None``).
     """
 
     shape: tuple
@@ -78,14 +78,14 @@ class EncodedArray:
         return sum(len(b) for _, b in self.blocks)
 
 
-def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4) -> EncodedArray:
+def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles: bool = False) -> EncodedArray:
     """Cut ``arr`` ((H, W) or (H, W, C)) into ``tile`` x ``tile`` chunks and deflate each.
 
-    ``level`` 1..9 is the zlib level; 0 stores ``arr`` contiguous and uncompressed (used for 1-D
-    byte strings such as PNG files).
+    ``level`` 1..9 is the zlib level; 0 stores ``arr`` uncompressed: in tiles if ``raw_tiles``
+    (fast crops, large files), else contiguous (used for 1-D byte strings such as image files).
     """
     arr = np.ascontiguousarray(arr)
-    if level == 0:
+    if level == 0 and not raw_tiles:
         return EncodedArray(arr.shape, arr.dtype.str, None, 0, [(None, arr.tobytes())], checksum(arr))
     if arr.ndim not in (2, 3) or tile < 1:
         raise ValueError(f"encode_array expects an (H, W) or (H, W, C) array and tile >= 1, "
@@ -102,16 +102,17 @@ def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4) -> Encoded
                 padded[: block.shape[0], : block.shape[1]] = block
                 block = padded
             offset = (y, x) + (0,) * (arr.ndim - 2)
-            blocks.append((offset, zlib.compress(np.ascontiguousarray(block).tobytes(), level)))
+            raw = np.ascontiguousarray(block).tobytes()
+            blocks.append((offset, zlib.compress(raw, level) if level else raw))
     return EncodedArray(arr.shape, arr.dtype.str, chunks, level, blocks, checksum(arr))
 
 
 def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
-    if enc.level == 0:
+    if enc.chunks is None:
         group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
         return
     ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
-                              compression="gzip", compression_opts=enc.level)
+                              **({"compression": "gzip", "compression_opts": enc.level} if enc.level else {}))
     for offset, data in enc.blocks:
         ds.id.write_direct_chunk(offset, data, filter_mask=0)
 
@@ -250,7 +251,8 @@ class ShardSet:
         crop = ds.read(0, window=(100, 200, 512, 512))   # image, label, semantic boundary/direction
     """
 
-    def __init__(self, out_dir: str | os.PathLike, split: str) -> None:
+    def __init__(self, out_dir: str | os.PathLike, split: str, *, cache_bytes: int = 4 << 20) -> None:
+        self.cache_bytes = int(cache_bytes)  # HDF5 chunk cache per open dataset
         self.root = Path(out_dir) / split
         path = self.root / MANIFEST
         if not path.is_file():
@@ -285,7 +287,7 @@ class ShardSet:
             self._files, self._pid = {}, os.getpid()
         f = self._files.get(shard)
         if f is None:
-            f = h5py.File(self.root / shard, "r", rdcc_nbytes=4 << 20)
+            f = h5py.File(self.root / shard, "r", rdcc_nbytes=self.cache_bytes)
             self._files[shard] = f
         return f
 

@@ -121,10 +121,14 @@ def test_deterministic_across_jobs_and_image_format(cityscapes_dir, tmp_path):
             s.pop("bytes")
     assert ma == mb
     build_split(cityscapes_dir, tmp_path / "c", "train", BuildConfig(variant="both", image_format="file"))
-    ds_a, ds_c = ShardSet(tmp_path / "a", "train"), ShardSet(tmp_path / "c", "train")
+    build_split(cityscapes_dir, tmp_path / "d", "train", BuildConfig(image_level=0, tile=32))
+    ds_a, ds_c, ds_d = (ShardSet(tmp_path / n, "train") for n in "acd")
+    assert "image_file" in ds_c.group(0) and ds_d.group(0)["image"].compression is None
     for i in range(len(ds_a)):
         np.testing.assert_array_equal(ds_a.read(i, window=(3, 9, 40, 50))["image"],
                                       ds_c.read(i, window=(3, 9, 40, 50))["image"])
+        np.testing.assert_array_equal(ds_a.read(i, window=(3, 9, 40, 50))["image"],
+                                      ds_d.read(i, window=(3, 9, 40, 50))["image"])
 
 
 @pytest.mark.slow
