@@ -184,8 +184,7 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                 seg, ignore = _instance_segments(ids, config.preset)
                 t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
                 arrays["instance/segments"] = enc(seg)
-            arrays[f"{variant}/boundary"] = enc(t.boundary)
-            arrays[f"{variant}/direction"] = enc(t.direction)
+            arrays[f"{variant}/boundary_direction"] = enc(_shards.encode_boundary_direction(t.boundary, t.direction))
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/test_build.py checks it); openseg zeroes skipped classes: stored.
             info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),

@@ -11,8 +11,8 @@ Arrays of a sample (``H x W`` pixels):
 ``image``                  uint8 (H,W,3)   RGB pixels (``--image-format tiles``)
 ``image_file``             uint8 (N,)      the source image file's bytes (``--image-format file``)
 ``label``                  uint8 (H,W)     train ids, 255 ignore
-``<v>/boundary``           uint8 (H,W)     ``v`` = ``semantic`` or ``instance``: 1, 0, 255 ignore
-``<v>/direction``          uint8 (H,W)     bins 0..m-1, 255 none
+``<v>/boundary_direction`` uint8 (H,W)     ``v`` = ``semantic`` or ``instance``: both targets in
+                                           one code (:func:`encode_boundary_direction`)
 ``<v>/distance``           float32 (H,W)   only where it cannot be derived (see below)
 ``instance/segments``      int32 (H,W)     the segment map the instance targets were made from
 ``<v>/openseg_depth``      uint8 (H,W)     ``--preset openseg``: the authors' ``depth``
@@ -188,6 +188,47 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Boundary and direction in one array
+
+#: Codes of ``<v>/boundary_direction`` besides the direction bins 0..m-1 (boundary pixels).
+BD_NOT_BOUNDARY, BD_NO_DIRECTION, BD_IGNORE = 253, 254, 255
+_LUT_BOUNDARY = np.ones(256, np.uint8)
+_LUT_BOUNDARY[BD_NOT_BOUNDARY], _LUT_BOUNDARY[BD_IGNORE] = 0, 255
+_LUT_DIRECTION = np.arange(256, dtype=np.uint8)
+_LUT_DIRECTION[BD_NOT_BOUNDARY:] = 255
+
+
+def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """One uint8 (H, W) array holding both targets (half the tiles to read per crop).
+
+    Code: the direction bin ``0..m-1`` on a boundary pixel with a direction,
+    :data:`BD_NO_DIRECTION` (254) on a boundary pixel without one, :data:`BD_NOT_BOUNDARY` (253)
+    on a valid non-boundary pixel, :data:`BD_IGNORE` (255) on an ignore pixel. Exact when the
+    direction is 255 off the boundary (the Targets contract); raises ValueError otherwise.
+    """
+    b, d = np.asarray(boundary), np.asarray(direction)
+    if b.shape != d.shape or b.dtype != np.uint8 or d.dtype != np.uint8:
+        raise ValueError(f"boundary and direction must be uint8 arrays of one shape, got "
+                         f"{b.dtype}{b.shape} and {d.dtype}{d.shape}")
+    code = np.where(b == 1, np.where(d == 255, BD_NO_DIRECTION, d),
+                    np.where(b == 0, BD_NOT_BOUNDARY, BD_IGNORE)).astype(np.uint8)
+    if not (np.array_equal(_LUT_BOUNDARY[code], b) and np.array_equal(_LUT_DIRECTION[code], d)):
+        raise ValueError("boundary/direction cannot share one array: boundary must be 0/1/255 and "
+                         "direction a bin < 253 on boundary pixels, 255 elsewhere")
+    return code
+
+
+def decode_boundary(code: np.ndarray) -> np.ndarray:
+    """uint8 boundary (1, 0, 255 ignore) from a boundary_direction code array."""
+    return _LUT_BOUNDARY[code]
+
+
+def decode_direction(code: np.ndarray) -> np.ndarray:
+    """uint8 direction (bin, 255 none) from a boundary_direction code array."""
+    return _LUT_DIRECTION[code]
+
+
+# --------------------------------------------------------------------------------------------
 # Derived distance
 
 
@@ -322,14 +363,19 @@ class ShardSet:
             raise ValueError(f"window {tuple(window)} (y0, x0, h, w) is not inside sample {i} "
                              f"of shape ({H}, {W})")
         g = self.group(i)
-        out = {}
+        out, codes = {}, {}
         for field in fields:
-            out[field] = self._read_field(g, i, field, (y0, x0, h, w))
+            out[field] = self._read_field(g, i, field, (y0, x0, h, w), codes)
         return out
 
-    def _read_field(self, g: h5py.Group, i: int, field: str, window) -> np.ndarray:
+    def _read_field(self, g: h5py.Group, i: int, field: str, window, codes: dict) -> np.ndarray:
         y0, x0, h, w = window
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
+        variant, _, name = field.partition("/")
+        if name in ("boundary", "direction") and f"{variant}/boundary_direction" in g:
+            if variant not in codes:
+                codes[variant] = g[f"{variant}/boundary_direction"][sl]
+            return (decode_boundary if name == "boundary" else decode_direction)(codes[variant])
         if field in g:
             return g[field][sl]
         if field == "image" and "image_file" in g:
@@ -337,7 +383,6 @@ class ShardSet:
 
             with Image.open(io.BytesIO(g["image_file"][()].tobytes())) as im:
                 return np.asarray(im.convert("RGB"))[sl]
-        variant, _, name = field.partition("/")
         if name == "distance" and variant in VARIANTS:
             source = "label" if variant == "semantic" else "instance/segments"
             if source in g:

@@ -289,14 +289,14 @@ def test_verify_cli_detects_damage(cityscapes_dir, tmp_path):
     assert r.exit_code == 0 and "train: 5 samples, 0 damaged" in r.output and "val: 2 samples" in r.output
     path = out / "train" / "shard-00001.h5"
     with h5py.File(path, "r") as f:
-        info = f["samples/00001/semantic/direction"].id.get_chunk_info(0)
+        info = f["samples/00001/semantic/boundary_direction"].id.get_chunk_info(0)
     with open(path, "r+b") as fh:
         fh.seek(info.byte_offset + 8)
         fh.write(b"\xde\xad\xbe\xef")
     r = run_cli("verify", out, "--split", "train")
     assert r.exit_code == 1
     stem = ShardSet(out, "train").samples[3]["stem"]
-    assert f"damaged: train/shard-00001.h5 sample 1 ({stem}): semantic/direction" in r.output
+    assert f"damaged: train/shard-00001.h5 sample 1 ({stem}): semantic/boundary_direction" in r.output
     assert "train: 5 samples, 1 damaged" in r.output
     # resume repairs it: the damaged shard is rebuilt, the others kept
     r = run_cli("build", cityscapes_dir, out, "--shard-size", "2", "--split", "train")

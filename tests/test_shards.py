@@ -196,6 +196,35 @@ def test_verify_detects_flipped_bytes_and_window_reads_touch_only_their_tiles(sp
     assert total == 3 and len(damaged) == 1
 
 
+@settings(max_examples=30, deadline=None)
+@given(m=st.sampled_from([4, 8, 16]), seed=st.integers(0, 2**16))
+def test_boundary_direction_code_round_trip(m, seed):
+    rng = np.random.default_rng(seed)
+    b = rng.choice(np.array([0, 1, 255], np.uint8), (7, 9))
+    d = np.where(b == 1, rng.integers(0, m + 1, (7, 9)), 255).astype(np.uint8)
+    d[d == m] = 255                                     # boundary pixels without a direction
+    code = shards.encode_boundary_direction(b, d)
+    np.testing.assert_array_equal(shards.decode_boundary(code), b)
+    np.testing.assert_array_equal(shards.decode_direction(code), d)
+    bad = d.copy()
+    bad[b == 0] = 3
+    if (b == 0).any():
+        with pytest.raises(ValueError, match="cannot share one array"):
+            shards.encode_boundary_direction(b, bad)
+
+
+def test_shardset_decodes_the_code_array(tmp_path):
+    rng = np.random.default_rng(1)
+    lab = _label(rng, 30, 40)
+    t = semantic_targets(lab)
+    code = shards.encode_boundary_direction(t.boundary, t.direction)
+    _write_split(tmp_path / "train", [{"label": lab, "semantic/boundary_direction": code}])
+    got = ShardSet(tmp_path, "train").read(0, fields=("semantic/direction", "semantic/boundary"),
+                                         window=(2, 3, 20, 30))
+    np.testing.assert_array_equal(got["semantic/boundary"], t.boundary[2:22, 3:33])
+    np.testing.assert_array_equal(got["semantic/direction"], t.direction[2:22, 3:33])
+
+
 def test_shardset_missing_manifest(tmp_path):
     with pytest.raises(FileNotFoundError, match="no manifest"):
         ShardSet(tmp_path, "train")
