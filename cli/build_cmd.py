@@ -62,7 +62,8 @@ class _Progress:
 @click.option("--image-format", type=click.Choice(_build.IMAGE_FORMATS), default="tiles", show_default=True,
               help="tiles: uint8 tiles (fast crops); file: the source image file's bytes (fast build).")
 @click.option("--tile", type=click.IntRange(16), default=128, show_default=True, help="Chunk side (pixels).")
-@click.option("--level", type=click.IntRange(1, 9), default=4, show_default=True, help="zlib level of targets.")
+@click.option("--level", type=click.IntRange(1, 9), default=1, show_default=True,
+              help="zlib level of the target tiles (1 reads fastest; 4-6 ~25% smaller).")
 @click.option("--image-level", type=click.IntRange(0, 9), default=1, show_default=True,
               help="zlib level of image tiles (0: uncompressed: fastest crops, ~6 MiB per 2048x1024 frame).")
 @click.option("--shard-size", type=click.IntRange(1), default=32, show_default=True, help="Frames per shard file.")

@@ -69,7 +69,7 @@ class BuildConfig:
     images: bool = True
     image_format: str = "tiles"
     tile: int = 128
-    level: int = 4
+    level: int = 1
     image_level: int = 1
     shard_size: int = 32
     class_map: str | None = None
