@@ -134,9 +134,8 @@ class BuildConfig:
 # Per frame (runs in workers)
 
 
-def _class_counts(label: np.ndarray, mask: np.ndarray | None = None) -> dict:
-    values = label if mask is None else label[mask]
-    counts = np.bincount(values.ravel(), minlength=256)
+def _sparse(counts: np.ndarray) -> dict:
+    """{train id: count} of the non-zero counts below 255 (ignore)."""
     return {str(k): int(n) for k, n in enumerate(counts[:255]) if n}
 
 
@@ -174,7 +173,7 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
         arrays["label"] = enc(label)
         over = config.target_overrides()
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
-                  "class_pixels": _class_counts(label), "class_boundary_pixels": {}, "distance": {}}
+                  "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":
                 seg, ignore = label, _labels.IGNORE_INDEX
@@ -184,7 +183,8 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                 seg, ignore = _instance_segments(ids, config.preset)
                 t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
                 arrays["instance/segments"] = enc(seg)
-            arrays[f"{variant}/boundary_direction"] = enc(_shards.encode_boundary_direction(t.boundary, t.direction))
+            code, pixels, bpixels = _shards.encode_boundary_direction(t.boundary, t.direction, label)
+            arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/test_build.py checks it); openseg zeroes skipped classes: stored.
             info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),
@@ -197,7 +197,8 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                 arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
                 arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
             record["distance"][variant] = info
-            record["class_boundary_pixels"][variant] = _class_counts(label, t.boundary == 1)
+            record["class_pixels"] = _sparse(pixels)
+            record["class_boundary_pixels"][variant] = _sparse(bpixels)
         record["checksums"] = {name: a.checksum for name, a in arrays.items()}
         record["bytes"] = sum(a.nbytes for a in arrays.values())
         return {"ok": True, "stem": frame.stem, "arrays": arrays, "record": record}

@@ -39,6 +39,7 @@ import zlib
 from pathlib import Path
 
 import h5py
+import numba
 import numpy as np
 
 FORMAT_NAME = "segfix-shards"
@@ -198,24 +199,65 @@ _LUT_DIRECTION = np.arange(256, dtype=np.uint8)
 _LUT_DIRECTION[BD_NOT_BOUNDARY:] = 255
 
 
-def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, nogil=True)
+def _encode_bd(b, d, lab, with_counts, code, pix, bnd):
+    """One pass: the code array, and per-label pixel / boundary-pixel counts. False if not exact."""
+    h, w = b.shape
+    for y in range(h):
+        for x in range(w):
+            bv, dv = b[y, x], d[y, x]
+            if bv == 1:
+                if dv == 255:
+                    c = BD_NO_DIRECTION
+                elif dv < BD_NOT_BOUNDARY:
+                    c = dv
+                else:
+                    return False
+            elif bv == 0 or bv == 255:
+                if dv != 255:
+                    return False
+                c = BD_NOT_BOUNDARY if bv == 0 else BD_IGNORE
+            else:
+                return False
+            code[y, x] = c
+            if with_counts:
+                k = lab[y, x]
+                pix[k] += 1
+                if bv == 1:
+                    bnd[k] += 1
+    return True
+
+
+def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray, label: np.ndarray | None = None):
     """One uint8 (H, W) array holding both targets (half the tiles to read per crop).
 
     Code: the direction bin ``0..m-1`` on a boundary pixel with a direction,
     :data:`BD_NO_DIRECTION` (254) on a boundary pixel without one, :data:`BD_NOT_BOUNDARY` (253)
     on a valid non-boundary pixel, :data:`BD_IGNORE` (255) on an ignore pixel. Exact when the
     direction is 255 off the boundary (the Targets contract); raises ValueError otherwise.
+
+    Args:
+        boundary, direction: uint8 (H, W) Targets arrays.
+        label: optional uint8 (H, W) train ids: then also count pixels per label (same pass).
+
+    Returns:
+        code uint8 (H, W); with ``label``: ``(code, pixels, boundary_pixels)``, the last two int64
+        (256,) counts per label value of all pixels and of boundary pixels.
     """
     b, d = np.asarray(boundary), np.asarray(direction)
-    if b.shape != d.shape or b.dtype != np.uint8 or d.dtype != np.uint8:
-        raise ValueError(f"boundary and direction must be uint8 arrays of one shape, got "
+    if b.shape != d.shape or b.dtype != np.uint8 or d.dtype != np.uint8 or b.ndim != 2:
+        raise ValueError(f"boundary and direction must be uint8 (H, W) arrays of one shape, got "
                          f"{b.dtype}{b.shape} and {d.dtype}{d.shape}")
-    code = np.where(b == 1, np.where(d == 255, BD_NO_DIRECTION, d),
-                    np.where(b == 0, BD_NOT_BOUNDARY, BD_IGNORE)).astype(np.uint8)
-    if not (np.array_equal(_LUT_BOUNDARY[code], b) and np.array_equal(_LUT_DIRECTION[code], d)):
+    with_counts = label is not None
+    lab = np.asarray(label) if with_counts else np.zeros((1, 1), np.uint8)
+    if with_counts and (lab.shape != b.shape or lab.dtype != np.uint8):
+        raise ValueError(f"label must be uint8 {b.shape}, got {lab.dtype}{lab.shape}")
+    code = np.empty(b.shape, np.uint8)
+    pix, bnd = np.zeros(256, np.int64), np.zeros(256, np.int64)
+    if not _encode_bd(b, d, lab, with_counts, code, pix, bnd):
         raise ValueError("boundary/direction cannot share one array: boundary must be 0/1/255 and "
                          "direction a bin < 253 on boundary pixels, 255 elsewhere")
-    return code
+    return (code, pix, bnd) if with_counts else code
 
 
 def decode_boundary(code: np.ndarray) -> np.ndarray:
