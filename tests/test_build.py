@@ -315,3 +315,49 @@ def test_benchmark_quick_runs(tmp_path):
     assert {(b["config"], b["jobs"]) for b in res["builds"]} >= {("images (tiles)", 1), ("no images", 2)}
     assert all(b["targets_bytes_per_frame"] > 0 for b in res["builds"])
     assert "authors: per-class EDT+" in r.stdout
+
+
+def _save(path, arr, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path, **kw)
+
+
+def test_ade20k_gta5_and_folder_layouts_build(tmp_path):
+    rng = np.random.default_rng(0)
+    ann = rng.integers(0, 151, (2, 24, 40)).astype(np.uint8)
+    ade = tmp_path / "ade" / "ADEChallengeData2016"
+    for i in range(2):
+        _save(ade / "annotations" / "validation" / f"ADE_val_0000000{i + 1}.png", ann[i])
+        _save(ade / "images" / "validation" / f"ADE_val_0000000{i + 1}.jpg",
+              rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), quality=95)
+    r = run_cli("build", tmp_path / "ade", tmp_path / "out_ade", "--layout", "ade20k", "--split", "validation")
+    assert r.exit_code == 0, r.output
+    ds = ShardSet(tmp_path / "out_ade", "validation")
+    assert [s["stem"] for s in ds.samples] == ["ADE_val_00000001", "ADE_val_00000002"]
+    assert ds.manifest["num_classes"] == 150
+    np.testing.assert_array_equal(ds.read(1)["label"], np.where(ann[1] == 0, 255, ann[1] - 1))
+    np.testing.assert_array_equal(ds.read(1)["image"], read_image(ds.samples[1]["sources"]["image"]))
+    r = run_cli("build", tmp_path / "ade", tmp_path / "out_ade2", "--layout", "ade20k", "--variant", "both")
+    assert r.exit_code == 2 and "needs instance ids" in r.output
+
+    gta = tmp_path / "gta"
+    for s in ("00001", "00002", "00003"):
+        _save(gta / "images" / f"{s}.png", rng.integers(0, 256, (16, 20, 3), dtype=np.uint8))
+    for s in ("00001", "00003", "00004"):
+        _save(gta / "labels" / f"{s}.png", rng.integers(0, 34, (16, 20)).astype(np.uint8))
+    r = run_cli("build", gta, tmp_path / "out_gta", "--layout", "gta5")
+    assert r.exit_code == 0, r.output
+    assert "train: 2 frames, 2 built, 0 kept from a previous run, 0 failed, 2 unpaired" in r.output
+    assert f"unpaired: {gta / 'images' / '00002.png'}: image without a label" in r.output
+    ds = ShardSet(tmp_path / "out_gta", "train")
+    assert [u["stem"] for u in ds.manifest["unpaired"]] == ["00002", "00004"]
+
+    (tmp_path / "map.json").write_text(json.dumps({str(k): (k % 3 if k < 30 else 255) for k in range(34)}))
+    r = run_cli("build", gta, tmp_path / "out_folder", "--layout", "folder", "--class-map", tmp_path / "map.json",
+                "--image-glob", "images/*.png", "--label-glob", "labels/*.png", "--split", "all")
+    assert r.exit_code == 0, r.output
+    ds = ShardSet(tmp_path / "out_folder", "all")
+    raw = np.asarray(Image.open(ds.samples[0]["sources"]["label"])).astype(np.int64)
+    np.testing.assert_array_equal(ds.read(0)["label"], np.where(raw < 30, raw % 3, 255))
+    r = run_cli("build", gta, tmp_path / "out_f2", "--layout", "folder")
+    assert r.exit_code == 2 and "needs --image-glob" in r.output
