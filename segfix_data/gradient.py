@@ -7,8 +7,8 @@ contribute, so one pass over the fused distance map with a label test per tap gi
 filter at once.
 
 Taps are summed in mirror groups: for each ``(j, i)`` with ``j, i >= 0`` the four pixels
-``(y +- j, x +- i)`` are read once, and ``gy`` adds ``Ky(j, i) * ((D(y+j, x+i) - D(y-j, x+i)) +
-(D(y+j, x-i) - D(y-j, x-i)))`` (``gx`` likewise with the roles of rows and columns swapped).
+``(y +- j, x +- i)`` are read once, and ``gy`` adds ``Ky(j, i) * ((D(y+j, x+i) + D(y+j, x-i)) -
+(D(y-j, x+i) + D(y-j, x-i)))`` (``gx`` likewise with the roles of rows and columns swapped).
 A neighbourhood symmetric under an up-down (left-right, point) mirror therefore gives a ``gy``
 (``gx``, both) of exactly +0.0, not rounding noise. This matters: the authors' encoding maps
 ``atan2(+0, -x) = 180`` and ``atan2(-0, -x) = -180`` to opposite ends of ``dir_deg``.
@@ -29,40 +29,77 @@ def _tap(lab, dist, k, yy, xx, n_rows, n_cols):
 
 
 @numba.njit(cache=True, nogil=True)
+def _mirror_groups(r, n_cols, ky, kx):
+    """Flat offsets of the four mirror pixels of each tap group ``(j, i)``, ``j, i >= 0``."""
+    ng = (r + 1) * (r + 1) - 1
+    offsets = np.empty((ng, 4), np.int64)  # (+j,+i), (+j,-i), (-j,+i), (-j,-i)
+    dij = np.empty((ng, 2), np.int64)
+    weights = np.empty((ng, 2), np.float64)  # Ky(j, i), Kx(j, i)
+    g = 0
+    for j in range(r + 1):
+        for i in range(r + 1):
+            if i == 0 and j == 0:
+                continue
+            offsets[g, 0] = j * n_cols + i
+            offsets[g, 1] = j * n_cols - i
+            offsets[g, 2] = -j * n_cols + i
+            offsets[g, 3] = -j * n_cols - i
+            dij[g, 0] = j
+            dij[g, 1] = i
+            # On the axes (i == 0 or j == 0) a mirror pair is one pixel counted twice below;
+            # halving the weight is exact (x2 then x0.5 loses no bits).
+            weights[g, 0] = ky[r + j, r + i] * (0.5 if i == 0 else 1.0)
+            weights[g, 1] = kx[r + j, r + i] * (0.5 if j == 0 else 1.0)
+            g += 1
+    return offsets, dij, weights
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tap(lab, dist, k, yy, xx, n_rows, n_cols):
+    if yy < 0 or yy >= n_rows or xx < 0 or xx >= n_cols:
+        return 0.0
+    if lab[yy, xx] != k:
+        return 0.0
+    return dist[yy, xx]
+
+
+@numba.njit(cache=True, nogil=True)
 def _masked_gradient_at(lab, dist, ys, xs, ky, kx, gy_out, gx_out):
     n_rows, n_cols = lab.shape
     r = ky.shape[0] // 2
+    offsets, dij, weights = _mirror_groups(r, n_cols, ky, kx)
+    ng = offsets.shape[0]
+    labf = lab.ravel()
+    distf = dist.ravel()
     for n in range(ys.shape[0]):
         y = ys[n]
         x = xs[n]
-        k = lab[y, x]
+        q = y * n_cols + x
+        k = labf[q]
         sy = 0.0
         sx = 0.0
         interior = y >= r and y < n_rows - r and x >= r and x < n_cols - r
-        for j in range(r + 1):
-            for i in range(r + 1):
-                if i == 0 and j == 0:
-                    continue
-                if interior:
-                    pp = dist[y + j, x + i] if lab[y + j, x + i] == k else 0.0
-                    pm = dist[y + j, x - i] if lab[y + j, x - i] == k else 0.0
-                    mp = dist[y - j, x + i] if lab[y - j, x + i] == k else 0.0
-                    mm = dist[y - j, x - i] if lab[y - j, x - i] == k else 0.0
-                else:
-                    pp = _tap(lab, dist, k, y + j, x + i, n_rows, n_cols)
-                    pm = _tap(lab, dist, k, y + j, x - i, n_rows, n_cols)
-                    mp = _tap(lab, dist, k, y - j, x + i, n_rows, n_cols)
-                    mm = _tap(lab, dist, k, y - j, x - i, n_rows, n_cols)
-                if j > 0:
-                    a = pp - mp
-                    if i > 0:
-                        a = a + (pm - mm)
-                    sy += ky[r + j, r + i] * a
-                if i > 0:
-                    b = pp - pm
-                    if j > 0:
-                        b = b + (mp - mm)
-                    sx += kx[r + j, r + i] * b
+        for g in range(ng):
+            if interior:
+                a = q + offsets[g, 0]
+                b = q + offsets[g, 1]
+                c = q + offsets[g, 2]
+                d = q + offsets[g, 3]
+                pp = distf[a] if labf[a] == k else 0.0
+                pm = distf[b] if labf[b] == k else 0.0
+                mp = distf[c] if labf[c] == k else 0.0
+                mm = distf[d] if labf[d] == k else 0.0
+            else:
+                j = dij[g, 0]
+                i = dij[g, 1]
+                pp = _tap(lab, dist, k, y + j, x + i, n_rows, n_cols)
+                pm = _tap(lab, dist, k, y + j, x - i, n_rows, n_cols)
+                mp = _tap(lab, dist, k, y - j, x + i, n_rows, n_cols)
+                mm = _tap(lab, dist, k, y - j, x - i, n_rows, n_cols)
+            # Sums of a mirror pair come first: an up-down (left-right) symmetric window gives
+            # gy (gx) = +0.0 exactly. (For j == 0 the Ky weight is 0, for i == 0 the Kx weight.)
+            sy += weights[g, 0] * ((pp + pm) - (mp + mm))
+            sx += weights[g, 1] * ((pp + mp) - (pm + mm))
         gy_out[n] = sy
         gx_out[n] = sx
 
@@ -174,3 +211,4 @@ def masked_gradient_torch_order(
     gy[ys, xs] = gy_sel
     gx[ys, xs] = gx_sel
     return gy, gx
+
