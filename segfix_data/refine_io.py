@@ -73,18 +73,8 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
 
 
 def _load_offsets_mat(path: Path) -> np.ndarray:
-    try:
-        from segfix_data.interop import load_openseg_offsets_mat
-    except ImportError:  # interop not merged yet: the same format, read directly
-        import scipy.io
+    from segfix_data.interop import load_openseg_offsets_mat
 
-        try:
-            mat = scipy.io.loadmat(path)
-        except Exception as exc:
-            raise ValueError(f"{path}: cannot read .mat offsets ({exc})") from exc
-        if "mat" not in mat:
-            raise ValueError(f"{path}: no key 'mat' (the authors' offsets files hold H x W x 2 'mat')")
-        return np.asarray(mat["mat"]).astype(np.int16)
     return load_openseg_offsets_mat(path)
 
 
