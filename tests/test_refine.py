@@ -153,3 +153,21 @@ def test_input_checks():
         refine_labels(lab.astype(float), lab, lab, 8)
     with pytest.raises(ValueError, match=r"\(H, W, 2\)"):
         refine_labels_with_offsets(lab, np.zeros((4, 5), np.int16))
+
+
+@pytest.mark.parametrize("width", [8, 16, 24, 17])
+def test_sparse_boundary_rows_match_direct_formula(width):
+    # widths divisible by 8 take the 8-pixels-at-a-time skip; runs of zeros and lone pixels
+    rng = np.random.default_rng(width)
+    shape = (7, width)
+    label = rng.integers(0, 40, shape).astype(np.uint8)
+    boundary = np.zeros(shape, np.int16)
+    boundary[rng.random(shape) < 0.12] = 1
+    boundary[3, :] = 0
+    boundary[3, width - 1] = 1
+    boundary[5, 0] = 255
+    direction = rng.integers(0, 8, shape).astype(np.uint8)
+    for iterations in (1, 3):
+        np.testing.assert_array_equal(
+            refine_labels(label, boundary, direction, 8, scale=1, iterations=iterations),
+            direct_refine(label, boundary, direction, 8, 1, iterations))
