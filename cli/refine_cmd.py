@@ -18,8 +18,9 @@ from segfix_data.refine_io import ID_SPACES, OffsetsSource, plan_directory, refi
               help="Offset factor s (default: 2 for label maps, 1 for instance masks).")
 @click.option("--iterations", type=click.IntRange(min=1), default=1, show_default=True,
               help="1 = one shift (scheme i); >1 = repeat while the target is a boundary pixel (scheme ii).")
-@click.option("--id-space", type=click.Choice(ID_SPACES), default="labelIds", show_default=True,
-              help="Id space of the label maps (checked; ids are copied, never mixed).")
+@click.option("--id-space", type=click.Choice(ID_SPACES), default=None,
+              help="Cityscapes label maps only: check that every value is a labelId (0..33) or trainId "
+                   "(0..18), or 255. Ids are copied, never mixed, so any ids refine correctly without it.")
 @click.option("--skip-missing", is_flag=True,
               help="Copy predictions without offsets unchanged instead of failing.")
 def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing):

@@ -73,12 +73,21 @@ def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.n
     """
     pred, gt = _check_pair(pred, gt)
     k = _check_num_classes(num_classes)
-    g = gt.reshape(-1).astype(np.int64)
-    p = pred.reshape(-1).astype(np.int64)
-    valid = (g >= 0) & (g < k)
-    p = np.where((p >= 0) & (p < k), p, k)
-    counts = np.bincount(g[valid] * (k + 1) + p[valid], minlength=k * (k + 1))
-    return counts.reshape(k, k + 1)
+    conf = np.zeros((k, k + 1), dtype=np.int64)
+    _confusion(np.ascontiguousarray(pred), np.ascontiguousarray(gt), k, conf)
+    return conf
+
+
+@numba.njit(cache=True, nogil=True)
+def _confusion(pred, gt, k, conf):
+    h, w = gt.shape
+    for y in range(h):
+        for x in range(w):
+            g = gt[y, x]
+            if g < 0 or g >= k:
+                continue
+            p = pred[y, x]
+            conf[g, p if 0 <= p < k else k] += 1
 
 
 def iou_from_confusion(conf: np.ndarray) -> tuple[np.ndarray, float]:
@@ -304,11 +313,15 @@ def _match(cls_a, cnt_a, cls_b, cnt_b, offsets, radii_sq, matched):
                             matched[c, j] += 1
 
 
-def _evaluated_map(values: np.ndarray, ignore: np.ndarray, k: int) -> np.ndarray:
-    """Map to uint16 class ids with ``k`` for "no evaluated class" and for ignore pixels."""
-    v = values.astype(np.int64, copy=False)
-    out = np.where((v >= 0) & (v < k) & ~ignore, v, k)
-    return np.ascontiguousarray(out.astype(np.uint16))
+@numba.njit(cache=True, nogil=True)
+def _evaluated_map(values, gt, k, out):
+    """``out`` = ``values`` where it is a class ``0..k-1`` and ``gt`` is not ignore, else ``k``."""
+    h, w = gt.shape
+    for y in range(h):
+        for x in range(w):
+            g = gt[y, x]
+            v = values[y, x]
+            out[y, x] = v if (0 <= g < k and 0 <= v < k) else k
 
 
 def boundary_counts(
@@ -323,11 +336,12 @@ def boundary_counts(
     """
     pred, gt = _check_pair(pred, gt)
     k = _check_num_classes(num_classes)
-    g = gt.astype(np.int64, copy=False)
-    ignore = (g < 0) | (g >= k)
-    mp = _evaluated_map(pred, ignore, k)
-    mg = _evaluated_map(gt, ignore, k)
     h, w = gt.shape
+    pred, gt = np.ascontiguousarray(pred), np.ascontiguousarray(gt)
+    mp = np.empty((h, w), dtype=np.uint16)
+    mg = np.empty((h, w), dtype=np.uint16)
+    _evaluated_map(pred, gt, k, mp)
+    _evaluated_map(gt, gt, k, mg)
     radii = np.array([boundary_radius(t, gt.shape) for t in thresholds], dtype=np.int64)
     offsets = disk_offsets(int(radii.max()) if radii.size else 0)
     out = {}

@@ -261,7 +261,7 @@ def refine_directory(
     *,
     scale: int | None = None,
     iterations: int = 1,
-    id_space: str = "labelIds",
+    id_space: str | None = None,
     strict: bool = True,
     progress=None,
 ) -> RefineReport:
@@ -273,8 +273,9 @@ def refine_directory(
         offsets: an :class:`OffsetsSource` or its directory.
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
         iterations: 1 = scheme (i); > 1 = scheme (ii).
-        id_space: "labelIds" or "trainIds": label-map values are checked against it (the shift
-            itself copies ids and never depends on it).
+        id_space: None (any ids: the shift copies ids and never depends on them), or
+            "labelIds" / "trainIds": Cityscapes label maps, whose values are checked against that
+            id space (0..33 / 0..18, and 255) to catch a wrong directory early.
         strict: raise when a prediction has no offsets (else copy it unchanged, listed in
             ``missing``).
         progress: optional callable ``progress(n)`` called after each file.
@@ -282,7 +283,7 @@ def refine_directory(
     Returns:
         A :class:`RefineReport`.
     """
-    if id_space not in ID_SPACES:
+    if id_space is not None and id_space not in ID_SPACES:
         raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)
     if not pred_dir.is_dir():
@@ -309,7 +310,7 @@ def refine_directory(
         rel = path.relative_to(pred_dir)
         key = lookup(path)
         label, meta = read_label_file(path)
-        if meta["kind"] == "png" and meta["mode"] != "1":
+        if id_space is not None:
             _check_id_space(path, label, id_space)
         if key is not None:
             fo = source.get(key)
