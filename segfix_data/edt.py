@@ -66,10 +66,13 @@ def _vertical_change_sqdist(lab: np.ndarray, border: bool, out: np.ndarray) -> N
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.ndarray) -> None:
+def _run_envelope(lab: np.ndarray, g: np.ndarray, border: bool, take_sqrt: bool,
+                  out: np.ndarray) -> None:
     """Per row: lower envelope of parabolas ``g[site] + (q - site)^2`` within each constant run.
 
-    ``lab`` and ``g`` have the same shape; ``out`` receives int64 squared distances.
+    ``lab`` and ``g`` have the same shape; ``out`` (float64) receives the squared distances
+    (integers, exact in float64) or, with ``take_sqrt``, the distances; ``inf`` where no other
+    label exists.
     """
     n_rows, n = lab.shape
     inf = NO_BOUNDARY_SQ
@@ -101,7 +104,7 @@ def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.n
                 ns += 1
             if ns == 0:
                 for q in range(a, b + 1):
-                    out[r, q] = inf
+                    out[r, q] = np.inf
                 continue
             # Felzenszwalb-Huttenlocher lower envelope over the sites.
             m = 0
@@ -126,7 +129,8 @@ def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.n
                     m += 1
                 j = v[m]
                 dq = q - pos[j]
-                out[r, q] = val[j] + dq * dq
+                d2 = np.float64(val[j] + dq * dq)
+                out[r, q] = np.sqrt(d2) if take_sqrt else d2
 
 
 def _check_label_map(label: np.ndarray, name: str = "label") -> np.ndarray:
@@ -161,13 +165,20 @@ def multilabel_sqdist(label: np.ndarray, *, border_is_boundary: bool = False) ->
     label = _check_label_map(label)
     if label.dtype == np.bool_:
         label = label.view(np.uint8)
-    border = bool(border_is_boundary)
+    sq = _two_pass(label, border_is_boundary, take_sqrt=False)
+    out = np.full(sq.shape, NO_BOUNDARY_SQ, dtype=np.int64)
+    finite = np.isfinite(sq)
+    out[finite] = sq[finite].astype(np.int64)
+    return out
+
+
+def _two_pass(label: np.ndarray, border_is_boundary: bool, take_sqrt: bool) -> np.ndarray:
     # 1-D pass along columns (streamed row by row), envelope pass along rows.
     lab = np.ascontiguousarray(label)
     g = np.empty(lab.shape, dtype=np.int64)
-    _vertical_change_sqdist(lab, border, g)
-    out = np.empty(lab.shape, dtype=np.int64)
-    _run_envelope_sqdist(lab, g, border, out)
+    _vertical_change_sqdist(lab, bool(border_is_boundary), g)
+    out = np.empty(lab.shape, dtype=np.float64)
+    _run_envelope(lab, g, bool(border_is_boundary), take_sqrt, out)
     return out
 
 
@@ -177,7 +188,7 @@ def multilabel_distance(label: np.ndarray, *, border_is_boundary: bool = False) 
     Same as :func:`multilabel_sqdist` followed by a square root; ``inf`` where no other label
     exists in the image.
     """
-    sq = multilabel_sqdist(label, border_is_boundary=border_is_boundary)
-    dist = np.sqrt(sq.astype(np.float64))
-    dist[sq >= NO_BOUNDARY_SQ] = np.inf
-    return dist
+    label = _check_label_map(label)
+    if label.dtype == np.bool_:
+        label = label.view(np.uint8)
+    return _two_pass(label, border_is_boundary, take_sqrt=True)
