@@ -39,7 +39,7 @@ _FRAME_KEY = re.compile(r"^(.+?_\d{6}_\d{6})(?:_|$)")
 
 def frame_key(path: str | os.PathLike) -> str:
     """Cityscapes frame key ``city_seq_frame`` of a file name, else the file's stem."""
-    stem = Path(path).name.split(".")[0]
+    stem = Path(path).stem
     m = _FRAME_KEY.match(stem)
     return m.group(1) if m else stem
 

@@ -183,3 +183,16 @@ def test_input_checks():
         boundary_f_image(np.zeros((3, 4), int), np.zeros((4, 3), int), 2)
     with pytest.raises(ValueError, match="integer"):
         confusion_matrix(np.zeros((3, 3)), np.zeros((3, 3), int), 2)
+
+
+def test_boundary_f_identical_on_synthetic_street_scene():
+    from segfix_data.labels import cityscapes_label_ids_to_train_ids
+    from segfix_data.synthetic import synthetic_cityscapes_frame
+
+    gt = cityscapes_label_ids_to_train_ids(synthetic_cityscapes_frame(3, 128, 256).label_ids)
+    rng = np.random.default_rng(3)
+    pred = gt[np.clip(np.arange(128) + 2, 0, 127)][:, np.clip(np.arange(256) - 3, 0, 255)].copy()
+    pred[rng.random(gt.shape) < 0.02] = 7
+    thresholds = (0.0003, 0.0009, 0.01, 0.02)  # 1, 1, 3, 6 px at this size
+    np.testing.assert_array_equal(boundary_f_image(pred, gt, 19, thresholds),
+                                  boundary_f_image_reference(pred, gt, 19, thresholds))
