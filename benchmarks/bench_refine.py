@@ -1,10 +1,11 @@
 """Refinement and boundary F-score evaluation of one 2048x1024 frame, against the usual ways.
 
 1. Refine: our exact index shift (``segfix_data.refine``, numba, one thread) against the authors'
-   shift, ``torch.nn.functional.grid_sample(mode="bilinear", padding_mode="border")`` on the label map
-   cast to float, rounded back (their ``segfix.py``), same frame, same offsets (ground-truth
-   offsets of a synthetic frame, m = 8, scale 2). Also counts the pixels where the bilinear shift
-   disagrees with the exact one.
+   two bilinear ``torch.nn.functional.grid_sample(padding_mode="border")`` shifts, same frame, same
+   offsets (ground-truth offsets of a synthetic frame, m = 8, scale 2): their Cityscapes
+   ``scripts/cityscapes/segfix.py`` shifts the 19-channel one-hot map and takes the argmax; their
+   ``segfix_ade20k.py`` shifts the id map itself cast to float and rounds (which blends ids).
+   Also counts the pixels where each disagrees with the exact shift, and the blended ids.
 2. Boundary F-score of one frame, 19 classes, thresholds 0.0003/0.0006/0.0009: ours
    (``boundary_f_image``) against the per-class dilation implementation of the same definition
    (``boundary_f_image_reference``), same run; the numbers must be identical.
@@ -56,24 +57,38 @@ def median_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:
     return 1e3 * float(np.median(times)), out
 
 
-def grid_sample_shift(label: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """The authors' label shift: bilinear grid_sample of the float label map, rounded to uint8.
-
-    ``offsets`` (H, W, 2) ``(dy, dx)``; grid normalised with ``(size - 1) / 2`` as their code does,
-    with PyTorch's current default ``align_corners=False`` (the half-pixel misalignment).
-    """
+def _grid(h: int, w: int, offsets: np.ndarray):
+    """Their sampling grid: pixel coordinates + offsets, normalised with ``(size - 1) / 2``; used
+    with PyTorch's current default ``align_corners=False`` (hence the half-pixel misalignment)."""
     import torch
-    import torch.nn.functional as F
 
-    h, w = label.shape
     off = torch.from_numpy(offsets.astype(np.float32))
     gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
                             indexing="ij")
     grid_y = (gy + off[..., 0]) / ((h - 1) / 2) - 1
     grid_x = (gx + off[..., 1]) / ((w - 1) / 2) - 1
-    grid = torch.stack([grid_x, grid_y], dim=-1)[None]
+    return torch.stack([grid_x, grid_y], dim=-1)[None]
+
+
+def grid_sample_onehot_shift(label: np.ndarray, offsets: np.ndarray, num_classes: int = 19) -> np.ndarray:
+    """The authors' Cityscapes shift: bilinear grid_sample of the one-hot map, argmax (uint8)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = label.shape
+    onehot = torch.eye(num_classes)[torch.from_numpy(label.astype(np.int64))].permute(2, 0, 1)[None]
+    y = F.grid_sample(onehot, _grid(h, w, offsets), mode="bilinear", padding_mode="border", align_corners=False)
+    return y.argmax(dim=1)[0].numpy().astype(np.uint8)
+
+
+def grid_sample_shift(label: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The authors' ADE20K shift: bilinear grid_sample of the id map as float, rounded (uint8)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = label.shape
     x = torch.from_numpy(label.astype(np.float32))[None, None]
-    y = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    y = F.grid_sample(x, _grid(h, w, offsets), mode="bilinear", padding_mode="border", align_corners=False)
     return np.round(y[0, 0].numpy()).astype(np.uint8)
 
 
@@ -136,12 +151,15 @@ def main(argv=None) -> int:
 
     ms_dir, ours = median_ms(lambda: refine_labels(pred, t.boundary, t.direction, 8, scale=2), rep_fast)
     ms_off, ours2 = median_ms(lambda: refine_labels_with_offsets(pred, offsets), rep_fast)
+    ms_oh, theirs_oh = median_ms(lambda: grid_sample_onehot_shift(pred, offsets), max(rep_fast // 5, 1))
     ms_gs, theirs = median_ms(lambda: grid_sample_shift(pred, offsets), rep_fast)
     assert np.array_equal(ours, ours2)
+    differ_oh = int((theirs_oh != ours).sum())
     differ = int((theirs != ours).sum())
     new_ids = mixed_id_pixels(pred, offsets, theirs)
-    rows.append(("refine: exact shift, boundary+direction", ms_dir, ms_gs))
-    rows.append(("refine: exact shift, offset field (.mat)", ms_off, ms_gs))
+    rows.append(("refine vs one-hot grid_sample (Cityscapes)", ms_dir, ms_oh))
+    rows.append(("refine vs id grid_sample (ADE20K)", ms_dir, ms_gs))
+    rows.append(("refine, offset field (.mat) vs id grid_sample", ms_off, ms_gs))
 
     ts = BOUNDARY_THRESHOLDS
     ms_f, f_ours = median_ms(lambda: boundary_f_image(pred, gt, 19, ts), rep_fast)
@@ -152,20 +170,21 @@ def main(argv=None) -> int:
     meta = machine()
     print(f"frame {h}x{w}, boundary pixels {int((t.boundary == 1).sum())} "
           f"({100 * float((t.boundary == 1).mean()):.1f}%), 1 thread")
-    print(f"{'task':<44} {'ours ms':>9} {'baseline ms':>12} {'ratio':>8}")
+    print(f"{'task':<46} {'ours ms':>9} {'baseline ms':>12} {'ratio':>8}")
     for name, a, b in rows:
-        print(f"{name:<44} {a:9.2f} {b:12.2f} {b / a:7.1f}x")
-    print("baseline: refine = torch grid_sample bilinear (authors' segfix.py); "
-          "boundary F = per-class seg2bmap + disk dilation")
-    print(f"grid_sample result differs from the exact shift on {differ} pixels; "
-          f"{new_ids} pixels hold a mixed id (none of their 2x2 source labels); exact shift: 0")
+        print(f"{name:<46} {a:9.2f} {b:12.2f} {b / a:7.1f}x")
+    print("baselines: refine = the authors' torch grid_sample shifts (segfix.py: one-hot + argmax; "
+          "segfix_ade20k.py: ids + round); boundary F = per-class seg2bmap + disk dilation")
+    print(f"pixels differing from the exact shift: one-hot grid_sample {differ_oh}, id grid_sample {differ} "
+          f"(of which {new_ids} hold a blended id, none of their 2x2 source labels); the exact shift blends none")
     print(f"boundary F identical to the per-class dilation: {identical}; "
           f"mean F per threshold {np.round(f_ours.mean(0), 4).tolist()}")
     print("machine: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
     out = {
         "frame": [h, w], "repeats": {"fast": rep_fast, "slow": rep_slow},
         "rows": [{"task": n, "ours_ms": a, "baseline_ms": b, "ratio": b / a} for n, a, b in rows],
-        "grid_sample_pixels_differing": differ, "grid_sample_mixed_id_pixels": new_ids,
+        "onehot_grid_sample_pixels_differing": differ_oh,
+        "id_grid_sample_pixels_differing": differ, "id_grid_sample_blended_id_pixels": new_ids,
         "boundary_f_identical": identical, "meta": meta,
     }
     path = Path(args.json) if args.json else Path(__file__).parent / "results" / "bench_refine.json"

@@ -14,5 +14,5 @@ def test_bench_refine_quick_runs_and_checks_identical_f(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(out.read_text())
     assert data["boundary_f_identical"] is True
-    assert [r["task"].split(":")[0] for r in data["rows"]] == ["refine", "refine", "boundary F"]
+    assert [r["task"].split(" ")[0] for r in data["rows"]] == ["refine", "refine", "refine,", "boundary"]
     assert data["meta"]["numba_threads"] == 1 and data["meta"]["torch_threads"] == 1
