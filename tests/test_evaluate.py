@@ -95,3 +95,31 @@ def test_eval_ade20k_layout(tmp_path):
     Image.fromarray(gt).save(tmp_path / "pred" / "ADE_val_00000001.png")
     r = evaluate_directory(tmp_path, tmp_path / "pred", layout="ade20k", split="validation")
     assert r["miou"] == 1.0 and len(r["class_iou"]) == 150
+
+
+def official_cityscapes_miou(preds, gts):
+    """cityscapesScripts' evalPixelLevelSemanticLabeling, rewritten: one (34 x 34) labelIds confusion
+    matrix over every pixel, then getIouScoreForLabel / getScoreAverage with ignoreInEval."""
+    from segfix_data.labels import CITYSCAPES_EVAL_IDS
+
+    conf = np.zeros((34, 34), np.int64)
+    for p, g in zip(preds, gts):
+        np.add.at(conf, (g.astype(int).ravel(), p.astype(int).ravel()), 1)
+    scores = []
+    for label in CITYSCAPES_EVAL_IDS:  # ignoreInEval labels give NaN and are skipped by the average
+        tp = conf[label, label]
+        fn = conf[label, :].sum() - tp
+        not_ignored = [l for l in CITYSCAPES_EVAL_IDS if l != label]
+        fp = conf[not_ignored, label].sum()
+        denom = tp + fp + fn
+        scores.append(np.nan if denom == 0 else tp / denom)
+    return float(np.nanmean(scores)), scores
+
+
+def test_miou_equals_the_official_evaluator_formula(tmp_path):
+    gts, preds = _dataset(tmp_path, seed=11)
+    res = evaluate_directory(tmp_path, tmp_path / "pred", boundary=False)
+    miou, scores = official_cityscapes_miou(preds, gts)
+    assert res["miou"] == pytest.approx(miou, rel=1e-12)
+    for name, s in zip(CITYSCAPES_CLASS_NAMES, scores):
+        assert (res["class_iou"][name] is None) if np.isnan(s) else res["class_iou"][name] == pytest.approx(s)
