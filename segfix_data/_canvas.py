@@ -99,13 +99,6 @@ class Canvas:
         m = (d2 <= r_out * r_out) & (d2 >= r_in * r_in)
         self._put(yy[m], xx[m], label, inst, app)
 
-    def mask(self, y0: int, x0: int, m: np.ndarray, label, inst, app) -> None:
-        """Fill where the boolean mask ``m`` (placed with its top-left at ``(y0, x0)``) is True."""
-        rr, cc = np.nonzero(m)
-        rr, cc = rr + int(y0), cc + int(x0)
-        keep = (rr >= 0) & (rr < self.height) & (cc >= 0) & (cc < self.width)
-        self._put(rr[keep], cc[keep], label, inst, app)
-
     def where(self, m: np.ndarray, label, inst, app, y0: int = 0, x0: int = 0) -> None:
         """Fill where the boolean mask ``m`` is True; ``m`` covers the block whose top-left pixel
         is ``(y0, x0)`` (default: the full frame). ``app`` may be an int array shaped like ``m``."""
