@@ -20,6 +20,10 @@ def main() -> None:
 from cli.example_cmd import example_cmd  # noqa: E402
 
 main.add_command(example_cmd)
+from cli.build_cmd import build_cmd  # noqa: E402
+main.add_command(build_cmd)
+from cli.verify_cmd import verify_cmd  # noqa: E402
+main.add_command(verify_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
