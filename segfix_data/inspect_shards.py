@@ -56,6 +56,8 @@ def sample_panel(ds, i: int, variant: str | None = None, **panel_kwargs) -> tupl
     """
     variant = _variant_of(ds, variant)
     fields = ["label", f"{variant}/distance", f"{variant}/boundary", f"{variant}/direction"]
+    if variant == "instance":
+        fields.append("instance/segments")
     data = ds.read(i, fields=fields)
     try:
         image = ds.read(i, fields=("image",))["image"]
@@ -67,7 +69,7 @@ def sample_panel(ds, i: int, variant: str | None = None, **panel_kwargs) -> tupl
              f"gamma {params.get('gamma')}, ksize {params.get('ksize')}]")
     panel = render_panel(image, data["label"], data[f"{variant}/distance"], data[f"{variant}/boundary"],
                          data[f"{variant}/direction"], int(ds.params["num_directions"]), title=title,
-                         **panel_kwargs)
+                         segments=data.get("instance/segments"), **panel_kwargs)
     return panel, variant
 
 
