@@ -1,10 +1,13 @@
 """`segfix-gt inspect` and `segfix-gt export` on a tiny dataset built with `segfix-gt build`."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from cli.gt import main
+from conftest import PARITY_DIR
 from segfix_data import instance_targets, semantic_targets
 from segfix_data.interop import load_openseg_targets_mat
 from segfix_data.labels import cityscapes_instance_ids_to_openseg_segments, cityscapes_label_ids_to_train_ids
@@ -98,3 +101,39 @@ def test_export_refuses_paper_shards_and_missing_splits(built, tmp_path):
     assert res.exit_code == 1 and "train" in res.output and "val" in res.output
     res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest)])
     assert res.exit_code == 2 and "--format" in res.output
+
+
+FIXTURES = Path(PARITY_DIR)
+
+
+def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
+    """End to end: PNGs -> build --preset openseg -> export == the authors' generator's output."""
+    import shutil
+
+    data = tmp_path / "cs"
+    stems = {}
+    for k, name in enumerate(("cityscapes_a", "cityscapes_b")):
+        base = f"frankfurt_000000_{k:06d}"
+        gt = data / "gtFine" / "val" / "frankfurt"
+        img = data / "leftImg8bit" / "val" / "frankfurt"
+        gt.mkdir(parents=True, exist_ok=True)
+        img.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / f"{name}_labelIds.png", gt / f"{base}_gtFine_labelIds.png")
+        shutil.copy(FIXTURES / f"{name}_instanceIds.png", gt / f"{base}_gtFine_instanceIds.png")
+        w, h = Image.open(FIXTURES / f"{name}_labelIds.png").size
+        Image.new("RGB", (w, h), (90, 90, 90)).save(img / f"{base}_leftImg8bit.png")
+        stems[name] = f"{base}_leftImg8bit"
+    out, dest = tmp_path / "shards", tmp_path / "mat"
+    res = _invoke("build", data, out, "--split", "val", "--preset", "openseg", "--variant", "both", "-q")
+    assert res.exit_code == 0, res.output
+    for variant in ("semantic", "instance"):
+        res = _invoke("export", out, dest, "--format", "openseg-mat", "--variant", variant)
+        assert res.exit_code == 0, res.output
+    for name, stem in stems.items():
+        ref = np.load(FIXTURES / f"{name}_openseg.npz")
+        sem = load_openseg_targets_mat(dest / "val" / "semantic" / f"{stem}.mat")
+        ins = load_openseg_targets_mat(dest / "val" / "instance" / f"{stem}.mat")
+        np.testing.assert_array_equal(sem["depth"], ref["depth"])
+        np.testing.assert_array_equal(sem["dir_deg"], ref["dir_deg"])
+        np.testing.assert_array_equal(ins["depth"], ref["inst_depth"])
+        np.testing.assert_array_equal(ins["dir_deg"], ref["inst_dir_deg"])
