@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .direction import DIRECTION_IGNORE, angle_to_bin, bin_centres, check_num_directions
+from .direction import angle_to_bin, bin_centres, check_num_directions
 from .edt import multilabel_distance
 from .labels import CITYSCAPES_CLASS_NAMES
 
