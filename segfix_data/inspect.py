@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .direction import DIRECTION_IGNORE, angle_to_bin, bin_centres, check_num_directions
+from .direction import angle_to_bin, bin_centres, check_num_directions
 from .edt import multilabel_distance
 from .labels import CITYSCAPES_CLASS_NAMES
 
@@ -49,6 +49,18 @@ def colourise_labels(label: np.ndarray, ignore_index: int = 255) -> np.ndarray:
     """(H, W) integer train ids -> uint8 (H, W, 3) colours (ignore black; ids >= 256 wrap)."""
     label = np.asarray(label).astype(np.int64)
     return label_palette(ignore_index)[np.where(label == ignore_index, ignore_index, label % 256)]
+
+
+def colourise_segments(segments: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) integer segment ids -> uint8 (H, W, 3), one hashed colour per id (ignore black)."""
+    ids, inverse = np.unique(np.asarray(segments).astype(np.int64), return_inverse=True)
+    h = (ids * 2654435761 + 12345) % (1 << 32)
+    cols = np.stack([(h >> 8) & 255, (h >> 16) & 255, (h >> 24) & 255], axis=1)
+    cols = (60 + (cols * 195) // 255).astype(np.uint8)  # never too dark to tell from ignore
+    out = cols[inverse.reshape(np.shape(segments))]
+    if ignore is not None:
+        out[ignore] = 0
+    return out
 
 
 def heatmap(values: np.ndarray, vmax: float) -> np.ndarray:
@@ -123,12 +135,13 @@ def _wheel(radius: int, num_directions: int) -> np.ndarray:
     return rgba
 
 
-def _zoom_tile(image, label, boundary, direction, m, window, tile_w, tile_h, ignore_index):
+def _zoom_tile(image, label, colours, boundary, direction, m, window, tile_w, tile_h):
     """Crop ``window`` of the maps, enlarge it with nearest neighbours, and draw one arrow per
-    boundary pixel along its direction bin's centre angle."""
+    boundary pixel along its direction bin's centre angle. ``label`` gives the white edges and
+    ``colours`` (H, W, 3) the fill."""
     y0, x0, ch, cw = window
     sl = np.s_[y0:y0 + ch, x0:x0 + cw]
-    base = colourise_labels(label[sl], ignore_index).astype(np.float32)
+    base = colours[sl].astype(np.float32)
     if image is not None:
         base = 0.55 * base + 0.45 * image[sl].astype(np.float32)
     band = boundary[sl] == 1
@@ -181,7 +194,8 @@ def _check_panel_inputs(image, label, distance, boundary, direction):
 
 def render_panel(image, label, distance, boundary, direction, num_directions: int, *,
                  ignore_index: int = 255, tile_width: int = 640, crop_rows: int = 28,
-                 distance_vmax: float | None = None, title: str | None = None) -> np.ndarray:
+                 distance_vmax: float | None = None, title: str | None = None,
+                 segments: np.ndarray | None = None) -> np.ndarray:
     """One sample's targets as a 2 x 3 grid of titled tiles, for a person to check.
 
     Tiles: the image; label colours (Cityscapes palette for train ids, ignore black); the distance
@@ -201,6 +215,8 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
         crop_rows: height of the zoomed window in source pixels (its width follows the tiles).
         distance_vmax: distance shown at full brightness; default the 99th percentile (>= 10 px).
         title: optional line drawn above the grid (e.g. the sample's stem).
+        segments: optional integer (H, W) segment map of instance targets: the label tile and the
+            zoom then show one colour per segment and the segments' edges.
 
     Returns:
         uint8 (P, Q, 3) RGB panel.
@@ -219,8 +235,15 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
 
     labels_rgb = colourise_labels(label, ignore_index)
     shown = image if image is not None else labels_rgb
+    regions, regions_rgb = label, labels_rgb
+    if segments is not None:
+        if np.shape(segments) != label.shape or not np.issubdtype(np.asarray(segments).dtype, np.integer):
+            raise ValueError(f"segments must be an integer array of the label's shape {label.shape}, "
+                             f"got {np.shape(segments)}")
+        regions = np.asarray(segments)
+        regions_rgb = colourise_segments(regions, boundary == 255)
     small_img = np.asarray(Image.fromarray(shown).resize((tile_w, tile_h), Image.BILINEAR))
-    small_lab = _nearest(labels_rgb, tile_h, tile_w)
+    small_lab = _nearest(regions_rgb, tile_h, tile_w)
     heat = heatmap(distance, distance_vmax)
     heat[ignore] = 0
     small_heat = _nearest(heat, tile_h, tile_w)
@@ -238,8 +261,8 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
     ch = min(int(crop_rows), h)
     cw = min(max(int(round(ch * tile_w / tile_h)), 1), w)
     y0, x0 = busiest_window(direction, m, (ch, cw))
-    zoom_tile, zoom = _zoom_tile(image, label, boundary, direction, m, (y0, x0, ch, cw), tile_w, tile_h,
-                                 ignore_index)
+    zoom_tile, zoom = _zoom_tile(image, regions, regions_rgb, boundary, direction, m, (y0, x0, ch, cw),
+                                 tile_w, tile_h)
 
     dir_img = Image.fromarray(dir_tile)
     radius = max(min(tile_h, tile_w) // 8, 6)
@@ -252,7 +275,8 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
     n_band = int((boundary == 1).sum())
     tiles = [
         (small_img, "image" if image is not None else "image (not stored: label colours)"),
-        (small_lab, "label (train ids; ignore black)"),
+        (small_lab, "label (train ids; ignore black)" if segments is None
+         else "segments (one colour per instance / stuff class; ignore black)"),
         (small_heat, f"distance to another label, 0..{distance_vmax:.0f} px (bright = far)"),
         (overlay, f"boundary band (red, {n_band} px; grey = ignore)"),
         (np.asarray(dir_img), f"direction: hue = bin angle ({m} bins, legend top right)"),

@@ -149,3 +149,24 @@ def test_save_panel(tmp_path):
     assert [x.name for x in path.parent.iterdir()] == ["p.png"]
     with pytest.raises(ValueError):
         save_panel(tmp_path / "b.png", np.zeros((10, 20), np.uint8))
+
+
+def test_panel_with_segments_shows_instances():
+    image, label, t = _sample()
+    segments = label.astype(np.int32)
+    segments[5:15, 20:30] = 7  # split class 2 into two touching instances
+    kw = dict(tile_width=128, crop_rows=10)
+    plain = render_panel(image, label, t.distance, t.boundary, t.direction, 8, **kw)
+    inst = render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments, **kw)
+    assert inst.shape == plain.shape and not np.array_equal(inst, plain)
+    with pytest.raises(ValueError, match="segments"):
+        render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments[:, :-1], **kw)
+
+
+def test_segment_colours():
+    from segfix_data.inspect import colourise_segments
+
+    seg = np.array([[1, 1, 26001, 26002]], np.int32)
+    rgb = colourise_segments(seg, ignore=np.array([[False, False, False, True]]))
+    assert (rgb[0, 0] == rgb[0, 1]).all() and not (rgb[0, 1] == rgb[0, 2]).all()
+    assert rgb[0, 3].tolist() == [0, 0, 0] and rgb[0, :3].min() >= 60
