@@ -24,6 +24,10 @@ from cli.build_cmd import build_cmd  # noqa: E402
 main.add_command(build_cmd)
 from cli.verify_cmd import verify_cmd  # noqa: E402
 main.add_command(verify_cmd)
+from cli.inspect_cmd import inspect_cmd  # noqa: E402
+main.add_command(inspect_cmd)
+from cli.export_cmd import export_cmd  # noqa: E402
+main.add_command(export_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

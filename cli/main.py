@@ -12,5 +12,10 @@ def main() -> None:
     """Train SegFix, predict boundary offsets, refine any model's predictions and score them."""
 
 
+from cli.refine_cmd import refine  # noqa: E402
+main.add_command(refine)
+from cli.eval_cmd import eval_  # noqa: E402
+main.add_command(eval_)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
