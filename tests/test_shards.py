@@ -206,6 +206,9 @@ def test_boundary_direction_code_round_trip(m, seed):
     code = shards.encode_boundary_direction(b, d)
     np.testing.assert_array_equal(shards.decode_boundary(code), b)
     np.testing.assert_array_equal(shards.decode_direction(code), d)
+    b2, d2 = shards.decode_boundary_direction(code)
+    np.testing.assert_array_equal(b2, b)
+    np.testing.assert_array_equal(d2, d)
     bad = d.copy()
     bad[b == 0] = 3
     if (b == 0).any():
