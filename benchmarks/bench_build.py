@@ -197,7 +197,8 @@ def main(argv=None) -> dict:
 
         configs = [("images (tiles)", {}, 1), ("images (tiles)", {}, 2),
                    ("no images", {"images": False}, 1), ("no images", {"images": False}, 2),
-                   ("image file bytes", {"image_format": "file"}, 1)]
+                   ("image file bytes", {"image_format": "file"}, 1),
+                   ("images (uncompressed tiles)", {"image_level": 0}, 1)]
         n_run = [0]
 
         def runner(kw, jobs):
@@ -256,6 +257,14 @@ def main(argv=None) -> dict:
             "authors' .mat loadmat (depth, dir_deg), whole frame": mat_read_ms,
         }
         ds.close()
+        out = tmp / "read_raw"
+        build_split(data, out, "train", BuildConfig(shard_size=4, image_level=0), jobs=1)
+        ds = shards.ShardSet(out, "train", cache_bytes=0)
+        reads[f"{crop}x{crop} crop (image, label, boundary, direction), --image-level 0"] = \
+            timed_reads(shards.DEFAULT_FIELDS, rand_win)
+        reads["full sample (image, label, boundary, direction), --image-level 0"] = \
+            timed_reads(shards.DEFAULT_FIELDS, lambda: None)
+        ds.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -271,9 +280,9 @@ def main(argv=None) -> dict:
         r["all_bytes_per_frame"] = sum(r["bytes"].values())
         print(f"{'segfix-gt build, ' + r['config']:44s} {r['jobs']:4d} {r['ms_per_frame']:10.1f} "
               f"{r['speedup_per_core']:10.2f} {tb / 1024:12.1f} {r['all_bytes_per_frame'] / 1024:9.1f}")
-    print(f"\n{'read (median, no HDF5 chunk cache)':56s} {'ms':>8s}")
+    print(f"\n{'read (median, no HDF5 chunk cache)':72s} {'ms':>8s}")
     for k, v in reads.items():
-        print(f"{k:56s} {v:8.2f}")
+        print(f"{k:72s} {v:8.2f}")
     meta = metadata()
     print("\n" + ", ".join(f"{k}={v}" for k, v in meta.items()))
     result = {"name": "bench_build", "quick": args.quick, "frames": n_frames, "height": h, "width": w,
