@@ -18,7 +18,8 @@
 from __future__ import annotations
 
 import dataclasses
-import os
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -124,8 +125,6 @@ class BuildConfig:
         p["format_version"] = _shards.FORMAT_VERSION
         if self.class_map:
             with open(self.class_map, "rb") as f:
-                import hashlib
-
                 p["class_map_blake2b"] = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
         return p
 
@@ -230,8 +229,6 @@ class SplitResult:
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
-        import json
-
         with open(path) as f:
             old = json.load(f)
         if old != params and not overwrite:

@@ -90,23 +90,6 @@ def test_derived_window_distance_equals_full(tmp_path_factory, h, w, cap, seed):
     np.testing.assert_array_equal(win, full[y0:y0 + wh, x0:x0 + ww])
 
 
-def test_derived_distance_is_the_targets_distance():
-    rng = np.random.default_rng(3)
-    lab = _label(rng, 50, 70)
-    t = semantic_targets(lab)
-    np.testing.assert_array_equal(derive_distance(lab, ignore_value=255, cap=255.0), t.distance)
-    # brute force on a tiny map: nearest other-label pixel centre
-    small = lab[:9, :11]
-    d = derive_distance(small, ignore_value=255, cap=255.0)
-    ys, xs = np.mgrid[:9, :11]
-    for y in range(9):
-        for x in range(11):
-            other = small != small[y, x]
-            expect = np.sqrt(((ys - y) ** 2 + (xs - x) ** 2)[other].min()) if other.any() else 255.0
-            expect = 0.0 if small[y, x] == 255 else min(expect, 255.0)
-            assert d[y, x] == np.float32(expect)
-
-
 @pytest.fixture
 def split(tmp_path):
     rng = np.random.default_rng(0)
@@ -194,26 +177,6 @@ def test_verify_detects_flipped_bytes_and_window_reads_touch_only_their_tiles(sp
         assert not np.array_equal(got, arrays[1]["label"][30:40, 60:72])
     total, damaged = shards.verify_split(out, "train")
     assert total == 3 and len(damaged) == 1
-
-
-@settings(max_examples=30, deadline=None)
-@given(m=st.sampled_from([4, 8, 16]), seed=st.integers(0, 2**16))
-def test_boundary_direction_code_round_trip(m, seed):
-    rng = np.random.default_rng(seed)
-    b = rng.choice(np.array([0, 1, 255], np.uint8), (7, 9))
-    d = np.where(b == 1, rng.integers(0, m + 1, (7, 9)), 255).astype(np.uint8)
-    d[d == m] = 255                                     # boundary pixels without a direction
-    code = shards.encode_boundary_direction(b, d)
-    np.testing.assert_array_equal(shards.decode_boundary(code), b)
-    np.testing.assert_array_equal(shards.decode_direction(code), d)
-    b2, d2 = shards.decode_boundary_direction(code)
-    np.testing.assert_array_equal(b2, b)
-    np.testing.assert_array_equal(d2, d)
-    bad = d.copy()
-    bad[b == 0] = 3
-    if (b == 0).any():
-        with pytest.raises(ValueError, match="cannot share one array"):
-            shards.encode_boundary_direction(b, bad)
 
 
 def test_shardset_decodes_the_code_array(tmp_path):
