@@ -288,6 +288,28 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
                         pre_dispatch=f"{2 * jobs}")(tasks)
 
 
+class _SplitLock:
+    """An exclusive ``flock`` on ``OUT_DIR/<split>/build.lock`` (released by the OS on kill -9)."""
+
+    def __init__(self, split_dir: Path) -> None:
+        self.path = split_dir / "build.lock"
+
+    def __enter__(self) -> "_SplitLock":
+        import fcntl
+
+        self.f = open(self.path, "a")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.close()
+            raise ParamsMismatch(f"{self.path.parent}: another build is writing this split; "
+                                 "wait for it or use another OUT_DIR") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
 def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: int = 1,
                 backend: str = "loky", scheduler: str | None = None, on_error: str = "fail",
                 overwrite: bool = False, progress=None) -> SplitResult:
@@ -312,6 +334,16 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
     res = SplitResult(split=split, frames=len(frames), unpaired=unpaired)
     split_dir = Path(out_dir) / split
     split_dir.mkdir(parents=True, exist_ok=True)
+    with _SplitLock(split_dir):
+        return _build_locked(dataset_dir, split_dir, config, frames, unpaired, class_map, res, t0,
+                             jobs=jobs, backend=backend, scheduler=scheduler, on_error=on_error,
+                             overwrite=overwrite, progress=progress)
+
+
+def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unpaired, class_map,
+                  res: SplitResult, t0: float, *, jobs, backend, scheduler, on_error, overwrite,
+                  progress) -> SplitResult:
+    split = split_dir.name
     params = dict(config.params(), split=split, dataset_dir=str(Path(dataset_dir).resolve()))
     _check_params(split_dir, params, overwrite)
 

@@ -111,7 +111,9 @@ def test_openseg_preset_stores_the_authors_arrays(cityscapes_dir, tmp_path):
 
 def test_deterministic_across_jobs_and_image_format(cityscapes_dir, tmp_path):
     cfg = BuildConfig(variant="both", shard_size=2)
-    build_split(cityscapes_dir, tmp_path / "a", "train", cfg, jobs=1)
+    calls = []
+    build_split(cityscapes_dir, tmp_path / "a", "train", cfg, jobs=1, progress=lambda n, t: calls.append((n, t)))
+    assert calls == [(1, 5)] * 5
     build_split(cityscapes_dir, tmp_path / "b", "train", cfg, jobs=2)
     assert_same(contents(tmp_path / "a", "train"), contents(tmp_path / "b", "train"))
     ma = json.loads((tmp_path / "a" / "train" / "manifest.json").read_text())
@@ -185,7 +187,7 @@ def test_kill_9_mid_build_then_rerun_equals_uninterrupted(tmp_path):
     kept = len(published) - 1
     assert f"12 frames, {12 - 2 * kept} built, {2 * kept} kept from a previous run" in r.stdout
     assert sorted(p.name for p in split_dir.iterdir()) == sorted(
-        ["build.json", "manifest.json"] + [f"shard-{k:05d}.h5" for k in range(6)])
+        ["build.json", "build.lock", "manifest.json"] + [f"shard-{k:05d}.h5" for k in range(6)])
     build_split(data, tmp_path / "clean", "train", BuildConfig(variant="both", shard_size=2))
     a, b = contents(tmp_path / "killed", "train"), contents(tmp_path / "clean", "train")
     assert len({s for s, _ in a}) == 12
@@ -361,3 +363,15 @@ def test_ade20k_gta5_and_folder_layouts_build(tmp_path):
     np.testing.assert_array_equal(ds.read(0)["label"], np.where(raw < 30, raw % 3, 255))
     r = run_cli("build", gta, tmp_path / "out_f2", "--layout", "folder")
     assert r.exit_code == 2 and "needs --image-glob" in r.output
+
+
+def test_concurrent_build_into_the_same_split_refuses(cityscapes_dir, tmp_path):
+    import fcntl
+
+    split_dir = tmp_path / "out" / "val"
+    split_dir.mkdir(parents=True)
+    with open(split_dir / "build.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ParamsMismatch, match="another build is writing this split"):
+            build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig())
+    assert build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig()).built == 2
