@@ -304,6 +304,11 @@ def test_verify_cli_detects_damage(cityscapes_dir, tmp_path):
     r = run_cli("build", cityscapes_dir, out, "--shard-size", "2", "--split", "train")
     assert r.exit_code == 0 and "2 built, 3 kept" in r.output
     assert run_cli("verify", out).exit_code == 0
+    (out / "val" / "shard-00000.h5").unlink()
+    r = run_cli("verify", out)
+    assert r.exit_code == 1 and "val: 2 samples, 2 damaged" in r.output and "cannot open" in r.output
+    r = run_cli("verify", tmp_path)
+    assert r.exit_code == 2 and "no <split>/manifest.json" in r.output
 
 
 @pytest.mark.slow
