@@ -60,3 +60,15 @@ class FakeShardSet:
 
     def close(self):
         pass
+
+
+_CACHE: dict = {}
+
+
+def fake_open(directory: str, split: str) -> FakeShardSet:
+    """``open_set`` for ``segfix_train.loop.train``: a deterministic FakeShardSet per (dir, split)."""
+    key = (str(directory), split)
+    if key not in _CACHE:
+        seed = sum(map(ord, f"{directory}|{split}")) % 1000
+        _CACHE[key] = FakeShardSet(n=8 if split == "train" else 3, h=64, w=64, seed=seed)
+    return _CACHE[key]
