@@ -12,5 +12,9 @@ def main() -> None:
     """Train SegFix, predict boundary offsets, refine any model's predictions and score them."""
 
 
+from cli.train_cmd import train_cmd  # noqa: E402
+
+main.add_command(train_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
