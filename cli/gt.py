@@ -17,5 +17,9 @@ def main() -> None:
     """
 
 
+from cli.example_cmd import example_cmd  # noqa: E402
+
+main.add_command(example_cmd)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,8 +12,8 @@ nearest *different* label, which does not depend on ``k``; the pixels just outsi
 ``g_k = 0``, and every row beyond them is farther away. So the first pass is a 1-D "distance to a
 label change" along one axis, and the second pass is the lower envelope of parabolas
 (Felzenszwalb & Huttenlocher) restricted to each constant-label run along the other axis, with the
-run's two outside neighbours as sites of value 0. (The code runs the 1-D pass along columns and the
-envelope along rows, the same argument with the axes swapped.)
+run's two outside neighbours as sites of value 0. (The code runs the 1-D pass along columns, streamed as
+two sweeps over whole rows, and the envelope along rows: the same argument with the axes swapped.)
 
 Pixels outside the image do not exist unless ``border_is_boundary`` is set, in which case the
 ring of pixels just outside the image counts as a different label.
@@ -31,37 +31,48 @@ NO_BOUNDARY_SQ = np.int64(1) << np.int64(60)
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_change_sqdist(lab: np.ndarray, border: bool, out: np.ndarray) -> None:
-    """Per row of ``lab``: squared 1-D distance to the nearest pixel with a different value."""
-    n_rows, n = lab.shape
+def _vertical_change_sqdist(lab: np.ndarray, border: bool, out: np.ndarray) -> None:
+    """Per column: squared 1-D distance to the nearest pixel with a different value.
+
+    Two sweeps over whole rows (top-down, then bottom-up) keep every access contiguous.
+    """
+    n_rows, n_cols = lab.shape
+    far = np.int64(1) << np.int64(40)  # a 1-D distance meaning "none in this column"
+    start = np.int64(1) if border else far
+    for x in range(n_cols):
+        out[0, x] = start
+    for y in range(1, n_rows):
+        for x in range(n_cols):
+            if lab[y, x] != lab[y - 1, x]:
+                out[y, x] = 1
+            else:
+                out[y, x] = out[y - 1, x] + 1
+    for x in range(n_cols):
+        if start < out[n_rows - 1, x]:
+            out[n_rows - 1, x] = start
+    for y in range(n_rows - 2, -1, -1):
+        for x in range(n_cols):
+            if lab[y, x] != lab[y + 1, x]:
+                down = np.int64(1)
+            else:
+                down = out[y + 1, x] + 1
+            if down < out[y, x]:
+                out[y, x] = down
     inf = NO_BOUNDARY_SQ
-    for r in range(n_rows):
-        x = 0
-        while x < n:
-            k = lab[r, x]
-            a = x
-            while x < n and lab[r, x] == k:
-                x += 1
-            b = x - 1
-            has_lo = a > 0 or border
-            has_hi = b < n - 1 or border
-            for q in range(a, b + 1):
-                best = inf
-                if has_lo:
-                    dl = q - a + 1
-                    best = dl * dl
-                if has_hi:
-                    dh = b + 1 - q
-                    if dh * dh < best:
-                        best = dh * dh
-                out[r, q] = best
+    for y in range(n_rows):
+        for x in range(n_cols):
+            d = out[y, x]
+            out[y, x] = inf if d >= far else d * d
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.ndarray) -> None:
+def _run_envelope(lab: np.ndarray, g: np.ndarray, border: bool, take_sqrt: bool,
+                  out: np.ndarray) -> None:
     """Per row: lower envelope of parabolas ``g[site] + (q - site)^2`` within each constant run.
 
-    ``lab`` and ``g`` have the same shape; ``out`` receives int64 squared distances.
+    ``lab`` and ``g`` have the same shape; ``out`` (float64) receives the squared distances
+    (integers, exact in float64) or, with ``take_sqrt``, the distances; ``inf`` where no other
+    label exists.
     """
     n_rows, n = lab.shape
     inf = NO_BOUNDARY_SQ
@@ -93,7 +104,7 @@ def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.n
                 ns += 1
             if ns == 0:
                 for q in range(a, b + 1):
-                    out[r, q] = inf
+                    out[r, q] = np.inf
                 continue
             # Felzenszwalb-Huttenlocher lower envelope over the sites.
             m = 0
@@ -118,7 +129,8 @@ def _run_envelope_sqdist(lab: np.ndarray, g: np.ndarray, border: bool, out: np.n
                     m += 1
                 j = v[m]
                 dq = q - pos[j]
-                out[r, q] = val[j] + dq * dq
+                d2 = np.float64(val[j] + dq * dq)
+                out[r, q] = np.sqrt(d2) if take_sqrt else d2
 
 
 def _check_label_map(label: np.ndarray, name: str = "label") -> np.ndarray:
@@ -153,15 +165,20 @@ def multilabel_sqdist(label: np.ndarray, *, border_is_boundary: bool = False) ->
     label = _check_label_map(label)
     if label.dtype == np.bool_:
         label = label.view(np.uint8)
-    border = bool(border_is_boundary)
-    # 1-D pass along columns (rows of the transpose), envelope pass along rows.
-    lab_t = np.ascontiguousarray(label.T)
-    g_t = np.empty(lab_t.shape, dtype=np.int64)
-    _run_change_sqdist(lab_t, border, g_t)
-    g = np.ascontiguousarray(g_t.T)
+    sq = _two_pass(label, border_is_boundary, take_sqrt=False)
+    out = np.full(sq.shape, NO_BOUNDARY_SQ, dtype=np.int64)
+    finite = np.isfinite(sq)
+    out[finite] = sq[finite].astype(np.int64)
+    return out
+
+
+def _two_pass(label: np.ndarray, border_is_boundary: bool, take_sqrt: bool) -> np.ndarray:
+    # 1-D pass along columns (streamed row by row), envelope pass along rows.
     lab = np.ascontiguousarray(label)
-    out = np.empty(lab.shape, dtype=np.int64)
-    _run_envelope_sqdist(lab, g, border, out)
+    g = np.empty(lab.shape, dtype=np.int64)
+    _vertical_change_sqdist(lab, bool(border_is_boundary), g)
+    out = np.empty(lab.shape, dtype=np.float64)
+    _run_envelope(lab, g, bool(border_is_boundary), take_sqrt, out)
     return out
 
 
@@ -171,7 +188,7 @@ def multilabel_distance(label: np.ndarray, *, border_is_boundary: bool = False) 
     Same as :func:`multilabel_sqdist` followed by a square root; ``inf`` where no other label
     exists in the image.
     """
-    sq = multilabel_sqdist(label, border_is_boundary=border_is_boundary)
-    dist = np.sqrt(sq.astype(np.float64))
-    dist[sq >= NO_BOUNDARY_SQ] = np.inf
-    return dist
+    label = _check_label_map(label)
+    if label.dtype == np.bool_:
+        label = label.view(np.uint8)
+    return _two_pass(label, border_is_boundary, take_sqrt=True)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .direction import DIRECTION_IGNORE, angle_to_bin, check_num_directions, direction_kernels
-from .edt import NO_BOUNDARY_SQ, multilabel_sqdist
-from .gradient import masked_gradient, masked_gradient_torch_order
+from .edt import multilabel_distance
+from .gradient import masked_gradient_torch_order, paper_fields
 
 #: Default parameters of each preset. ``openseg`` reproduces the authors' generator.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -141,37 +141,15 @@ def _check_map(label: np.ndarray, name: str, ignore_index: int | None) -> np.nda
     return arr
 
 
-def _bins_from_gradient(gy: np.ndarray, gx: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bins of the float angle and the mask of defined directions (``|g| > ZERO_GRADIENT``)."""
-    defined = np.hypot(gy, gx) > ZERO_GRADIENT
-    theta = np.degrees(np.arctan2(gy + 0.0, gx))  # + 0.0 turns -0.0 into +0.0: theta in (-180, 180]
-    return angle_to_bin(theta, m), defined
-
-
-def _paper_targets(lab: np.ndarray, valid: np.ndarray, params: dict) -> Targets:
-    sq = multilabel_sqdist(lab, border_is_boundary=params["border_is_boundary"])
-    dist = np.sqrt(sq.astype(np.float64))
-    cap = float(params["distance_cap"])
-    dist[sq >= NO_BOUNDARY_SQ] = cap
-    dist[~valid] = 0.0
-    boundary_mask = valid & (dist <= params["gamma"])
-    ky, kx = direction_kernels(params["ksize"])
-    gy, gx = masked_gradient(lab, dist, boundary_mask, ky, kx)
-    m = params["num_directions"]
-    bins, defined = _bins_from_gradient(gy[boundary_mask], gx[boundary_mask], m)
-    direction = np.full(lab.shape, DIRECTION_IGNORE, dtype=np.uint8)
-    direction[boundary_mask] = np.where(defined, bins, DIRECTION_IGNORE)
-    boundary = boundary_mask.astype(np.uint8)
-    boundary[~valid] = 255
-    return Targets(
-        distance=np.minimum(dist, cap).astype(np.float32),
-        boundary=boundary,
-        direction=direction,
-        num_directions=m,
-        preset="paper",
-        params=params,
-        gradient=np.stack([gy, gx]).astype(np.float32),
+def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict) -> Targets:
+    dist = multilabel_distance(lab, border_is_boundary=params["border_is_boundary"])
+    distance, boundary, direction, gradient = paper_fields(
+        lab, dist, ignore_index, params["gamma"], params["distance_cap"], params["ksize"],
+        params["num_directions"], ZERO_GRADIENT,
     )
+    return Targets(distance=distance, boundary=boundary, direction=direction,
+                   num_directions=params["num_directions"], preset="paper", params=params,
+                   gradient=gradient)
 
 
 def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, params: dict,
@@ -182,9 +160,8 @@ def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, p
     on; elsewhere depth and gradient are 0. ``float32_sums``: the semantic script accumulates in
     float32 arrays, the instance script in float64.
     """
-    sq = multilabel_sqdist(lab, border_is_boundary=params["border_is_boundary"])
-    dist = np.sqrt(sq.astype(np.float64))
-    dist[sq >= NO_BOUNDARY_SQ] = float(params["distance_cap"])
+    dist = multilabel_distance(lab, border_is_boundary=params["border_is_boundary"])
+    dist[np.isinf(dist)] = float(params["distance_cap"])
     dist[~computed] = 0.0
     ky, kx = direction_kernels(params["ksize"])
     gy32, gx32 = masked_gradient_torch_order(lab, dist.astype(np.float32), computed, ky, kx)
@@ -242,7 +219,7 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, prese
     lab = _check_map(label, "label", ignore_index)
     valid = np.ones(lab.shape, bool) if ignore_index is None else lab != ignore_index
     if preset == "paper":
-        return _paper_targets(lab, valid, params)
+        return _paper_targets(lab, ignore_index, params)
     # openseg semantic: loop over classes 0..254 with >= min_class_pixels pixels.
     ids, counts = np.unique(lab[valid], return_counts=True)
     kept = ids[(counts >= params["min_class_pixels"]) & (ids < 255)]
@@ -271,5 +248,5 @@ def instance_targets(segments: np.ndarray, *, ignore_index: int | None = None,
     seg = _check_map(segments, "segments", ignore_index)
     valid = np.ones(seg.shape, bool) if ignore_index is None else seg != ignore_index
     if preset == "paper":
-        return _paper_targets(seg, valid, params)
+        return _paper_targets(seg, ignore_index, params)
     return _openseg_targets(seg, valid, np.ones(seg.shape, bool), params, float32_sums=False)
