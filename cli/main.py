@@ -15,6 +15,9 @@ def main() -> None:
 from cli.train_cmd import train_cmd  # noqa: E402
 
 main.add_command(train_cmd)
+from cli.predict_cmd import predict_cmd  # noqa: E402
+
+main.add_command(predict_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
