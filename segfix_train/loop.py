@@ -26,7 +26,7 @@ import torch.distributed as dist
 
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
-from .data import AugmentConfig, CropStream, make_loader, val_items
+from .data import AugmentConfig, CropStream, make_loader, to_model_input, val_items
 from .losses import segfix_loss
 from .models import create_model
 from .validate import COUNTS, count, summarise
@@ -195,9 +195,8 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         sums = torch.zeros(3, dtype=torch.float64, device=dd.device)
         for a in range(cfg.accum):
             b = next(batches)
-            x = b["image"].to(dd.device, non_blocking=True)
-            if use_cl:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = to_model_input(b["image"].to(dd.device, non_blocking=True), b["brightness"])
+            x = x.contiguous(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
             bt = b["boundary"].to(dd.device, non_blocking=True)
             dt = b["direction"].to(dd.device, non_blocking=True)
             sync = net.no_sync() if dd.world > 1 and a < cfg.accum - 1 else contextlib.nullcontext()

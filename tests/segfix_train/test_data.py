@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from segfix_data.direction import bin_offsets, flip_bins, flip_direction_map
 from segfix_train.data import (IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, CropStream, batch_allocation,
-                               make_loader, normalise, random_crop, rank_images)
+                               make_loader, normalise, random_crop, rank_images, to_model_input)
 
 from tests.segfix_train.fakes import FakeShardSet
 
@@ -42,7 +42,8 @@ def test_stream_is_deterministic_and_worker_independent(sets):
 def test_mixing_and_shapes(sets):
     s = CropStream(sets, [3, 1], 4, seed=0, aug=AugmentConfig(crop=40))
     item = s[5]
-    assert item["image"].shape == (4, 3, 40, 40) and item["image"].dtype == torch.float32
+    assert item["image"].shape == (4, 40, 40, 3) and item["image"].dtype == torch.uint8
+    assert item["brightness"].shape == (4,) and item["brightness"].abs().max() <= 10
     assert item["boundary"].shape == (4, 40, 40) and item["boundary"].dtype == torch.uint8
     assert item["set"].tolist() == [0, 0, 0, 1]
     # set 1 is 48 high: the crop is padded with ignore below row 48
@@ -68,14 +69,13 @@ def test_ranks_get_disjoint_shards(sets):
 def test_only_the_window_is_read(sets):
     ds = FakeShardSet(n=1, h=64, w=64)
     rng = np.random.default_rng(0)
-    img, b, d = random_crop(ds, 0, rng, AugmentConfig(crop=24, flip=False, brightness=0), 8)
+    img, b, d, delta = random_crop(ds, 0, rng, AugmentConfig(crop=24, flip=False, brightness=0), 8)
     (_, (y0, x0, h, w)), = ds.reads
-    assert (h, w) == (24, 24)
+    assert (h, w) == (24, 24) and delta == 0
     f = ds.frames[0]
     assert np.array_equal(b, f["semantic/boundary"][y0:y0 + 24, x0:x0 + 24])
     assert np.array_equal(d, f["semantic/direction"][y0:y0 + 24, x0:x0 + 24])
-    expect = (f["image"][y0:y0 + 24, x0:x0 + 24].astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
-    assert np.allclose(img, expect.transpose(2, 0, 1), atol=1e-6)
+    assert np.array_equal(img, f["image"][y0:y0 + 24, x0:x0 + 24])
 
 
 def test_flip_mirrors_pixels_and_bins():
@@ -83,7 +83,7 @@ def test_flip_mirrors_pixels_and_bins():
     f = ds.frames[0]
     for seed in range(20):  # find a flipped draw with the full window
         rng = np.random.default_rng(seed)
-        img, b, d = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, brightness=0), 8)
+        img, b, d, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, brightness=0), 8)
         if not np.array_equal(b, f["semantic/boundary"]):
             break
     assert np.array_equal(b, f["semantic/boundary"][:, ::-1])
@@ -109,22 +109,24 @@ def test_flip_is_an_involution_and_mirrors_offsets(m, seed):
                 assert tuple(off[b]) == (off[a][0], -off[a][1])
 
 
-def test_brightness_within_range():
+def test_brightness_draws_and_device_normalisation():
     ds = FakeShardSet(n=1, h=16, w=16)
-    for seed in range(10):
-        img, _, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=16, flip=False), 8)
-        raw = img.transpose(1, 2, 0) * IMAGENET_STD + IMAGENET_MEAN
-        delta = raw - ds.frames[0]["image"]
-        inside = (ds.frames[0]["image"] > 10) & (ds.frames[0]["image"] < 245)
-        dv = np.round(delta[inside], 3)
-        assert np.unique(dv).size == 1 and -10 <= dv[0] <= 10
+    deltas = {random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=16), 8)[3] for seed in range(200)}
+    assert deltas == set(range(-10, 11))  # integers, uniform over [-10, 10]
+    img = np.array([[[0, 128, 250]]], np.uint8)[None]  # (1, 1, 1, 3)
+    x = to_model_input(torch.from_numpy(img), torch.tensor([10], dtype=torch.int16))
+    expect = (np.minimum(img[0, 0, 0].astype(np.float32) + 10, 255) - IMAGENET_MEAN) / IMAGENET_STD
+    assert x.shape == (1, 3, 1, 1) and np.allclose(x[0, :, 0, 0].numpy(), expect, atol=1e-6)
+    ref = torch.from_numpy(normalise(ds.frames[0]["image"]))
+    assert torch.allclose(to_model_input(torch.from_numpy(ds.frames[0]["image"])[None])[0], ref, atol=1e-6)
 
 
 def test_random_scale_keeps_size_and_labels():
     ds = FakeShardSet(n=1, h=64, w=64)
-    img, b, d = random_crop(ds, 0, np.random.default_rng(0), AugmentConfig(crop=32, scale=(0.5, 2.0)), 8)
-    assert img.shape == (3, 32, 32) and b.shape == (32, 32)
-    assert set(np.unique(b)) <= {0, 1, 255} and set(np.unique(d)) <= set(range(8)) | {255}
+    for seed in range(4):
+        img, b, d, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, scale=(0.5, 2.0)), 8)
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8 and b.shape == (32, 32)
+        assert set(np.unique(b)) <= {0, 1, 255} and set(np.unique(d)) <= set(range(8)) | {255}
 
 
 def test_normalise_checks_shape():
