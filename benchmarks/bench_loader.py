@@ -91,23 +91,26 @@ def run(args) -> dict:
         order = {s["stem"]: i for i, s in enumerate(ds.samples)}
         idx = [order[os.path.splitext(os.path.basename(str(f["image"])))[0]] for f in frames]
         aug = AugmentConfig(crop=crop)
-        draws = []
-        for k in range(n_crops):
-            g = np.random.default_rng(k)
-            draws.append((k % n_frames, int(g.integers(0, h - crop + 1)), int(g.integers(0, w - crop + 1)),
-                          bool(g.random() < 0.5), int(g.integers(-10, 11))))
+        calls = iter(range(10**6))  # every pass draws fresh windows (no chunk-cache reuse between passes)
+
+        def draws():
+            base = next(calls) * n_crops
+            for k in range(base, base + n_crops):
+                g = np.random.default_rng(k)
+                yield (k, k % n_frames, int(g.integers(0, h - crop + 1)), int(g.integers(0, w - crop + 1)),
+                       bool(g.random() < 0.5), int(g.integers(-10, 11)))
 
         def ours():
-            for k in range(n_crops):
-                random_crop(ds, idx[draws[k][0]], np.random.default_rng(k), aug, 8)
+            for k, f, *_ in draws():
+                random_crop(ds, idx[f], np.random.default_rng(k), aug, 8)
 
         def ours_cpu_norm():  # the same plus brightness + normalisation on the CPU (done on the device in training)
-            for k in range(n_crops):
-                img, _, _, delta = random_crop(ds, idx[draws[k][0]], np.random.default_rng(k), aug, 8)
+            for k, f, *_ in draws():
+                img, _, _, delta = random_crop(ds, idx[f], np.random.default_rng(k), aug, 8)
                 to_model_input(torch.from_numpy(img)[None], torch.tensor([delta]))
 
-        def theirs():
-            for f, y0, x0, flip, delta in draws:
+        def theirs():  # same kind of windows, flips and shifts
+            for k, f, y0, x0, flip, delta in draws():
                 authors_crop(frames[f], (y0, x0, crop, crop), flip, delta, crop)
 
         ours(); ours_cpu_norm(); theirs()  # warm caches / imports

@@ -98,6 +98,40 @@ def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
     return lambda step: max(0.0, 1.0 - step / iters) ** power
 
 
+class TrainStep:
+    """One optimiser step: ``accum`` micro-batches forward + backward (DDP gradient sync on the last
+    only), SGD step, schedule step. Returns the summed (loss, boundary, direction) of the
+    micro-batches as a float64 ``(3,)`` tensor on the device (no host synchronisation)."""
+
+    def __init__(self, net, opt, sched, cfg: TrainConfig, device: torch.device, use_cl: bool,
+                 use_amp: bool, world: int):
+        self.net, self.opt, self.sched, self.cfg = net, opt, sched, cfg
+        self.device, self.use_cl, self.world = device, use_cl, world
+        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+
+    def __call__(self, micro_batches: list[dict]) -> torch.Tensor:
+        cfg, dev = self.cfg, self.device
+        sums = torch.zeros(3, dtype=torch.float64, device=dev)
+        n = len(micro_batches)
+        for a, b in enumerate(micro_batches):
+            x = to_model_input(b["image"].to(dev, non_blocking=True), b["brightness"])
+            x = x.contiguous(memory_format=torch.channels_last if self.use_cl else torch.contiguous_format)
+            bt = b["boundary"].to(dev, non_blocking=True)
+            dt = b["direction"].to(dev, non_blocking=True)
+            sync = self.net.no_sync() if self.world > 1 and a < n - 1 else contextlib.nullcontext()
+            with sync:
+                with self.autocast():
+                    bl, dl = self.net(x)
+                losses = segfix_loss(bl.float(), dl.float(), bt, dt, mask=cfg.direction_mask,
+                                     boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
+                (losses["loss"] / n).backward()
+            sums += torch.stack([losses[k].detach().double() for k in ("loss", "boundary", "direction")])
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.sched.step()
+        return sums
+
+
 _RESUME_KEYS = ("model", "model_args", "batch", "accum", "crop", "seed", "direction_mask", "target")
 
 
@@ -147,7 +181,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     train_log = os.path.join(cfg.out, "train.jsonl")
     val_log = os.path.join(cfg.out, "val.jsonl")
     step = 0
-    window = torch.zeros(4, dtype=torch.float64)  # loss, boundary, direction sums; steps
+    window = torch.zeros(4, dtype=torch.float64)  # loss, boundary, direction sums; steps (on the device)
     found = ckpt.list_checkpoints(cfg.out) if cfg.resume else []
     if cfg.resume and not found and dd.main:
         echo(f"--resume: no checkpoint in {cfg.out}/checkpoints; starting from scratch")
@@ -184,38 +218,22 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
                         world_size=dd.world, aug=aug)
     loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=cuda)
     batches = iter(loader)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp and cuda else (
-        (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext)
+    stepper = TrainStep(net, opt, sched, cfg, dd.device, use_cl, use_amp, dd.world)
+    autocast = stepper.autocast
+    window = window.to(dd.device)
     last_val: dict = {}
     val_every = cfg.val_every or cfg.ckpt_every
     t_window = time.perf_counter()
     t_start = t_window
     net.train()
     while step < cfg.iters:
-        sums = torch.zeros(3, dtype=torch.float64, device=dd.device)
-        for a in range(cfg.accum):
-            b = next(batches)
-            x = to_model_input(b["image"].to(dd.device, non_blocking=True), b["brightness"])
-            x = x.contiguous(memory_format=torch.channels_last if use_cl else torch.contiguous_format)
-            bt = b["boundary"].to(dd.device, non_blocking=True)
-            dt = b["direction"].to(dd.device, non_blocking=True)
-            sync = net.no_sync() if dd.world > 1 and a < cfg.accum - 1 else contextlib.nullcontext()
-            with sync:
-                with autocast():
-                    bl, dl = net(x)
-                losses = segfix_loss(bl.float(), dl.float(), bt, dt, mask=cfg.direction_mask,
-                                     boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
-                (losses["loss"] / cfg.accum).backward()
-            sums += torch.stack([losses[k].detach().double() for k in ("loss", "boundary", "direction")])
         step_lr = opt.param_groups[0]["lr"]
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        sched.step()
+        sums = stepper([next(batches) for _ in range(cfg.accum)])
         step += 1
-        window[:3] += (sums / cfg.accum).cpu()
+        window[:3] += sums / cfg.accum
         window[3] += 1
         if step % cfg.log_every == 0 or step == cfg.iters:
-            tot = dd.all_sum(window.clone())
+            tot = dd.all_sum(window.clone())  # the one host synchronisation per log line
             tot[:3] /= dd.world
             now = time.perf_counter()
             rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
@@ -237,7 +255,6 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
                 echo(f"val iter {step}: boundary F {last_val['boundary_f']:.4f} (all-boundary "
                      f"{last_val['boundary_f_all']:.4f}), direction acc {last_val['dir_acc_gt']:.4f} in GT "
                      f"boundary, {last_val['dir_acc_pred']:.4f} in predicted")
-            t_window += 0.0
         if step % cfg.ckpt_every == 0 or step == cfg.iters:
             _save(cfg, dd, model, opt, sched, step, window, m)
         if cfg.stop_after is not None and step >= cfg.stop_after:
@@ -258,7 +275,7 @@ def _save(cfg, dd, model, opt, sched, step, window, m) -> None:
             "model": {k: v.detach().cpu() for k, v in _plain_state(model).items()},
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
-            "log_window": window.clone(), "rng": rngs,
+            "log_window": window.detach().cpu().clone(), "rng": rngs,
         }, keep=cfg.keep_checkpoints)
 
 

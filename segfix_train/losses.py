@@ -7,7 +7,7 @@ pixels) and the loss is the weighted mean ``sum(w_t * l) / sum(w_t)``.
 Where the authors' loss turns NaN this one stays finite:
 
 * no counted pixel at all (e.g. no boundary pixel in the batch for the direction loss): the term
-  is ``0`` (times the logits, so every parameter still receives a zero gradient, as DDP needs);
+  is ``0`` and every parameter still receives a (zero) gradient, as DDP needs;
 * a single class present (its weight is ``0``, so ``sum(w_t) = 0``): unit weights are used.
 
 Ignore: boundary targets equal to 255 and direction targets equal to 255
@@ -28,19 +28,32 @@ IGNORE = 255
 DIRECTION_MASKS = ("gt", "pred")
 
 
-def _balanced_mean(per_pixel: torch.Tensor, classes: torch.Tensor, num_classes: int,
-                   anchor: torch.Tensor) -> torch.Tensor:
-    """Weighted mean of ``per_pixel`` (float, (P,)) with ``w_c = 1 - n_c / N`` over ``classes``
-    (int64, (P,)); ``anchor`` keeps the graph alive when ``P == 0``."""
-    if per_pixel.numel() == 0:
-        return anchor.sum() * 0.0
-    counts = torch.bincount(classes, minlength=num_classes).to(per_pixel.dtype)
-    weights = 1.0 - counts / counts.sum()
-    w = weights[classes]
+_EPS = 1e-12
+
+
+def _balanced_mean(per_pixel: torch.Tensor, classes: torch.Tensor, covered: torch.Tensor,
+                   num_classes: int) -> torch.Tensor:
+    """Class-balanced mean of ``per_pixel`` over the ``covered`` pixels.
+
+    Args:
+        per_pixel: float ``(...)`` loss per pixel (any value where not covered).
+        classes: int64 ``(...)`` class per pixel, in ``0..num_classes-1`` (any value where not covered).
+        covered: float ``(...)`` 1 where the pixel counts, 0 elsewhere.
+
+    Dense and free of host synchronisation (no boolean indexing, no data-dependent branch):
+    ``w_c = 1 - n_c / N``; ``sum(w * l) / sum(w)``; unit weights when ``sum(w) = 0`` (one class);
+    0 when ``N = 0``. Every division has a positive denominator, so values and gradients are finite.
+    """
+    per_pixel = torch.where(covered > 0, per_pixel, torch.zeros_like(per_pixel))
+    counts = torch.zeros(num_classes, dtype=per_pixel.dtype, device=per_pixel.device)
+    counts.scatter_add_(0, classes.reshape(-1), covered.reshape(-1))
+    n = counts.sum()
+    weights = 1.0 - counts / n.clamp_min(_EPS)
+    w = weights[classes] * covered
     denom = w.sum()
-    if denom <= 0:  # one class only: nothing to balance
-        return per_pixel.mean()
-    return (w * per_pixel).sum() / denom
+    balanced = (w * per_pixel).sum() / denom.clamp_min(_EPS)
+    plain = (covered * per_pixel).sum() / n.clamp_min(1.0)
+    return torch.where(denom > _EPS, balanced, plain)
 
 
 def boundary_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -58,10 +71,10 @@ def boundary_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                          f"{tuple(logits.shape)} and {tuple(target.shape)}")
     x = logits[:, 0].float()
     t = target.long()
-    valid = t != IGNORE
-    xv, tv = x[valid], t[valid]
-    per_pixel = F.binary_cross_entropy_with_logits(xv, tv.float(), reduction="none")
-    return _balanced_mean(per_pixel, tv, 2, x)
+    covered = (t != IGNORE).float()
+    cls = (t == 1).long()
+    per_pixel = F.binary_cross_entropy_with_logits(x, cls.float(), reduction="none")
+    return _balanced_mean(per_pixel, cls, covered, 2)
 
 
 def direction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -80,12 +93,13 @@ def direction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
                          f"{tuple(logits.shape)}, {tuple(target.shape)}, {tuple(mask.shape)}")
     m = logits.shape[1]
     t = target.long()
-    sel = mask & (t != IGNORE)
-    if bool(((t[sel] < 0) | (t[sel] >= m)).any()):
+    defined = t != IGNORE
+    if not t.is_cuda and bool(((t < 0) | (t >= m))[defined].any()):  # on CUDA: no host sync
         raise ValueError(f"direction targets must be in 0..{m - 1} or 255")
-    x = logits.float().permute(0, 2, 3, 1)[sel]  # (P, m)
-    per_pixel = F.cross_entropy(x, t[sel], reduction="none") if x.shape[0] else x.sum(1)
-    return _balanced_mean(per_pixel, t[sel], m, logits.float())
+    covered = (mask & defined).float()
+    cls = torch.where(defined, t, torch.zeros_like(t))
+    per_pixel = F.cross_entropy(logits.float(), cls, reduction="none")
+    return _balanced_mean(per_pixel, cls, covered, m)
 
 
 def segfix_loss(boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
