@@ -82,11 +82,18 @@ def _append_jsonl(path: str, obj: dict) -> None:
 
 
 def _truncate_jsonl(path: str, step: int) -> None:
-    """Keep only the lines with ``iter <= step`` (written before the checkpoint)."""
+    """Keep only the complete lines with ``iter <= step`` (written before the checkpoint; a kill
+    may have left a half-written last line)."""
     if not os.path.exists(path):
         return
+    keep = []
     with open(path) as f:
-        keep = [ln for ln in f if ln.strip() and json.loads(ln)["iter"] <= step]
+        for ln in f:
+            try:
+                if ln.endswith("\n") and json.loads(ln)["iter"] <= step:
+                    keep.append(ln)
+            except (ValueError, KeyError):
+                continue
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.writelines(keep)

@@ -132,3 +132,17 @@ def test_random_scale_keeps_size_and_labels():
 def test_normalise_checks_shape():
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         normalise(np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("m", [8, 16])
+def test_flipped_targets_equal_targets_of_the_flipped_scene(m):
+    # flip geometry: mirroring the targets (pixels and bins) gives the targets of the mirrored labels
+    from segfix_data.targets import semantic_targets
+    from tests.segfix_train.fakes import scene
+
+    for seed in range(3):
+        _, lab = scene(seed, 48, 64)
+        t = semantic_targets(lab, num_directions=m)
+        tf = semantic_targets(np.ascontiguousarray(lab[:, ::-1]), num_directions=m)
+        assert np.array_equal(tf.boundary, t.boundary[:, ::-1])
+        assert np.array_equal(tf.direction, flip_direction_map(t.direction, m))

@@ -59,6 +59,8 @@ def test_same_seed_same_logs_and_kill_resume_is_exact(tmp_path):
     # "kill" after step 8 (last checkpoint at 6): the state after 6 is lost
     train(_cfg(c, stop_after=8, ckpt_every=6, log_every=3), **quiet)
     assert list_checkpoints(str(c))[-1][0] == 6
+    with open(c / "train.jsonl", "a") as f:
+        f.write('{"iter": 9, "lo')  # a line cut by the kill
     train(_cfg(c, resume=True, ckpt_every=6, log_every=3), **quiet)
     d = tmp_path / "d"
     train(_cfg(d, ckpt_every=6, log_every=3), **quiet)
