@@ -24,6 +24,7 @@ from benchmarks._meta import machine_metadata, write_json  # noqa: E402
 from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import to_model_input  # noqa: E402
 from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
+from segfix_train.losses import segfix_loss  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,13 +105,37 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
             f(args.steps)
             sync(dev)
             acc.append(time.perf_counter() - t)
+    # the parts that differ, timed alone (steadier than the whole-step ratio on a busy machine)
+    m = model.num_directions
+    bl = torch.randn(args.batch, 1, args.crop, args.crop, device=dev, requires_grad=True)
+    dl = torch.randn(args.batch, m, args.crop, args.crop, device=dev, requires_grad=True)
+    b0 = {k: v.to(dev) for k, v in batches[0].items()}
+
+    def loss_ours():
+        x = to_model_input(b0["image"], b0["brightness"])
+        segfix_loss(bl, dl, b0["boundary"], b0["direction"])["loss"].backward()
+
+    def loss_bare():
+        (F.binary_cross_entropy_with_logits(bl[:, 0], bts[0]) +
+         F.cross_entropy(dl, dts[0], ignore_index=255)).backward()
+
+    part = {}
+    for f in (loss_ours, loss_bare, loss_ours, loss_bare):
+        sync(dev)
+        t = time.perf_counter()
+        for _ in range(5):
+            f()
+        sync(dev)
+        part[f.__name__] = (time.perf_counter() - t) / 5
     ips_ours = args.batch * args.steps / float(np.median(t_ours))
     ips_bare = args.batch * args.steps / float(np.median(t_bare))
     del model, bare_model, opt, bare_opt
     if cuda:
         torch.cuda.empty_cache()
     return {"model": name, "ours_images_per_s": ips_ours, "bare_images_per_s": ips_bare,
-            "overhead_pct": 100.0 * (ips_bare / ips_ours - 1.0)}
+            "overhead_pct": 100.0 * (ips_bare / ips_ours - 1.0),
+            "loss_and_input_ms_ours": 1e3 * part["loss_ours"], "loss_ms_bare": 1e3 * part["loss_bare"],
+            "parts_overhead_pct": 100.0 * (part["loss_ours"] - part["loss_bare"]) * ips_bare / args.batch}
 
 
 def main() -> None:
@@ -142,10 +167,14 @@ def main() -> None:
           f"torch {meta['torch']}, threads {args.threads}, commit {meta['git_commit'][:10]}")
     print(f"device {dev}, crop {args.crop}, batch {args.batch}, {args.steps} steps x median of {args.repeats}; "
           f"AMP bf16 + channels-last: {dev.type == 'cuda'}")
-    print(f"{'model':<12}{'ours img/s':>12}{'bare img/s':>12}{'ours ms/img':>13}{'overhead':>10}")
+    print(f"{'model':<12}{'ours img/s':>12}{'bare img/s':>12}{'ours ms/img':>13}{'overhead':>10}"
+          f"{'loss+input ms ours/bare':>26}{'parts overhead':>16}")
     for r in rows:
         print(f"{r['model']:<12}{r['ours_images_per_s']:>12.2f}{r['bare_images_per_s']:>12.2f}"
-              f"{1e3 / r['ours_images_per_s']:>13.1f}{r['overhead_pct']:>9.1f}%")
+              f"{1e3 / r['ours_images_per_s']:>13.1f}{r['overhead_pct']:>9.1f}%"
+              f"{r['loss_and_input_ms_ours']:>15.1f} / {r['loss_ms_bare']:<8.1f}{r['parts_overhead_pct']:>14.2f}%")
+    print("overhead = bare/ours - 1 over whole steps; parts overhead = (our loss + device input prep - bare "
+          "loss) / bare step time")
     out = args.json or os.path.join(HERE, "results", "bench_train_quick.json" if args.quick else
                                     f"bench_train_{dev.type}.json")
     write_json(out, {"benchmark": "bench_train", "quick": args.quick, "device": str(dev), "machine": meta,
