@@ -144,7 +144,8 @@ _RESUME_KEYS = ("model", "model_args", "batch", "accum", "crop", "seed", "direct
 
 def train(cfg: TrainConfig, *, open_set: Callable | None = None,
           echo: Callable[[str], None] = print) -> dict:
-    """Run (or resume) training as configured; returns the last validation metrics (rank 0)."""
+    """Run (or resume) training as configured; returns the last validation metrics on rank 0
+    (an empty dict on the other ranks)."""
     open_set = open_set or default_open_set
     dd = _Dist(cfg.device)
     try:
@@ -266,7 +267,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
             _save(cfg, dd, model, opt, sched, step, window, m)
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
-    return last_val
+    return last_val if dd.main else {}
 
 
 def _save(cfg, dd, model, opt, sched, step, window, m) -> None:
