@@ -20,6 +20,14 @@ def main() -> None:
 from cli.example_cmd import example_cmd  # noqa: E402
 
 main.add_command(example_cmd)
+from cli.build_cmd import build_cmd  # noqa: E402
+main.add_command(build_cmd)
+from cli.verify_cmd import verify_cmd  # noqa: E402
+main.add_command(verify_cmd)
+from cli.inspect_cmd import inspect_cmd  # noqa: E402
+main.add_command(inspect_cmd)
+from cli.export_cmd import export_cmd  # noqa: E402
+main.add_command(export_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

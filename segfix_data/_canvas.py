@@ -99,13 +99,6 @@ class Canvas:
         m = (d2 <= r_out * r_out) & (d2 >= r_in * r_in)
         self._put(yy[m], xx[m], label, inst, app)
 
-    def mask(self, y0: int, x0: int, m: np.ndarray, label, inst, app) -> None:
-        """Fill where the boolean mask ``m`` (placed with its top-left at ``(y0, x0)``) is True."""
-        rr, cc = np.nonzero(m)
-        rr, cc = rr + int(y0), cc + int(x0)
-        keep = (rr >= 0) & (rr < self.height) & (cc >= 0) & (cc < self.width)
-        self._put(rr[keep], cc[keep], label, inst, app)
-
     def where(self, m: np.ndarray, label, inst, app, y0: int = 0, x0: int = 0) -> None:
         """Fill where the boolean mask ``m`` is True; ``m`` covers the block whose top-left pixel
         is ``(y0, x0)`` (default: the full frame). ``app`` may be an int array shaped like ``m``."""
@@ -128,10 +121,26 @@ class Canvas:
         illum = _smooth_noise(rng, h, w, 64)
         blot = _smooth_noise(rng, h, w, 6)
         grain = rng.standard_normal((h, w), dtype=np.float32)
-        light = self.shade * (1.0 + vgrad[app] * rows) * (1.0 + 0.06 * illum)
-        offset = fine[app] * grain + coarse[app] * blot
-        image = colours[app] * light[..., None] + offset[..., None]
-        return np.clip(image, 0, 255, out=image).astype(np.uint8)
+        # In-place float32 arithmetic, one channel at a time: few full-frame temporaries.
+        light = vgrad[app]
+        light *= rows
+        light += 1.0
+        light *= self.shade
+        illum *= 0.06
+        illum += 1.0
+        light *= illum
+        offset = fine[app]
+        offset *= grain
+        blot *= coarse[app]
+        offset += blot
+        image = np.empty((h, w, 3), dtype=np.uint8)
+        for c in range(3):
+            chan = colours[:, c][app]
+            chan *= light
+            chan += offset
+            np.clip(chan, 0.0, 255.0, out=chan)
+            image[..., c] = chan  # truncation to uint8, as astype
+        return image
 
 
 def _linear_weights(n_out: int, n_in: int):

@@ -161,7 +161,11 @@ def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, p
     float32 arrays, the instance script in float64.
     """
     dist = multilabel_distance(lab, border_is_boundary=params["border_is_boundary"])
-    dist[np.isinf(dist)] = float(params["distance_cap"])
+    if np.isinf(dist).any():
+        # One value fills the map. scipy's EDT of an all-True mask measures the distance to a
+        # phantom background pixel at (-1, 0); the authors' files hold exactly that.
+        ys, xs = np.indices(lab.shape)
+        dist = np.sqrt(((ys + 1) ** 2 + xs ** 2).astype(np.float64))
     dist[~computed] = 0.0
     ky, kx = direction_kernels(params["ksize"])
     gy32, gx32 = masked_gradient_torch_order(lab, dist.astype(np.float32), computed, ky, kx)

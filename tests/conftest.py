@@ -18,3 +18,11 @@ PARITY_DIR = os.path.join(SHARED, "fixtures", "openseg_parity")
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def cityscapes_dir(tmp_path):
+    """A 5-train / 2-val Cityscapes layout of 64x128 frames (tests/build_data.py)."""
+    from build_data import write_cityscapes
+
+    return write_cityscapes(tmp_path / "cs")

@@ -2,6 +2,8 @@
 scene content, and files that read back identical."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from segfix_data.labels import CITYSCAPES_EVAL_IDS, CITYSCAPES_THING_IDS
@@ -153,3 +155,13 @@ def test_cli_example(tmp_path):
     assert Image.open(labels[0]).size == (64, 48)
     bad = CliRunner().invoke(main, ["example", str(out), "--size", "64by48"])
     assert bad.exit_code != 0 and "WIDTHxHEIGHT" in bad.output
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), h=st.integers(16, 90), w=st.integers(16, 160))
+def test_any_size_and_seed_is_consistent(seed, h, w):
+    f = synthetic_cityscapes_frame(seed, h, w)
+    assert f.image.shape == (h, w, 3) and f.label_ids.shape == (h, w) == f.instance_ids.shape
+    ids = f.instance_ids.astype(np.int64)
+    np.testing.assert_array_equal(np.where(ids >= 1000, ids // 1000, ids), f.label_ids)
+    assert f.label_ids.max() <= 33 and ids.min() >= 0

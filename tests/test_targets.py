@@ -215,6 +215,20 @@ def test_openseg_instances_match_a_plain_per_segment_implementation(seed, h, w):
     assert np.array_equal(got["dir_deg"], dir_deg)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (5, 1), (1, 7), (30, 40), (120, 3)])
+def test_openseg_single_label_map_follows_scipy(shape):
+    # scipy's EDT of an all-True mask measures to a phantom pixel at (-1, 0); the authors'
+    # generator stores that, so the openseg preset does too (the paper preset saturates instead)
+    label = np.full(shape, 4, np.uint8)
+    depth, dir_deg = openseg_reference(label, min_pixels=1)
+    got = semantic_targets(label, preset="openseg", min_class_pixels=1).to_openseg()
+    assert np.array_equal(got["depth"], depth) and np.array_equal(got["dir_deg"], dir_deg)
+    segments = instance_targets(label.astype(np.int32), preset="openseg").to_openseg()
+    ref = openseg_instance_reference(label.astype(np.int32))
+    assert np.array_equal(segments["depth"], ref[0]) and np.array_equal(segments["dir_deg"], ref[1])
+    assert (semantic_targets(label).distance == 255).all()
+
+
 def test_openseg_small_classes_become_boundary_pointing_right():
     # the authors' fault 4, kept for bit compatibility in the openseg preset only
     label = np.zeros((30, 30), np.uint8)

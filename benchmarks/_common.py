@@ -1,0 +1,85 @@
+"""Shared helpers of the benchmark scripts: thread pinning, timing, machine metadata, JSON out."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def pin_single_thread() -> None:
+    """Pin numba, BLAS/OpenMP (and torch, if imported later) to one thread. Call before imports."""
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def median_time(fn, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_metadata() -> dict:
+    """CPU, cores, load, library versions, git commit and thread settings of this run."""
+    import numpy
+
+    meta = {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "threads": {k: os.environ.get(k) for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")},
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    for mod in ("numba", "scipy", "h5py", "torch"):
+        try:
+            meta[mod] = __import__(mod).__version__
+        except ImportError:
+            meta[mod] = None
+    try:
+        meta["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        meta["git_commit"] = None
+    return meta
+
+
+def print_metadata(meta: dict) -> None:
+    print(f"machine: {meta['cpu']} | {meta['cores']} cores | load {meta['load_average_1m']:.2f} | "
+          f"python {meta['python']} numpy {meta['numpy']} numba {meta['numba']} "
+          f"torch {meta['torch']} | commit {str(meta['git_commit'])[:10]}")
+
+
+def write_json(name: str, payload: dict) -> Path:
+    """Write ``payload`` to ``benchmarks/results/<name>.json`` and return the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return path

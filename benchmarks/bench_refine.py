@@ -1,0 +1,200 @@
+"""Refinement and boundary F-score evaluation of one 2048x1024 frame, against the usual ways.
+
+1. Refine: our exact index shift (``segfix_data.refine``, numba, one thread) against the authors'
+   two bilinear ``torch.nn.functional.grid_sample(padding_mode="border")`` shifts, same frame, same
+   offsets (ground-truth offsets of a synthetic frame, m = 8, scale 2): their Cityscapes
+   ``scripts/cityscapes/segfix.py`` shifts the 19-channel one-hot map and takes the argmax; their
+   ``segfix_ade20k.py`` shifts the id map itself cast to float and rounds (which blends ids).
+   Also counts the pixels where each disagrees with the exact shift, and the blended ids.
+2. Boundary F-score of one frame, 19 classes, thresholds 0.0003/0.0006/0.0009: ours
+   (``boundary_f_image``) against the per-class dilation implementation of the same definition
+   (``boundary_f_image_reference``), same run; the numbers must be identical.
+
+Threads are pinned to 1 (NUMBA/OMP/MKL and ``torch.set_num_threads(1)``): the figures are per core.
+Medians over repeats. ``--quick`` uses a 256x512 frame and fewer repeats.
+
+Writes ``benchmarks/results/bench_refine.json``.
+"""
+from __future__ import annotations
+
+import os
+
+for _v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_table1 import coarse_prediction  # noqa: E402
+from segfix_data import semantic_targets  # noqa: E402
+from segfix_data.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
+from segfix_data.metrics import (BOUNDARY_THRESHOLDS, boundary_f_image,  # noqa: E402
+                                 boundary_f_image_reference)
+from segfix_data.refine import offsets_from_direction, refine_labels, refine_labels_with_offsets  # noqa: E402
+from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402
+
+
+def median_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * float(np.median(times)), out
+
+
+def _grid(h: int, w: int, offsets: np.ndarray):
+    """Their sampling grid: pixel coordinates + offsets, normalised with ``(size - 1) / 2``; used
+    with PyTorch's current default ``align_corners=False`` (hence the half-pixel misalignment)."""
+    import torch
+
+    off = torch.from_numpy(offsets.astype(np.float32))
+    gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                            indexing="ij")
+    grid_y = (gy + off[..., 0]) / ((h - 1) / 2) - 1
+    grid_x = (gx + off[..., 1]) / ((w - 1) / 2) - 1
+    return torch.stack([grid_x, grid_y], dim=-1)[None]
+
+
+def grid_sample_onehot_shift(label: np.ndarray, offsets: np.ndarray, num_classes: int = 19) -> np.ndarray:
+    """The authors' Cityscapes shift: bilinear grid_sample of the one-hot map, argmax (uint8)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = label.shape
+    onehot = torch.eye(num_classes)[torch.from_numpy(label.astype(np.int64))].permute(2, 0, 1)[None]
+    y = F.grid_sample(onehot, _grid(h, w, offsets), mode="bilinear", padding_mode="border", align_corners=False)
+    return y.argmax(dim=1)[0].numpy().astype(np.uint8)
+
+
+def grid_sample_shift(label: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The authors' ADE20K shift: bilinear grid_sample of the id map as float, rounded (uint8)."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = label.shape
+    x = torch.from_numpy(label.astype(np.float32))[None, None]
+    y = F.grid_sample(x, _grid(h, w, offsets), mode="bilinear", padding_mode="border", align_corners=False)
+    return np.round(y[0, 0].numpy()).astype(np.uint8)
+
+
+def mixed_id_pixels(label: np.ndarray, offsets: np.ndarray, shifted: np.ndarray) -> int:
+    """Pixels of a bilinear shift whose value is none of its 2x2 source pixels' labels (mixed ids)."""
+    h, w = label.shape
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
+    # grid_sample's unnormalisation with align_corners=False, border padding
+    ys = np.clip((gy + offsets[..., 0]) * h / (h - 1) - 0.5, 0, h - 1)
+    xs = np.clip((gx + offsets[..., 1]) * w / (w - 1) - 0.5, 0, w - 1)
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    ok = np.zeros(label.shape, bool)
+    for yy in (y0, y1):
+        for xx in (x0, x1):
+            ok |= label[yy, xx] == shifted
+    return int((~ok).sum())
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+        torch_version = torch.__version__
+        torch_threads = torch.get_num_threads()
+    except ImportError:
+        torch_version, torch_threads = None, None
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).parent).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "torch": torch_version,
+            "torch_threads": torch_threads, "numba_threads": numba.config.NUMBA_NUM_THREADS,
+            "commit": commit}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="256x512 frame, few repeats (smoke run)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    h, w = (256, 512) if args.quick else (1024, 2048)
+    rep_fast, rep_slow = (5, 1) if args.quick else (50, 3)
+
+    gt = cityscapes_label_ids_to_train_ids(synthetic_cityscapes_frame(args.seed, h, w).label_ids)
+    pred = coarse_prediction(gt, 8, 0.15, np.random.default_rng(args.seed))
+    t = semantic_targets(gt)
+    offsets = offsets_from_direction(t.boundary, t.direction, 8, scale=2)
+    rows = []
+
+    ms_dir, ours = median_ms(lambda: refine_labels(pred, t.boundary, t.direction, 8, scale=2), rep_fast)
+    ms_off, ours2 = median_ms(lambda: refine_labels_with_offsets(pred, offsets), rep_fast)
+    ms_oh, theirs_oh = median_ms(lambda: grid_sample_onehot_shift(pred, offsets), max(rep_fast // 5, 1))
+    ms_gs, theirs = median_ms(lambda: grid_sample_shift(pred, offsets), rep_fast)
+    assert np.array_equal(ours, ours2)
+    differ_oh = int((theirs_oh != ours).sum())
+    differ = int((theirs != ours).sum())
+    new_ids = mixed_id_pixels(pred, offsets, theirs)
+    rows.append(("refine vs one-hot grid_sample (Cityscapes)", ms_dir, ms_oh))
+    rows.append(("refine vs id grid_sample (ADE20K)", ms_dir, ms_gs))
+    rows.append(("refine, offset field (.mat) vs id grid_sample", ms_off, ms_gs))
+
+    ts = BOUNDARY_THRESHOLDS
+    ms_f, f_ours = median_ms(lambda: boundary_f_image(pred, gt, 19, ts), rep_fast)
+    ms_ref, f_ref = median_ms(lambda: boundary_f_image_reference(pred, gt, 19, ts), rep_slow, warmup=0)
+    identical = bool(np.array_equal(f_ours, f_ref))
+    rows.append(("boundary F: 19 classes x 3 thresholds", ms_f, ms_ref))
+
+    meta = machine()
+    print(f"frame {h}x{w}, boundary pixels {int((t.boundary == 1).sum())} "
+          f"({100 * float((t.boundary == 1).mean()):.1f}%), 1 thread")
+    print(f"{'task':<46} {'ours ms':>9} {'baseline ms':>12} {'ratio':>8}")
+    for name, a, b in rows:
+        print(f"{name:<46} {a:9.2f} {b:12.2f} {b / a:7.1f}x")
+    print("baselines: refine = the authors' torch grid_sample shifts (segfix.py: one-hot + argmax; "
+          "segfix_ade20k.py: ids + round); boundary F = per-class seg2bmap + disk dilation")
+    print(f"pixels differing from the exact shift: one-hot grid_sample {differ_oh}, id grid_sample {differ} "
+          f"(of which {new_ids} hold a blended id, none of their 2x2 source labels); the exact shift blends none")
+    print(f"boundary F identical to the per-class dilation: {identical}; "
+          f"mean F per threshold {np.round(f_ours.mean(0), 4).tolist()}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+    out = {
+        "frame": [h, w], "repeats": {"fast": rep_fast, "slow": rep_slow},
+        "rows": [{"task": n, "ours_ms": a, "baseline_ms": b, "ratio": b / a} for n, a, b in rows],
+        "onehot_grid_sample_pixels_differing": differ_oh,
+        "id_grid_sample_pixels_differing": differ, "id_grid_sample_blended_id_pixels": new_ids,
+        "boundary_f_identical": identical, "meta": meta,
+    }
+    path = Path(args.json) if args.json else Path(__file__).parent / "results" / "bench_refine.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""``segfix-gt build DATASET_DIR OUT_DIR``: a dataset's label maps to HDF5 shards of targets."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from segfix_data import build as _build
+from segfix_data import layouts as _layouts
+
+DEFAULT_SPLITS = {"cityscapes": ("train", "val"), "ade20k": ("training", "validation"),
+                  "gta5": ("train",), "folder": ("train",)}
+
+#: Exit statuses.
+EXIT_OK, EXIT_STOPPED, EXIT_SETUP, EXIT_SKIPPED = 0, 1, 2, 3
+
+
+class _Progress:
+    """click progress bar per split, created on the first report (when the total is known)."""
+
+    def __init__(self, split: str, quiet: bool) -> None:
+        self.split, self.quiet, self.bar, self.t0, self.done = split, quiet, None, time.perf_counter(), 0
+
+    def __call__(self, n: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=f"{self.split:>10}", show_eta=True,
+                                         show_pos=True, item_show_func=lambda s: s, file=sys.stderr)
+            self.bar.__enter__()
+        self.done += n
+        rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(n, f"{rate:.1f} frames/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@click.command("build")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--layout", type=click.Choice(_layouts.LAYOUTS), default="cityscapes", show_default=True)
+@click.option("--split", "splits", multiple=True,
+              help="Split to build (repeatable). Default: train+val (cityscapes), "
+                   "training+validation (ade20k), train (gta5, folder: all frames).")
+@click.option("--variant", type=click.Choice(list(_build.VARIANT_CHOICES)), default="semantic", show_default=True)
+@click.option("--preset", type=click.Choice(["paper", "openseg"]), default="paper", show_default=True,
+              help="openseg: the authors' generator bit for bit (also stores their depth/dir_deg).")
+@click.option("--gamma", type=float, help="Boundary width: boundary = distance <= gamma (pixels; preset: 5).")
+@click.option("--ksize", type=int, help="Direction filter size, odd (preset: paper 9, openseg 5).")
+@click.option("--directions", "num_directions", type=click.Choice(["4", "8", "16"]), help="Direction bins (default 8).")
+@click.option("--border-is-boundary/--no-border-is-boundary", default=None,
+              help="Count the image border as a boundary (default: no).")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Worker processes (loky).")
+@click.option("--backend", type=click.Choice(_build.BACKENDS), default="loky", show_default=True)
+@click.option("--scheduler", help="Dask scheduler address tcp://HOST:PORT (with --backend dask).")
+@click.option("--on-error", type=click.Choice(_build.ON_ERROR), default="fail", show_default=True,
+              help="fail: stop at the first bad frame; skip: record it in the manifest and go on.")
+@click.option("--images/--no-images", default=True, show_default=True, help="Store the images (lossless).")
+@click.option("--image-format", type=click.Choice(_build.IMAGE_FORMATS), default="tiles", show_default=True,
+              help="tiles: uint8 tiles (fast crops); file: the source image file's bytes (fast build).")
+@click.option("--tile", type=click.IntRange(16), default=128, show_default=True, help="Chunk side (pixels).")
+@click.option("--level", type=click.IntRange(1, 9), default=4, show_default=True, help="zlib level of targets.")
+@click.option("--image-level", type=click.IntRange(0, 9), default=1, show_default=True,
+              help="zlib level of image tiles (0: uncompressed: fastest crops, ~6 MiB per 2048x1024 frame).")
+@click.option("--shard-size", type=click.IntRange(1), default=32, show_default=True, help="Frames per shard file.")
+@click.option("--overwrite", is_flag=True, help="Replace shards built with other parameters in OUT_DIR.")
+@click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
+              help='folder layout: JSON {"raw id": train id} (255 = ignore).')
+@click.option("--image-glob", help="folder layout: image glob under DATASET_DIR ({split} is replaced).")
+@click.option("--label-glob", help="folder layout: label glob under DATASET_DIR ({split} is replaced).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
+              border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
+              level, image_level, shard_size, overwrite, class_map, image_glob, label_glob, quiet):
+    """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
+
+    Rerunning the same command resumes an interrupted build. Exit status: 0 built, 1 stopped on
+    a bad frame (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames.
+    """
+    try:
+        config = _build.BuildConfig(
+            layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
+            num_directions=int(num_directions) if num_directions else None,
+            border_is_boundary=border_is_boundary, images=images, image_format=image_format,
+            tile=tile, level=level, image_level=image_level, shard_size=shard_size,
+            class_map=class_map, image_glob=image_glob, label_glob=label_glob)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    results, status = [], EXIT_OK
+    for split in splits or DEFAULT_SPLITS[layout]:
+        bar = _Progress(split, quiet)
+        try:
+            results.append(_build.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
+                                              backend=backend, scheduler=scheduler, on_error=on_error,
+                                              overwrite=overwrite, progress=bar))
+        except _build.BuildError as exc:
+            bar.close()
+            click.echo(f"error: {exc}\nCompleted shards are kept; fix or remove the file and rerun "
+                       "the same command to resume (or use --on-error skip).", err=True)
+            status = EXIT_STOPPED
+            break
+        except (_layouts.LayoutError, _build.ParamsMismatch, ValueError, OSError) as exc:
+            bar.close()
+            click.echo(f"error: {exc}", err=True)
+            status = EXIT_SETUP
+            break
+        bar.close()
+    _summary(results)
+    if status == EXIT_OK and any(r.failed for r in results):
+        status = EXIT_SKIPPED
+    sys.exit(status)
+
+
+def _summary(results) -> None:
+    for r in results:
+        click.echo(f"{r.split}: {r.frames} frames, {r.built} built, {r.kept} kept from a previous run, "
+                   f"{len(r.failed)} failed, {len(r.unpaired)} unpaired, "
+                   f"{r.bytes / 2**20:.1f} MiB, {r.seconds:.1f} s")
+        for f in r.failed[:20]:
+            click.echo(f"  failed: {f['error']}")
+        for u in r.unpaired[:20]:
+            click.echo(f"  unpaired: {u['path']}: {u['problem']}")
+        more = max(0, len(r.failed) - 20) + max(0, len(r.unpaired) - 20)
+        if more:
+            click.echo(f"  ... {more} more in {r.split}/manifest.json")

@@ -1,0 +1,48 @@
+"""``segfix-gt export OUT_DIR DEST --format openseg-mat``: the authors' .mat files from shards."""
+from __future__ import annotations
+
+import time
+
+import click
+
+
+@click.command("export")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["openseg-mat"]), required=True,
+              help="openseg-mat: the authors' files (keys depth, dir_deg, deg_reduce=2), "
+                   "one DEST/<split>/<variant>/<image stem>.mat per sample.")
+@click.option("--split", "splits", multiple=True, help="Split to export (repeatable; default: all built).")
+@click.option("--variant", type=click.Choice(["semantic", "instance"]), default="semantic", show_default=True,
+              help="Which targets to export.")
+def export_cmd(out_dir, dest, fmt, splits, variant):
+    """Export shards built with `--preset openseg` to the authors' .mat files.
+
+    Example: segfix-gt export shards/ openseg_gt/ --format openseg-mat --split val
+    writes openseg_gt/val/semantic/frankfurt_000000_000294_leftImg8bit.mat, ...
+    Shards built with the default `paper` preset are refused (their targets are not the authors').
+    """
+    from segfix_data.export import ExportError, check_openseg_exportable, export_openseg_mat
+    from segfix_data.shards import ShardSet, list_splits
+
+    built = list_splits(out_dir)
+    chosen = list(splits) or built
+    missing = [s for s in chosen if s not in built]
+    if missing or not chosen:
+        raise click.ClickException(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
+                                   f"{', '.join(built) or 'none'} (run `segfix-gt build` first)")
+    sets = [ShardSet(out_dir, split) for split in chosen]
+    try:
+        for ds in sets:  # refuse before writing anything
+            check_openseg_exportable(ds, variant)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    start, total = time.perf_counter(), 0
+    for split, ds in zip(chosen, sets):
+        with click.progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:
+            paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
+        ds.close()
+        total += len(paths)
+        where = paths[0].parent if paths else f"{dest}/{split}/{variant}"
+        click.echo(f"{split}: {len(paths)} files in {where}")
+    click.echo(f"exported {total} {fmt} files ({variant}) in {time.perf_counter() - start:.1f} s")

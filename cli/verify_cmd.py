@@ -1,0 +1,38 @@
+"""``segfix-gt verify OUT_DIR``: re-read every sample, check shapes and checksums."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from segfix_data import shards as _shards
+
+
+@click.command("verify")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", "splits", multiple=True, help="Split(s) to verify (default: all with a manifest).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def verify_cmd(out_dir, splits, quiet):
+    """Check every stored array of OUT_DIR against its manifest; exit 1 if any sample is damaged."""
+    splits = splits or _shards.list_splits(out_dir)
+    if not splits:
+        raise click.UsageError(f"{out_dir}: no <split>/manifest.json (is it a `segfix-gt build` OUT_DIR?)")
+    bad = 0
+    for split in splits:
+        try:
+            n = len(_shards.ShardSet(out_dir, split))
+        except (OSError, ValueError) as exc:
+            click.echo(f"{split}: cannot read the manifest: {exc}", err=True)
+            bad += 1
+            continue
+        with click.progressbar(length=n, label=f"{split:>10}", file=sys.stderr,
+                               hidden=quiet) as bar:
+            total, damaged = _shards.verify_split(out_dir, split, progress=bar.update)
+        for d in damaged:
+            click.echo(f"damaged: {split}/{d['shard']} sample {d['index']} ({d['stem']}): "
+                       + "; ".join(d["problems"]))
+        click.echo(f"{split}: {total} samples, {len(damaged)} damaged")
+        bad += len(damaged)
+    if bad:
+        click.echo("Rebuild damaged shards: delete them and rerun the same `segfix-gt build` command.", err=True)
+    sys.exit(1 if bad else 0)
