@@ -3,6 +3,8 @@ learnable scenes (class colour + noise), for the trainer tests."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from segfix_data.targets import semantic_targets
 
@@ -72,3 +74,14 @@ def fake_open(directory: str, split: str) -> FakeShardSet:
         seed = sum(map(ord, f"{directory}|{split}")) % 1000
         _CACHE[key] = FakeShardSet(n=8 if split == "train" else 3, h=64, w=64, seed=seed)
     return _CACHE[key]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Import into a test module to run its tests on one torch thread (small tests; avoids
+    oversubscribing the shared CI cores). Not a conftest.py: that name would shadow tests/conftest.py
+    for the modules that import from it."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

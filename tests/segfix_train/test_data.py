@@ -8,7 +8,7 @@ from segfix_data.direction import bin_offsets, flip_bins, flip_direction_map
 from segfix_train.data import (IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, CropStream, batch_allocation,
                                make_loader, normalise, random_crop, rank_images, to_model_input)
 
-from tests.segfix_train.fakes import FakeShardSet
+from tests.segfix_train.fakes import FakeShardSet, one_torch_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import torch
 from segfix_train.checkpoint import list_checkpoints, load_checkpoint
 from segfix_train.config import resolve, shard_entries
 from segfix_train.loop import TIMING_FIELDS, poly_lambda, train
-from tests.segfix_train.fakes import fake_open
+from tests.segfix_train.fakes import fake_open, one_torch_thread  # noqa: F401
 
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [8, 16, 32, 64]}
 

@@ -7,7 +7,7 @@ from PIL import Image
 
 from segfix_data.direction import bin_offsets
 from segfix_train.predict import offsets_array, predict_probs, probs_to_maps, window_starts
-from tests.segfix_train.fakes import fake_open, scene
+from tests.segfix_train.fakes import fake_open, scene, one_torch_thread  # noqa: F401
 
 
 class Pointwise(torch.nn.Module):

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")
