@@ -13,6 +13,7 @@ windows; medians over repeats. Usage: ``python benchmarks/bench_loader.py [--qui
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._meta import machine_metadata, write_json  # noqa: E402
+from benchmarks._common import machine_metadata, print_metadata  # noqa: E402
 from segfix_data.direction import angle_to_bin, flip_direction_map  # noqa: E402
 from segfix_train.data import AugmentConfig, normalise, random_crop, to_model_input  # noqa: E402
 
@@ -131,6 +132,13 @@ def run(args) -> dict:
             "image_level": image_level, "speedup": ms_theirs / ms_ours, "speedup_with_cpu_normalisation": ms_theirs / ms_norm}
 
 
+def _write(path: str, obj: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small frames and crops (smoke run)")
@@ -140,10 +148,11 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="output JSON [benchmarks/results/bench_loader[_quick].json]")
     args = ap.parse_args()
     res = run(args)
-    meta = machine_metadata(threads=1)
-    print(f"machine: {meta['cpu']} ({meta['cores']} cores), python {meta['python']}, numpy {meta['numpy']}, "
-          f"torch {meta['torch']}, numba {meta.get('numba')}, threads 1, commit {meta['git_commit'][:10]}")
-    print(f"frames {res['frame'][0]}x{res['frame'][1]}, crop {res['crop']}, median of {res['repeats']} repeats")
+    meta = machine_metadata()
+    meta.update(torch_threads=torch.get_num_threads(), cuda=None)
+    print_metadata(meta)
+    print(f"frames {res['frame'][0]}x{res['frame'][1]}, crop {res['crop']}, median of {res['repeats']} repeats, "
+          f"one worker, 1 thread (torch, OMP, numba)")
     print(f"{'loader':<28}{'ms/crop':>10}{'crops/s':>10}")
     print(f"{'ours (shard tiles)':<28}{res['ours_ms_per_crop']:>10.2f}{res['ours_crops_per_s']:>10.1f}")
     print(f"{'ours + CPU normalisation':<28}{res['ours_with_cpu_normalisation_ms_per_crop']:>10.2f}"
@@ -152,7 +161,7 @@ def main() -> None:
     print(f"speedup {res['speedup']:.1f}x ({res['speedup_with_cpu_normalisation']:.1f}x with CPU normalisation); "
           f"shard image tiles zlib level {res['image_level']}")
     out = args.json or os.path.join(HERE, "results", "bench_loader_quick.json" if args.quick else "bench_loader.json")
-    write_json(out, {"benchmark": "bench_loader", "quick": args.quick, "machine": meta, "results": res})
+    _write(out, {"benchmark": "bench_loader", "quick": args.quick, "machine": meta, "results": res})
     print(f"wrote {out}")
 
 

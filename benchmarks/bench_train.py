@@ -10,6 +10,7 @@ Usage: ``python benchmarks/bench_train.py [--quick] [--models hrnet_w18,hrnet2x]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks._meta import machine_metadata, write_json  # noqa: E402
+from benchmarks._common import machine_metadata, print_metadata  # noqa: E402
 from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import to_model_input  # noqa: E402
 from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
@@ -138,6 +139,13 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
             "parts_overhead_pct": 100.0 * (part["loss_ours"] - part["loss_bare"]) * ips_bare / args.batch}
 
 
+def _write(path: str, obj: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -162,10 +170,12 @@ def main() -> None:
         if getattr(args, k) is None:
             setattr(args, k, v)
     rows = [bench_model(m, args, dev) for m in args.models.split(",")]
-    meta = machine_metadata(threads=args.threads)
-    print(f"machine: {meta['cpu']} ({meta['cores']} cores), GPU {meta['cuda']}, python {meta['python']}, "
-          f"torch {meta['torch']}, threads {args.threads}, commit {meta['git_commit'][:10]}")
-    print(f"device {dev}, crop {args.crop}, batch {args.batch}, {args.steps} steps x median of {args.repeats}; "
+    meta = machine_metadata()
+    meta.update(torch_threads=args.threads,
+                cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    print_metadata(meta)
+    print(f"device {dev}, torch threads {args.threads}, crop {args.crop}, batch {args.batch}, "
+          f"{args.steps} steps x median of {args.repeats}; "
           f"AMP bf16 + channels-last: {dev.type == 'cuda'}")
     print(f"{'model':<12}{'ours img/s':>12}{'bare img/s':>12}{'ours ms/img':>13}{'overhead':>10}"
           f"{'loss+input ms ours/bare':>26}{'parts overhead':>16}")
@@ -177,7 +187,7 @@ def main() -> None:
           "loss) / bare step time")
     out = args.json or os.path.join(HERE, "results", "bench_train_quick.json" if args.quick else
                                     f"bench_train_{dev.type}.json")
-    write_json(out, {"benchmark": "bench_train", "quick": args.quick, "device": str(dev), "machine": meta,
+    _write(out, {"benchmark": "bench_train", "quick": args.quick, "device": str(dev), "machine": meta,
                      "settings": {k: getattr(args, k) for k in ("batch", "crop", "steps", "warmup", "repeats")},
                      "results": rows})
     print(f"wrote {out}")
