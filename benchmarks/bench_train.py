@@ -1,6 +1,6 @@
 """Training throughput (images/s, forward + backward + SGD step) per backbone at 512x512: our
-training step (``segfix_train.loop.TrainStep``: uint8 batch to device, brightness + normalisation
-on the device, class-balanced losses, accumulation bookkeeping, AMP bf16 + channels-last on
+training step (``segfix_train.loop.TrainStep``: uint8 batch to device, flip + brightness +
+normalisation on the device, class-balanced losses, accumulation bookkeeping, AMP bf16 + channels-last on
 CUDA) against a bare ``model(x); loss.backward(); opt.step()`` loop on a ready float batch with
 plain BCE + CE losses, same model, precision and memory format, in the same run.
 
@@ -23,7 +23,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from benchmarks._common import machine_metadata, print_metadata  # noqa: E402
 from segfix_train.config import TrainConfig  # noqa: E402
-from segfix_train.data import to_model_input  # noqa: E402
+from segfix_train.data import device_batch, to_model_input  # noqa: E402
 from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
 from segfix_train.losses import segfix_loss  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
@@ -37,6 +37,7 @@ def fake_batch(b: int, c: int, seed: int) -> dict:
     direction = np.where(boundary == 1, g.integers(0, 8, (b, c, c)), 255).astype(np.uint8)
     return {"image": torch.from_numpy(g.integers(0, 256, (b, c, c, 3), dtype=np.uint8)),
             "brightness": torch.from_numpy(g.integers(-10, 11, b).astype(np.int16)),
+            "flip": torch.from_numpy(g.random(b) < 0.5),
             "boundary": torch.from_numpy(boundary), "direction": torch.from_numpy(direction)}
 
 
@@ -113,7 +114,7 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
     b0 = {k: v.to(dev) for k, v in batches[0].items()}
 
     def loss_ours():
-        x = to_model_input(b0["image"], b0["brightness"])
+        device_batch(b0, dev, m, use_cl)
         segfix_loss(bl, dl, b0["boundary"], b0["direction"])["loss"].backward()
 
     def loss_bare():

@@ -17,10 +17,11 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 * **Reads.** Only the crop window is read (``ShardSet.read(window=...)`` touches only the HDF5
   chunks under it); h5py handles open lazily in each worker (the ShardSet's job).
 * **Augmentation** (paper section 4.1): random crop (padded with ignore when the image is smaller),
-  horizontal flip mirroring every direction bin (``flip_direction_map``), brightness shift drawn
-  uniformly from the integers in ``[-10, 10]``, optional random scale, ImageNet normalisation.
-  Workers deliver uint8 crops and the drawn shift; the shift and the normalisation are applied to
-  the batch on the device (``to_model_input``), which keeps a worker's cost at the shard read.
+  horizontal flip mirroring every direction bin (``flip_bins``, as ``flip_direction_map``),
+  brightness shift drawn uniformly from the integers in ``[-10, 10]``, optional random scale,
+  ImageNet normalisation. Workers deliver the uint8 crops as read plus the drawn flip and shift;
+  ``device_batch`` applies flip, shift and normalisation to the whole batch on the device, which
+  keeps a worker's cost at the shard read.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from segfix_data.direction import DIRECTION_IGNORE, flip_direction_map
+from segfix_data.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
@@ -101,14 +102,18 @@ def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int
 
 
 def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
-                num_directions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """One augmented crop of image ``index`` of shard set ``ds`` (everything but the brightness
-    shift and normalisation, which ``to_model_input`` applies on the device).
+                num_directions: int, apply_flip: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """One random crop of image ``index`` of shard set ``ds`` and its augmentation draws.
+
+    The flip is drawn but, unless ``apply_flip``, not applied: ``device_batch`` flips the batch on
+    the device (a mirrored copy is the costliest step of a worker otherwise). The brightness shift
+    and the normalisation are always left to ``device_batch`` / ``to_model_input``.
 
     Returns:
         image uint8 ``(c, c, 3)`` (padding: the mean colour); boundary uint8 ``(c, c)`` (0/1/255,
         padding 255); direction uint8 ``(c, c)`` bins, 255 none; brightness shift (int in
-        ``[-aug.brightness, aug.brightness]``); ``c = aug.crop``.
+        ``[-aug.brightness, aug.brightness]``); flip (bool); ``c = aug.crop``.
     """
     c = aug.crop
     h, w = (int(v) for v in ds.samples[index]["shape"])
@@ -122,7 +127,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction"
     r = ds.read(index, fields=("image", fb, fd), window=(y0, x0, ch, cw))
     img, bnd, dirn = r["image"], r[fb], r[fd]
-    if flip:
+    if flip and apply_flip:
         img, bnd, dirn = img[:, ::-1], bnd[:, ::-1], flip_direction_map(dirn, num_directions)
     if src != c:
         img, bnd, dirn = _rescale(img.astype(np.float32), bnd, dirn, (max(1, round(ch * s)), max(1, round(cw * s))))
@@ -130,7 +135,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
         img, bnd, dirn = img[:c, :c], bnd[:c, :c], dirn[:c, :c]
     hh, ww = bnd.shape
     if (hh, ww) == (c, c):
-        return np.ascontiguousarray(img), np.ascontiguousarray(bnd), np.ascontiguousarray(dirn), delta
+        return img, bnd, dirn, delta, flip
     out_img = np.empty((c, c, 3), np.uint8)
     out_img[...] = PAD_COLOUR
     out_b = np.full((c, c), IGNORE, np.uint8)
@@ -138,7 +143,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     out_img[:hh, :ww] = img
     out_b[:hh, :ww] = bnd
     out_d[:hh, :ww] = dirn
-    return out_img, out_b, out_d, delta
+    return out_img, out_b, out_d, delta, flip
 
 
 def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None) -> torch.Tensor:
@@ -161,6 +166,35 @@ def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None)
     return ((x - mean) / std).permute(0, 3, 1, 2)
 
 
+def flip_lookup(num_directions: int) -> torch.Tensor:
+    """uint8 ``(256,)`` table: bin -> mirrored bin, 255 -> 255 (``segfix_data.direction.flip_bins``)."""
+    table = torch.full((256,), DIRECTION_IGNORE, dtype=torch.uint8)
+    table[:num_directions] = torch.from_numpy(flip_bins(num_directions).astype(np.uint8))
+    return table
+
+
+def device_batch(batch: dict, device: torch.device, num_directions: int, channels_last: bool = False
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Finish a ``CropStream`` batch on ``device``: horizontal flip of the samples drawn for it
+    (pixels, and bins through ``flip_lookup``), brightness shift, normalisation.
+
+    Returns:
+        image float32 ``(B, 3, c, c)`` (channels-last layout if asked), boundary uint8 ``(B, c, c)``,
+        direction uint8 ``(B, c, c)``. Free of host synchronisation.
+    """
+    img = batch["image"].to(device, non_blocking=True)
+    bnd = batch["boundary"].to(device, non_blocking=True)
+    dirn = batch["direction"].to(device, non_blocking=True)
+    if "flip" in batch:
+        f = batch["flip"].to(device, non_blocking=True).view(-1, 1, 1)
+        img = torch.where(f[..., None], img.flip(2), img)
+        bnd = torch.where(f, bnd.flip(2), bnd)
+        dirn = torch.where(f, flip_lookup(num_directions).to(device)[dirn.flip(2).long()], dirn)
+    x = to_model_input(img, batch.get("brightness"))
+    x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return x, bnd, dirn
+
+
 class CropStream(torch.utils.data.Dataset):
     """Map-style dataset whose item ``b`` is the whole local batch number ``b`` of this rank.
 
@@ -173,10 +207,11 @@ class CropStream(torch.utils.data.Dataset):
         seed, rank, world_size: run seed and DDP position.
         aug: ``AugmentConfig``.
 
-    Item: dict of tensors ``image`` uint8 ``(B, c, c, 3)``, ``brightness`` int16 ``(B,)``,
-    ``boundary`` uint8 ``(B, c, c)``, ``direction`` uint8 ``(B, c, c)``, ``set`` int64 ``(B,)``
-    (which set each crop came from). ``to_model_input(image, brightness)`` makes the network input
-    on the device (the loader stays at uint8: a quarter of the bytes, no float pass per worker).
+    Item: dict of tensors ``image`` uint8 ``(B, c, c, 3)``, ``boundary`` uint8 ``(B, c, c)``,
+    ``direction`` uint8 ``(B, c, c)`` (all as read, unflipped), ``flip`` bool ``(B,)``,
+    ``brightness`` int16 ``(B,)``, ``set`` int64 ``(B,)`` (which set each crop came from).
+    ``device_batch`` turns it into the network input and targets on the device (the loader stays
+    at uint8 -- a quarter of the bytes -- and does no per-pixel pass of its own).
     """
 
     def __init__(self, sets: Sequence, weights: Sequence[float], batch: int, *, seed: int = 0,
@@ -210,18 +245,20 @@ class CropStream(torch.utils.data.Dataset):
 
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
         b = int(b)
-        imgs, bnds, dirs, which, deltas = [], [], [], [], []
+        imgs, bnds, dirs, which, deltas, flips = [], [], [], [], [], []
         k = 0
         for s, n in enumerate(self.alloc):
             for j in range(n):
                 index = self._image(s, b * n + j)
                 rng = np.random.default_rng([self.seed, 2, self.rank, b, k])
-                im, bd, dr, dl = random_crop(self.sets[s], index, rng, self.aug, self.num_directions)
+                im, bd, dr, dl, fl = random_crop(self.sets[s], index, rng, self.aug, self.num_directions)
                 imgs.append(im); bnds.append(bd); dirs.append(dr); which.append(s); deltas.append(dl)
+                flips.append(fl)
                 k += 1
         return {
             "image": torch.from_numpy(np.stack(imgs)),
             "brightness": torch.tensor(deltas, dtype=torch.int16),
+            "flip": torch.tensor(flips, dtype=torch.bool),
             "boundary": torch.from_numpy(np.stack(bnds)),
             "direction": torch.from_numpy(np.stack(dirs)),
             "set": torch.tensor(which, dtype=torch.int64),

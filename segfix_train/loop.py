@@ -26,7 +26,7 @@ import torch.distributed as dist
 
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
-from .data import AugmentConfig, CropStream, make_loader, to_model_input, val_items
+from .data import AugmentConfig, CropStream, device_batch, make_loader, val_items
 from .losses import segfix_loss
 from .models import create_model
 from .validate import COUNTS, count, summarise
@@ -114,6 +114,7 @@ class TrainStep:
                  use_amp: bool, world: int):
         self.net, self.opt, self.sched, self.cfg = net, opt, sched, cfg
         self.device, self.use_cl, self.world = device, use_cl, world
+        self.num_directions = getattr(net, "module", net).num_directions
         self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
 
     def __call__(self, micro_batches: list[dict]) -> torch.Tensor:
@@ -121,10 +122,7 @@ class TrainStep:
         sums = torch.zeros(3, dtype=torch.float64, device=dev)
         n = len(micro_batches)
         for a, b in enumerate(micro_batches):
-            x = to_model_input(b["image"].to(dev, non_blocking=True), b["brightness"])
-            x = x.contiguous(memory_format=torch.channels_last if self.use_cl else torch.contiguous_format)
-            bt = b["boundary"].to(dev, non_blocking=True)
-            dt = b["direction"].to(dev, non_blocking=True)
+            x, bt, dt = device_batch(b, dev, self.num_directions, self.use_cl)
             sync = self.net.no_sync() if self.world > 1 and a < n - 1 else contextlib.nullcontext()
             with sync:
                 with self.autocast():

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from segfix_data.direction import bin_offsets, flip_bins, flip_direction_map
 from segfix_train.data import (IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, CropStream, batch_allocation,
-                               make_loader, normalise, random_crop, rank_images, to_model_input)
+                               device_batch, make_loader, normalise, random_crop, rank_images, to_model_input)
 
 from tests.segfix_train.fakes import FakeShardSet, one_torch_thread  # noqa: F401
 
@@ -69,9 +69,9 @@ def test_ranks_get_disjoint_shards(sets):
 def test_only_the_window_is_read(sets):
     ds = FakeShardSet(n=1, h=64, w=64)
     rng = np.random.default_rng(0)
-    img, b, d, delta = random_crop(ds, 0, rng, AugmentConfig(crop=24, flip=False, brightness=0), 8)
+    img, b, d, delta, flip = random_crop(ds, 0, rng, AugmentConfig(crop=24, flip=False, brightness=0), 8)
     (_, (y0, x0, h, w)), = ds.reads
-    assert (h, w) == (24, 24) and delta == 0
+    assert (h, w) == (24, 24) and delta == 0 and not flip
     f = ds.frames[0]
     assert np.array_equal(b, f["semantic/boundary"][y0:y0 + 24, x0:x0 + 24])
     assert np.array_equal(d, f["semantic/direction"][y0:y0 + 24, x0:x0 + 24])
@@ -81,15 +81,32 @@ def test_only_the_window_is_read(sets):
 def test_flip_mirrors_pixels_and_bins():
     ds = FakeShardSet(n=1, h=32, w=32)
     f = ds.frames[0]
-    for seed in range(20):  # find a flipped draw with the full window
-        rng = np.random.default_rng(seed)
-        img, b, d, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, brightness=0), 8)
-        if not np.array_equal(b, f["semantic/boundary"]):
-            break
-    assert np.array_equal(b, f["semantic/boundary"][:, ::-1])
+    aug = AugmentConfig(crop=32, brightness=0)
+    draws = [random_crop(ds, 0, np.random.default_rng(seed), aug, 8) for seed in range(12)]
+    assert {d[4] for d in draws} == {True, False}
     table = flip_bins(8)
     src = f["semantic/direction"][:, ::-1]
-    assert np.array_equal(d, np.where(src == 255, 255, table[np.minimum(src, 7)]).astype(np.uint8))
+    mirrored = np.where(src == 255, 255, table[np.minimum(src, 7)]).astype(np.uint8)
+    for img, b, d, delta, flip in draws:
+        assert np.array_equal(b, f["semantic/boundary"])  # as read: flipping is device_batch's job
+        batch = {"image": torch.from_numpy(img)[None], "boundary": torch.from_numpy(b)[None],
+                 "direction": torch.from_numpy(d)[None], "flip": torch.tensor([flip])}
+        x, bt, dt = device_batch(batch, torch.device("cpu"), 8)
+        if flip:
+            assert np.array_equal(bt[0].numpy(), f["semantic/boundary"][:, ::-1])
+            assert np.array_equal(dt[0].numpy(), mirrored)
+            assert np.array_equal(dt[0].numpy(), flip_direction_map(f["semantic/direction"], 8))
+            assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"][:, ::-1])), atol=1e-6)
+        else:
+            assert np.array_equal(dt[0].numpy(), f["semantic/direction"])
+            assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"])), atol=1e-6)
+        # applied in the worker instead (apply_flip=True), the result is the same
+    img2, b2, d2, _, flip2 = random_crop(ds, 0, np.random.default_rng(0), aug, 8, apply_flip=True)
+    _, bt0, dt0 = device_batch({"image": torch.from_numpy(draws[0][0])[None],
+                                "boundary": torch.from_numpy(draws[0][1])[None],
+                                "direction": torch.from_numpy(draws[0][2])[None],
+                                "flip": torch.tensor([draws[0][4]])}, torch.device("cpu"), 8)
+    assert np.array_equal(b2, bt0[0].numpy()) and np.array_equal(d2, dt0[0].numpy())
 
 
 @settings(max_examples=20, deadline=None)
@@ -124,7 +141,7 @@ def test_brightness_draws_and_device_normalisation():
 def test_random_scale_keeps_size_and_labels():
     ds = FakeShardSet(n=1, h=64, w=64)
     for seed in range(4):
-        img, b, d, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, scale=(0.5, 2.0)), 8)
+        img, b, d, _, _ = random_crop(ds, 0, np.random.default_rng(seed), AugmentConfig(crop=32, scale=(0.5, 2.0)), 8)
         assert img.shape == (32, 32, 3) and img.dtype == np.uint8 and b.shape == (32, 32)
         assert set(np.unique(b)) <= {0, 1, 255} and set(np.unique(d)) <= set(range(8)) | {255}
 
