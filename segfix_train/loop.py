@@ -240,11 +240,11 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         window[3] += 1
         if step % cfg.log_every == 0 or step == cfg.iters:
             tot = dd.all_sum(window.clone())  # the one host synchronisation per log line
-            tot[:3] /= dd.world
+            # tot[3] counts rank-steps: the means are over ranks and steps
             now = time.perf_counter()
             rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
                    "direction_loss": float(tot[2] / tot[3]), "lr": step_lr,
-                   "images_per_s": float(tot[3]) * cfg.batch / max(now - t_window, 1e-9),
+                   "images_per_s": float(tot[3]) / dd.world * cfg.batch / max(now - t_window, 1e-9),
                    "elapsed_s": now - t_start}
             if not all(map(lambda v: v == v and abs(v) != float("inf"), (rec["loss"],))):
                 raise RuntimeError(f"non-finite loss at step {step}: {rec}")
@@ -278,16 +278,11 @@ def _save(cfg, dd, model, opt, sched, step, window, m) -> None:
     if dd.main:
         ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), {
             "format": CHECKPOINT_FORMAT, "step": step, "config": cfg.to_dict(), "num_directions": m,
-            "model": {k: v.detach().cpu() for k, v in _plain_state(model).items()},
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
             "log_window": window.detach().cpu().clone(), "rng": rngs,
         }, keep=cfg.keep_checkpoints)
-
-
-def _plain_state(model: torch.nn.Module) -> dict:
-    """State dict with plain BatchNorm key names (identical for SyncBatchNorm)."""
-    return model.state_dict()
 
 
 @torch.no_grad()

@@ -115,9 +115,8 @@ def _ddp_worker(rank, world, port, out):
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     from tests.segfix_train.fakes import fake_open as fo
-    cfg = _cfg(out, iters=4, ckpt_every=4, log_every=2, batch=4, device="cpu")
+    cfg = _cfg(out, iters=4, ckpt_every=4, log_every=1, batch=4, device="cpu")
     train(cfg, open_set=fo, echo=lambda s: None)
-    from segfix_train.loop import _plain_state  # noqa: F401  (import check in the child)
 
 
 @pytest.mark.slow
@@ -125,7 +124,22 @@ def test_ddp_two_processes_on_loopback(tmp_path):
     port = _free_port()
     torch.multiprocessing.spawn(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     rows = _log(tmp_path / "train.jsonl")
-    assert [r["iter"] for r in rows] == [2, 4]
+    assert [r["iter"] for r in rows] == [1, 2, 3, 4]
+    # the first logged loss is the mean of both ranks' first-batch losses, recomputed here
+    from segfix_train.data import AugmentConfig, CropStream, device_batch
+    from segfix_train.losses import segfix_loss
+    from segfix_train.models import create_model
+    losses = []
+    for rank in range(2):
+        torch.manual_seed(0)
+        model = create_model("hrnet_w18", num_directions=8, **TINY).train()
+        stream = CropStream([fake_open("fakeA", "train")], [1.0], 2, seed=0, rank=rank, world_size=2,
+                            aug=AugmentConfig(crop=48))
+        x, bt, dt = device_batch(stream[0], torch.device("cpu"), 8)
+        with torch.no_grad():
+            bl, dl = model(x)
+        losses.append(segfix_loss(bl, dl, bt, dt)["loss"].item())
+    assert rows[0]["loss"] == pytest.approx(sum(losses) / 2, rel=1e-5)
     state = load_checkpoint(list_checkpoints(str(tmp_path))[-1][1])
     assert state["data"]["world_size"] == 2 and len(state["rng"]) == 2
     assert all(torch.isfinite(v.float()).all() for v in state["model"].values())
