@@ -16,6 +16,10 @@ from cli.refine_cmd import refine  # noqa: E402
 main.add_command(refine)
 from cli.eval_cmd import eval_  # noqa: E402
 main.add_command(eval_)
+from cli.train_cmd import train_cmd  # noqa: E402
+main.add_command(train_cmd)
+from cli.predict_cmd import predict_cmd  # noqa: E402
+main.add_command(predict_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

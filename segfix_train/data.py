@@ -1,0 +1,303 @@
+"""Training crops streamed from HDF5 shards (``segfix_data.shards.ShardSet``, contract 6).
+
+The stream is a pure function of ``(seed, rank, world_size, micro-batch index)``: batch ``b`` of
+rank ``r`` is the same bytes whatever the number of DataLoader workers, and resuming at batch
+``b`` continues the stream exactly (the checkpointed data position is ``b``).
+
+* **Mixing.** Every batch holds a fixed number of crops from each shard set, by largest remainder
+  of ``batch * w_s / sum(w)`` (weights 1 + 1 at batch 16 give the paper's 8 + 8).
+* **Order.** Within a set, a rank walks its images in a fresh random permutation per epoch
+  (seeded by ``seed``, set, rank and epoch); crop position, flip and brightness of sample ``k`` come
+  from a generator seeded by ``(seed, rank, b, k)``.
+* **Splitting.** Shards (HDF5 files) are split between DDP ranks (shard ``i`` goes to rank
+  ``i % world_size``; when a set has fewer shards than ranks, its images are split instead).
+  Between DataLoader workers the unit is the batch: each batch is read by exactly one worker.
+  (Giving workers whole shards, as timm's streaming reader does, would make the crops depend on
+  the number of workers, which this project's determinism rule forbids.)
+* **Reads.** Only the crop window is read (``ShardSet.read(window=...)`` touches only the HDF5
+  chunks under it); h5py handles open lazily in each worker (the ShardSet's job).
+* **Augmentation** (paper section 4.1): random crop (padded with ignore when the image is smaller),
+  horizontal flip mirroring every direction bin (``flip_bins``, as ``flip_direction_map``),
+  brightness shift drawn uniformly from the integers in ``[-10, 10]``, optional random scale,
+  ImageNet normalisation. Workers deliver the uint8 crops as read plus the drawn flip and shift;
+  ``device_batch`` applies flip, shift and normalisation to the whole batch on the device, which
+  keeps a worker's cost at the shard read.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from segfix_data.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
+IGNORE = 255
+PAD_COLOUR = np.rint(IMAGENET_MEAN).astype(np.uint8)  # image padding: zero after normalisation
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentation parameters. ``crop``: output side in pixels; ``brightness``: max integer shift
+    of the 0..255 intensities; ``scale``: ``(min, max)`` random rescale factor or ``None``;
+    ``target``: ``"semantic"`` or ``"instance"`` (which target group of the shards to read)."""
+
+    crop: int = 512
+    flip: bool = True
+    brightness: int = 10
+    scale: tuple[float, float] | None = None
+    target: str = "semantic"
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """uint8/float ``(H, W, 3)`` RGB -> float32 ``(3, H, W)`` ImageNet-normalised."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+    x = (image.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
+    """Crops per shard set in every batch: largest remainder of ``batch * w / sum(w)``
+    (ties to the earlier set). Sums to ``batch``."""
+    w = np.asarray(weights, dtype=np.float64)
+    if batch < 1 or w.ndim != 1 or len(w) == 0 or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"need batch >= 1 and non-negative weights with a positive sum, got "
+                         f"batch={batch}, weights={list(weights)}")
+    exact = batch * w / w.sum()
+    n = np.floor(exact).astype(int)
+    order = sorted(range(len(w)), key=lambda i: (-(exact[i] - n[i]), i))
+    for i in order[: batch - n.sum()]:
+        n[i] += 1
+    return n.tolist()
+
+
+def rank_images(ds, rank: int, world_size: int) -> np.ndarray:
+    """Indices of the images of ``ds`` this rank reads (shards split by rank), int64 ``(n,)``."""
+    shards = np.array([s.get("shard", 0) for s in ds.samples])
+    names = sorted(set(shards.tolist()), key=str)
+    if len(names) >= world_size:
+        mine = {n for i, n in enumerate(names) if i % world_size == rank}
+        idx = np.flatnonzero([s in mine for s in shards.tolist()])
+    else:
+        idx = np.arange(len(ds.samples))[rank::world_size]
+    if len(idx) == 0:
+        raise ValueError(f"rank {rank} of {world_size} has no images ({len(ds.samples)} in the set)")
+    return idx.astype(np.int64)
+
+
+def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int, int]):
+    """Bilinear image, nearest targets, to ``size = (h, w)``."""
+    t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
+    img = F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    tt = torch.from_numpy(np.stack([bnd, dirn]).astype(np.float32))[None]
+    tt = F.interpolate(tt, size=size, mode="nearest")[0].numpy().astype(np.uint8)
+    return img, tt[0], tt[1]
+
+
+def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
+                num_directions: int, apply_flip: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """One random crop of image ``index`` of shard set ``ds`` and its augmentation draws.
+
+    The flip is drawn but, unless ``apply_flip``, not applied: ``device_batch`` flips the batch on
+    the device (a mirrored copy is the costliest step of a worker otherwise). The brightness shift
+    and the normalisation are always left to ``device_batch`` / ``to_model_input``.
+
+    Returns:
+        image uint8 ``(c, c, 3)`` (padding: the mean colour); boundary uint8 ``(c, c)`` (0/1/255,
+        padding 255); direction uint8 ``(c, c)`` bins, 255 none; brightness shift (int in
+        ``[-aug.brightness, aug.brightness]``); flip (bool); ``c = aug.crop``.
+    """
+    c = aug.crop
+    h, w = (int(v) for v in ds.samples[index]["shape"])
+    s = float(rng.uniform(*aug.scale)) if aug.scale else 1.0
+    src = max(1, int(round(c / s)))  # side of the window read from the shard
+    ch, cw = min(src, h), min(src, w)
+    y0 = int(rng.integers(0, h - ch + 1))
+    x0 = int(rng.integers(0, w - cw + 1))
+    flip = bool(aug.flip and rng.random() < 0.5)
+    delta = int(rng.integers(-aug.brightness, aug.brightness + 1)) if aug.brightness else 0
+    fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction"
+    r = ds.read(index, fields=("image", fb, fd), window=(y0, x0, ch, cw))
+    img, bnd, dirn = r["image"], r[fb], r[fd]
+    if flip and apply_flip:
+        img, bnd, dirn = img[:, ::-1], bnd[:, ::-1], flip_direction_map(dirn, num_directions)
+    if src != c:
+        img, bnd, dirn = _rescale(img.astype(np.float32), bnd, dirn, (max(1, round(ch * s)), max(1, round(cw * s))))
+        img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        img, bnd, dirn = img[:c, :c], bnd[:c, :c], dirn[:c, :c]
+    hh, ww = bnd.shape
+    if (hh, ww) == (c, c):
+        return img, bnd, dirn, delta, flip
+    out_img = np.empty((c, c, 3), np.uint8)
+    out_img[...] = PAD_COLOUR
+    out_b = np.full((c, c), IGNORE, np.uint8)
+    out_d = np.full((c, c), DIRECTION_IGNORE, np.uint8)
+    out_img[:hh, :ww] = img
+    out_b[:hh, :ww] = bnd
+    out_d[:hh, :ww] = dirn
+    return out_img, out_b, out_d, delta, flip
+
+
+def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None) -> torch.Tensor:
+    """Brightness shift and ImageNet normalisation, on whatever device the batch is on.
+
+    Args:
+        images: uint8 ``(N, H, W, 3)`` crops.
+        brightness: integer ``(N,)`` shifts added to the 0..255 intensities (then clipped), or None.
+
+    Returns:
+        float32 ``(N, 3, H, W)`` normalised batch, in channels-last memory layout (a view of NHWC).
+    """
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected uint8 crops of shape (N, H, W, 3), got {tuple(images.shape)}")
+    x = images.float()
+    if brightness is not None:
+        x = (x + brightness.to(x.device, torch.float32).view(-1, 1, 1, 1)).clamp_(0, 255)
+    mean = torch.as_tensor(IMAGENET_MEAN, device=x.device)
+    std = torch.as_tensor(IMAGENET_STD, device=x.device)
+    return ((x - mean) / std).permute(0, 3, 1, 2)
+
+
+def flip_lookup(num_directions: int) -> torch.Tensor:
+    """uint8 ``(256,)`` table: bin -> mirrored bin, 255 -> 255 (``segfix_data.direction.flip_bins``)."""
+    table = torch.full((256,), DIRECTION_IGNORE, dtype=torch.uint8)
+    table[:num_directions] = torch.from_numpy(flip_bins(num_directions).astype(np.uint8))
+    return table
+
+
+def device_batch(batch: dict, device: torch.device, num_directions: int, channels_last: bool = False
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Finish a ``CropStream`` batch on ``device``: horizontal flip of the samples drawn for it
+    (pixels, and bins through ``flip_lookup``), brightness shift, normalisation.
+
+    Returns:
+        image float32 ``(B, 3, c, c)`` (channels-last layout if asked), boundary uint8 ``(B, c, c)``,
+        direction uint8 ``(B, c, c)``. Free of host synchronisation.
+    """
+    img = batch["image"].to(device, non_blocking=True)
+    bnd = batch["boundary"].to(device, non_blocking=True)
+    dirn = batch["direction"].to(device, non_blocking=True)
+    if "flip" in batch:
+        f = batch["flip"].to(device, non_blocking=True).view(-1, 1, 1)
+        img = torch.where(f[..., None], img.flip(2), img)
+        bnd = torch.where(f, bnd.flip(2), bnd)
+        dirn = torch.where(f, flip_lookup(num_directions).to(device)[dirn.flip(2).long()], dirn)
+    x = to_model_input(img, batch.get("brightness"))
+    x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return x, bnd, dirn
+
+
+class CropStream(torch.utils.data.Dataset):
+    """Map-style dataset whose item ``b`` is the whole local batch number ``b`` of this rank.
+
+    Use with ``DataLoader(stream, batch_size=None, sampler=range(start, stop), num_workers=W)``.
+
+    Args:
+        sets: shard sets (``ShardSet`` or anything with ``samples``, ``params`` and ``read``).
+        weights: mixing weight per set.
+        batch: crops per local batch.
+        seed, rank, world_size: run seed and DDP position.
+        aug: ``AugmentConfig``.
+
+    Item: dict of tensors ``image`` uint8 ``(B, c, c, 3)``, ``boundary`` uint8 ``(B, c, c)``,
+    ``direction`` uint8 ``(B, c, c)`` (all as read, unflipped), ``flip`` bool ``(B,)``,
+    ``brightness`` int16 ``(B,)``, ``set`` int64 ``(B,)`` (which set each crop came from).
+    ``device_batch`` turns it into the network input and targets on the device (the loader stays
+    at uint8 -- a quarter of the bytes -- and does no per-pixel pass of its own).
+    """
+
+    def __init__(self, sets: Sequence, weights: Sequence[float], batch: int, *, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, aug: AugmentConfig | None = None):
+        if len(sets) != len(weights):
+            raise ValueError(f"one weight per shard set: {len(sets)} sets, {len(weights)} weights")
+        self.sets = list(sets)
+        self.aug = aug or AugmentConfig()
+        self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
+        self.alloc = batch_allocation(batch, weights)
+        self.images = [rank_images(ds, rank, world_size) for ds in self.sets]
+        dirs = {int(ds.params.get("num_directions", 8)) for ds in self.sets}
+        if len(dirs) != 1:
+            raise ValueError(f"shard sets disagree on num_directions: {sorted(dirs)}")
+        self.num_directions = dirs.pop()
+        self._perm_cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def __len__(self) -> int:  # the stream is unbounded; DataLoader's sampler sets the range
+        return 2**62
+
+    def _image(self, s: int, count: int) -> int:
+        n = len(self.images[s])
+        epoch, pos = divmod(count, n)
+        key = (s, epoch)
+        if key not in self._perm_cache:
+            if len(self._perm_cache) > 8:
+                self._perm_cache.clear()
+            g = np.random.default_rng([self.seed, 1, s, self.rank, epoch])
+            self._perm_cache[key] = g.permutation(n)
+        return int(self.images[s][self._perm_cache[key][pos]])
+
+    def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
+        b = int(b)
+        imgs, bnds, dirs, which, deltas, flips = [], [], [], [], [], []
+        k = 0
+        for s, n in enumerate(self.alloc):
+            for j in range(n):
+                index = self._image(s, b * n + j)
+                rng = np.random.default_rng([self.seed, 2, self.rank, b, k])
+                im, bd, dr, dl, fl = random_crop(self.sets[s], index, rng, self.aug, self.num_directions)
+                imgs.append(im); bnds.append(bd); dirs.append(dr); which.append(s); deltas.append(dl)
+                flips.append(fl)
+                k += 1
+        return {
+            "image": torch.from_numpy(np.stack(imgs)),
+            "brightness": torch.tensor(deltas, dtype=torch.int16),
+            "flip": torch.tensor(flips, dtype=torch.bool),
+            "boundary": torch.from_numpy(np.stack(bnds)),
+            "direction": torch.from_numpy(np.stack(dirs)),
+            "set": torch.tensor(which, dtype=torch.int64),
+        }
+
+
+def seed_worker_fn(seed: int, rank: int) -> Callable[[int], None]:
+    """``worker_init_fn`` seeding Python, NumPy and torch in every worker from the run seed, the
+    rank and the worker id (the crops themselves use explicit generators; this covers any other
+    randomness), and pinning each worker to one torch thread."""
+
+    def init(worker_id: int) -> None:
+        s = (seed * 1_000_003 + rank * 1009 + worker_id) % 2**32
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+        torch.set_num_threads(1)
+
+    return init
+
+
+def make_loader(stream: CropStream, start: int, stop: int, num_workers: int = 0,
+                pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """DataLoader over local batches ``start .. stop-1`` of ``stream`` (one batch per item)."""
+    return torch.utils.data.DataLoader(
+        stream, batch_size=None, sampler=range(int(start), int(stop)), num_workers=num_workers,
+        worker_init_fn=seed_worker_fn(stream.seed, stream.rank) if num_workers else None,
+        pin_memory=pin_memory, persistent_workers=False,
+        prefetch_factor=2 if num_workers else None,
+    )
+
+
+def val_items(ds, aug_target: str = "semantic", max_images: int | None = None,
+              rank: int = 0, world_size: int = 1):
+    """Yield ``(image float32 (1, 3, H, W), boundary uint8 (1, H, W), direction uint8 (1, H, W))``
+    for every validation image of this rank (images split round-robin by rank), unaugmented."""
+    n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
+    fb, fd = f"{aug_target}/boundary", f"{aug_target}/direction"
+    for i in range(rank, n, world_size):
+        r = ds.read(i, fields=("image", fb, fd))
+        yield (torch.from_numpy(normalise(r["image"]))[None], torch.from_numpy(r[fb])[None],
+               torch.from_numpy(r[fd])[None])

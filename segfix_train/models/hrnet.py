@@ -1,0 +1,243 @@
+"""HRNetV2 backbones (W18, W32, W48) and HRNet-2x, built by name from a plain table.
+
+The module names follow the official ImageNet classification checkpoints
+(``hrnetv2_w{18,32,48}_imagenet_pretrained.pth`` of HRNet-Image-Classification), so their weights
+load key for key: ``conv1``, ``bn1``, ``conv2``, ``bn2`` (stem, stride 4), ``layer1`` (four
+bottlenecks, 256 channels), then ``transition{1,2,3}`` and ``stage{2,3,4}``, each stage a sequence of
+multi-resolution modules with ``branches.<b>.<k>`` basic blocks and ``fuse_layers.<i>.<j>`` exchange
+units. The classification head of those files (``incre_modules``, ``downsamp_modules``,
+``final_layer``, ``classifier``) is not part of the backbone.
+
+``hrnet2x`` (the paper's HRNet-2x) adds a branch at stride 2, fed by the stem's first convolution,
+that takes part in every multi-resolution module: five branches at strides 2, 4, 8, 16, 32 with
+20, 40, 80, 160, 320 channels (620 concatenated channels, as in the authors' ``hrnet2x20``).
+There is no official ImageNet checkpoint for this layout.
+
+Plain PyTorch layers only.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: name -> configuration. ``channels``: per-branch widths (the last stage has all branches);
+#: ``blocks``: basic blocks per branch in every module; ``modules``: modules in stages 2, 3, 4;
+#: ``stem_branch``: whether the stride-2 stem output is a branch of its own (HRNet-2x).
+MODEL_CONFIGS: dict[str, dict] = {
+    "hrnet_w18": dict(channels=(18, 36, 72, 144), blocks=4, modules=(1, 4, 3), stem_branch=False),
+    "hrnet_w32": dict(channels=(32, 64, 128, 256), blocks=4, modules=(1, 4, 3), stem_branch=False),
+    "hrnet_w48": dict(channels=(48, 96, 192, 384), blocks=4, modules=(1, 4, 3), stem_branch=False),
+    "hrnet2x": dict(channels=(20, 40, 80, 160, 320), blocks=4, modules=(1, 4, 3), stem_branch=True),
+}
+
+STEM_CHANNELS = 64
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv + BN with an identity shortcut; channels unchanged (``cin == cout``)."""
+
+    expansion = 1
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = _conv3x3(channels, channels)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = _conv3x3(channels, channels)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + x, inplace=True)
+
+
+class Bottleneck(nn.Module):
+    """1x1 -> 3x3 -> 1x1 (x4 channels) with an optional projection shortcut ``downsample``."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, planes: int):
+        super().__init__()
+        cout = planes * self.expansion
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)) if cin != cout else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = F.relu(self.bn2(self.conv2(y)), inplace=True)
+        y = self.bn3(self.conv3(y))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return F.relu(y + shortcut, inplace=True)
+
+
+def _down_chain(cin: int, cout: int, steps: int, last_relu: bool) -> nn.Sequential:
+    """``steps`` stride-2 3x3 conv + BN units; the channel change happens at the last unit."""
+    units = []
+    for k in range(steps):
+        last = k == steps - 1
+        c_out = cout if last else cin
+        layers = [_conv3x3(cin, c_out, stride=2), nn.BatchNorm2d(c_out)]
+        if not last or last_relu:
+            layers.append(nn.ReLU(inplace=True))
+        units.append(nn.Sequential(*layers))
+    return nn.Sequential(*units)
+
+
+class HighResolutionModule(nn.Module):
+    """Parallel branches of basic blocks followed by the all-to-all fusion.
+
+    Input and output: a list of ``len(channels)`` tensors ``(N, channels[b], H_b, W_b)`` where each
+    branch has half the resolution of the previous one.
+
+    ``fuse_layers[i][j]`` maps branch ``j`` to branch ``i``: ``None`` for ``i == j``; 1x1 conv + BN
+    then bilinear upsampling for ``j > i``; ``i - j`` stride-2 3x3 conv + BN units for ``j < i``.
+    """
+
+    def __init__(self, channels: Sequence[int], blocks: int):
+        super().__init__()
+        n = len(channels)
+        self.branches = nn.ModuleList(
+            nn.Sequential(*[BasicBlock(c) for _ in range(blocks)]) for c in channels
+        )
+        fuse = []
+        for i in range(n):
+            row = []
+            for j in range(n):
+                if j > i:
+                    row.append(nn.Sequential(nn.Conv2d(channels[j], channels[i], 1, bias=False),
+                                             nn.BatchNorm2d(channels[i])))
+                elif j == i:
+                    row.append(None)
+                else:
+                    units = []
+                    for k in range(i - j):
+                        last = k == i - j - 1
+                        c_out = channels[i] if last else channels[j]
+                        layers = [_conv3x3(channels[j], c_out, stride=2), nn.BatchNorm2d(c_out)]
+                        if not last:
+                            layers.append(nn.ReLU(inplace=True))
+                        units.append(nn.Sequential(*layers))
+                    row.append(nn.Sequential(*units))
+            fuse.append(nn.ModuleList(row))
+        self.fuse_layers = nn.ModuleList(fuse)
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        xs = [branch(x) for branch, x in zip(self.branches, xs)]
+        out = []
+        for i, row in enumerate(self.fuse_layers):
+            size = xs[i].shape[-2:]
+            y = xs[i]
+            for j, unit in enumerate(row):
+                if j == i:
+                    continue
+                z = unit(xs[j])
+                if j > i:
+                    z = F.interpolate(z, size=size, mode="bilinear", align_corners=False)
+                y = y + z
+            out.append(F.relu(y))
+        return out
+
+
+def _transition(pre: Sequence[int], cur: Sequence[int]) -> nn.ModuleList:
+    """Branch adapters between stages: conv + BN + ReLU where a kept branch changes width (else
+    ``None``), and a chain of stride-2 units from the lowest-resolution branch for each new one."""
+    layers = []
+    for i, c in enumerate(cur):
+        if i < len(pre):
+            layers.append(
+                nn.Sequential(_conv3x3(pre[i], c), nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+                if pre[i] != c else None
+            )
+        else:
+            layers.append(_down_chain(pre[-1], c, i + 1 - len(pre), last_relu=True))
+    return nn.ModuleList(layers)
+
+
+def _apply_transition(transition: nn.ModuleList, ys: list[torch.Tensor]) -> list[torch.Tensor]:
+    out = []
+    for i, layer in enumerate(transition):
+        if i < len(ys):
+            out.append(ys[i] if layer is None else layer(ys[i]))
+        else:
+            out.append(layer(ys[-1]))
+    return out
+
+
+class HighResolutionNet(nn.Module):
+    """HRNetV2 backbone.
+
+    Args:
+        channels: widths of all branches of the last stage (4 for HRNetV2, 5 for HRNet-2x).
+        blocks: basic blocks per branch in every module.
+        modules: number of multi-resolution modules in stages 2, 3 and 4.
+        stem_branch: the stride-2 stem output is the first branch (HRNet-2x).
+
+    Input: float ``(N, 3, H, W)``. Output: list of feature maps, highest resolution first,
+    ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 4 * 2**b`` (HRNetV2) or
+    ``2 * 2**b`` (HRNet-2x). ``out_channels`` and ``stride`` give the widths and the first stride.
+
+    Example:
+        >>> net = create_backbone("hrnet_w18")
+        >>> [f.shape[1] for f in net(torch.zeros(1, 3, 64, 64))]
+        [18, 36, 72, 144]
+    """
+
+    def __init__(self, channels: Sequence[int], blocks: int = 4, modules: Sequence[int] = (1, 4, 3),
+                 stem_branch: bool = False):
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if len(modules) != 3 or len(channels) != 4 + int(stem_branch):
+            raise ValueError(f"expected 3 stage module counts and {4 + int(stem_branch)} channels, "
+                             f"got modules={modules!r}, channels={channels!r}")
+        self.stem_branch = bool(stem_branch)
+        self.out_channels = channels
+        self.stride = 2 if stem_branch else 4
+        self.conv1 = _conv3x3(3, STEM_CHANNELS, stride=2)
+        self.bn1 = nn.BatchNorm2d(STEM_CHANNELS)
+        self.conv2 = _conv3x3(STEM_CHANNELS, STEM_CHANNELS, stride=2)
+        self.bn2 = nn.BatchNorm2d(STEM_CHANNELS)
+        self.layer1 = nn.Sequential(
+            Bottleneck(STEM_CHANNELS, 64), *[Bottleneck(256, 64) for _ in range(3)]
+        )
+        pre = [STEM_CHANNELS, 256] if stem_branch else [256]
+        first = len(pre) + 1
+        for s, n_modules in enumerate(modules):
+            cur = channels[: first + s]
+            setattr(self, f"transition{s + 1}", _transition(pre, cur))
+            setattr(self, f"stage{s + 2}", nn.Sequential(
+                *[HighResolutionModule(cur, blocks) for _ in range(n_modules)]))
+            pre = cur
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x2 = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        x4 = F.relu(self.bn2(self.conv2(x2)), inplace=True)
+        ys = [self.layer1(x4)]
+        if self.stem_branch:
+            ys = [x2] + ys
+        for s in range(3):
+            ys = _apply_transition(getattr(self, f"transition{s + 1}"), ys)
+            ys = getattr(self, f"stage{s + 2}")(ys)
+        return ys
+
+
+def create_backbone(name: str, **overrides) -> HighResolutionNet:
+    """Build a backbone by name (see ``MODEL_CONFIGS``); ``overrides`` replace table entries
+    (e.g. ``blocks=1, modules=(1, 1, 1)`` for a tiny test network)."""
+    if name not in MODEL_CONFIGS:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(MODEL_CONFIGS)}")
+    cfg = {**MODEL_CONFIGS[name], **overrides}
+    return HighResolutionNet(**cfg)

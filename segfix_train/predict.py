@@ -1,0 +1,180 @@
+"""Offsets from images: boundary probability and direction for every pixel, full image or sliding
+window with overlap averaging, written per image with ``segfix_data.offsets_io.write_offsets``
+(contract 7) and optionally as the authors' offsets ``.mat`` (key ``mat``, ``(H, W, 2)`` ``(dy, dx)``).
+
+Sliding window: windows of ``tile x tile`` pixels every ``stride`` pixels (the last window of a row
+or column is moved back to touch the image edge, so every pixel is covered); the boundary
+probabilities (sigmoid) and direction probabilities (softmax) of overlapping windows are averaged.
+A pixel is boundary where the averaged probability exceeds ``threshold`` (0.5); its direction is the
+bin of highest averaged probability. Directions are written on boundary pixels only (255 elsewhere).
+"""
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from segfix_data.direction import DIRECTION_IGNORE, bin_offsets
+
+from .checkpoint import load_checkpoint
+from .data import normalise
+from .models import create_model
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
+
+
+def load_model(path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint."""
+    state = load_checkpoint(path)
+    if "model" not in state or "config" not in state:
+        raise ValueError(f"{path!r} is not a segfix train checkpoint (needs 'model' and 'config' entries)")
+    cfg = state["config"]
+    model = create_model(cfg["model"], num_directions=int(state.get("num_directions", 8)),
+                         **cfg.get("model_args", {}))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+def find_images(spec: str) -> list[str]:
+    """Image files of a directory (recursive) or a glob pattern, sorted."""
+    if os.path.isdir(spec):
+        paths = [os.path.join(r, f) for r, _, fs in os.walk(spec) for f in fs
+                 if f.lower().endswith(IMAGE_SUFFIXES)]
+    else:
+        paths = [p for p in glob.glob(spec, recursive=True) if p.lower().endswith(IMAGE_SUFFIXES)]
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found at {spec!r}")
+    return sorted(paths)
+
+
+def window_starts(size: int, tile: int, stride: int) -> list[int]:
+    """Start offsets of the windows along one axis of ``size`` pixels (all pixels covered)."""
+    if not 1 <= stride <= tile:
+        raise ValueError(f"need 1 <= stride <= tile so that windows cover the image, got tile {tile}, "
+                         f"stride {stride}")
+    if tile >= size:
+        return [0]
+    starts = list(range(0, size - tile + 1, stride))
+    if starts[-1] != size - tile:
+        starts.append(size - tile)
+    return starts
+
+
+@torch.no_grad()
+def predict_probs(model: torch.nn.Module, image: torch.Tensor, *, tile: int | None = None,
+                  stride: int | None = None, batch: int = 4,
+                  autocast: Callable = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boundary and direction probabilities of one normalised image.
+
+    Args:
+        model: maps ``(N, 3, h, w)`` to ``(boundary logits (N, 1, h, w), direction logits (N, m, h, w))``.
+        image: float ``(3, H, W)`` normalised image (on the model's device).
+        tile, stride: window side and step in pixels; ``None``: the whole image at once.
+        batch: windows per forward pass.
+
+    Returns:
+        float32 ``(H, W)`` boundary probability and float32 ``(m, H, W)`` direction probability.
+    """
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected a normalised image of shape (3, H, W), got {tuple(image.shape)}")
+    ctx = autocast or (lambda: torch.autocast("cpu", enabled=False))
+    _, h, w = image.shape
+    if tile is None:
+        with ctx():
+            b, d = model(image[None])
+        return torch.sigmoid(b[0, 0].float()), torch.softmax(d[0].float(), 0)
+    stride = stride or tile
+    boxes = [(y, x) for y in window_starts(h, tile, stride) for x in window_starts(w, tile, stride)]
+    th, tw = min(tile, h), min(tile, w)
+    pb = torch.zeros(h, w, device=image.device)
+    pd = None
+    cnt = torch.zeros(h, w, device=image.device)
+    for i in range(0, len(boxes), batch):
+        chunk = boxes[i: i + batch]
+        x = torch.stack([image[:, y: y + th, x0: x0 + tw] for y, x0 in chunk])
+        with ctx():
+            b, d = model(x)
+        b, d = torch.sigmoid(b[:, 0].float()), torch.softmax(d.float(), 1)
+        if pd is None:
+            pd = torch.zeros(d.shape[1], h, w, device=image.device)
+        for k, (y, x0) in enumerate(chunk):
+            pb[y: y + th, x0: x0 + tw] += b[k]
+            pd[:, y: y + th, x0: x0 + tw] += d[k]
+            cnt[y: y + th, x0: x0 + tw] += 1
+    return pb / cnt, pd / cnt
+
+
+def probs_to_maps(pb: torch.Tensor, pd: torch.Tensor, threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(H, W)`` boundary (0/1) and uint8 ``(H, W)`` direction bins (255 off boundary)."""
+    boundary = (pb > threshold).cpu().numpy().astype(np.uint8)
+    direction = pd.argmax(0).cpu().numpy().astype(np.uint8)
+    direction[boundary == 0] = DIRECTION_IGNORE
+    return boundary, direction
+
+
+def offsets_array(boundary: np.ndarray, direction: np.ndarray, m: int) -> np.ndarray:
+    """int16 ``(H, W, 2)`` ``(dy, dx)`` per pixel: the bin's offset on boundary pixels, 0 elsewhere
+    (the authors' offsets ``.mat`` layout)."""
+    table = np.zeros((256, 2), np.int16)
+    table[:m] = bin_offsets(m)
+    return table[np.where(boundary == 1, direction, 255)]
+
+
+@dataclass
+class PredictResult:
+    written: list[str]
+    boundary_fraction: float
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *, tile: int | None = None,
+                   stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
+                   write_mat: bool = False, amp: bool | None = None,
+                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+    """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
+
+    ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
+    the file name without extension; two images with one stem are refused.
+    """
+    from PIL import Image
+
+    from segfix_data.offsets_io import write_offsets
+
+    paths = find_images(images) if isinstance(images, str) else list(images)
+    stems = [_stem(p) for p in paths]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup:
+        raise ValueError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    model = load_model(checkpoint, dev)
+    m = model.num_directions
+    use_amp = (dev.type == "cuda") if amp is None else amp
+    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
+    os.makedirs(out_dir, exist_ok=True)
+    written, frac = [], []
+    it = zip(paths, stems)
+    for path, stem in (progress(list(it)) if progress else it):
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im.convert("RGB"))
+        except OSError as e:
+            raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
+        x = torch.from_numpy(normalise(arr)).to(dev)
+        pb, pd = predict_probs(model, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
+        boundary, direction = probs_to_maps(pb, pd, threshold)
+        written.append(str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m)))
+        if write_mat:
+            from segfix_data.interop import save_openseg_offsets_mat
+
+            save_openseg_offsets_mat(os.path.join(out_dir, stem + ".mat"), offsets_array(boundary, direction, m))
+        frac.append(float(boundary.mean()))
+    return PredictResult(written, float(np.mean(frac)) if frac else 0.0)

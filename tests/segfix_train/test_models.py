@@ -1,0 +1,132 @@
+"""Backbone shapes, head shapes and loading of the official HRNet ImageNet key layout."""
+import pytest
+import torch
+
+from segfix_train.models import MODEL_CONFIGS, create_backbone, create_model
+from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
+
+TINY = dict(blocks=1, modules=(1, 1, 1))
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_CONFIGS))
+def test_backbone_branch_shapes(name):
+    cfg = MODEL_CONFIGS[name]
+    net = create_backbone(name, **TINY).eval()
+    with torch.no_grad():
+        ys = net(torch.zeros(1, 3, 64, 64))
+    stride0 = 2 if cfg["stem_branch"] else 4
+    assert [y.shape[1] for y in ys] == list(cfg["channels"])
+    assert [tuple(y.shape[-2:]) for y in ys] == [(64 // (stride0 * 2**b),) * 2 for b in range(len(ys))]
+
+
+@pytest.mark.parametrize("name", ["hrnet_w18", "hrnet2x"])
+def test_segfix_output_shapes(name):
+    model = create_model(name, num_directions=8, **TINY).eval()
+    with torch.no_grad():
+        b, d = model(torch.randn(2, 3, 33, 47))  # not a multiple of the strides
+    assert b.shape == (2, 1, 33, 47) and d.shape == (2, 8, 33, 47)
+    assert torch.isfinite(b).all() and torch.isfinite(d).all()
+
+
+def test_full_size_hrnet_w18_parameter_count():
+    # the paper's Table 2 gives 9.6 M parameters for HRNet-W18 (backbone + heads)
+    n = sum(p.numel() for p in create_backbone("hrnet_w18").parameters())
+    assert 9.4e6 < n < 9.7e6
+
+
+def test_bad_input_and_name():
+    with pytest.raises(ValueError, match="unknown"):
+        create_model("resnet50")
+    with pytest.raises(ValueError, match="num_directions"):
+        create_model("hrnet_w18", num_directions=7, **TINY)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        create_model("hrnet_w18", **TINY)(torch.zeros(1, 1, 32, 32))
+
+
+def _bn(prefix, c, out):
+    for k in ("weight", "bias", "running_mean", "running_var"):
+        out[f"{prefix}.{k}"] = torch.full((c,), 0.5)
+
+
+def _conv(prefix, cin, cout, k, out):
+    out[f"{prefix}.weight"] = torch.full((cout, cin, k, k), 0.25)
+
+
+def official_keys(channels, blocks=4, modules=(1, 4, 3)):
+    """State dict in the layout of HRNet-Image-Classification's cls_hrnet.py, written from its
+    structure independently of segfix_train (older files carry no num_batches_tracked)."""
+    sd = {}
+    _conv("conv1", 3, 64, 3, sd); _bn("bn1", 64, sd)
+    _conv("conv2", 64, 64, 3, sd); _bn("bn2", 64, sd)
+    cin = 64
+    for i in range(4):
+        p = f"layer1.{i}"
+        _conv(f"{p}.conv1", cin, 64, 1, sd); _bn(f"{p}.bn1", 64, sd)
+        _conv(f"{p}.conv2", 64, 64, 3, sd); _bn(f"{p}.bn2", 64, sd)
+        _conv(f"{p}.conv3", 64, 256, 1, sd); _bn(f"{p}.bn3", 256, sd)
+        if i == 0:
+            _conv(f"{p}.downsample.0", 64, 256, 1, sd); _bn(f"{p}.downsample.1", 256, sd)
+        cin = 256
+    pre = [256]
+    for s, nmod in enumerate(modules):
+        cur = list(channels[: s + 2])
+        for i, c in enumerate(cur):
+            if i < len(pre):
+                if pre[i] != c:
+                    _conv(f"transition{s + 1}.{i}.0", pre[i], c, 3, sd); _bn(f"transition{s + 1}.{i}.1", c, sd)
+            else:
+                _conv(f"transition{s + 1}.{i}.0.0", pre[-1], c, 3, sd); _bn(f"transition{s + 1}.{i}.0.1", c, sd)
+        for m in range(nmod):
+            p = f"stage{s + 2}.{m}"
+            for b, c in enumerate(cur):
+                for k in range(blocks):
+                    for n in (1, 2):
+                        _conv(f"{p}.branches.{b}.{k}.conv{n}", c, c, 3, sd); _bn(f"{p}.branches.{b}.{k}.bn{n}", c, sd)
+            for i in range(len(cur)):
+                for j in range(len(cur)):
+                    if j > i:
+                        _conv(f"{p}.fuse_layers.{i}.{j}.0", cur[j], cur[i], 1, sd); _bn(f"{p}.fuse_layers.{i}.{j}.1", cur[i], sd)
+                    elif j < i:
+                        for k in range(i - j):
+                            co = cur[i] if k == i - j - 1 else cur[j]
+                            _conv(f"{p}.fuse_layers.{i}.{j}.{k}.0", cur[j], co, 3, sd)
+                            _bn(f"{p}.fuse_layers.{i}.{j}.{k}.1", co, sd)
+        pre = cur
+    # classification head (skipped by the loader)
+    _conv("incre_modules.0.0.conv1", channels[0], 32, 1, sd)
+    _conv("final_layer.0", 1024, 2048, 1, sd)
+    sd["classifier.weight"] = torch.zeros(1000, 2048)
+    sd["classifier.bias"] = torch.zeros(1000)
+    return sd
+
+
+@pytest.mark.parametrize("name", ["hrnet_w18"])
+def test_official_layout_loads_without_missing_keys(tmp_path, name):
+    sd = official_keys(MODEL_CONFIGS[name]["channels"])
+    path = tmp_path / "hrnetv2_imagenet_pretrained.pth"
+    torch.save(sd, path)
+    model = create_model(name, pretrained=str(path))
+    rep = model.pretrained_report
+    assert rep.missing == [] and rep.unexpected == [] and rep.mismatched == []
+    assert len(rep.classifier) == 4
+    assert len(rep.loaded) == len(sd) - 4
+    assert torch.equal(model.backbone.stage4[2].fuse_layers[3][0][2][0].weight,
+                       torch.full_like(model.backbone.stage4[2].fuse_layers[3][0][2][0].weight, 0.25))
+
+
+def test_partial_file_reports_missing_and_unexpected(tmp_path):
+    sd = official_keys(MODEL_CONFIGS["hrnet_w18"]["channels"])
+    del sd["conv1.weight"]
+    sd["module.extra.weight"] = torch.zeros(3)
+    sd["bn1.weight"] = torch.zeros(7)
+    path = tmp_path / "w.pth"
+    torch.save({"state_dict": sd}, path)
+    rep = create_model("hrnet_w18", pretrained=str(path)).pretrained_report
+    assert rep.missing == ["bn1.weight", "conv1.weight"]
+    assert rep.unexpected == ["extra.weight"]
+    assert len(rep.mismatched) == 1 and rep.mismatched[0].startswith("bn1.weight")
+
+
+def test_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        create_model("hrnet_w18", pretrained=str(tmp_path / "nope.pth"), **TINY)
