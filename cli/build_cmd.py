@@ -26,12 +26,18 @@ class _Progress:
         if self.quiet:
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label=f"{self.split:>10}", show_eta=True,
+            self.bar = click.progressbar(length=total, label=f"{self.split:>10}", show_eta=False,
                                          show_pos=True, item_show_func=lambda s: s, file=sys.stderr)
             self.bar.__enter__()
+        if n > 1:  # the frames kept from a previous run, reported at once: not part of the rate
+            self.bar.update(n, "resuming")
+            self.total_kept = n
+            return
         self.done += n
+        total -= getattr(self, "total_kept", 0)
         rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
-        self.bar.update(n, f"{rate:.1f} frames/s")
+        eta = int((total - self.done) / max(rate, 1e-9))
+        self.bar.update(n, f"{rate:.1f} frames/s  ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
 
     def close(self) -> None:
         if self.bar is not None:
