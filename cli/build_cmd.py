@@ -21,6 +21,7 @@ class _Progress:
 
     def __init__(self, split: str, quiet: bool) -> None:
         self.split, self.quiet, self.bar, self.t0, self.done = split, quiet, None, time.perf_counter(), 0
+        self.total_kept = 0
 
     def __call__(self, n: int, total: int) -> None:
         if self.quiet:
@@ -34,7 +35,7 @@ class _Progress:
             self.total_kept = n
             return
         self.done += n
-        total -= getattr(self, "total_kept", 0)
+        total -= self.total_kept
         rate = self.done / max(time.perf_counter() - self.t0, 1e-9)
         eta = int((total - self.done) / max(rate, 1e-9))
         self.bar.update(n, f"{rate:.1f} frames/s  ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")

@@ -316,7 +316,8 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
     """Build (or resume) ``OUT_DIR/<split>``. See the module docstring.
 
     Args:
-        progress: optional callable(n_frames_done_since_last_call, total_frames).
+        progress: optional callable(n, total): n frames done since the last call (one call per
+            frame; a resume first reports the frames kept from the previous run at once).
 
     Raises:
         LayoutError: the split's directories are missing or empty.
