@@ -59,6 +59,10 @@ def machine_metadata() -> dict:
             meta[mod] = __import__(mod).__version__
         except ImportError:
             meta[mod] = None
+    import numba
+
+    meta["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+    meta["torch_threads"] = __import__("torch").get_num_threads() if meta["torch"] else None
     try:
         meta["git_commit"] = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
@@ -75,10 +79,10 @@ def print_metadata(meta: dict) -> None:
           f"torch {meta['torch']} | commit {str(meta['git_commit'])[:10]}")
 
 
-def write_json(name: str, payload: dict) -> Path:
-    """Write ``payload`` to ``benchmarks/results/<name>.json`` and return the path."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+def write_json(name: str, payload: dict, path: str | Path | None = None) -> Path:
+    """Write ``payload`` atomically to ``path`` (default ``benchmarks/results/<name>.json``)."""
+    path = Path(path) if path else RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
     os.replace(tmp, path)

@@ -15,7 +15,6 @@ windows; medians over repeats. Usage: ``python benchmarks/bench_loader.py [--qui
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._common import machine_metadata, print_metadata  # noqa: E402
+from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
 from segfix_data.direction import angle_to_bin, flip_direction_map  # noqa: E402
 from segfix_train.data import AugmentConfig, device_batch, normalise, random_crop  # noqa: E402
 
@@ -136,12 +135,6 @@ def run(args) -> dict:
             "image_level": image_level, "speedup": ms_theirs / ms_ours, "speedup_with_cpu_normalisation": ms_theirs / ms_norm}
 
 
-def _write(path: str, obj: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,7 +158,7 @@ def main() -> None:
     print(f"speedup {res['speedup']:.1f}x ({res['speedup_with_cpu_normalisation']:.1f}x with flip/normalisation on the CPU); "
           f"shard image tiles zlib level {res['image_level']}")
     out = args.json or os.path.join(HERE, "results", "bench_loader_quick.json" if args.quick else "bench_loader.json")
-    _write(out, {"benchmark": "bench_loader", "quick": args.quick, "machine": meta, "results": res})
+    write_json("bench_loader", path=out, payload={"benchmark": "bench_loader", "quick": args.quick, "machine": meta, "results": res})
     print(f"wrote {out}")
 
 

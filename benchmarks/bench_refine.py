@@ -23,19 +23,16 @@ for _v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_
     os.environ[_v] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import machine_metadata, print_metadata, write_json  # noqa: E402
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
@@ -108,29 +105,6 @@ def mixed_id_pixels(label: np.ndarray, offsets: np.ndarray, shifted: np.ndarray)
     return int((~ok).sum())
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        import torch
-        torch_version = torch.__version__
-        torch_threads = torch.get_num_threads()
-    except ImportError:
-        torch_version, torch_threads = None, None
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "torch": torch_version,
-            "torch_threads": torch_threads, "numba_threads": numba.config.NUMBA_NUM_THREADS,
-            "commit": commit}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="256x512 frame, few repeats (smoke run)")
@@ -167,7 +141,7 @@ def main(argv=None) -> int:
     identical = bool(np.array_equal(f_ours, f_ref))
     rows.append(("boundary F: 19 classes x 3 thresholds", ms_f, ms_ref))
 
-    meta = machine()
+    meta = machine_metadata()
     print(f"frame {h}x{w}, boundary pixels {int((t.boundary == 1).sum())} "
           f"({100 * float((t.boundary == 1).mean()):.1f}%), 1 thread")
     print(f"{'task':<46} {'ours ms':>9} {'baseline ms':>12} {'ratio':>8}")
@@ -179,7 +153,7 @@ def main(argv=None) -> int:
           f"(of which {new_ids} hold a blended id, none of their 2x2 source labels); the exact shift blends none")
     print(f"boundary F identical to the per-class dilation: {identical}; "
           f"mean F per threshold {np.round(f_ours.mean(0), 4).tolist()}")
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in meta.items()))
+    print_metadata(meta)
     out = {
         "frame": [h, w], "repeats": {"fast": rep_fast, "slow": rep_slow},
         "rows": [{"task": n, "ours_ms": a, "baseline_ms": b, "ratio": b / a} for n, a, b in rows],
@@ -187,11 +161,7 @@ def main(argv=None) -> int:
         "id_grid_sample_pixels_differing": differ, "id_grid_sample_blended_id_pixels": new_ids,
         "boundary_f_identical": identical, "meta": meta,
     }
-    path = Path(args.json) if args.json else Path(__file__).parent / "results" / "bench_refine.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, path)
+    path = write_json("bench_refine", out, path=args.json)
     print(f"wrote {path}")
     return 0 if identical else 1
 

@@ -10,7 +10,6 @@ Usage: ``python benchmarks/bench_train.py [--quick] [--models hrnet_w18,hrnet2x]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks._common import machine_metadata, print_metadata  # noqa: E402
+from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
 from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import device_batch, to_model_input  # noqa: E402
 from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
@@ -140,12 +139,6 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
             "parts_overhead_pct": 100.0 * (part["loss_ours"] - part["loss_bare"]) * ips_bare / args.batch}
 
 
-def _write(path: str, obj: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -188,7 +181,7 @@ def main() -> None:
           "loss) / bare step time")
     out = args.json or os.path.join(HERE, "results", "bench_train_quick.json" if args.quick else
                                     f"bench_train_{dev.type}.json")
-    _write(out, {"benchmark": "bench_train", "quick": args.quick, "device": str(dev), "machine": meta,
+    write_json("bench_train", path=out, payload={"benchmark": "bench_train", "quick": args.quick, "device": str(dev), "machine": meta,
                      "settings": {k: getattr(args, k) for k in ("batch", "crop", "steps", "warmup", "repeats")},
                      "results": rows})
     print(f"wrote {out}")

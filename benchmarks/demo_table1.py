@@ -19,10 +19,6 @@ Writes ``benchmarks/results/demo_table1.json`` unless ``--json`` says otherwise.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import machine_metadata, write_json  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
@@ -112,16 +110,6 @@ def table(out: dict) -> str:
     return "\n".join(lines)
 
 
-def _meta() -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-    except OSError:
-        commit = ""
-    return {"python": platform.python_version(), "numpy": np.__version__, "commit": commit,
-            "machine": platform.processor() or platform.machine()}
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 frames at 256x512")
@@ -132,14 +120,10 @@ def main(argv=None) -> int:
     frames = args.frames or (2 if args.quick else 6)
     h, w = (256, 512) if args.quick else (1024, 2048)
     out = run(frames, h, w, args.seed)
-    out.update(frames=frames, height=h, width=w, seed=args.seed, meta=_meta())
+    out.update(frames=frames, height=h, width=w, seed=args.seed, meta=machine_metadata())
     print(f"Table 1 on {frames} synthetic frames of {h}x{w} (scores in %, deltas against w/o SegFix)")
     print(table(out))
-    path = Path(args.json) if args.json else Path(__file__).parent / "results" / "demo_table1.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=1))
-    os.replace(tmp, path)
+    path = write_json("demo_table1", out, path=args.json)
     print(f"wrote {path}")
     return 0
 

@@ -28,6 +28,7 @@ import numpy as np
 from segfix_data import __version__
 from segfix_data import labels as _labels
 from segfix_data import layouts as _layouts
+from segfix_data import shard_codec as _codec
 from segfix_data import shards as _shards
 
 VARIANT_CHOICES = {"semantic": ("semantic",), "instance": ("instance",), "both": ("semantic", "instance")}
@@ -155,18 +156,18 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
 
     try:
         arrays = {}
-        enc = lambda a: _shards.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
+        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
         if config.images and config.image_format == "tiles":
             image = _layouts.read_image(frame.image)
             shape = image.shape[:2]
-            arrays["image"] = _shards.encode_array(image, tile=config.tile, level=config.image_level,
+            arrays["image"] = _codec.encode_array(image, tile=config.tile, level=config.image_level,
                                                    raw_tiles=config.image_level == 0)
         else:
             shape = _layouts.image_size(frame.image)
             if config.images:
                 with open(frame.image, "rb") as f:
                     raw = np.frombuffer(f.read(), dtype=np.uint8)
-                arrays["image_file"] = _shards.encode_array(raw, level=0)
+                arrays["image_file"] = _codec.encode_array(raw, level=0)
         label = _layouts.read_label(frame.label, config.layout, expect_shape=shape,
                                     image_path=frame.image, class_map=class_map)
         arrays["label"] = enc(label)
@@ -182,7 +183,7 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                 seg, ignore = _instance_segments(ids, config.preset)
                 t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
                 arrays["instance/segments"] = enc(seg)
-            code, pixels, bpixels = _shards.encode_boundary_direction(t.boundary, t.direction, label)
+            code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label)
             arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/test_build.py checks it); openseg zeroes skipped classes: stored.

@@ -39,10 +39,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from segfix_data.shard_codec import (BD_IGNORE, BD_NO_DIRECTION, BD_NOT_BOUNDARY,  # noqa: F401
-                                     EncodedArray, _derive_window, checksum, decode_boundary,
-                                     decode_boundary_direction, decode_direction, derive_distance,
-                                     encode_array, encode_boundary_direction)
+from segfix_data.shard_codec import (EncodedArray, _derive_window, checksum,
+                                     decode_boundary_direction)
 
 FORMAT_NAME = "segfix-shards"
 FORMAT_VERSION = 1

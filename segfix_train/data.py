@@ -25,9 +25,8 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 """
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np

@@ -17,7 +17,6 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from segfix_data.direction import DIRECTION_IGNORE, bin_offsets
 

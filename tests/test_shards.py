@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segfix_data import semantic_targets, shards
-from segfix_data.shards import (ShardSet, ShardWriter, derive_distance, encode_array, read_records,
-                                verify_samples)
+from segfix_data import semantic_targets, shard_codec, shards
+from segfix_data.shard_codec import derive_distance, encode_array
+from segfix_data.shards import ShardSet, ShardWriter, read_records, verify_samples
 
 
 def _write_split(root, arrays_per_sample, tile=16):
@@ -86,7 +86,7 @@ def test_derived_window_distance_equals_full(tmp_path_factory, h, w, cap, seed):
     with h5py.File(root / "shard-00000.h5", "r") as f:
         y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
         wh, ww = int(rng.integers(1, h - y0 + 1)), int(rng.integers(1, w - x0 + 1))
-        win = shards._derive_window(f["samples/00000/label"], (y0, x0, wh, ww), 255, cap, False)
+        win = shard_codec._derive_window(f["samples/00000/label"], (y0, x0, wh, ww), 255, cap, False)
     np.testing.assert_array_equal(win, full[y0:y0 + wh, x0:x0 + ww])
 
 
@@ -183,7 +183,7 @@ def test_shardset_decodes_the_code_array(tmp_path):
     rng = np.random.default_rng(1)
     lab = _label(rng, 30, 40)
     t = semantic_targets(lab)
-    code = shards.encode_boundary_direction(t.boundary, t.direction)
+    code = shard_codec.encode_boundary_direction(t.boundary, t.direction)
     _write_split(tmp_path / "train", [{"label": lab, "semantic/boundary_direction": code}])
     got = ShardSet(tmp_path, "train").read(0, fields=("semantic/direction", "semantic/boundary"),
                                          window=(2, 3, 20, 30))
