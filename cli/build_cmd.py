@@ -6,6 +6,8 @@ import time
 
 import click
 
+from cli._progress import progressbar
+
 from segfix_data import build as _build
 from segfix_data import layouts as _layouts
 
@@ -27,7 +29,7 @@ class _Progress:
         if self.quiet:
             return
         if self.bar is None:
-            self.bar = click.progressbar(length=total, label=f"{self.split:>10}", show_eta=False,
+            self.bar = progressbar(length=total, label=f"{self.split:>10}", show_eta=False,
                                          show_pos=True, item_show_func=lambda s: s, file=sys.stderr)
             self.bar.__enter__()
         if n > 1:  # the frames kept from a previous run, reported at once: not part of the rate
