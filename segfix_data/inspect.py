@@ -9,13 +9,13 @@
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from segfix_data.atomic import atomic_path
 from .direction import angle_to_bin, bin_centres, check_num_directions
 from .edt import multilabel_distance
 from .labels import CITYSCAPES_CLASS_NAMES
@@ -305,14 +305,8 @@ def save_panel(path, panel: np.ndarray) -> Path:
     if panel.ndim != 3 or panel.shape[2] != 3 or panel.dtype != np.uint8:
         raise ValueError(f"panel must be uint8 (H, W, 3), got {panel.shape} {panel.dtype}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(panel).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -12,11 +12,11 @@ shapes and dtypes and raise a ``ValueError`` naming the file and what is wrong.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import scipy.io
+from segfix_data.atomic import atomic_path
 
 DEG_REDUCE = 2
 
@@ -28,15 +28,8 @@ __all__ = [
 
 def _save_mat_atomic(path, arrays: dict) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            scipy.io.savemat(fh, arrays, do_compression=True, oned_as="column")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        scipy.io.savemat(fh, arrays, do_compression=True, oned_as="column")
     return path
 
 

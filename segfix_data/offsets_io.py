@@ -15,11 +15,11 @@ directory is renamed over the target, so a crash never leaves a half-written fil
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from segfix_data.atomic import atomic_path
 from segfix_data.direction import DIRECTION_IGNORE, check_num_directions
 
 #: Format version stored in every file; bump it when the layout changes.
@@ -71,22 +71,14 @@ def write_offsets(
     path = Path(path)
     if path.suffix != OFFSETS_SUFFIX:
         path = path.with_name(path.name + OFFSETS_SUFFIX)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f,
-                boundary=boundary,
-                direction=direction,
-                num_directions=np.int64(m),
-                format_version=np.int64(OFFSETS_FORMAT_VERSION),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(
+            f,
+            boundary=boundary,
+            direction=direction,
+            num_directions=np.int64(m),
+            format_version=np.int64(OFFSETS_FORMAT_VERSION),
+        )
     return path
 
 

@@ -21,13 +21,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from segfix_data.atomic import atomic_path
 from segfix_data.direction import DIRECTION_IGNORE, bin_offsets
 from segfix_data.offsets_io import read_offsets
 from segfix_data.refine import refine_labels, refine_masks
@@ -143,16 +143,8 @@ class OffsetsSource:
 
 
 def _atomic_save(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save(str(tmp))
 
 
 def read_label_file(path: Path) -> tuple[np.ndarray, dict]:

@@ -39,6 +39,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from segfix_data.atomic import atomic_path
 from segfix_data.shard_codec import (EncodedArray, _derive_window, checksum,
                                      decode_boundary_direction)
 
@@ -115,18 +116,11 @@ def read_records(path: str | os.PathLike) -> dict:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
     """Write JSON to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,13 +17,13 @@ gives the same bytes.
 """
 from __future__ import annotations
 
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from segfix_data.atomic import atomic_path
 from segfix_data._scene import (  # noqa: F401  (label ids re-exported for tests and users)
     BICYCLE, BUILDING, BUS, CAR, DYNAMIC, EGO, FENCE, GROUND, LIGHT, MIN_INSTANCES, MOTORCYCLE,
     OUT_OF_ROI, PARKING, PERSON, POLE, RIDER, ROAD, SIDEWALK, SIGN, SKY, STATIC, TERRAIN, TRUCK,
@@ -271,13 +271,8 @@ def _save_png_atomic(path: Path, array: np.ndarray) -> None:
     """Write ``array`` as a PNG under a temporary name, then rename it into place."""
     from PIL import Image
 
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def example_frame_paths(root, split: str, city: str, seq: int, frame: int) -> dict[str, Path]:

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import torch
+from segfix_data.atomic import atomic_path
 
 _NAME = re.compile(r"ckpt_(\d{8})\.pt$")
 
@@ -45,10 +46,8 @@ def list_checkpoints(run_dir: str) -> list[tuple[int, str]]:
 
 def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
     """``torch.save`` to a temporary name, then ``os.replace``; prune to the newest ``keep``."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     if keep:
         for _, old in list_checkpoints(os.path.dirname(os.path.dirname(path)))[:-keep]:
             os.remove(old)

@@ -11,6 +11,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
+from segfix_data.atomic import atomic_path
 
 
 @dataclass
@@ -132,7 +133,5 @@ def shard_entries(cfg: TrainConfig) -> list[tuple[str, float]]:
 
 def save_json(cfg: TrainConfig, path: str, extra: dict | None = None) -> None:
     """Write the resolved configuration (atomically)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         json.dump({**cfg.to_dict(), **(extra or {})}, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)

@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 import torch.distributed as dist
 
+from segfix_data.atomic import atomic_path
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, device_batch, make_loader, val_items
@@ -94,10 +95,8 @@ def _truncate_jsonl(path: str, step: int) -> None:
                     keep.append(ln)
             except (ValueError, KeyError):
                 continue
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
         f.writelines(keep)
-    os.replace(tmp, path)
 
 
 def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
