@@ -67,62 +67,130 @@ def _bin_of_angle(theta, edges, quadrants):
 
 
 @numba.njit(cache=True, nogil=True)
+def _span_sums(labf, distf, q0, n, offsets, weights, sy, sx):
+    """Mirror-group sums of the ``n`` consecutive pixels ``q0 .. q0 + n - 1`` of one row.
+
+    Every window must lie inside the image (no bounds checks). The group loop is outside and the
+    pixel loop inside, so the pixels' sums do not wait on one another and the inner loop runs on
+    consecutive memory (SIMD); each pixel still adds its groups in the same order as the
+    one-pixel loop of :func:`_pixel_sums`, so the result is the same to the bit.
+
+    Results go to ``sy[:n]`` and ``sx[:n]`` (float64).
+    """
+    for p in range(n):
+        sy[p] = 0.0
+        sx[p] = 0.0
+    for g in range(offsets.shape[0]):
+        o0 = offsets[g, 0]
+        o1 = offsets[g, 1]
+        o2 = offsets[g, 2]
+        o3 = offsets[g, 3]
+        wy = weights[g, 0]
+        wx = weights[g, 1]
+        for p in range(n):
+            q = q0 + p
+            # Unsigned indices: numba then skips its negative-index wraparound test, which
+            # otherwise blocks vectorisation (a 5x slower loop). They are >= 0 here anyway.
+            a = np.uint64(q + o0)
+            b = np.uint64(q + o1)
+            c = np.uint64(q + o2)
+            e = np.uint64(q + o3)
+            k = labf[np.uint64(q)]
+            # Unconditional loads then a select: a branch-free body.
+            pp = distf[a]
+            pm = distf[b]
+            mp = distf[c]
+            mm = distf[e]
+            pp = pp if labf[a] == k else 0.0
+            pm = pm if labf[b] == k else 0.0
+            mp = mp if labf[c] == k else 0.0
+            mm = mm if labf[e] == k else 0.0
+            # Sums of a mirror pair come first: an up-down (left-right) symmetric window
+            # gives gy (gx) = +0.0 exactly. (Ky is 0 for j == 0, Kx for i == 0.)
+            sy[p] += wy * ((pp + pm) - (mp + mm))
+            sx[p] += wx * ((pp + mp) - (pm + mm))
+
+
+@numba.njit(cache=True, nogil=True)
+def _pixel_sums(lab, dist, y, x, dij, weights):
+    """Mirror-group sums ``(gy, gx)`` of one pixel, with bounds checks (for the border ring)."""
+    n_rows, n_cols = lab.shape
+    k = lab[y, x]
+    sy = 0.0
+    sx = 0.0
+    for g in range(dij.shape[0]):
+        j = dij[g, 0]
+        i = dij[g, 1]
+        pp = _tap(lab, dist, k, y + j, x + i, n_rows, n_cols)
+        pm = _tap(lab, dist, k, y + j, x - i, n_rows, n_cols)
+        mp = _tap(lab, dist, k, y - j, x + i, n_rows, n_cols)
+        mm = _tap(lab, dist, k, y - j, x - i, n_rows, n_cols)
+        sy += weights[g, 0] * ((pp + pm) - (mp + mm))
+        sx += weights[g, 1] * ((pp + mp) - (pm + mm))
+    return sy, sx
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store_gradient(y, x, sy, sx, zero_grad, edges, quadrants, direction_out, grad_out):
+    rad2deg = 180.0 / np.pi
+    grad_out[0, y, x] = sy
+    grad_out[1, y, x] = sx
+    if np.sqrt(sy * sy + sx * sx) > zero_grad:
+        theta = np.arctan2(sy + 0.0, sx) * rad2deg  # + 0.0: -0.0 -> +0.0, theta <= 180
+        direction_out[y, x] = _bin_of_angle(theta, edges, quadrants)
+    else:
+        direction_out[y, x] = 255
+
+
+@numba.njit(cache=True, nogil=True)
 def _paper_fields(lab, dist, has_ignore, ignore, gamma, cap, ky, kx, edges, quadrants,
                   zero_grad, distance_out, boundary_out, direction_out, grad_out):
+    """One row at a time: the per-pixel fields, then the gradient of the row's boundary pixels.
+
+    Boundary pixels whose window lies inside the image come in horizontal spans (a band of
+    width ``2 * gamma`` along every label edge); each span goes to :func:`_span_sums` at once.
+    The rest (windows crossing the border) go one by one to :func:`_pixel_sums`.
+    ``grad_out`` must be zero on entry.
+    """
     n_rows, n_cols = lab.shape
     r = ky.shape[0] // 2
     offsets, dij, weights = _mirror_groups(r, n_cols, ky, kx)
-    ng = offsets.shape[0]
     labf = lab.ravel()
     distf = dist.ravel()
-    rad2deg = 180.0 / np.pi
+    sy = np.empty(n_cols, np.float64)
+    sx = np.empty(n_cols, np.float64)
     for y in range(n_rows):
         for x in range(n_cols):
-            q = y * n_cols + x
-            k = labf[q]
+            k = lab[y, x]
             if has_ignore and k == ignore:
                 distance_out[y, x] = 0.0
                 boundary_out[y, x] = 255
                 direction_out[y, x] = 255
                 continue
-            d = distf[q]
+            d = dist[y, x]
             distance_out[y, x] = d if d < cap else cap
-            if not d <= gamma:
-                boundary_out[y, x] = 0
-                direction_out[y, x] = 255
+            direction_out[y, x] = 255
+            boundary_out[y, x] = 1 if d <= gamma else 0
+        inner_row = y >= r and y < n_rows - r
+        x = 0
+        while x < n_cols:
+            if boundary_out[y, x] != 1:
+                x += 1
                 continue
-            boundary_out[y, x] = 1
-            sy = 0.0
-            sx = 0.0
-            interior = y >= r and y < n_rows - r and x >= r and x < n_cols - r
-            for g in range(ng):
-                if interior:
-                    a = q + offsets[g, 0]
-                    b = q + offsets[g, 1]
-                    c = q + offsets[g, 2]
-                    e = q + offsets[g, 3]
-                    pp = distf[a] if labf[a] == k else 0.0
-                    pm = distf[b] if labf[b] == k else 0.0
-                    mp = distf[c] if labf[c] == k else 0.0
-                    mm = distf[e] if labf[e] == k else 0.0
-                else:
-                    j = dij[g, 0]
-                    i = dij[g, 1]
-                    pp = _tap(lab, dist, k, y + j, x + i, n_rows, n_cols)
-                    pm = _tap(lab, dist, k, y + j, x - i, n_rows, n_cols)
-                    mp = _tap(lab, dist, k, y - j, x + i, n_rows, n_cols)
-                    mm = _tap(lab, dist, k, y - j, x - i, n_rows, n_cols)
-                # Sums of a mirror pair come first: an up-down (left-right) symmetric window
-                # gives gy (gx) = +0.0 exactly. (Ky is 0 for j == 0, Kx for i == 0.)
-                sy += weights[g, 0] * ((pp + pm) - (mp + mm))
-                sx += weights[g, 1] * ((pp + mp) - (pm + mm))
-            grad_out[0, y, x] = sy
-            grad_out[1, y, x] = sx
-            if np.sqrt(sy * sy + sx * sx) > zero_grad:
-                theta = np.arctan2(sy + 0.0, sx) * rad2deg  # + 0.0: -0.0 -> +0.0, theta <= 180
-                direction_out[y, x] = _bin_of_angle(theta, edges, quadrants)
-            else:
-                direction_out[y, x] = 255
+            if not inner_row or x < r or x >= n_cols - r:
+                gy, gx = _pixel_sums(lab, dist, y, x, dij, weights)
+                _store_gradient(y, x, gy, gx, zero_grad, edges, quadrants, direction_out,
+                                grad_out)
+                x += 1
+                continue
+            x0 = x
+            while x < n_cols - r and boundary_out[y, x] == 1:
+                x += 1
+            n = x - x0
+            _span_sums(labf, distf, y * n_cols + x0, n, offsets, weights, sy, sx)
+            for p in range(n):
+                _store_gradient(y, x0 + p, sy[p], sx[p], zero_grad, edges, quadrants,
+                                direction_out, grad_out)
 
 
 def paper_fields(label, distance, ignore_index, gamma, cap, ksize, num_directions, zero_grad):
