@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+_U = np.uint64  # index cast: numba then omits its negative-index wraparound test
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _tap(lab, dist, k, yy, xx, n_rows, n_cols):
@@ -55,15 +57,22 @@ def _mirror_groups(r, n_cols, ky, kx):
     return offsets, dij, weights
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _bin_of_angle(theta, edges, quadrants):
-    """Same rule as :func:`segfix_data.direction.angle_to_bin` for one angle (degrees)."""
-    m = edges.shape[0] + 1 if quadrants else edges.shape[0]
+    """Same rule as :func:`segfix_data.direction.angle_to_bin` for one angle (degrees).
+
+    Counts the edges below ``theta`` (``m = 4``: at or below; the bins then need no wrap).
+    Otherwise ``m = len(edges)`` and a count of ``m`` (theta past the last edge) wraps to bin 0.
+    """
+    n = edges.shape[0]
     idx = 0
-    for e in edges:
-        if (theta >= e) if quadrants else (theta > e):
-            idx += 1
-    return idx % m
+    if quadrants:
+        for i in range(n):
+            idx += theta >= edges[i]
+        return idx
+    for i in range(n):
+        idx += theta > edges[i]
+    return idx if idx < n else 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -160,37 +169,37 @@ def _paper_fields(lab, dist, has_ignore, ignore, gamma, cap, ky, kx, edges, quad
     sy = np.empty(n_cols, np.float64)
     sx = np.empty(n_cols, np.float64)
     for y in range(n_rows):
-        for x in range(n_cols):
-            k = lab[y, x]
-            if has_ignore and k == ignore:
-                distance_out[y, x] = 0.0
-                boundary_out[y, x] = 255
-                direction_out[y, x] = 255
-                continue
+        for x in range(n_cols):  # branch-free, so that it vectorises
+            ignored = has_ignore and lab[y, x] == ignore
             d = dist[y, x]
-            distance_out[y, x] = d if d < cap else cap
+            distance_out[y, x] = 0.0 if ignored else (d if d < cap else cap)
+            boundary_out[y, x] = 255 if ignored else (1 if d <= gamma else 0)
             direction_out[y, x] = 255
-            boundary_out[y, x] = 1 if d <= gamma else 0
+        # The row's boundary pixels, span by span; [lo, hi) is the part whose windows lie
+        # inside the image, the rest of the span goes pixel by pixel.
+        row = boundary_out[y]
         inner_row = y >= r and y < n_rows - r
         x = 0
         while x < n_cols:
-            if boundary_out[y, x] != 1:
+            while x < n_cols and row[_U(x)] != 1:
                 x += 1
-                continue
-            if not inner_row or x < r or x >= n_cols - r:
-                gy, gx = _pixel_sums(lab, dist, y, x, dij, weights)
-                _store_gradient(y, x, gy, gx, zero_grad, edges, quadrants, direction_out,
-                                grad_out)
-                x += 1
-                continue
             x0 = x
-            while x < n_cols - r and boundary_out[y, x] == 1:
+            while x < n_cols and row[_U(x)] == 1:
                 x += 1
-            n = x - x0
-            _span_sums(labf, distf, y * n_cols + x0, n, offsets, weights, sy, sx)
-            for p in range(n):
-                _store_gradient(y, x0 + p, sy[p], sx[p], zero_grad, edges, quadrants,
+            lo = min(max(x0, r), x) if inner_row else x
+            hi = max(min(x, n_cols - r), lo)
+            for xx in range(x0, lo):
+                gy, gx = _pixel_sums(lab, dist, y, xx, dij, weights)
+                _store_gradient(y, xx, gy, gx, zero_grad, edges, quadrants, direction_out,
+                                grad_out)
+            _span_sums(labf, distf, y * n_cols + lo, hi - lo, offsets, weights, sy, sx)
+            for p in range(hi - lo):
+                _store_gradient(y, lo + p, sy[p], sx[p], zero_grad, edges, quadrants,
                                 direction_out, grad_out)
+            for xx in range(hi, x):
+                gy, gx = _pixel_sums(lab, dist, y, xx, dij, weights)
+                _store_gradient(y, xx, gy, gx, zero_grad, edges, quadrants, direction_out,
+                                grad_out)
 
 
 def paper_fields(label, distance, ignore_index, gamma, cap, ksize, num_directions, zero_grad):
