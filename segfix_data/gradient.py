@@ -76,13 +76,18 @@ def _bin_of_angle(theta, edges, quadrants):
 
 
 @numba.njit(cache=True, nogil=True)
-def _span_sums(labf, distf, q0, n, offsets, weights, sy, sx):
+def _span_sums(labf, distf, q0, n, offsets, dij, weights, sy, sx):
     """Mirror-group sums of the ``n`` consecutive pixels ``q0 .. q0 + n - 1`` of one row.
 
     Every window must lie inside the image (no bounds checks). The group loop is outside and the
     pixel loop inside, so the pixels' sums do not wait on one another and the inner loop runs on
     consecutive memory (SIMD); each pixel still adds its groups in the same order as the
     one-pixel loop of :func:`_pixel_sums`, so the result is the same to the bit.
+
+    On the axes a group's mirror pixels coincide (``j == 0``: ``mp == pp``, ``mm == pm``;
+    ``i == 0``: ``pm == pp``, ``mm == mp``), so only two taps are read, and the other sum's term
+    is ``0 * (+0.0)`` (its kernel is 0 there), which leaves a sum unchanged (a sum that starts at
+    +0.0 never becomes -0.0), so it is skipped.
 
     Results go to ``sy[:n]`` and ``sx[:n]`` (float64).
     """
@@ -96,28 +101,43 @@ def _span_sums(labf, distf, q0, n, offsets, weights, sy, sx):
         o3 = offsets[g, 3]
         wy = weights[g, 0]
         wx = weights[g, 1]
-        for p in range(n):
-            q = q0 + p
-            # Unsigned indices: numba then skips its negative-index wraparound test, which
-            # otherwise blocks vectorisation (a 5x slower loop). They are >= 0 here anyway.
-            a = np.uint64(q + o0)
-            b = np.uint64(q + o1)
-            c = np.uint64(q + o2)
-            e = np.uint64(q + o3)
-            k = labf[np.uint64(q)]
-            # Unconditional loads then a select: a branch-free body.
-            pp = distf[a]
-            pm = distf[b]
-            mp = distf[c]
-            mm = distf[e]
-            pp = pp if labf[a] == k else 0.0
-            pm = pm if labf[b] == k else 0.0
-            mp = mp if labf[c] == k else 0.0
-            mm = mm if labf[e] == k else 0.0
-            # Sums of a mirror pair come first: an up-down (left-right) symmetric window
-            # gives gy (gx) = +0.0 exactly. (Ky is 0 for j == 0, Kx for i == 0.)
-            sy[p] += wy * ((pp + pm) - (mp + mm))
-            sx[p] += wx * ((pp + mp) - (pm + mm))
+        # Unsigned indices: numba then skips its negative-index wraparound test, which
+        # otherwise blocks vectorisation (a 5x slower loop). They are >= 0 here anyway.
+        # Loads are unconditional, then a select: a branch-free body.
+        if dij[g, 0] == 0:  # (0, i): pp, pm (= mp, mm)
+            for p in range(n):
+                q = q0 + p
+                k = labf[_U(q)]
+                pp = distf[_U(q + o0)]
+                pm = distf[_U(q + o1)]
+                pp = pp if labf[_U(q + o0)] == k else 0.0
+                pm = pm if labf[_U(q + o1)] == k else 0.0
+                sx[p] += wx * ((pp + pp) - (pm + pm))
+        elif dij[g, 1] == 0:  # (j, 0): pp, mp (= pm, mm)
+            for p in range(n):
+                q = q0 + p
+                k = labf[_U(q)]
+                pp = distf[_U(q + o0)]
+                mp = distf[_U(q + o2)]
+                pp = pp if labf[_U(q + o0)] == k else 0.0
+                mp = mp if labf[_U(q + o2)] == k else 0.0
+                sy[p] += wy * ((pp + pp) - (mp + mp))
+        else:
+            for p in range(n):
+                q = q0 + p
+                k = labf[_U(q)]
+                pp = distf[_U(q + o0)]
+                pm = distf[_U(q + o1)]
+                mp = distf[_U(q + o2)]
+                mm = distf[_U(q + o3)]
+                pp = pp if labf[_U(q + o0)] == k else 0.0
+                pm = pm if labf[_U(q + o1)] == k else 0.0
+                mp = mp if labf[_U(q + o2)] == k else 0.0
+                mm = mm if labf[_U(q + o3)] == k else 0.0
+                # Sums of a mirror pair come first: an up-down (left-right) symmetric window
+                # gives gy (gx) = +0.0 exactly.
+                sy[p] += wy * ((pp + pm) - (mp + mm))
+                sx[p] += wx * ((pp + mp) - (pm + mm))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -192,7 +212,7 @@ def _paper_fields(lab, dist, has_ignore, ignore, gamma, cap, ky, kx, edges, quad
                 gy, gx = _pixel_sums(lab, dist, y, xx, dij, weights)
                 _store_gradient(y, xx, gy, gx, zero_grad, edges, quadrants, direction_out,
                                 grad_out)
-            _span_sums(labf, distf, y * n_cols + lo, hi - lo, offsets, weights, sy, sx)
+            _span_sums(labf, distf, y * n_cols + lo, hi - lo, offsets, dij, weights, sy, sx)
             for p in range(hi - lo):
                 _store_gradient(y, lo + p, sy[p], sx[p], zero_grad, edges, quadrants,
                                 direction_out, grad_out)
