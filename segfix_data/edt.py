@@ -83,6 +83,12 @@ def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
             x += 1
         b = x - 1
         m = -1  # index of the last parabola of the envelope; -1: empty
+        # The last parabola is also kept in locals (apex tp, tf = g + tp^2, start tzn / tzd):
+        # the common step (no pop) then never reloads a value it has just stored (~10% faster).
+        tp = 0
+        tf = 0
+        tzn = 0
+        tzd = 0
         # Sites left to right: a - 1 (if it exists), a .. b where g < inf, b + 1 (if it exists).
         first = a if a == 0 and not border else a - 1
         last = b if b == n - 1 and not border else b + 1
@@ -98,20 +104,32 @@ def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
                 m = 0
                 vp[0] = s
                 vf[0] = fs
+                tp = s
+                tf = fs
+                tzn = -1
+                tzd = 0
                 continue
             # Intersection with the last parabola at num / den; pop it while that lies at or
             # left of where the last parabola starts (m == 0 starts at -inf).
-            num = fs - vf[_U(m)]
-            den = 2 * (s - vp[_U(m)])
-            while m > 0 and num * zd[_U(m)] <= zn[_U(m)] * den:
+            num = fs - tf
+            den = 2 * (s - tp)
+            while m > 0 and num * tzd <= tzn * den:
                 m -= 1
-                num = fs - vf[_U(m)]
-                den = 2 * (s - vp[_U(m)])
+                tp = vp[_U(m)]
+                tf = vf[_U(m)]
+                tzn = zn[_U(m)]
+                tzd = zd[_U(m)]
+                num = fs - tf
+                den = 2 * (s - tp)
             m += 1
             vp[_U(m)] = s
             vf[_U(m)] = fs
             zn[_U(m)] = num
             zd[_U(m)] = den
+            tp = s
+            tf = fs
+            tzn = num
+            tzd = den
         if m < 0:
             for q in range(a, b + 1):
                 out[_U(q)] = np.inf
