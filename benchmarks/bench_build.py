@@ -195,10 +195,10 @@ def main(argv=None) -> dict:
             for f in frames:
                 authors_targets_mat(f.label, str(mats / (Path(f.label).stem + ".mat")), filt=filt)
 
-        configs = [("images (tiles)", {}, 1), ("images (tiles)", {}, 2),
+        configs = [("images, raw tiles (default)", {}, 1), ("images, raw tiles (default)", {}, 2),
                    ("no images", {"images": False}, 1), ("no images", {"images": False}, 2),
                    ("image file bytes", {"image_format": "file"}, 1),
-                   ("images (uncompressed tiles)", {"image_level": 0}, 1)]
+                   ("images, zlib-1 tiles", {"image_level": 1}, 1)]
         n_run = [0]
 
         def runner(kw, jobs):
@@ -258,11 +258,11 @@ def main(argv=None) -> dict:
         }
         ds.close()
         out = tmp / "read_raw"
-        build_split(data, out, "train", BuildConfig(shard_size=4, image_level=0), jobs=1)
+        build_split(data, out, "train", BuildConfig(shard_size=4, image_level=1), jobs=1)
         ds = shards.ShardSet(out, "train", cache_bytes=0)
-        reads[f"{crop}x{crop} crop (image, label, boundary, direction), --image-level 0"] = \
+        reads[f"{crop}x{crop} crop (image, label, boundary, direction), --image-level 1"] = \
             timed_reads(shards.DEFAULT_FIELDS, rand_win)
-        reads["full sample (image, label, boundary, direction), --image-level 0"] = \
+        reads["full sample (image, label, boundary, direction), --image-level 1"] = \
             timed_reads(shards.DEFAULT_FIELDS, lambda: None)
         ds.close()
     finally:

@@ -7,13 +7,15 @@ import tempfile
 
 import click
 
+from cli._progress import progressbar
+
 from segfix_data.evaluate import ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth, format_table
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 
 
 def _run(gt_dir, pred_dir, label, **kw):
     n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"]))
-    with click.progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+    with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
 
 

@@ -5,6 +5,8 @@ import time
 
 import click
 
+from cli._progress import progressbar
+
 
 def _parse_size(ctx, param, value: str) -> tuple[int, int]:
     try:
@@ -42,7 +44,7 @@ def example_cmd(out_dir: str, n_train: int, n_val: int, size: tuple[int, int], s
     splits = {"train": n_train, "val": n_val}
     total = n_train + n_val
     start = time.perf_counter()
-    with click.progressbar(length=total, label="frames", show_pos=True, file=None) as bar:
+    with progressbar(length=total, label="frames", show_pos=True, file=None) as bar:
         write_example_dataset(out_dir, splits=splits, height=height, width=width, seed=seed,
                               progress=lambda done, _total: bar.update(1))
     click.echo(f"wrote {total} frames ({width}x{height}; train {n_train}, val {n_val}) to {out_dir} "

@@ -5,6 +5,8 @@ import time
 
 import click
 
+from cli._progress import progressbar
+
 
 @click.command("export")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
@@ -39,7 +41,7 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
         raise click.ClickException(str(exc)) from None
     start, total = time.perf_counter(), 0
     for split, ds in zip(chosen, sets):
-        with click.progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:
+        with progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:
             paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
         ds.close()
         total += len(paths)

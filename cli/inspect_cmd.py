@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from cli._progress import progressbar
+
 
 @click.command("inspect")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
@@ -46,7 +48,7 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
     path = save_panel(out_png or f"{name}_targets.png", panel)
     click.echo(f"panel of {split}/{name} ({shown} targets) written to {path}")
     if stats == "split":
-        with click.progressbar(length=len(ds), label="counting", file=None) as bar:
+        with progressbar(length=len(ds), label="counting", file=None) as bar:
             table = split_boundary_stats(ds, range(len(ds)), progress=bar.update)
         click.echo(f"\nshare of each class's pixels within w px of another label, split {split} "
                    f"({len(ds)} samples):")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from cli._progress import progressbar
+
 
 @click.command("predict")
 @click.option("--checkpoint", required=True, type=click.Path(dir_okay=False), help="segfix train checkpoint (.pt).")
@@ -21,7 +23,7 @@ def predict_cmd(checkpoint, images, out_dir, tile, stride, batch, threshold, mat
 
     try:
         def bar(items):
-            with click.progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
+            with progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
                 yield from b
         res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride, batch=batch, device=device,
                              threshold=threshold, write_mat=mat, progress=bar)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from cli._progress import progressbar
+
 from segfix_data.refine_io import ID_SPACES, OffsetsSource, plan_directory, refine_directory, write_report
 
 
@@ -30,7 +32,7 @@ def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing)
     """
     src = OffsetsSource(source)
     maps, lists = plan_directory(Path(pred_dir))
-    with click.progressbar(length=len(maps) + len(lists), label="refining", file=click.get_text_stream("stderr")) as bar:
+    with progressbar(length=len(maps) + len(lists), label="refining", file=click.get_text_stream("stderr")) as bar:
         report = refine_directory(pred_dir, out_dir, src, scale=scale, iterations=iterations,
                                   id_space=id_space, strict=not skip_missing, progress=bar.update)
     write_report(out_dir, report, {"pred_dir": str(pred_dir), "offsets": str(source), "source_kind": src.kind,

@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from cli._progress import progressbar
+
 from segfix_data import shards as _shards
 
 
@@ -25,7 +27,7 @@ def verify_cmd(out_dir, splits, quiet):
             click.echo(f"{split}: cannot read the manifest: {exc}", err=True)
             bad += 1
             continue
-        with click.progressbar(length=n, label=f"{split:>10}", file=sys.stderr,
+        with progressbar(length=n, label=f"{split:>10}", file=sys.stderr,
                                hidden=quiet) as bar:
             total, damaged = _shards.verify_split(out_dir, split, progress=bar.update)
         for d in damaged:

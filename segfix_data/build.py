@@ -72,7 +72,7 @@ class BuildConfig:
     image_format: str = "tiles"
     tile: int = 128
     level: int = 1
-    image_level: int = 1
+    image_level: int = 0
     shard_size: int = 32
     class_map: str | None = None
     image_glob: str | None = None

@@ -319,7 +319,7 @@ def test_benchmark_quick_runs(tmp_path):
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     res = json.loads(out.read_text())
-    assert {(b["config"], b["jobs"]) for b in res["builds"]} >= {("images (tiles)", 1), ("no images", 2)}
+    assert {(b["config"], b["jobs"]) for b in res["builds"]} >= {("images, raw tiles (default)", 1), ("no images", 2)}
     assert all(b["targets_bytes_per_frame"] > 0 for b in res["builds"])
     assert "authors: per-class EDT+" in r.stdout
 
