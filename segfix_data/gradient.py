@@ -12,6 +12,12 @@ Taps are summed in mirror groups: for each ``(j, i)`` with ``j, i >= 0`` the fou
 A neighbourhood symmetric under an up-down (left-right, point) mirror therefore gives a ``gy``
 (``gx``, both) of exactly +0.0, not rounding noise. This matters: the authors' encoding maps
 ``atan2(+0, -x) = 180`` and ``atan2(-0, -x) = -180`` to opposite ends of ``dir_deg``.
+
+Speed notes (``paper`` preset): boundary pixels whose window lies inside the image are filtered a
+horizontal span at a time (:func:`_span_sums`: group loop outside, pixel loop inside, so it
+vectorises), with ``np.uint64`` indices (``_U``) so that numba omits its negative-index
+wraparound test. Each pixel still adds its groups in the order above, so the results equal, bit
+for bit, those of the one-pixel loop :func:`_pixel_sums`, which serves the border ring.
 """
 from __future__ import annotations
 
