@@ -12,8 +12,10 @@ nearest *different* label, which does not depend on ``k``; the pixels just outsi
 ``g_k = 0``, and every row beyond them is farther away. So the first pass is a 1-D "distance to a
 label change" along one axis, and the second pass is the lower envelope of parabolas
 (Felzenszwalb & Huttenlocher) restricted to each constant-label run along the other axis, with the
-run's two outside neighbours as sites of value 0. (The code runs the 1-D pass along columns, streamed as
-two sweeps over whole rows, and the envelope along rows: the same argument with the axes swapped.)
+run's two outside neighbours as sites of value 0. (The code runs the 1-D pass along columns and the
+envelope along rows: the same argument with the axes swapped. A top-down sweep over whole rows
+stores the distance to the change above; the bottom-up sweep keeps the distance to the change
+below in one row buffer and runs the envelope on each row as soon as it is complete.)
 
 Pixels outside the image do not exist unless ``border_is_boundary`` is set, in which case the
 ring of pixels just outside the image counts as a different label.
@@ -70,7 +72,7 @@ def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
     outside neighbours, value 0) and the intersections kept as exact fractions
     ``zn[m] / zd[m]`` (``zd > 0``) compared by cross-multiplication instead of float division.
 
-    ``vp, vf, zn, zd``: (n + 2,) int64 work arrays: the envelope's apex positions, their
+    ``vp, vf, zn, zd``: (>= n + 2,) int64 work arrays: the envelope's apex positions, their
     ``g + position^2``, and where each parabola starts (``zn[m] / zd[m]``).
     """
     n = lab.shape[0]
