@@ -82,3 +82,26 @@ def test_rejects_float_and_empty():
         multilabel_sqdist(np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="empty"):
         multilabel_sqdist(np.zeros((0, 3), np.int32))
+
+
+def test_rejects_a_side_beyond_max_side():
+    from segfix_data.edt import MAX_SIDE
+
+    with pytest.raises(ValueError, match="too large"):
+        multilabel_sqdist(np.zeros((1, MAX_SIDE + 1), np.uint8))
+    row = np.zeros((1, MAX_SIDE), np.uint8)
+    row[0, -1] = 1
+    got = multilabel_sqdist(row)
+    assert got[0, 0] == (MAX_SIDE - 1) ** 2 and got[0, -2] == 1
+
+
+def test_long_rows_and_columns_with_sparse_sites_equal_brute_force():
+    # Wide envelopes: long runs where only a few pixels have a finite vertical distance.
+    rng = np.random.default_rng(5)
+    label = np.zeros((3, 400), np.int32)
+    label[0, rng.choice(400, 6, replace=False)] = 1
+    label[2, rng.choice(400, 3, replace=False)] = 2
+    for lab in (label, label.T):
+        for border in (False, True):
+            got = multilabel_sqdist(lab, border_is_boundary=border)
+            assert np.array_equal(_as_oracle(got), brute_force_sqdist(lab, border))
