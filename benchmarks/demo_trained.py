@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=None, help="keep data, shards, run and offsets here")
+    ap.add_argument("--json", default=None, help="output JSON [benchmarks/results/demo_trained.json]")
     args = ap.parse_args(argv)
     meta = machine_metadata()
     print_metadata(meta)
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
         text = "".join(f"{100 * v:8.1f}" + (f" ({100 * (v - b):+.1f})" if name != "w/o SegFix" else " " * 8)
                        for v, b in cells)
         print(f"{name:<24} {text}")
-    path = write_json("demo_trained", {"meta": meta, "args": vars(args), "results": results})
+    path = write_json("demo_trained", {"meta": meta, "args": vars(args), "results": results},
+                      path=args.json)
     print(f"\nwrote {path}")
     return 0
 
