@@ -38,13 +38,29 @@ def per_label_gradient(label: np.ndarray, distance: np.ndarray, ksize: int) -> n
     return out
 
 
+def _authors_class_gradient(d_k: np.ndarray, mask: np.ndarray, ksize: int) -> np.ndarray:
+    """The authors' per-class filter: float32 torch conv2d of one class's distance map, zero
+    padding, zeroed outside the class. Returns float32 (H, W, 2) ``(gy, gx)``."""
+    import torch
+
+    kernel = torch.from_numpy(np.stack(direction_kernels(ksize))[:, None]).float()
+    g = torch.nn.functional.conv2d(
+        torch.from_numpy(d_k).float()[None, None], kernel, padding=ksize // 2
+    )[0].permute(1, 2, 0).numpy()
+    g[mask == 0] = 0
+    return g
+
+
+def _authors_encoding(depth: np.ndarray, grad: np.ndarray):
+    """Their ``.mat`` encoding: depth capped at 250 and truncated, the 2-degree ``dir_deg``."""
+    depth[depth > 250] = 250
+    dir_deg = ((np.degrees(np.arctan2(grad[..., 0], grad[..., 1])) + 180) / 2).astype(np.uint8)
+    return depth.astype(np.uint8), dir_deg
+
+
 def openseg_reference(train_ids: np.ndarray, ksize: int = 5, min_pixels: int = 100):
     """The authors' semantic generator re-stated plainly (targets.md section 6): per class a scipy
     EDT and a float32 torch conv2d, float32 accumulation, truncating encodings."""
-    import torch
-
-    ky, kx = direction_kernels(ksize)
-    kernel = torch.from_numpy(np.stack([ky, kx])[:, None]).float()
     depth = np.zeros(train_ids.shape, np.float32)
     grad = np.zeros(train_ids.shape + (2,), np.float32)
     for k in range(255):
@@ -53,33 +69,17 @@ def openseg_reference(train_ids: np.ndarray, ksize: int = 5, min_pixels: int = 1
             continue
         d_k = distance_transform_edt(mask)
         depth += d_k
-        g = torch.nn.functional.conv2d(
-            torch.from_numpy(d_k).float()[None, None], kernel, padding=ksize // 2
-        )[0].permute(1, 2, 0).numpy()
-        g[mask == 0] = 0
-        grad += g
-    depth[depth > 250] = 250
-    dir_deg = ((np.degrees(np.arctan2(grad[..., 0], grad[..., 1])) + 180) / 2).astype(np.uint8)
-    return depth.astype(np.uint8), dir_deg
+        grad += _authors_class_gradient(d_k, mask, ksize)
+    return _authors_encoding(depth, grad)
 
 
 def openseg_instance_reference(segments: np.ndarray, ksize: int = 5):
     """The authors' instance generator re-stated plainly: every value a segment, float64 sums."""
-    import torch
-
-    ky, kx = direction_kernels(ksize)
-    kernel = torch.from_numpy(np.stack([ky, kx])[:, None]).float()
     depth = np.zeros(segments.shape)
     grad = np.zeros(segments.shape + (2,))
     for s in np.unique(segments):
         mask = (segments == s).astype(np.uint8)
         d_s = distance_transform_edt(mask)
         depth[mask == 1] = d_s[mask == 1]
-        g = torch.nn.functional.conv2d(
-            torch.from_numpy(d_s).float()[None, None], kernel, padding=ksize // 2
-        )[0].permute(1, 2, 0).numpy()
-        g[mask == 0] = 0
-        grad += g
-    depth[depth > 250] = 250
-    dir_deg = ((np.degrees(np.arctan2(grad[..., 0], grad[..., 1])) + 180) / 2).astype(np.uint8)
-    return depth.astype(np.uint8), dir_deg
+        grad += _authors_class_gradient(d_s, mask, ksize)
+    return _authors_encoding(depth, grad)
