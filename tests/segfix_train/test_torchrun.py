@@ -1,0 +1,52 @@
+"""`segfix train` under torchrun: 2 processes on loopback, gloo on CPU, through the real CLI."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    from segfix_data.build import BuildConfig, build
+    from segfix_data.synthetic import write_example_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    write_example_dataset(root / "cs", splits={"train": 2, "val": 1}, height=64, width=128)
+    build(root / "cs", root / "shards", ["train", "val"], BuildConfig(tile=32))
+    return root / "shards"
+
+
+@pytest.mark.slow
+def test_segfix_train_under_torchrun_two_processes(shards, tmp_path):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text("[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
+                   "channels = [8, 16, 32, 64]}\nnum_workers = 0\nlog_every = 1\n")
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           "-m", "cli.main", "train", "--shards", str(shards), "--split", "train",
+           "--val-split", "val", "--model", "hrnet_w18", "--batch", "4", "--crop", "32",
+           "--seed", "0", "--iters", "3", "--ckpt-every", "3", "--out", str(run),
+           "--config", str(cfg), "--device", "cpu"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
+    assert [r["iter"] for r in rows] == [1, 2, 3]  # one log, written by rank 0 only
+    assert json.loads((run / "config.json").read_text())["batch"] == 4
+    ckpt = torch.load(run / "checkpoints" / "ckpt_00000003.pt", map_location="cpu",
+                      weights_only=False)
+    assert ckpt["data"]["world_size"] == 2 and len(ckpt["rng"]) == 2
