@@ -85,3 +85,23 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def generated_shards(tmp_path_factory):
+    """A tiny generated Cityscapes layout and its shards: ``root/"cs"`` and ``root/"shards"``
+    (train: 2 frames, val: 1, 64x128, 32 px tiles). Returns ``root``."""
+    from segfix_data.build import BuildConfig, build
+    from segfix_data.synthetic import write_example_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    write_example_dataset(root / "cs", splits={"train": 2, "val": 1}, height=64, width=128)
+    build(root / "cs", root / "shards", ["train", "val"], BuildConfig(tile=32))
+    return root
+
+
+def write_tiny_config(path, extra: str = ""):
+    """A TOML training config for a tiny HRNet-W18 (CPU tests); ``extra``: more TOML lines."""
+    path.write_text("[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
+                    "channels = [8, 16, 32, 64]}\nnum_workers = 0\nlog_every = 1\n" + extra)
+    return path

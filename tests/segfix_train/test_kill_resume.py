@@ -11,18 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.segfix_train.fakes import generated_shards, write_tiny_config  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    from segfix_data.build import BuildConfig, build
-    from segfix_data.synthetic import write_example_dataset
-
-    root = tmp_path_factory.mktemp("data")
-    write_example_dataset(root / "cs", splits={"train": 2, "val": 1}, height=64, width=128)
-    build(root / "cs", root / "shards", ["train", "val"], BuildConfig(tile=32))
-    return root / "shards"
 
 
 def _train_cmd(shards, run, cfg, iters, resume=False):
@@ -49,11 +42,9 @@ def _log(run):
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(shards, tmp_path):
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
-                   "channels = [8, 16, 32, 64]}\nnum_workers = 0\nlog_every = 1\n"
-                   "keep_checkpoints = 100\n")
+def test_sigkill_then_resume_equals_uninterrupted(generated_shards, tmp_path):
+    shards = generated_shards / "shards"
+    cfg = write_tiny_config(tmp_path / "tiny.toml", "keep_checkpoints = 100\n")
     iters = 40
     straight = tmp_path / "straight"
     subprocess.run(_train_cmd(shards, straight, cfg, iters), cwd=REPO, env=_env(), check=True,

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.segfix_train.fakes import generated_shards, write_tiny_config  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -18,22 +20,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    from segfix_data.build import BuildConfig, build
-    from segfix_data.synthetic import write_example_dataset
-
-    root = tmp_path_factory.mktemp("data")
-    write_example_dataset(root / "cs", splits={"train": 2, "val": 1}, height=64, width=128)
-    build(root / "cs", root / "shards", ["train", "val"], BuildConfig(tile=32))
-    return root / "shards"
 
 
 @pytest.mark.slow
-def test_segfix_train_under_torchrun_two_processes(shards, tmp_path):
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text("[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
-                   "channels = [8, 16, 32, 64]}\nnum_workers = 0\nlog_every = 1\n")
+def test_segfix_train_under_torchrun_two_processes(generated_shards, tmp_path):
+    shards = generated_shards / "shards"
+    cfg = write_tiny_config(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),

@@ -6,25 +6,15 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
+from tests.segfix_train.fakes import generated_shards, one_torch_thread, write_tiny_config  # noqa: F401
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory):
-    from segfix_data.build import BuildConfig, build
-    from segfix_data.synthetic import write_example_dataset
-
-    root = tmp_path_factory.mktemp("data")
-    write_example_dataset(root / "cs", splits={"train": 2, "val": 1}, height=64, width=128)
-    build(root / "cs", root / "shards", ["train", "val"], BuildConfig(tile=32))
-    return root
 
 
 @pytest.mark.slow
-def test_train_resume_and_predict_cli(shards, tmp_path):
-    cfg = tmp_path / "tiny.toml"
-    cfg.write_text('[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], channels = [8, 16, 32, 64]}\n'
-                   'num_workers = 0\nlog_every = 1\n')
+def test_train_resume_and_predict_cli(generated_shards, tmp_path):
+    shards = generated_shards
+    cfg = write_tiny_config(tmp_path / "tiny.toml")
     run = tmp_path / "run"
     args = ["train", "--shards", str(shards / "shards"), "--split", "train", "--val-split", "val",
             "--model", "hrnet_w18", "--batch", "2", "--crop", "32", "--seed", "1", "--out", str(run),
