@@ -152,7 +152,7 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
         ``{"ok": True, "stem", "arrays": {name: EncodedArray}, "record": {...}}`` or, for a frame
         that cannot be used, ``{"ok": False, "stem", "path", "error"}`` (the error names the file).
     """
-    from segfix_data.targets import instance_targets, semantic_targets
+    from segfix_data.targets import instance_targets, min_distance_bound, semantic_targets
 
     try:
         arrays = {}
@@ -172,22 +172,28 @@ def process_frame(frame: _layouts.Frame, config: BuildConfig, class_map=None) ->
                                     image_path=frame.image, class_map=class_map)
         arrays["label"] = enc(label)
         over = config.target_overrides()
+        # paper: the distance is derived on read, so the EDT need only be exact up to what the
+        # boundary and direction read (a capped EDT; same targets to the bit, tests/test_build.py)
+        bound = {}
+        if config.preset == "paper":
+            p = config.resolved_targets()
+            bound["distance_bound"] = min_distance_bound(p["gamma"], p["ksize"])
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":
                 seg, ignore = label, _labels.IGNORE_INDEX
-                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **over)
+                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **bound, **over)
             else:
                 ids = _layouts.read_instance_ids(frame.instance, expect_shape=shape, label_path=frame.label)
                 seg, ignore = _instance_segments(ids, config.preset)
-                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
+                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **bound, **over)
                 arrays["instance/segments"] = enc(seg)
             code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label)
             arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/test_build.py checks it); openseg zeroes skipped classes: stored.
-            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),
+            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),  # not the bound
                     "border_is_boundary": bool(t.params["border_is_boundary"]),
                     "stored": config.preset != "paper"}
             if info["stored"]:

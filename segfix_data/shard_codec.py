@@ -207,7 +207,8 @@ def derive_distance(seg: np.ndarray, *, ignore_value: int | None, cap: float,
     Returns:
         float32 (H, W) distance in pixels, ``min(d, cap)``, 0 on ignore pixels.
     """
-    d = np.minimum(multilabel_distance(seg, border_is_boundary=border_is_boundary), cap).astype(np.float32)
+    # the capped EDT is np.minimum(full EDT, cap) to the bit, and skips the far sites
+    d = multilabel_distance(seg, border_is_boundary=border_is_boundary, cap=cap).astype(np.float32)
     if ignore_value is not None:
         d[seg == ignore_value] = 0.0
     return d
