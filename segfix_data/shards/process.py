@@ -32,7 +32,9 @@ class BuildConfig:
         gamma, ksize, num_directions, border_is_boundary: target overrides.
         images: store the images (lossless).
         image_format: "tiles" (uint8 tiles, fast crops) or "file" (the source file's bytes).
-        tile: chunk side in pixels; level: zlib level 1..9 of the targets; image_level: of the
+        tile: chunk side in pixels; codec: of the target tiles, "lz4" (format 2's default,
+            Blosc-LZ4 through hdf5plugin) or "zlib" (deflate, readable without plugins);
+            level: zlib level 1..9 of the targets (codec zlib); image_level: zlib level of the
             images (0: uncompressed tiles); shard_size: frames per shard.
         class_map, image_glob, label_glob: folder layout.
     """
@@ -47,6 +49,7 @@ class BuildConfig:
     images: bool = True
     image_format: str = "tiles"
     tile: int = 128
+    codec: str = "lz4"
     level: int = 1
     image_level: int = 0
     shard_size: int = 32
@@ -64,6 +67,8 @@ class BuildConfig:
                              "has none (use --variant semantic)")
         if self.image_format not in IMAGE_FORMATS:
             raise ValueError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
+        if self.codec not in _codec.CODECS:
+            raise ValueError(f"unknown tile codec {self.codec!r}; choose one of {_codec.CODECS}")
         if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
             raise ValueError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
                              f"got {self.level}, {self.image_level}")
@@ -132,7 +137,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
 
     try:
         arrays = {}
-        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
+        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level, codec=config.codec)  # noqa: E731
         if config.images and config.image_format == "tiles":
             image = _datasets.read_image(frame.image)
             shape = image.shape[:2]

@@ -2,8 +2,9 @@
 
 ``OUT_DIR/<split>/`` holds ``shard-NNNNN.h5`` files and ``manifest.json`` (see ``docs/shards.md``).
 A shard holds a group ``samples/NNNNN`` per sample with the arrays below, each chunked in square
-tiles (``tile`` x ``tile`` pixels, 128 by default) and deflate-compressed, so a window read touches
-only the tiles it overlaps, plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
+tiles (``tile`` x ``tile`` pixels, 128 by default) and compressed (format 2: Blosc-LZ4 target
+tiles through hdf5plugin; format 1: deflate), so a window read touches only the tiles it overlaps,
+plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
 
 Arrays of a sample (``H x W`` pixels):
 
@@ -25,9 +26,10 @@ read by :func:`~segfix_data.shards.codec.derive_distance` (one multi-label EDT o
 store ``<v>/distance`` as float32, so a read always returns the Targets values exactly.
 
 The array encodings live in :mod:`segfix_data.shards.codec` (re-exported here). Workers encode
-arrays (:func:`encode_array`: tiles -> zlib bytes, checksum) so that the process
-writing the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk``; the chunks
-are standard HDF5 deflate chunks any HDF5 reader can decode.
+arrays (:func:`encode_array`: checksum; zlib tiles are deflated there and the process writing
+the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk``); LZ4 tiles are
+compressed by the writer's HDF5 filter (:func:`~segfix_data.shards.codec.filter_args`), which
+costs less than the copy. Reading format-2 shards outside segfix needs ``import hdf5plugin``.
 """
 from __future__ import annotations
 
@@ -40,23 +42,30 @@ import h5py
 import numpy as np
 
 from segfix_data.atomic import atomic_path
-from .codec import EncodedArray, _derive_window, decode_boundary_direction
+from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args
 
 FORMAT_NAME = "segfix-shards"
-FORMAT_VERSION = 1
+#: 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13). 1: deflate. Readers read both.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
 
 
-def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
+def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> int:
+    """Store ``enc`` as ``group[name]``; returns the stored (compressed) bytes."""
     if enc.chunks is None:
-        group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
-        return
+        ds = group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
+        return ds.id.get_storage_size()
     ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
-                              **({"compression": "gzip", "compression_opts": enc.level} if enc.level else {}))
+                              **filter_args(enc))
+    if enc.codec == "lz4":  # HDF5's filter compresses the tiles
+        ds.write_direct(np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
+        ds.flush()  # out of the chunk cache, so that the stored size is known
+        return ds.id.get_storage_size()
     for offset, data in enc.blocks:
         ds.id.write_direct_chunk(offset, data, filter_mask=0)
+    return enc.nbytes
 
 
 class ShardWriter:
@@ -82,11 +91,13 @@ class ShardWriter:
         self._file.attrs["format_version"] = FORMAT_VERSION
         return self
 
-    def add_sample(self, index: int, arrays: dict) -> None:
-        """Store one sample's arrays (name -> :class:`EncodedArray`) as ``samples/<index>``."""
+    def add_sample(self, index: int, arrays: dict) -> int:
+        """Store one sample's arrays (name -> :class:`EncodedArray`) as ``samples/<index>``.
+
+        Returns the stored (compressed) bytes of the sample's arrays.
+        """
         group = self._file.create_group(f"samples/{index:05d}")
-        for name, enc in arrays.items():
-            _write_encoded(group, name, enc)
+        return sum(_write_encoded(group, name, enc) for name, enc in arrays.items())
 
     def set_records(self, records: dict) -> None:
         """JSON-able description of the shard's samples and failures (stored as ``records``)."""
@@ -158,6 +169,9 @@ class ShardSet:
             self.manifest = json.load(f)
         if self.manifest.get("format") != FORMAT_NAME:
             raise ValueError(f"{path}: not a {FORMAT_NAME} manifest")
+        if int(self.manifest.get("format_version", 1)) > FORMAT_VERSION:
+            raise ValueError(f"{path}: shard format {self.manifest['format_version']} is newer than "
+                             f"this segfix reads ({FORMAT_VERSION}); upgrade segfix")
         self.samples = self.manifest["samples"]
         self.params = self.manifest["params"]
         self._index = {s["stem"]: i for i, s in enumerate(self.samples)}
