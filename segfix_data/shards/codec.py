@@ -2,10 +2,10 @@
 
 Pure array functions (no file I/O) used by :mod:`segfix_data.shards` and the build workers:
 
-* :func:`encode_array` prepares an array's tiles: for the ``zlib`` codec it cuts the array into
-  square tiles and deflates each one (the bytes HDF5's standard gzip filter would write), so
-  workers compress and the writer only copies bytes; for ``lz4`` (format 2's target tiles) the
-  writer's HDF5 filter compresses the tiles, which costs less than the copy;
+* :func:`encode_array` cuts an array into square tiles and compresses each one (``zlib``: the
+  bytes HDF5's standard gzip filter would write; ``lz4``, format 2's target tiles: the Blosc
+  filter's bytes, made by that filter in an in-memory HDF5 file), so workers compress and the
+  writer only copies bytes;
 * :func:`filter_args`: the dataset-creation filter arguments of an encoded array (the one place
   the writer learns the codec);
 * :func:`checksum`: CRC-32 of an array's bytes, stored per array in the manifest;
@@ -47,12 +47,11 @@ LZ4_CLEVEL = 5
 class EncodedArray:
     """An array ready for the shard writer, in HDF5 chunks.
 
-    ``codec`` ``"zlib"``: ``blocks`` holds ``(chunk offset, zlib bytes)`` per chunk, ready for
-    ``write_direct_chunk``; edge chunks are zero-padded to the full chunk shape, as HDF5 stores
-    them. ``level`` 0: uncompressed, in tiles, or, when ``chunks`` is None, contiguous
-    (``blocks`` then holds the raw bytes once, offset ``None``). ``codec`` ``"lz4"``: ``blocks``
-    holds the array's raw C-order bytes once (offset ``None``); the writer's HDF5 filter
-    (:func:`filter_args`) cuts and compresses the tiles.
+    ``blocks`` holds ``(chunk offset, compressed bytes)`` per chunk, ready for
+    ``write_direct_chunk`` into a dataset created with :func:`filter_args`: zlib bytes (codec
+    ``"zlib"``) or Blosc-LZ4 frames (``"lz4"``); edge chunks are zero-padded to the full chunk
+    shape, as HDF5 stores them. ``level`` 0 (zlib): uncompressed, in tiles, or, when ``chunks``
+    is None, contiguous (``blocks`` then holds the raw bytes once, offset ``None``).
     """
 
     shape: tuple
@@ -62,10 +61,13 @@ class EncodedArray:
     blocks: list
     checksum: str
     codec: str = "zlib"
+    #: per block, the HDF5 filter mask to write it with (None: all 0). Blosc is an optional
+    #: filter: a chunk it cannot shrink is stored raw with mask 1, as HDF5 itself does.
+    masks: list | None = None
 
     @property
     def nbytes(self) -> int:
-        """Bytes held (compressed for zlib; raw for lz4, whose stored size the writer returns)."""
+        """Stored (compressed) bytes."""
         return sum(len(b) for _, b in self.blocks)
 
 
@@ -84,14 +86,37 @@ def filter_args(enc: EncodedArray) -> dict:
     return {}
 
 
+def _encode_lz4(arr: np.ndarray, chunks: tuple) -> EncodedArray:
+    """Blosc-LZ4 chunks made by HDF5's own filter in an in-memory file, read back raw.
+
+    (No Python binding of Blosc is needed, and the bytes are by construction what the filter
+    decodes; in a worker this also keeps the compression off the writing process.)
+    """
+    import h5py
+
+    masks: list = []
+    enc = EncodedArray(arr.shape, arr.dtype.str, chunks, 0, [], checksum(arr), codec="lz4", masks=masks)
+    with h5py.File(f"segfix-lz4-{id(arr)}.h5", "w", driver="core", backing_store=False) as f:
+        ds = f.create_dataset("a", shape=arr.shape, dtype=arr.dtype, chunks=chunks, **filter_args(enc))
+        ds.write_direct(arr)
+        ds.flush()
+        h, w = arr.shape[:2]
+        for y in range(0, h, chunks[0]):
+            for x in range(0, w, chunks[1]):
+                offset = (y, x) + (0,) * (arr.ndim - 2)
+                mask, data = ds.id.read_direct_chunk(offset)
+                enc.blocks.append((offset, data))
+                masks.append(int(mask))
+    return enc
+
+
 def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles: bool = False,
                  codec: str = "zlib") -> EncodedArray:
     """Cut ``arr`` ((H, W) or (H, W, C)) into ``tile`` x ``tile`` chunks and compress each.
 
     ``codec`` ``"zlib"``: ``level`` 1..9 is the zlib level; 0 stores ``arr`` uncompressed: in
     tiles if ``raw_tiles`` (fast crops, large files), else contiguous (used for 1-D byte strings
-    such as image files). ``codec`` ``"lz4"``: Blosc-LZ4 tiles, compressed by the writer's HDF5
-    filter (``level`` is ignored).
+    such as image files). ``codec`` ``"lz4"``: Blosc-LZ4 tiles (``level`` is ignored).
     """
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose one of {CODECS}")
@@ -104,8 +129,7 @@ def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles:
     h, w = arr.shape[:2]
     chunks = (min(tile, h), min(tile, w)) + arr.shape[2:]
     if codec == "lz4":
-        return EncodedArray(arr.shape, arr.dtype.str, chunks, 0, [(None, arr.tobytes())],
-                            checksum(arr), codec="lz4")
+        return _encode_lz4(arr, chunks)
     ch, cw = chunks[:2]
     blocks = []
     for y in range(0, h, ch):

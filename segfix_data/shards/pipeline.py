@@ -235,8 +235,8 @@ def _write_shard(path: Path, results: list) -> None:
         for r in results:
             if r["ok"]:
                 index = len(samples)
-                stored = w.add_sample(index, r["arrays"])
-                samples.append(dict(r["record"], index=index, bytes=stored))
+                w.add_sample(index, r["arrays"])
+                samples.append(dict(r["record"], index=index))
             else:
                 failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
         w.set_records({"samples": samples, "failed": failed})

@@ -26,10 +26,10 @@ read by :func:`~segfix_data.shards.codec.derive_distance` (one multi-label EDT o
 store ``<v>/distance`` as float32, so a read always returns the Targets values exactly.
 
 The array encodings live in :mod:`segfix_data.shards.codec` (re-exported here). Workers encode
-arrays (:func:`encode_array`: checksum; zlib tiles are deflated there and the process writing
-the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk``); LZ4 tiles are
-compressed by the writer's HDF5 filter (:func:`~segfix_data.shards.codec.filter_args`), which
-costs less than the copy. Reading format-2 shards outside segfix needs ``import hdf5plugin``.
+arrays (:func:`encode_array`: tiles -> Blosc-LZ4 or zlib bytes, checksum) so that the process
+writing the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk`` into
+datasets created with :func:`~segfix_data.shards.codec.filter_args`. Reading format-2 shards
+outside segfix needs ``import hdf5plugin`` (it registers the Blosc filter).
 """
 from __future__ import annotations
 
@@ -52,20 +52,15 @@ SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
 
 
-def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> int:
-    """Store ``enc`` as ``group[name]``; returns the stored (compressed) bytes."""
+def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
     if enc.chunks is None:
-        ds = group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
-        return ds.id.get_storage_size()
+        group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
+        return
     ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
                               **filter_args(enc))
-    if enc.codec == "lz4":  # HDF5's filter compresses the tiles
-        ds.write_direct(np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
-        ds.flush()  # out of the chunk cache, so that the stored size is known
-        return ds.id.get_storage_size()
-    for offset, data in enc.blocks:
-        ds.id.write_direct_chunk(offset, data, filter_mask=0)
-    return enc.nbytes
+    masks = enc.masks or [0] * len(enc.blocks)
+    for (offset, data), mask in zip(enc.blocks, masks):
+        ds.id.write_direct_chunk(offset, data, filter_mask=mask)
 
 
 class ShardWriter:
@@ -91,13 +86,11 @@ class ShardWriter:
         self._file.attrs["format_version"] = FORMAT_VERSION
         return self
 
-    def add_sample(self, index: int, arrays: dict) -> int:
-        """Store one sample's arrays (name -> :class:`EncodedArray`) as ``samples/<index>``.
-
-        Returns the stored (compressed) bytes of the sample's arrays.
-        """
+    def add_sample(self, index: int, arrays: dict) -> None:
+        """Store one sample's arrays (name -> :class:`EncodedArray`) as ``samples/<index>``."""
         group = self._file.create_group(f"samples/{index:05d}")
-        return sum(_write_encoded(group, name, enc) for name, enc in arrays.items())
+        for name, enc in arrays.items():
+            _write_encoded(group, name, enc)
 
     def set_records(self, records: dict) -> None:
         """JSON-able description of the shard's samples and failures (stored as ``records``)."""

@@ -83,7 +83,8 @@ def test_zlib_codec_still_builds_deflate_tiles_with_the_same_arrays(cityscapes_d
 def test_filter_args_and_lz4_encoding():
     arr = np.arange(300 * 200, dtype=np.int32).reshape(300, 200)
     enc = encode_array(arr, tile=128, codec="lz4")
-    assert enc.codec == "lz4" and enc.chunks == (128, 128) and enc.nbytes == arr.nbytes
+    assert enc.codec == "lz4" and enc.chunks == (128, 128) and len(enc.blocks) == 6
+    assert 0 < enc.nbytes < arr.nbytes
     assert filter_args(enc)["compression"] == BLOSC
     assert filter_args(encode_array(arr, tile=128, level=2)) == {"compression": "gzip", "compression_opts": 2}
     with pytest.raises(ValueError, match="codec"):
@@ -100,3 +101,17 @@ def test_a_newer_format_is_refused_with_a_message(tmp_path):
     (root / "val" / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ValueError, match="newer than this segfix reads"):
         ShardSet(root, "val")
+
+
+def test_incompressible_lz4_chunks_are_stored_raw_and_read_back(tmp_path):
+    from segfix_data.shards import ShardWriter
+    import h5py as _h5
+
+    noise = np.random.default_rng(0).integers(0, 256, (40, 50), dtype=np.uint8)  # Blosc cannot shrink it
+    enc = encode_array(noise, tile=16, codec="lz4")
+    assert any(enc.masks)
+    with ShardWriter(tmp_path / "s.h5") as w:
+        w.add_sample(0, {"label": enc})
+        w.set_records({"samples": [], "failed": []})
+    with _h5.File(tmp_path / "s.h5", "r") as f:
+        np.testing.assert_array_equal(f["samples/00000/label"][()], noise)
