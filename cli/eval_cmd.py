@@ -14,7 +14,8 @@ from segfix_data.metrics import BOUNDARY_THRESHOLDS
 
 
 def _run(gt_dir, pred_dir, label, **kw):
-    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"]))
+    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
+                              seg_suffix=kw.get("seg_suffix")))
     with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
 
@@ -23,20 +24,35 @@ def _run(gt_dir, pred_dir, label, **kw):
 @click.argument("gt_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("pred_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--layout", type=click.Choice(LAYOUTS), default="cityscapes", show_default=True)
-@click.option("--split", default="val", show_default=True)
+@click.option("--split", default="val", show_default=True,
+              help="Split name (voc, mmseg: or the path of a split list .txt).")
 @click.option("--id-space", type=click.Choice(ID_SPACES), default="labelIds", show_default=True,
               help="Ids of the predictions (Cityscapes evaluator: labelIds).")
 @click.option("--num-classes", type=click.IntRange(min=1), default=None,
-              help="Number of classes (folder layout only; default 19).")
+              help="Number of classes (folder, mmseg layouts; folder default 19).")
+@click.option("--img-suffix", help="mmseg: image file name ending (default .jpg), as segfix-gt build.")
+@click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending.")
+@click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
+@click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
+              help="Text file with one class name per line (train-id order); sets the number of classes.")
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the scores (fractions in [0, 1]) to this JSON file.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False), default=None,
               help="A second prediction directory: print the deltas PRED_DIR - baseline.")
-def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, no_boundary, json_path, baseline):
-    """Score PRED_DIR against GT_DIR: mIoU (Cityscapes convention) and boundary F at 1/2/3 px."""
+def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, seg_suffix,
+          reduce_zero_label, class_names_file, no_boundary, json_path, baseline):
+    """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
+    boundary F at 1/2/3 px."""
+    from segfix_data.datasets.labels import read_class_names
+
+    try:
+        class_names = read_class_names(class_names_file) if class_names_file else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
-              thresholds=BOUNDARY_THRESHOLDS, boundary=not no_boundary)
+              thresholds=BOUNDARY_THRESHOLDS, boundary=not no_boundary, img_suffix=img_suffix,
+              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
     result = _run(gt_dir, pred_dir, "scoring", **kw)
     base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None
     click.echo(format_table(result, base))
