@@ -40,8 +40,13 @@ def _run(gt_dir, pred_dir, label, **kw):
               help="Write the scores (fractions in [0, 1]) to this JSON file.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False), default=None,
               help="A second prediction directory: print the deltas PRED_DIR - baseline.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG figures here: errors against distance to the boundary (paper Fig. 2); "
+                   "with --baseline also maps of fixed/broken pixels and per-class gains (needs matplotlib).")
+@click.option("--plot-frames", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Fixed/broken maps to draw (the frames with the most changed pixels).")
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, seg_suffix,
-          reduce_zero_label, class_names_file, no_boundary, json_path, baseline):
+          reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F at 1/2/3 px."""
     from segfix_data.datasets.labels import read_class_names
@@ -53,6 +58,13 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, se
     kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
               thresholds=BOUNDARY_THRESHOLDS, boundary=not no_boundary, img_suffix=img_suffix,
               seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
+    if plots_dir:
+        from segfix_data.metrics.plots import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     result = _run(gt_dir, pred_dir, "scoring", **kw)
     base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None
     click.echo(format_table(result, base))
@@ -67,3 +79,13 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, se
             json.dump(out, f, indent=2)
         os.replace(tmp, json_path)
         click.echo(f"wrote {json_path}")
+    if plots_dir:
+        from segfix_data.metrics.plots import plot_directory
+
+        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix))
+        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary")}
+        with progressbar(length=n, label="plots", file=click.get_text_stream("stderr")) as bar:
+            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
+                                   baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
+        click.echo(f"wrote {len(paths)} figures to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
+                   + (" ..." if len(paths) > 6 else ""))
