@@ -20,6 +20,39 @@ def _run(gt_dir, pred_dir, label, **kw):
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
 
 
+def _write_json(json_path, out):
+    d = os.path.dirname(os.path.abspath(json_path))
+    fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".json", dir=d)
+    with os.fdopen(fd, "w") as f:
+        json.dump(out, f, indent=2)
+    os.replace(tmp, json_path)
+    click.echo(f"wrote {json_path}")
+
+
+def _instances(gt_dir, pred_dir, split, baseline, json_path):
+    from segfix_data.metrics.instances import (compare_instances, evaluate_instances,
+                                               find_instance_ground_truth, format_instance_table)
+
+    def run(d, label):
+        try:
+            n = len(find_instance_ground_truth(gt_dir, split))
+            with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+                return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
+        except ValueError as exc:  # a user error: one line, exit status 2
+            err = click.ClickException(str(exc))
+            err.exit_code = 2
+            raise err from None
+
+    result = run(pred_dir, "instances")
+    base = run(baseline, "instances baseline") if baseline else None
+    click.echo(format_instance_table(result, base))
+    if json_path:
+        out = dict(result)
+        if base is not None:
+            out.update(baseline=base, delta=compare_instances(result, base))
+        _write_json(json_path, out)
+
+
 @click.command("eval")
 @click.argument("gt_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("pred_dir", type=click.Path(exists=True, file_okay=False))
@@ -45,12 +78,21 @@ def _run(gt_dir, pred_dir, label, **kw):
                    "with --baseline also maps of fixed/broken pixels and per-class gains (needs matplotlib).")
 @click.option("--plot-frames", type=click.IntRange(min=0), default=4, show_default=True,
               help="Fixed/broken maps to draw (the frames with the most changed pixels).")
+@click.option("--instances", is_flag=True,
+              help="Score Cityscapes instance results (*_pred.txt + masks) with the official evaluator: "
+                   "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, seg_suffix,
-          reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames):
+          reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames,
+          instances):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F at 1/2/3 px."""
     from segfix_data.datasets.labels import read_class_names
 
+    if instances:
+        if layout != "cityscapes" or plots_dir:
+            raise click.UsageError("--instances scores Cityscapes instance results: use it with "
+                                   "--layout cityscapes and without --plots")
+        return _instances(gt_dir, pred_dir, split, baseline, json_path)
     try:
         class_names = read_class_names(class_names_file) if class_names_file else None
     except ValueError as exc:
@@ -73,12 +115,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, se
         if base is not None:
             out["baseline"] = base
             out["delta"] = compare(result, base)
-        d = os.path.dirname(os.path.abspath(json_path))
-        fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".json", dir=d)
-        with os.fdopen(fd, "w") as f:
-            json.dump(out, f, indent=2)
-        os.replace(tmp, json_path)
-        click.echo(f"wrote {json_path}")
+        _write_json(json_path, out)
     if plots_dir:
         from segfix_data.metrics.plots import plot_directory
 
