@@ -218,13 +218,15 @@ def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tol
         span = max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.0, 0.05)
         for yi, v in zip(y, vals):
             txt = "n/a" if np.isnan(v) else f"{v:+.2f}"
-            ax.text((0 if np.isnan(v) else v) + (span * 0.03 if not np.isnan(v) and v >= 0 else -span * 0.03),
-                    yi, txt, va="center", ha="left" if np.isnan(v) or v >= 0 else "right", fontsize=8)
+            right = np.isnan(v) or v >= 0
+            ax.text((0 if np.isnan(v) else v) + (span * 0.03 if right else -span * 0.03), yi, txt,
+                    va="center", ha="left" if right else "right", fontsize=8,
+                    color="0.45" if np.isnan(v) else "black")
         lo = min(0.0, float(np.nanmin(vals)) if np.isfinite(vals).any() else 0.0)
         hi = max(0.0, float(np.nanmax(vals)) if np.isfinite(vals).any() else 0.0)
         ax.set_xlim(lo - span * 0.3 if lo < 0 else -span * 0.08, hi + span * 0.3 if hi > 0 else span * 0.08)
         ax.set_xlabel("points (refined − baseline)")
-        ax.set_title(f"Change of {what}")
+        ax.set_title(f"Change of {what}" + (" (n/a: class absent)" if np.isnan(vals).any() else ""))
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(names, fontsize=9)
