@@ -81,6 +81,9 @@ class BuildConfig:
             raise ValueError("layout 'folder' needs --image-glob and --label-glob")
         if self.reduce_zero_label and self.layout not in ("mmseg", "folder"):
             raise ValueError(f"--reduce-zero-label applies to the mmseg and folder layouts, not {self.layout!r}")
+        if self.reduce_zero_label and self.class_map:
+            raise ValueError("--reduce-zero-label and --class-map both map the label ids; give one "
+                             "(write the shift into the class map)")
         if self.class_names is not None:
             object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
         self.target_overrides()  # validates the preset and overrides early
