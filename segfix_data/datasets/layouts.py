@@ -37,18 +37,18 @@ def find_frames(layout: str, root: str | os.PathLike, split: str, *, image_glob:
     Args:
         image_glob, label_glob: folder layout.
         img_suffix, seg_suffix: mmseg and folder layouts: pair files by name minus these endings.
-        images: False: labels only, no image file required (voc, mmseg, folder).
+        images: False: labels only, no image file or image folder required.
     """
     if layout == "voc":
         return voc_frames(root, split, images=images)
     if layout == "mmseg":
         return mmseg_frames(root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=images)
     if layout == "cityscapes":
-        return cityscapes_frames(root, split), []
+        return cityscapes_frames(root, split, images=images), []
     if layout == "ade20k":
         return ade20k_frames(root, split), []
     if layout == "gta5":
-        frames, unpaired = gta5_frames(root, split)
+        frames, unpaired = gta5_frames(root, split, images=images)
         if not frames:
             raise nothing_paired(str(root), "images/<name>.png with labels/<name>.png", unpaired,
                                  "give each image its label under the same file name")

@@ -63,3 +63,15 @@ def test_class_names_reach_the_inspect_table(tmp_path):
     r = CliRunner().invoke(main, ["inspect", str(tmp_path / "out"), "--out", str(tmp_path / "p.png")])
     assert r.exit_code == 0, r.output
     assert "class0" in r.output
+
+
+def test_no_images_builds_a_labels_only_cityscapes_tree(tmp_path):
+    from tests.support.build_data import write_cityscapes
+
+    root = write_cityscapes(tmp_path / "cs", {"val": 2})
+    shutil.rmtree(root / "leftImg8bit")
+    r = _build(root, tmp_path / "out", "--split", "val", "--no-images", "--variant", "both")
+    assert r.exit_code == 0, r.output
+    assert len(ShardSet(tmp_path / "out", "val")) == 2
+    r = _build(root, tmp_path / "out2", "--split", "val")
+    assert r.exit_code == 2 and "--no-images" in r.output
