@@ -137,3 +137,30 @@ def test_class_names_file(tmp_path):
     p.write_text("\n")
     with pytest.raises(ValueError, match="one name per line"):
         L.read_class_names(p)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from segfix_data.datasets._pairing import pair_by_suffix  # noqa: E402
+
+_names = st.sets(st.sampled_from(["a", "b", "c_1", "sub/d", "sub/e", "x_leftImg8bit"]), max_size=6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(imgs=_names, labs=_names)
+def test_pair_by_suffix_is_the_key_intersection(tmp_path_factory, imgs, labs):
+    root = tmp_path_factory.mktemp("pair")
+    for side, keys, suffix in (("img", imgs, "_leftImg8bit.png"), ("ann", labs, "_lab.png")):
+        (root / side).mkdir()
+        for k in keys:
+            (root / side / (k + suffix)).parent.mkdir(parents=True, exist_ok=True)
+            (root / side / (k + suffix)).write_bytes(b"")
+        (root / side / "noise.txt").write_bytes(b"")       # other names are never paired
+    frames, unpaired = pair_by_suffix(root / "img", root / "ann", "_leftImg8bit.png", "_lab.png", "s")
+    got = {f.label[len(str(root / "ann")) + 1: -len("_lab.png")] for f in frames}
+    assert got == imgs & labs and len(frames) == len(got)
+    assert {u["path"] for u in unpaired} == (
+        {str(root / "img" / (k + "_leftImg8bit.png")) for k in imgs - labs}
+        | {str(root / "ann" / (k + "_lab.png")) for k in labs - imgs})
+    for f in frames:
+        assert f.image == str(root / "img" / (f.label[len(str(root / "ann")) + 1: -len("_lab.png")] + "_leftImg8bit.png"))
