@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 
-from .ade20k import ade20k_frames
-from .cityscapes import cityscapes_frames
+from pathlib import Path
+
+from .ade20k import _ade20k_base, ade20k_frames
+from .cityscapes import cityscapes_frames, cityscapes_unpaired
 from .folder import folder_frames
-from .frame import Frame
+from .frame import Frame, LayoutError, unreadable_dirs
 from .gta5 import gta5_frames
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
@@ -21,15 +23,41 @@ LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
 
 def find_frames(layout: str, root: str | os.PathLike, split: str, *, image_glob: str | None = None,
                 label_glob: str | None = None) -> tuple[list[Frame], list[dict]]:
-    """Dispatch to the layout's function; always returns ``(frames, unpaired)``."""
+    """Dispatch to the layout's function; always returns ``(frames, unpaired)``.
+
+    ``unpaired`` lists, as ``{stem, path, problem}``, every file or directory of the split whose
+    frame is not built: files without their pair and directories that cannot be read. Two frames
+    with one key (stem) raise :class:`LayoutError`.
+    """
+    frames, unpaired = _dispatch(layout, root, split, image_glob, label_glob)
+    seen: dict = {}
+    for f in frames:
+        if f.stem in seen:
+            raise LayoutError(f"{seen[f.stem]} and {f.label}: two frames with the key {f.stem!r} in split "
+                              f"{split!r}; keys must be unique within a split (export, refine and lookups "
+                              "use them): rename or remove one")
+        seen[f.stem] = f.label
+    return frames, unpaired
+
+
+def _dispatch(layout, root, split, image_glob, label_glob) -> tuple[list[Frame], list[dict]]:
     if layout == "cityscapes":
-        return cityscapes_frames(root, split), []
+        frames = cityscapes_frames(root, split)
+        return frames, cityscapes_unpaired(root, split, frames)
     if layout == "ade20k":
-        return ade20k_frames(root, split), []
+        frames = ade20k_frames(root, split)
+        base = _ade20k_base(Path(root))
+        used = {Path(f.image) for f in frames}
+        img_dir = base / "images" / split
+        lost = [{"stem": p.stem, "path": str(p), "problem": "image without a label"}
+                for p in sorted(img_dir.glob("*.jpg")) if p not in used]
+        return frames, lost + unreadable_dirs(base / "annotations" / split, img_dir)
     if layout == "gta5":
-        return gta5_frames(root, split)
+        frames, unpaired = gta5_frames(root, split)
+        return frames, unpaired + unreadable_dirs(Path(root) / "images", Path(root) / "labels")
     if layout == "folder":
         if not image_glob or not label_glob:
             raise ValueError("layout 'folder' needs --image-glob and --label-glob")
-        return folder_frames(root, split, image_glob, label_glob)
+        frames, unpaired = folder_frames(root, split, image_glob, label_glob)
+        return frames, unpaired + unreadable_dirs(Path(root))
     raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")

@@ -12,9 +12,9 @@ from .process import BACKENDS, IMAGE_FORMATS, ON_ERROR, VARIANT_CHOICES, BuildCo
 from .store import (DEFAULT_FIELDS, FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN, VARIANTS,
                     ManifestError, ShardReadError, ShardSet, ShardWriter, atomic_write_json,
                     check_hdf5_file, read_records, shard_path)
-from .verify import list_splits, verify_samples, verify_split
+from .verify import PLAN, incomplete_message, list_splits, split_status, verify_samples, verify_split
 
 __all__ = ["BuildConfig", "BuildError", "ParamsMismatch", "SplitResult", "build", "build_split",
            "process_frame", "BACKENDS", "IMAGE_FORMATS", "ON_ERROR", "VARIANT_CHOICES", "ShardSet", "ShardWriter", "DEFAULT_FIELDS", "FORMAT_NAME",
            "FORMAT_VERSION", "MANIFEST", "ManifestError", "ShardReadError", "check_hdf5_file", "shard_path", "SHARD_PATTERN", "VARIANTS", "atomic_write_json",
-           "read_records", "list_splits", "verify_samples", "verify_split"]
+           "read_records", "PLAN", "incomplete_message", "split_status", "list_splits", "verify_samples", "verify_split"]
