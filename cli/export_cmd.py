@@ -24,25 +24,28 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
     writes openseg_gt/val/semantic/frankfurt_000000_000294_leftImg8bit.mat, ...
     Shards built with the default `paper` preset are refused (their targets are not the authors').
     """
-    from segfix_data.shards.export import ExportError, check_openseg_exportable, export_openseg_mat
+    from segfix_data.shards.export import check_openseg_exportable, export_openseg_mat
     from segfix_data.shards import ShardSet, list_splits
 
-    built = list_splits(out_dir)
+    built = list_splits(out_dir, complete=True)
     chosen = list(splits) or built
     missing = [s for s in chosen if s not in built]
     if missing or not chosen:
         raise click.ClickException(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
                                    f"{', '.join(built) or 'none'} (run `segfix-gt build` first)")
-    sets = [ShardSet(out_dir, split) for split in chosen]
     try:
+        sets = [ShardSet(out_dir, split) for split in chosen]
         for ds in sets:  # refuse before writing anything
             check_openseg_exportable(ds, variant)
-    except ExportError as exc:
+    except ValueError as exc:  # ExportError, ManifestError (untrusted manifest refused)
         raise click.ClickException(str(exc)) from None
     start, total = time.perf_counter(), 0
     for split, ds in zip(chosen, sets):
         with progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:
-            paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
+            try:
+                paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
+            except ValueError as exc:  # ShardReadError: a damaged shard, named with the sample
+                raise click.ClickException(str(exc)) from None
         ds.close()
         total += len(paths)
         where = paths[0].parent if paths else f"{dest}/{split}/{variant}"

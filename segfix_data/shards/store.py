@@ -173,6 +173,21 @@ def shard_path(root: str | os.PathLike, name) -> Path:
     return path
 
 
+def is_plain_name(name) -> bool:
+    """True for a non-empty file name without a directory part (no ``/``, ``\\``, NUL, ``.``, ``..``)."""
+    return (isinstance(name, str) and bool(name) and name not in (".", "..")
+            and not any(c in name for c in "/\\\0"))
+
+
+def output_path(dest: str | os.PathLike, *parts: str) -> Path:
+    """``dest / parts...`` for names derived from a manifest or a frame stem, refused
+    (:class:`ManifestError`) unless each part is a plain file name, so it stays inside ``dest``."""
+    for p in parts:
+        if not is_plain_name(p):
+            raise ManifestError(f"{p!r}: not a plain file name; refusing to write outside {dest}")
+    return Path(dest).joinpath(*parts)
+
+
 def check_hdf5_file(f: h5py.File, path) -> None:
     """Refuse HDF5 content that could read outside the file: soft and external links, datasets
     with external storage and virtual datasets. Raises :class:`ManifestError` naming the object."""
@@ -219,6 +234,9 @@ def _load_manifest(path: Path) -> dict:
         if not ok:
             raise ManifestError(f"{path}: sample {i} is not a valid record (stem, shard, index, shape); "
                                 "rebuild the split")
+        if not is_plain_name(s["stem"]):
+            raise ManifestError(f"{path}: sample {i} has the key {s['stem']!r}, not a plain file name "
+                                "(outputs are named after it); refusing the manifest: rebuild the split")
         if s["stem"] in stems:
             raise ManifestError(f"{path}: sample key {s['stem']!r} appears twice; rebuild the split")
         stems.add(s["stem"])

@@ -66,12 +66,14 @@ def _is_split_dir(p: Path) -> bool:
     return p.is_dir() and any((p / n).is_file() for n in (MANIFEST, "build.json", PLAN))
 
 
-def list_splits(out_dir: str | os.PathLike) -> list[str]:
-    """Names of the splits under ``out_dir`` that a build has written to (complete or not), sorted."""
+def list_splits(out_dir: str | os.PathLike, complete: bool = False) -> list[str]:
+    """Names of the splits under ``out_dir`` that a build has written to (complete or not; only
+    those with a manifest if ``complete``), sorted."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise FileNotFoundError(f"{out_dir}: no such directory (the OUT_DIR of `segfix-gt build`)")
-    return sorted(p.name for p in out_dir.iterdir() if _is_split_dir(p))
+    ok = (lambda p: (p / MANIFEST).is_file()) if complete else _is_split_dir
+    return sorted(p.name for p in out_dir.iterdir() if p.is_dir() and ok(p))
 
 
 def split_status(out_dir: str | os.PathLike, split: str) -> dict:
