@@ -29,7 +29,7 @@ from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 
 from . import store as _shards
-from .process import BACKENDS, ON_ERROR, BuildConfig, process_frame, source_stats, worker_process_frame
+from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
@@ -110,7 +110,7 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
     """Yield process_frame results in the order of ``todo``."""
     from joblib import Parallel, delayed
 
-    tasks = (delayed(worker_process_frame)(f, config, class_map) for f in todo)
+    tasks = (delayed(process_frame)(f, config, class_map) for f in todo)
     if backend == "dask":
         if not scheduler:
             raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
@@ -131,8 +131,37 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
         for f in todo:
             yield process_frame(f, config, class_map)
         return
-    yield from Parallel(n_jobs=jobs, backend="loky", return_as="generator",
-                        pre_dispatch=f"{2 * jobs}")(tasks)
+    yield from _loky_ordered(todo, config, class_map, jobs)
+
+
+def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
+    """process_frame results in order from ``jobs`` loky workers, ``2 * jobs`` tasks in flight.
+
+    The workers start with :func:`exit_with_parent` (their initializer), so a ``kill -9`` of this
+    process ends them too, whenever it happens; loky's resource tracker follows once they are gone.
+    """
+    import os
+    from collections import deque
+
+    from joblib.externals.loky import get_reusable_executor
+
+    ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+    frames = iter(todo)
+    pending: deque = deque()
+    try:
+        for f in frames:
+            pending.append(ex.submit(process_frame, f, config, class_map))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            r = pending.popleft().result()
+            nxt = next(frames, None)
+            if nxt is not None:
+                pending.append(ex.submit(process_frame, nxt, config, class_map))
+            yield r
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 class _SplitLock:

@@ -144,17 +144,21 @@ def source_stats(frame: _datasets.Frame, variants) -> dict:
 _WATCHDOG_PID = None
 
 
-def _exit_with_parent() -> None:
-    """In a worker process: end it (``os._exit``) within ~0.5 s of its parent's death.
+def exit_with_parent(parent: int) -> None:
+    """In a worker process: end it (``os._exit``) within ~0.5 s once ``parent`` (the build's pid)
+    is no longer its parent process (the loky workers' initializer; idempotent per process).
 
     loky workers otherwise outlive a ``kill -9`` of the build (they wait on their task queue); once
-    they are gone, loky's resource tracker sees its pipe close and exits as well.
+    they are gone, the resource trackers see their pipes close and exit as well. ``parent`` is
+    passed in rather than read here, so that a worker still starting up when the build dies (its
+    imports take seconds on a loaded machine) exits as soon as it gets here.
     """
     global _WATCHDOG_PID
     if _WATCHDOG_PID == os.getpid():
         return
     _WATCHDOG_PID = os.getpid()
-    parent = os.getppid()
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -162,12 +166,6 @@ def _exit_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="segfix-exit-with-parent", daemon=True).start()
-
-
-def worker_process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:
-    """:func:`process_frame` in a worker process that ends when its parent dies."""
-    _exit_with_parent()
-    return process_frame(frame, config, class_map)
 
 
 def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:

@@ -50,7 +50,7 @@ def test_kill_9_of_a_jobs_2_build_leaves_no_process(tmp_path):
         assert len(session_pids(proc.pid)) >= 3  # the build, 2 loky workers (and a resource tracker)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        deadline = time.time() + 15
+        deadline = time.time() + 30
         while session_pids(proc.pid) and time.time() < deadline:
             time.sleep(0.1)
         assert session_pids(proc.pid) == []
