@@ -76,6 +76,8 @@ def unreadable_dirs(*dirs: Path) -> list[dict]:
                     f"({exc.strerror or type(exc).__name__}); its frames are not built"})
 
     for d in dirs:
+        if not os.path.isdir(d):  # a missing directory is the layout's own error, not a loss
+            continue
         for _ in os.walk(d, onerror=onerror, followlinks=True):
             pass
     return sorted(out, key=lambda u: u["path"])

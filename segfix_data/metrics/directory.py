@@ -11,9 +11,17 @@ layout          ground-truth files under GT_DIR                              cla
 ``gta5``        ``labels/*.png`` (Cityscapes labelIds)                         19
 ``ade20k``      ``[ADEChallengeData2016/]annotations/<split>/*.png`` (0 =       150
                 ignore, 1..150)
-``folder``      every ``*.png`` below ``GT_DIR/<split>`` (or GT_DIR), train    ``num_classes``
-                ids with 255 = ignore
+``folder``      every ``*.png`` (``*<seg_suffix>``) below ``GT_DIR/<split>``     ``num_classes``
+                (or GT_DIR), train ids with 255 = ignore
+``voc``         the frames of ``ImageSets/Segmentation/<split>.txt`` (or a      21 (VOC names)
+                list file), palette ``SegmentationClass/*.png``
+``mmseg``       ``ann_dir/<split>/**/*<seg_suffix>`` (or a list file), train     ``class_names``
+                ids (``reduce_zero_label``: 0 ignore, k -> k-1)                  or ``num_classes``
 ==============  ===========================================================  =================
+
+GT_DIR is always the dataset root (the folder ``segfix-gt build`` reads). For ``voc`` and ``mmseg``
+the ground-truth frames come from :func:`segfix_data.datasets.find_frames` (no image is read), keyed
+by the label's name without ``seg_suffix``; predictions of these layouts are train ids.
 
 Predictions are found recursively under PRED_DIR (PNG or ``.npy``) and matched to ground-truth
 frames by Cityscapes frame key (``city_seq_frame``) or by file stem; every ground-truth frame
@@ -34,7 +42,7 @@ from .boundary import BOUNDARY_THRESHOLDS
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key
 
-LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
+LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
 _PRED_SUFFIXES = (".png", ".npy")
 
@@ -59,7 +67,18 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
     return arr
 
 
-def num_classes_of(layout: str, num_classes: int | None = None) -> int:
+def num_classes_of(layout: str, num_classes: int | None = None, class_names=None) -> int:
+    if class_names and layout not in ("cityscapes", "gta5", "ade20k", "voc"):
+        if num_classes and int(num_classes) != len(class_names):
+            raise ValueError(f"--num-classes {num_classes} differs from the {len(class_names)} names of "
+                             "--class-names; give one of them")
+        return len(class_names)
+    if layout == "voc":
+        return len(_labels.VOC_CLASS_NAMES)
+    if layout == "mmseg":
+        if not num_classes:
+            raise ValueError("layout 'mmseg' needs --class-names FILE (one name per line) or --num-classes")
+        return int(num_classes)
     if layout in ("cityscapes", "gta5"):
         return len(_labels.CITYSCAPES_EVAL_IDS)
     if layout == "ade20k":
@@ -69,17 +88,43 @@ def num_classes_of(layout: str, num_classes: int | None = None) -> int:
     raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
-def class_names_of(layout: str, num_classes: int) -> list[str]:
+def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]:
+    if layout == "voc":
+        return list(_labels.VOC_CLASS_NAMES)
+    if class_names and len(class_names) == num_classes:
+        return list(class_names)
     if layout in ("cityscapes", "gta5") or (layout == "folder" and num_classes == 19):
         return list(_labels.CITYSCAPES_CLASS_NAMES)
     return [str(c) for c in range(num_classes)]
 
 
-def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str) -> dict[str, Path]:
-    """Frame key -> ground-truth file of one split (see the module table)."""
+def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_suffix) -> dict[str, Path]:
+    """voc / mmseg: frame key -> label file of the layout's frames (labels only, no image read)."""
+    from segfix_data.datasets import find_frames
+
+    frames, _ = find_frames(layout, root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=False)
+    suffix = seg_suffix or ".png"
+    out: dict[str, Path] = {}
+    for f in frames:
+        name = Path(f.label).name
+        key = frame_key(name[: -len(suffix)] if layout == "mmseg" and name.endswith(suffix) else name)
+        if key in out:
+            raise ValueError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
+        out[key] = Path(f.label)
+    return out
+
+
+def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str, *, img_suffix: str | None = None,
+                      seg_suffix: str | None = None) -> dict[str, Path]:
+    """Frame key -> ground-truth file of one split (see the module table).
+
+    ``img_suffix`` / ``seg_suffix``: mmseg pairing; ``seg_suffix`` also filters the folder layout's files.
+    """
     root = Path(gt_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: ground-truth directory not found")
+    if layout in ("voc", "mmseg"):
+        return _frames_ground_truth(root, layout, split, img_suffix, seg_suffix)
     if layout == "cityscapes":
         base = root / "gtFine" / split
         files = sorted((base if base.is_dir() else root).rglob("*_gtFine_labelIds.png"))
@@ -93,8 +138,8 @@ def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str) -> dic
         where = f"annotations/{split}/*.png"
     elif layout == "folder":
         base = root / split if (root / split).is_dir() else root
-        files = sorted(base.rglob("*.png"))
-        where = "*.png"
+        files = sorted(base.rglob(f"*{seg_suffix or '.png'}"))
+        where = f"*{seg_suffix or '.png'}"
     else:
         raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     if not files:
@@ -124,8 +169,12 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
     return out
 
 
-def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int) -> np.ndarray:
-    """Ground-truth raw ids -> train ids (uint8, 255 = ignore)."""
+def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
+                    reduce_zero_label: bool = False) -> np.ndarray:
+    """Ground-truth raw ids -> train ids (uint8, 255 = ignore); ``reduce_zero_label`` (mmseg,
+    folder): 0 is ignore and k is class k-1."""
+    if reduce_zero_label:
+        ids = _labels.reduce_zero_label(ids).astype(np.int64)
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
     if layout == "ade20k":
@@ -137,7 +186,7 @@ def pred_to_train_ids(ids: np.ndarray, layout: str, id_space: str, num_classes: 
     """Prediction ids in ``id_space`` -> train ids (values outside ``0..K-1`` = no class)."""
     if id_space not in ID_SPACES:
         raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
-    if id_space == "trainIds" or layout == "folder":
+    if id_space == "trainIds" or layout in ("folder", "voc", "mmseg"):
         return ids
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
@@ -155,6 +204,10 @@ def evaluate_directory(
     thresholds=BOUNDARY_THRESHOLDS,
     boundary: bool = True,
     progress=None,
+    img_suffix: str | None = None,
+    seg_suffix: str | None = None,
+    reduce_zero_label: bool = False,
+    class_names=None,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -164,13 +217,15 @@ def evaluate_directory(
         thresholds: boundary tolerances as fractions of the image diagonal.
         boundary: also compute the boundary F-score.
         progress: optional callable ``progress(n)`` called after each frame.
+        img_suffix, seg_suffix, reduce_zero_label: mmseg (and folder) options, as ``segfix-gt build``.
+        class_names: names of the train ids (their count is the number of classes for mmseg/folder).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split``, ``id_space``,
         ``thresholds``.
     """
-    k = num_classes_of(layout, num_classes)
-    gts = find_ground_truth(gt_dir, layout, split)
+    k = num_classes_of(layout, num_classes, class_names)
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
     preds = find_predictions(pred_dir)
     missing = sorted(set(gts) - set(preds))
     if missing:
@@ -179,7 +234,7 @@ def evaluate_directory(
                          "key (city_seq_frame) or file stem")
     score = SegmentationScore(k, thresholds, boundary=boundary)
     for key, gpath in gts.items():
-        gt = gt_to_train_ids(read_ids(gpath), layout, k)
+        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
         pred = pred_to_train_ids(read_ids(preds[key]), layout, id_space, k)
         if pred.shape != gt.shape:
             raise ValueError(f"{preds[key]}: prediction size {pred.shape} differs from the ground truth "
@@ -187,7 +242,7 @@ def evaluate_directory(
         score.update(pred, gt)
         if progress:
             progress(1)
-    res = score.result(class_names_of(layout, k))
+    res = score.result(class_names_of(layout, k, class_names))
     res.update(layout=layout, split=split, id_space=id_space, thresholds=[float(t) for t in thresholds])
     return res
 
