@@ -83,6 +83,7 @@ def _arrays(out: Path, split: str = "train") -> dict:
 
 def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dict:
     ref = _arrays(clean)
+    n_shards = (len(ref) + 1) // 2
     res = {"kills": 0, "resumed_complete": 0, "samples_lost": 0, "samples_different": 0,
            "processes_left_after_kill": 0, "verify_said_incomplete": 0}
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -92,11 +93,13 @@ def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dic
         proc = subprocess.Popen([sys.executable, "-m", "cli.gt", *map(str, args)], cwd=REPO, env=env,
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            # wait for the build to start writing, then kill it at a random moment
-            deadline = time.time() + 60
-            while time.time() < deadline and proc.poll() is None and not (out / "train" / "plan.json").exists():
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 1.5))
+            # kill at a random point of the build: just after it starts, or once shard t is published
+            t = rng.randrange(-1, n_shards - 1)
+            mark = out / "train" / ("plan.json" if t < 0 else f"shard-{t:05d}.h5")
+            deadline = time.time() + 120
+            while time.time() < deadline and proc.poll() is None and not mark.exists():
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05))
             if proc.poll() is not None:
                 continue  # finished before the kill: not counted
             os.kill(proc.pid, signal.SIGKILL)

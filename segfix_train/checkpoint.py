@@ -13,6 +13,7 @@ Checkpoints are data, never code:
 """
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -88,11 +89,17 @@ def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
 
     ``payload`` must hold only tensors and plain types (what ``weights_only`` loading accepts).
     """
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-        digest = file_sha256(tmp)
-        with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
-            f.write(f"{digest}  {os.path.basename(path)}\n")
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+            digest = file_sha256(tmp)
+            with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
+                f.write(f"{digest}  {os.path.basename(path)}\n")
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e):
+            raise OSError(e.errno or errno.ENOSPC, f"{path}: cannot save the checkpoint: disk full (no space "
+                          "left on the device, or quota exceeded); free space and rerun with --resume") from None
+        raise
     if keep:
         for _, old in list_checkpoints(os.path.dirname(os.path.dirname(path)))[:-keep]:
             os.remove(old)

@@ -109,3 +109,15 @@ def test_keep_prunes_digests_and_remove_stale_clears_leftovers(tmp_path):
     removed = sorted(os.path.basename(p) for p in ckpt.remove_stale(run))
     assert removed == [".ckpt_00000004.pt.123.abcdef12.pt", "ckpt_00000004.pt.sha256"]
     assert len(list(d.iterdir())) == 4
+
+
+def test_disk_full_on_save_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    def full(obj, f, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(torch, "save", full)
+    path = ckpt.checkpoint_path(str(tmp_path), 3)
+    with pytest.raises(OSError, match="ckpt_00000003.pt: cannot save the checkpoint: disk full"):
+        ckpt.save_checkpoint(path, _payload(3))
+    assert list((tmp_path / "checkpoints").iterdir()) == []
