@@ -96,7 +96,7 @@ def test_config_toml_and_cli_precedence(tmp_path):
     p.write_text('[train]\nmodel = "hrnet_w32"\niters = 7\nbatch = 8\nshards = ["s1", "s2", "s1"]\n')
     cfg = resolve(str(p), iters=9, batch=None)
     assert (cfg.model, cfg.iters, cfg.batch) == ("hrnet_w32", 9, 8)
-    assert shard_entries(cfg) == [("s1", 2.0), ("s2", 1.0)]
+    assert shard_entries(cfg) == [("s1", "train", 2.0), ("s2", "train", 1.0)]
     p.write_text('itres = 3\n')
     with pytest.raises(ValueError, match="itres"):
         resolve(str(p), shards=["x"])
