@@ -44,7 +44,7 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
         i = 0 if stem is None else ds.index_of(stem)
         panel, shown = sample_panel(ds, i, variant, tile_width=tile_width)
     except KeyError as exc:  # ShardSet.index_of names the stem and the split
-        raise UserError(str(exc.args[0])) from None
+        raise UserError(f"{exc.args[0]}; pass --sample with a stem listed in its manifest.json") from None
     name = ds.samples[i]["stem"]
     path = save_panel(out_png or f"{name}_targets.png", panel)
     click.echo(f"panel of {split}/{name} ({shown} targets) written to {path}")
