@@ -4,7 +4,8 @@ JSON-lines logs and validation.
 
 Outputs in ``RUN_DIR``: ``config.json`` (resolved configuration), ``train.jsonl`` (one object per
 logged step: ``iter``, ``loss``, ``boundary_loss``, ``direction_loss`` (means over the steps since
-the previous log line), ``lr``, ``images_per_s``, ``elapsed_s``), ``val.jsonl`` (``iter`` and the
+the previous log line), ``lr``, ``images_per_s`` (global batch x steps since the previous log line,
+over the training time without validation and checkpoint writing), ``elapsed_s``), ``val.jsonl`` (``iter`` and the
 metrics of ``segfix_train.validate``), ``checkpoints/ckpt_<step>.pt``.
 
 Exact resumption: the crop stream is a function of the micro-batch index (``segfix_train.data``),
@@ -291,6 +292,10 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     val_every = cfg.val_every or cfg.ckpt_every
     t_window = time.perf_counter()
     t_start = t_window
+    # img/s counts the steps of this process since the last log line (a resumed window also holds
+    # steps run before the checkpoint) over the time spent training (validation and checkpoint
+    # writing excluded)
+    timed_steps, paused = 0, 0.0
     net.train()
     while step < cfg.iters:
         step_lr = opt.param_groups[0]["lr"]
@@ -298,13 +303,14 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         step += 1
         window[:3] += sums / cfg.accum
         window[3] += 1
+        timed_steps += 1
         if step % cfg.log_every == 0 or step == cfg.iters:
             tot = dd.all_sum(window.clone())  # the one host synchronisation per log line
             # tot[3] counts rank-steps: the means are over ranks and steps
             now = time.perf_counter()
             rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
                    "direction_loss": float(tot[2] / tot[3]), "lr": step_lr,
-                   "images_per_s": float(tot[3]) / dd.world * cfg.batch / max(now - t_window, 1e-9),
+                   "images_per_s": timed_steps * cfg.batch / max(now - t_window - paused, 1e-9),
                    "elapsed_s": now - t_start}
             if not all(map(lambda v: v == v and abs(v) != float("inf"), (rec["loss"],))):
                 raise FloatingPointError(f"non-finite loss at step {step}: {rec}; lower --lr or check the "
@@ -315,7 +321,8 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
                      f"direction {rec['direction_loss']:.4f}) lr {step_lr:.5f} "
                      f"{rec['images_per_s']:.3g} img/s")
             window.zero_()
-            t_window = now
+            t_window, timed_steps, paused = now, 0, 0.0
+        t_pause = time.perf_counter()
         if val_set is not None and (step % val_every == 0 or step == cfg.iters):
             last_val = _validate(model, val_set, cfg, dd, autocast, use_cl)
             if dd.main:
@@ -327,6 +334,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
             saved = _save(cfg, dd, model, opt, sched, step, window, m)
             if dd.main:
                 echo(f"saved checkpoint {saved}")
+        paused += time.perf_counter() - t_pause
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
     return last_val if dd.main else {}
