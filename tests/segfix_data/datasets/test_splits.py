@@ -79,3 +79,13 @@ def test_ade20k_build_takes_its_own_names_and_aliases(tmp_path):
                                      "--split", "val", "-q", "--no-images"])
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == ["validation"]
+
+
+def test_inspect_choose_split_accepts_the_aliases():
+    from segfix_data.inspect.shards import choose_split
+
+    assert choose_split(["training", "validation"], "val") == "validation"
+    assert choose_split(["training", "validation"], None) == "validation"
+    assert choose_split(["train", "val"], "training") == "train"
+    with pytest.raises(ValueError, match="built splits: train, val"):
+        choose_split(["train", "val"], "test")
