@@ -170,11 +170,18 @@ def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
     return out
 
 
-def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch) -> list[str]:
+def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> tuple[list[int], list[int]]:
+    """Crops per shard set: ``(per forward pass on one rank, per optimiser step over all ranks and
+    accumulation steps)``; the stream draws the first (largest remainder of the local batch)."""
     from .data import batch_allocation
 
+    local = batch_allocation(local_batch, [w for _, _, w in entries])
+    return local, [a * cfg.accum * world for a in local]
+
+
+def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
-    alloc = batch_allocation(cfg.batch, [w for _, _, w in entries])
+    local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
     lines = [f"model {cfg.model}: {n_params / 1e6:.2f} M parameters; device {dd.device}, "
              f"AMP {'bf16' if use_amp else 'off'}, channels-last {'on' if use_cl else 'off'}, "
              f"{dd.world} process{'es' if dd.world > 1 else ''}"]
@@ -182,7 +189,8 @@ def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
         lines.append(f"shards {d}:{split}: {len(ds.samples)} samples, weight {w:g}, {a} crops per batch")
     lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} crops of {cfg.crop}x{cfg.crop} "
-                 f"({local_batch} per forward pass x accum {cfg.accum} x {dd.world} ranks); lr "
+                 f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
+                 f"rank{'s' if dd.world > 1 else ''}); lr "
                  f"{cfg.resolved_lr():g}, {cfg.iters} iters")
     lines.append(f"validation: {len(val_set.samples)} images of {entries[0][0]}:{cfg.val_split}"
                  if val_set is not None else "validation: off")
@@ -268,9 +276,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         for p in (train_log, val_log):
             if os.path.exists(p):
                 os.remove(p)
-    from .data import batch_allocation
-
-    stream_alloc = batch_allocation(cfg.batch, [w for _, _, w in entries])
+    stream_alloc = step_allocation(cfg, entries, local_batch, dd.world)[1]
     if dd.main:
         save_json(cfg, os.path.join(cfg.out, "config.json"),
                   {"resolved_lr": lr, "world_size": dd.world, "local_batch": local_batch, "num_directions": m,

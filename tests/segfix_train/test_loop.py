@@ -194,3 +194,14 @@ def test_resume_names_changed_options_and_allows_a_longer_run(tmp_path):
           echo=lines.append)
     assert any("iters 2 -> 4" in ln for ln in lines) and any("resumed from" in ln for ln in lines)
     assert list_checkpoints(str(tmp_path))[-1][0] == 4
+
+
+def test_step_allocation_is_what_the_ranks_draw():
+    from segfix_train.loop import step_allocation
+
+    cfg = resolve(shards=["a", "b", "c"], batch=16, accum=2)
+    entries = shard_entries(cfg)
+    # 2 ranks x accum 2: 4 crops per forward pass, largest remainder 2 + 1 + 1 (not 6 + 5 + 5)
+    assert step_allocation(cfg, entries, 4, 2) == ([2, 1, 1], [8, 4, 4])
+    cfg = resolve(shards=["cs", "ade"], batch=16)
+    assert step_allocation(cfg, shard_entries(cfg), 16, 1) == ([8, 8], [8, 8])
