@@ -10,9 +10,17 @@ layout          ground-truth files under GT_DIR                              cla
 ``gta5``        ``labels/*.png`` (Cityscapes labelIds); one split              19
 ``ade20k``      ``[ADEChallengeData2016/]annotations/<split>/*.png`` (0 =       150
                 ignore, 1..150); default split ``validation``
-``folder``      every ``*.png`` below ``GT_DIR/<split>`` (no split: below      ``num_classes``
-                GT_DIR), train ids with 255 = ignore
+``folder``      every ``*.png`` (``*<seg_suffix>``) below ``GT_DIR/<split>``     ``num_classes``
+                (no split: below GT_DIR), train ids with 255 = ignore
+``voc``         the frames of ``ImageSets/Segmentation/<split>.txt`` (or a      21 (VOC names)
+                list file), palette ``SegmentationClass/*.png``; default ``val``
+``mmseg``       ``ann_dir/<split>/**/*<seg_suffix>`` (or a list file), train     ``class_names``
+                ids (``reduce_zero_label``: 0 ignore, k -> k-1); default ``val`` or ``num_classes``
 ==============  ===========================================================  =================
+
+GT_DIR is always the dataset root (the folder ``segfix-gt build`` reads). For ``voc`` and ``mmseg``
+the ground-truth frames come from :func:`segfix_data.datasets.find_frames` (no image is read), keyed
+by the label's name without ``seg_suffix``; predictions of these layouts are train ids.
 
 A split that is not on disk is an error listing the splits found (never a fallback to other
 files); ``train`` / ``val`` and ``training`` / ``validation`` are aliases when only one of the pair
@@ -44,13 +52,14 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.datasets import labels as _labels
+from segfix_data.datasets._pairing import split_list_file
 from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, cityscapes_label_root,
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key
 
-LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
+LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
 _PRED_SUFFIXES = (".png", ".npy")
 
@@ -75,7 +84,18 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
     return arr
 
 
-def num_classes_of(layout: str, num_classes: int | None = None) -> int:
+def num_classes_of(layout: str, num_classes: int | None = None, class_names=None) -> int:
+    if class_names and layout not in ("cityscapes", "gta5", "ade20k", "voc"):
+        if num_classes and int(num_classes) != len(class_names):
+            raise ValueError(f"--num-classes {num_classes} differs from the {len(class_names)} names of "
+                             "--class-names; give one of them")
+        return len(class_names)
+    if layout == "voc":
+        return len(_labels.VOC_CLASS_NAMES)
+    if layout == "mmseg":
+        if not num_classes:
+            raise ValueError("layout 'mmseg' needs --class-names FILE (one name per line) or --num-classes")
+        return int(num_classes)
     if layout in ("cityscapes", "gta5"):
         return len(_labels.CITYSCAPES_EVAL_IDS)
     if layout == "ade20k":
@@ -85,7 +105,11 @@ def num_classes_of(layout: str, num_classes: int | None = None) -> int:
     raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
-def class_names_of(layout: str, num_classes: int) -> list[str]:
+def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]:
+    if layout == "voc":
+        return list(_labels.VOC_CLASS_NAMES)
+    if class_names and len(class_names) == num_classes:
+        return list(class_names)
     if layout in ("cityscapes", "gta5") or (layout == "folder" and num_classes == 19):
         return list(_labels.CITYSCAPES_CLASS_NAMES)
     return [str(c) for c in range(num_classes)]
@@ -93,24 +117,49 @@ def class_names_of(layout: str, num_classes: int) -> list[str]:
 
 def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None) -> str | None:
     """The split to score: ``split`` (or the layout's default, :data:`EVAL_SPLITS`) as named on
-    disk. Raises ``LayoutError`` (a ``ValueError``) listing the splits found when it is absent."""
+    disk; a voc / mmseg split list file is kept. Raises ``LayoutError`` (a ``ValueError``) listing
+    the splits found when it is absent."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     split = EVAL_SPLITS[layout] if split is None else split
-    if split is None or layout == "gta5":
-        return None
+    if split is None or layout == "gta5" or split_list_file(split) is not None:
+        return split if layout != "gta5" else None
     where = {"cityscapes": f"{cityscapes_label_root(gt_dir)}/<split>",
-             "ade20k": f"{gt_dir} (annotations/<split>)", "folder": f"{gt_dir}/<split>"}[layout]
+             "ade20k": f"{gt_dir} (annotations/<split>)", "folder": f"{gt_dir}/<split>",
+             "voc": f"{gt_dir} (ImageSets/Segmentation/<split>.txt)",
+             "mmseg": f"{gt_dir} (ann_dir/<split>)"}[layout]
     return normalise_split(split, available_splits(layout, gt_dir), where)
 
 
-def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None) -> dict[str, Path]:
+def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_suffix) -> dict[str, Path]:
+    """voc / mmseg: frame key -> label file of the layout's frames (labels only, no image read)."""
+    from segfix_data.datasets import find_frames
+
+    frames, _ = find_frames(layout, root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=False)
+    suffix = seg_suffix or ".png"
+    out: dict[str, Path] = {}
+    for f in frames:
+        name = Path(f.label).name
+        key = frame_key(name[: -len(suffix)] if layout == "mmseg" and name.endswith(suffix) else name)
+        if key in out:
+            raise ValueError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
+        out[key] = Path(f.label)
+    return out
+
+
+def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None, *,
+                      img_suffix: str | None = None, seg_suffix: str | None = None) -> dict[str, Path]:
     """Frame key -> ground-truth file of one split (see the module table; ``split`` as resolved
-    by :func:`resolve_eval_split`)."""
+    by :func:`resolve_eval_split`).
+
+    ``img_suffix`` / ``seg_suffix``: mmseg pairing; ``seg_suffix`` also filters the folder layout's files.
+    """
     root = Path(gt_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: ground-truth directory not found")
     split = resolve_eval_split(root, layout, split)
+    if layout in ("voc", "mmseg"):
+        return _frames_ground_truth(root, layout, split, img_suffix, seg_suffix)
     if layout == "cityscapes":
         files = sorted((cityscapes_label_root(root) / split).glob("*/*_gtFine_labelIds.png"))
         where = "gtFine/<split>/<city>/*_gtFine_labelIds.png"
@@ -122,8 +171,8 @@ def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None)
         files = sorted((base / "annotations" / split).glob("*.png"))
         where = f"annotations/{split}/*.png"
     else:
-        files = sorted((root / split if split else root).rglob("*.png"))
-        where = "*.png"
+        files = sorted((root / split if split else root).rglob(f"*{seg_suffix or '.png'}"))
+        where = f"*{seg_suffix or '.png'}"
     if not files:
         raise ValueError(f"{root}: no ground truth found ({where}) for layout {layout!r}, split {split!r}")
     out: dict[str, Path] = {}
@@ -151,8 +200,12 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
     return out
 
 
-def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int) -> np.ndarray:
-    """Ground-truth raw ids -> train ids (uint8, 255 = ignore)."""
+def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
+                    reduce_zero_label: bool = False) -> np.ndarray:
+    """Ground-truth raw ids -> train ids (uint8, 255 = ignore); ``reduce_zero_label`` (mmseg,
+    folder): 0 is ignore and k is class k-1."""
+    if reduce_zero_label:
+        ids = _labels.reduce_zero_label(ids).astype(np.int64)
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
     if layout == "ade20k":
@@ -164,7 +217,7 @@ def pred_to_train_ids(ids: np.ndarray, layout: str, id_space: str, num_classes: 
     """Prediction ids in ``id_space`` -> train ids (values outside ``0..K-1`` = no class)."""
     if id_space not in ID_SPACES:
         raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
-    if id_space == "trainIds" or layout == "folder":
+    if id_space == "trainIds" or layout in ("folder", "voc", "mmseg"):
         return ids
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
@@ -208,10 +261,11 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
     bad = _impossible(ids, hi)
     if bad.size:
         shown = ", ".join(str(int(v)) for v in bad[:8]) + (" ..." if bad.size > 8 else "")
-        fix = "check --layout and --num-classes"
+        fix = "check --layout and --num-classes / --class-names"
         if has_other and not _impossible(ids, id_table(layout, other, num_classes)[0]).size:
             fix = f"they fit {other}: pass --id-space {other}"
-        raise ValueError(f"{path}: ids {shown} are impossible in {what} (--id-space {id_space}); {fix}")
+        flag = f" (--id-space {id_space})" if has_other else ""
+        raise ValueError(f"{path}: ids {shown} are impossible in {what}{flag}; {fix}")
     if allow_ignored_ids:
         return
     valid = gt_train != 255
@@ -255,6 +309,10 @@ def evaluate_directory(
     boundary: bool = True,
     allow_ignored_ids: bool = False,
     progress=None,
+    img_suffix: str | None = None,
+    seg_suffix: str | None = None,
+    reduce_zero_label: bool = False,
+    class_names=None,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -267,6 +325,8 @@ def evaluate_directory(
         allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
             module doc) instead of stopping.
         progress: optional callable ``progress(n)`` called after each frame.
+        img_suffix, seg_suffix, reduce_zero_label: mmseg (and folder) options, as ``segfix-gt build``.
+        class_names: names of the train ids (their count is the number of classes for mmseg/folder).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
@@ -274,9 +334,9 @@ def evaluate_directory(
         ``"px"``), ``image_sizes`` (``"HxW"`` strings) and ``boundary_radius_px``
         (``{threshold: {"HxW": pixels}}``).
     """
-    k = num_classes_of(layout, num_classes)
+    k = num_classes_of(layout, num_classes, class_names)
     split = resolve_eval_split(gt_dir, layout, split)
-    gts = find_ground_truth(gt_dir, layout, split)
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
     preds = find_predictions(pred_dir)
     missing = sorted(set(gts) - set(preds))
     if missing:
@@ -290,7 +350,7 @@ def evaluate_directory(
     score = SegmentationScore(k, thresholds, boundary=boundary)
     sizes = set()
     for key, gpath in gts.items():
-        gt = gt_to_train_ids(read_ids(gpath), layout, k)
+        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
         raw = read_ids(preds[key])
         if raw.shape != gt.shape:
             raise ValueError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
@@ -300,7 +360,7 @@ def evaluate_directory(
         sizes.add(gt.shape)
         if progress:
             progress(1)
-    res = score.result(class_names_of(layout, k))
+    res = score.result(class_names_of(layout, k, class_names))
     res.update(layout=layout, split=split, id_space=id_space, thresholds=[float(t) for t in thresholds],
                threshold_unit="px" if units == {True} else "diagonal",
                image_sizes=[f"{h}x{w}" for h, w in sorted(sizes)])

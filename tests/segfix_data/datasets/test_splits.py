@@ -6,6 +6,7 @@ from cli.gt import main as gt_main
 from segfix_data.datasets import (LayoutError, available_splits, normalise_split, resolve_split,
                                   splits_present)
 from tests.support.build_data import write_ade20k, write_cityscapes
+from tests.support.layouts import write_mmseg, write_voc
 
 
 def test_available_splits_per_layout(tmp_path):
@@ -21,8 +22,20 @@ def test_available_splits_per_layout(tmp_path):
     (tmp_path / "f" / "a" / "deep" / "x.png").write_bytes(b"")
     (tmp_path / "f" / "b").mkdir()
     assert available_splits("folder", tmp_path / "f") == ["a"]
+    voc = write_voc(tmp_path / "voc", {"train": 1, "val": 1}, devkit=True, height=16, width=24)
+    assert available_splits("voc", tmp_path / "voc") == ["train", "val"]
+    assert available_splits("voc", tmp_path / "f") == []  # not a VOC folder: no split
+    mm = write_mmseg(tmp_path / "mm", {"val": 1}, height=16, width=24)
+    assert available_splits("mmseg", mm) == ["val"]
+    assert resolve_split("voc", voc, "validation") == "val"
+    lst = tmp_path / "mine.txt"
+    lst.write_text("2007_000000\n")
+    assert resolve_split("voc", voc, str(lst)) == str(lst)  # a split list file is kept as given
+    with pytest.raises(LayoutError, match=r"no split 'test' \(splits found: train, val\)"):
+        resolve_split("voc", voc, "test")
+    assert splits_present("mmseg", mm) == ["val"]
     with pytest.raises(ValueError, match="unknown layout"):
-        available_splits("voc", tmp_path)
+        available_splits("nope", tmp_path)
 
 
 @pytest.mark.parametrize("name, available, expected", [
