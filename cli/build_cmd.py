@@ -13,9 +13,7 @@ from cli._progress import progressbar
 from segfix_data import shards as _shards
 from segfix_data import datasets as _datasets
 
-DEFAULT_SPLITS = {"cityscapes": ("train", "val"), "ade20k": ("training", "validation"),
-                  "gta5": ("train",), "folder": ("train",), "voc": ("train", "val"),
-                  "mmseg": ("train", "val")}
+DEFAULT_SPLITS = _datasets.DEFAULT_SPLITS
 
 #: Exit statuses.
 EXIT_OK, EXIT_STOPPED, EXIT_SETUP, EXIT_SKIPPED = 0, 1, 2, 3
@@ -55,10 +53,10 @@ class _Progress:
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--layout", type=click.Choice(_datasets.LAYOUTS), default="cityscapes", show_default=True)
 @click.option("--split", "splits", multiple=True,
-              help="Split to build (repeatable). Default: train+val (cityscapes, voc, mmseg), "
-                   "training+validation (ade20k), train (gta5, folder: all frames). voc, mmseg: "
-                   "may be the path of a split list .txt (e.g. SBD's train_aug.txt); the output "
-                   "split is named by its stem.")
+              help="Split to build (repeatable). Default: those of train+val (cityscapes, voc, mmseg), "
+                   "training+validation (ade20k) that exist; train (gta5, folder: all frames). "
+                   "ADE20K accepts train/val for training/validation. voc, mmseg: may be the path of "
+                   "a split list .txt (e.g. SBD's train_aug.txt); the output split is named by its stem.")
 @click.option("--variant", type=click.Choice(list(_shards.VARIANT_CHOICES)), default="semantic", show_default=True)
 @click.option("--preset", type=click.Choice(["paper", "openseg"]), default="paper", show_default=True,
               help="openseg: the authors' generator bit for bit (also stores their depth/dir_deg).")
@@ -126,8 +124,15 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
             class_names=class_names)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if splits:
+        splits = [_datasets.resolve_split(layout, dataset_dir, s) for s in splits]
+    else:
+        splits = _datasets.splits_present(layout, dataset_dir)
+        missing = [s for s in DEFAULT_SPLITS[layout] if s not in splits]
+        click.echo(f"building split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
+                   + (f" ({', '.join(missing)} not found)" if missing else ""), err=True)
     results, status = [], EXIT_OK
-    for split in splits or DEFAULT_SPLITS[layout]:
+    for split in splits:
         bar = _Progress(split, quiet)
         try:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,

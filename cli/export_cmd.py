@@ -5,6 +5,7 @@ import time
 
 import click
 
+from cli._errors import UserError
 from cli._progress import progressbar
 
 
@@ -31,21 +32,15 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
     chosen = list(splits) or built
     missing = [s for s in chosen if s not in built]
     if missing or not chosen:
-        raise click.ClickException(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
+        raise UserError(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
                                    f"{', '.join(built) or 'none'} (run `segfix-gt build` first)")
-    try:
-        sets = [ShardSet(out_dir, split) for split in chosen]
-        for ds in sets:  # refuse before writing anything
-            check_openseg_exportable(ds, variant)
-    except ValueError as exc:  # ExportError, ManifestError (untrusted manifest refused)
-        raise click.ClickException(str(exc)) from None
+    sets = [ShardSet(out_dir, split) for split in chosen]
+    for ds in sets:  # refuse before writing anything (ExportError: one line, exit 2)
+        check_openseg_exportable(ds, variant)
     start, total = time.perf_counter(), 0
     for split, ds in zip(chosen, sets):
         with progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:
-            try:
-                paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
-            except ValueError as exc:  # ShardReadError: a damaged shard, named with the sample
-                raise click.ClickException(str(exc)) from None
+            paths = export_openseg_mat(ds, dest, variant, progress=bar.update)
         ds.close()
         total += len(paths)
         where = paths[0].parent if paths else f"{dest}/{split}/{variant}"

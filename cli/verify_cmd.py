@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from cli._errors import UserError
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
@@ -19,8 +20,8 @@ def verify_cmd(out_dir, splits, quiet):
     any split's build is incomplete (interrupted or stopped)."""
     splits = splits or _shards.list_splits(out_dir)
     if not splits:
-        raise click.UsageError(f"{out_dir}: no <split>/manifest.json or build.json "
-                               "(is it a `segfix-gt build` OUT_DIR?)")
+        raise UserError(f"{out_dir}: no <split>/manifest.json or build.json "
+                        "(is it a `segfix-gt build` OUT_DIR?)")
     bad = 0
     for split in splits:
         status = _shards.split_status(out_dir, split)

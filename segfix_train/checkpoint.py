@@ -130,8 +130,8 @@ def verify_digest(path: str) -> None:
             want = f.read().split()[0].lower()
     except (OSError, IndexError):
         raise CheckpointError(
-            f"{path}: no digest file {os.path.basename(dpath)} (every checkpoint is saved with one; the "
-            f"save may have been interrupted). If you trust the file, write it with "
+            f"{path}: no digest file {os.path.basename(dpath)} (every segfix train checkpoint is saved with "
+            f"one; the save may have been interrupted). If you trust the file, write it with "
             f"`sha256sum {path} > {dpath}`") from None
     got = file_sha256(path)
     if got != want:

@@ -27,8 +27,23 @@ from .models import create_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
+def resolve_checkpoint(path: str) -> str:
+    """``path`` itself, or for a run directory (``segfix train --out``) its latest checkpoint."""
+    if os.path.isdir(path):
+        from .checkpoint import list_checkpoints
+
+        found = list_checkpoints(path)
+        if not found:
+            raise FileNotFoundError(f"{path}: no checkpoints/ckpt_*.pt in this run directory; pass a "
+                                    "checkpoint file or a `segfix train --out` directory that has saved one")
+        return found[-1][1]
+    return path
+
+
 def load_model(path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint."""
+    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint (or a run directory: its
+    latest checkpoint)."""
+    path = resolve_checkpoint(path)
     state = load_checkpoint(path)  # digest checked, weights_only: data, never code
     cfg = state["config"]
     try:
