@@ -85,7 +85,7 @@ def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dic
     ref = _arrays(clean)
     n_shards = (len(ref) + 1) // 2
     res = {"kills": 0, "resumed_complete": 0, "samples_lost": 0, "samples_different": 0,
-           "processes_left_after_kill": 0, "verify_said_incomplete": 0}
+           "processes_left_after_kill": 0, "verify_said_incomplete": 0, "finished_before_kill": 0}
     env = dict(os.environ, PYTHONPATH=str(REPO))
     for k in range(n):
         out = tmp / f"killed{k}"
@@ -94,16 +94,20 @@ def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dic
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             # kill at a random point of the build: just after it starts, or once shard t is published
-            t = rng.randrange(-1, n_shards - 1)
+            t = rng.randrange(-1, max(0, n_shards - 2))
             mark = out / "train" / ("plan.json" if t < 0 else f"shard-{t:05d}.h5")
             deadline = time.time() + 120
             while time.time() < deadline and proc.poll() is None and not mark.exists():
                 time.sleep(0.005)
             time.sleep(rng.uniform(0.0, 0.05))
             if proc.poll() is not None:
-                continue  # finished before the kill: not counted
+                res["finished_before_kill"] += 1
+                continue
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+            if (out / "train" / "manifest.json").exists():  # it completed just before the kill
+                res["finished_before_kill"] += 1
+                continue
             res["kills"] += 1
             deadline = time.time() + 30
             while _session_pids(proc.pid) and time.time() < deadline:
