@@ -9,8 +9,21 @@ import click
 
 from cli._progress import progressbar
 
-from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth, format_table
+from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth,
+                                               format_table, resolve_eval_split)
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
+
+
+def _parse_px(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        px = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected pixel radii such as 1,2,3, got {value!r}") from None
+    if not px or min(px) < 1:
+        raise click.BadParameter(f"pixel radii must be integers >= 1, got {value!r}")
+    return px
 
 
 def _run(gt_dir, pred_dir, label, **kw):
@@ -57,12 +70,20 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.argument("gt_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("pred_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--layout", type=click.Choice(LAYOUTS), default="cityscapes", show_default=True)
-@click.option("--split", default="val", show_default=True,
-              help="Split name (voc, mmseg: or the path of a split list .txt).")
+@click.option("--split", default=None,
+              help="Split to score (default: val for cityscapes, voc, mmseg; validation for ade20k; every "
+                   "file for gta5 and folder); train/val and training/validation are aliases. voc, "
+                   "mmseg: or the path of a split list .txt.")
 @click.option("--id-space", type=click.Choice(ID_SPACES), default="labelIds", show_default=True,
               help="Ids of the predictions (Cityscapes evaluator: labelIds).")
 @click.option("--num-classes", type=click.IntRange(min=1), default=None,
               help="Number of classes (folder, mmseg layouts; folder default 19).")
+@click.option("--allow-ignored-ids", is_flag=True,
+              help="Score a prediction even when most of its pixels carry ids that no evaluated class has "
+                   "(by default such a file stops the run: its --id-space is probably wrong).")
+@click.option("--px", "px", callback=_parse_px, metavar="R1,R2,..",
+              help="Boundary F tolerances in pixels (e.g. 1,2,3) instead of the paper's fractions of "
+                   "the image diagonal (0.0003,0.0006,0.0009: 1/2/3 px at 2048x1024 only).")
 @click.option("--img-suffix", help="mmseg: image file name ending (default .jpg), as segfix-gt build.")
 @click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending.")
 @click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
@@ -81,24 +102,30 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--instances", is_flag=True,
               help="Score Cityscapes instance results (*_pred.txt + masks) with the official evaluator: "
                    "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
-def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, seg_suffix,
-          reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames,
-          instances):
+def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
+          seg_suffix, reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir,
+          plot_frames, instances):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
-    boundary F at 1/2/3 px."""
+    boundary F.
+
+    Boundary F columns name their radius in pixels for the image sizes scored; the means are
+    given as the authors define them (an absent class counts 100) and over the classes present.
+    """
     from segfix_data.datasets.labels import read_class_names
 
     if instances:
         if layout != "cityscapes" or plots_dir:
             raise click.UsageError("--instances scores Cityscapes instance results: use it with "
                                    "--layout cityscapes and without --plots")
-        return _instances(gt_dir, pred_dir, split, baseline, json_path)
+        return _instances(gt_dir, pred_dir, split or "val", baseline, json_path)
     try:
         class_names = read_class_names(class_names_file) if class_names_file else None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    split = resolve_eval_split(gt_dir, layout, split)
     kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
-              thresholds=BOUNDARY_THRESHOLDS, boundary=not no_boundary, img_suffix=img_suffix,
+              thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
+              boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
               seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
     if plots_dir:
         from segfix_data.metrics.plots import require_matplotlib
@@ -120,7 +147,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, img_suffix, se
         from segfix_data.metrics.plots import plot_directory
 
         n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix))
-        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary")}
+        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids")}
         with progressbar(length=n, label="plots", file=click.get_text_stream("stderr")) as bar:
             paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
                                    baseline_result=base, frames=plot_frames, progress=bar.update, **pk)

@@ -20,22 +20,40 @@ import torch
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .data import normalise
 from .models import create_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
+def resolve_checkpoint(path: str) -> str:
+    """``path`` itself, or for a run directory (``segfix train --out``) its latest checkpoint."""
+    if os.path.isdir(path):
+        from .checkpoint import list_checkpoints
+
+        found = list_checkpoints(path)
+        if not found:
+            raise FileNotFoundError(f"{path}: no checkpoints/ckpt_*.pt in this run directory; pass a "
+                                    "checkpoint file or a `segfix train --out` directory that has saved one")
+        return found[-1][1]
+    return path
+
+
 def load_model(path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint."""
-    state = load_checkpoint(path)
-    if "model" not in state or "config" not in state:
-        raise ValueError(f"{path!r} is not a segfix train checkpoint (needs 'model' and 'config' entries)")
+    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint (or a run directory: its
+    latest checkpoint)."""
+    path = resolve_checkpoint(path)
+    state = load_checkpoint(path)  # digest checked, weights_only: data, never code
     cfg = state["config"]
-    model = create_model(cfg["model"], num_directions=int(state.get("num_directions", 8)),
-                         **cfg.get("model_args", {}))
-    model.load_state_dict(state["model"])
+    try:
+        model = create_model(cfg["model"], num_directions=int(state.get("num_directions", 8)),
+                             **cfg.get("model_args", {}))
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its weights do not fit model {cfg.get('model')!r} with "
+                              f"{state.get('num_directions', 8)} directions ({str(e).splitlines()[0]}); "
+                              "was it edited or written by another tool?") from None
     return model.to(device).eval()
 
 

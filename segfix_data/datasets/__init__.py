@@ -14,11 +14,14 @@ from .folder import folder_frames
 from .frame import Frame, FrameError, LayoutError
 from .gta5 import gta5_frames
 from .io import frame_key, image_size, load_class_map, read_image, read_instance_ids, read_label
-from .layouts import LAYOUTS, find_frames
+from .layouts import (DEFAULT_SPLITS, EVAL_SPLITS, LAYOUTS, available_splits, find_frames, normalise_split,
+                      resolve_split, splits_present)
 from .mmseg import mmseg_frames
 from .voc import voc_frames
 from ._pairing import split_name
 
-__all__ = ["LAYOUTS", "Frame", "FrameError", "LayoutError", "find_frames", "cityscapes_frames",
-           "ade20k_frames", "gta5_frames", "folder_frames", "voc_frames", "mmseg_frames", "split_name", "frame_key", "image_size",
+__all__ = ["LAYOUTS", "DEFAULT_SPLITS", "EVAL_SPLITS", "available_splits", "normalise_split",
+           "resolve_split", "splits_present", "Frame", "FrameError", "LayoutError", "find_frames",
+           "cityscapes_frames", "ade20k_frames", "gta5_frames", "folder_frames", "voc_frames", "mmseg_frames",
+           "split_name", "frame_key", "image_size",
            "load_class_map", "read_image", "read_instance_ids", "read_label"]

@@ -34,12 +34,17 @@ def num_classes_of(ds) -> int:
 
 
 def choose_split(splits: list[str], wanted: str | None) -> str:
-    """The split to look at: ``wanted`` if given (must exist), else 'val'/'validation' if built,
-    else the first one."""
+    """The split to look at: ``wanted`` if given (must exist; ``val`` / ``validation`` and
+    ``train`` / ``training`` are aliases), else 'val'/'validation' if built, else the first one."""
     if wanted is not None:
-        if wanted not in splits:
-            raise ValueError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
-        return wanted
+        if wanted in splits:
+            return wanted
+        from segfix_data.datasets.layouts import SPLIT_ALIASES
+
+        alias = [a for a in SPLIT_ALIASES.get(wanted, ()) if a in splits]
+        if len(alias) == 1:
+            return alias[0]
+        raise ValueError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
     if not splits:
         raise ValueError("no built split found (no <split>/manifest.json); run `segfix-gt build` first")
     for name in ("val", "validation"):

@@ -9,6 +9,8 @@ Pure array functions (no file I/O) used by :mod:`segfix_data.shards` and the bui
 * :func:`filter_args`: the dataset-creation filter arguments of an encoded array (the one place
   the writer learns the codec);
 * :func:`checksum`: CRC-32 of an array's bytes, stored per array in the manifest;
+* :func:`fletcher32`: HDF5's per-chunk Fletcher-32 checksum, appended to every stored chunk so that
+  HDF5 itself checks each tile it reads (a damaged tile raises instead of returning wrong pixels);
 * :func:`encode_boundary_direction` / :func:`decode_boundary_direction`: the boundary and direction
   targets in one uint8 array (exact; half the tiles to read per crop);
 * :func:`derive_distance`: the ``paper`` distance target recomputed exactly from the stored map.
@@ -43,15 +45,57 @@ CODECS = ("lz4", "zlib")
 LZ4_CLEVEL = 5
 
 
+@numba.njit(cache=True, nogil=True)
+def _fletcher32(data):
+    # HDF5's H5_checksum_fletcher32: 16-bit big-endian words, folded every 360 words
+    n, i = data.size // 2, 0
+    s1, s2 = np.uint32(0), np.uint32(0)
+    mask, sh = np.uint32(0xFFFF), np.uint32(16)
+    while n:
+        t = min(n, 360)
+        n -= t
+        for _ in range(t):
+            s1 += (np.uint32(data[i]) << np.uint32(8)) | np.uint32(data[i + 1])
+            s2 += s1
+            i += 2
+        s1 = (s1 & mask) + (s1 >> sh)
+        s2 = (s2 & mask) + (s2 >> sh)
+    if data.size % 2:
+        s1 += np.uint32(data[i]) << np.uint32(8)
+        s2 += s1
+        s1 = (s1 & mask) + (s1 >> sh)
+        s2 = (s2 & mask) + (s2 >> sh)
+    s1 = (s1 & mask) + (s1 >> sh)
+    s2 = (s2 & mask) + (s2 >> sh)
+    return (s2 << sh) | s1
+
+
+def fletcher32(data: bytes) -> int:
+    """HDF5's Fletcher-32 checksum of a stored chunk's bytes (what its ``fletcher32`` filter computes).
+
+    Every chunk a shard stores ends with these 4 bytes (little-endian), and its dataset has the
+    standard Fletcher-32 filter last in its pipeline, after any compression: HDF5 recomputes the
+    sum whenever it reads a chunk and raises on a mismatch. This is what makes damaged tiles
+    (raw image tiles included) fail on read instead of returning wrong pixels, whatever the
+    compression filter before it.
+    """
+    return int(_fletcher32(np.frombuffer(data, dtype=np.uint8)))
+
+
+def with_fletcher32(data: bytes) -> bytes:
+    """``data`` followed by its :func:`fletcher32` sum: a chunk as the Fletcher-32 filter stores it."""
+    return data + fletcher32(data).to_bytes(4, "little")
+
 @dataclasses.dataclass
 class EncodedArray:
     """An array ready for the shard writer, in HDF5 chunks.
 
-    ``blocks`` holds ``(chunk offset, compressed bytes)`` per chunk, ready for
-    ``write_direct_chunk`` into a dataset created with :func:`filter_args`: zlib bytes (codec
-    ``"zlib"``) or Blosc-LZ4 frames (``"lz4"``); edge chunks are zero-padded to the full chunk
-    shape, as HDF5 stores them. ``level`` 0 (zlib): uncompressed, in tiles, or, when ``chunks``
-    is None, contiguous (``blocks`` then holds the raw bytes once, offset ``None``).
+    ``blocks`` holds ``(chunk offset, stored bytes)`` per chunk, ready for ``write_direct_chunk``
+    into a dataset created with ``fletcher32=True`` and :func:`filter_args`: the zlib (or raw)
+    bytes (codec ``"zlib"``) or the Blosc-LZ4 frame (``"lz4"``), followed by their 4-byte
+    :func:`fletcher32` sum; edge chunks are zero-padded to the full chunk shape, as HDF5 stores
+    them. ``level`` 0 (zlib): uncompressed, in tiles, or, when ``chunks`` is None, contiguous
+    (``blocks`` then holds the raw bytes once, offset ``None``).
     """
 
     shape: tuple
@@ -72,8 +116,9 @@ class EncodedArray:
 
 
 def filter_args(enc: EncodedArray) -> dict:
-    """h5py ``create_dataset`` keyword arguments of the chunk filter of ``enc``.
+    """h5py ``create_dataset`` keyword arguments of the compression filter of ``enc``.
 
+    The writer adds ``fletcher32=True`` (last in the pipeline, after this filter).
     ``lz4``: Blosc (id 32001) with LZ4, byte shuffle for multi-byte dtypes (hdf5plugin; a plain
     h5py reader needs ``import hdf5plugin`` first). ``zlib``: HDF5's standard deflate at
     ``enc.level`` (none for level 0).
@@ -89,15 +134,17 @@ def filter_args(enc: EncodedArray) -> dict:
 def _encode_lz4(arr: np.ndarray, chunks: tuple) -> EncodedArray:
     """Blosc-LZ4 chunks made by HDF5's own filter in an in-memory file, read back raw.
 
-    (No Python binding of Blosc is needed, and the bytes are by construction what the filter
-    decodes; in a worker this also keeps the compression off the writing process.)
+    (No Python binding of Blosc is needed, and the bytes are by construction what the filters
+    decode, Fletcher-32 sum included; in a worker this also keeps the compression off the
+    writing process.)
     """
     import h5py
 
     masks: list = []
     enc = EncodedArray(arr.shape, arr.dtype.str, chunks, 0, [], checksum(arr), codec="lz4", masks=masks)
     with h5py.File(f"segfix-lz4-{id(arr)}.h5", "w", driver="core", backing_store=False) as f:
-        ds = f.create_dataset("a", shape=arr.shape, dtype=arr.dtype, chunks=chunks, **filter_args(enc))
+        ds = f.create_dataset("a", shape=arr.shape, dtype=arr.dtype, chunks=chunks, fletcher32=True,
+                              **filter_args(enc))
         ds.write_direct(arr)
         ds.flush()
         h, w = arr.shape[:2]
@@ -141,7 +188,7 @@ def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles:
                 block = padded
             offset = (y, x) + (0,) * (arr.ndim - 2)
             raw = np.ascontiguousarray(block).tobytes()
-            blocks.append((offset, zlib.compress(raw, level) if level else raw))
+            blocks.append((offset, with_fletcher32(zlib.compress(raw, level) if level else raw)))
     return EncodedArray(arr.shape, arr.dtype.str, chunks, level, blocks, checksum(arr))
 
 

@@ -19,6 +19,7 @@ from tests.support.paths import REPO
 
 V1 = REPO / "tests" / "support" / "shards_v1"
 BLOSC = 32001
+FLETCHER = h5py.h5z.FILTER_FLETCHER32
 
 
 def _filters(ds: h5py.Dataset) -> list[int]:
@@ -55,8 +56,8 @@ def test_version_2_stores_targets_in_blosc_lz4_and_plain_h5py_reads_them(citysca
     g = ds.group(0)
     for name in ("label", "semantic/boundary_direction", "instance/boundary_direction",
                  "instance/segments"):
-        assert _filters(g[name]) == [BLOSC], name
-    assert _filters(g["image"]) == []  # raw image tiles, as before
+        assert _filters(g[name]) == [BLOSC, FLETCHER], name
+    assert _filters(g["image"]) == [FLETCHER]  # raw image tiles, with their checksums
     with h5py.File(ds.root / ds.samples[0]["shard"], "r") as f:
         stored = sum(f[f"samples/00000/{k}"].id.get_storage_size() for k in ds.samples[0]["checksums"])
     assert ds.samples[0]["bytes"] == stored
@@ -74,7 +75,7 @@ def test_zlib_codec_still_builds_deflate_tiles_with_the_same_arrays(cityscapes_d
     build_split(cityscapes_dir, tmp_path / "lz4", "val", BuildConfig())
     build_split(cityscapes_dir, tmp_path / "zlib", "val", BuildConfig(codec="zlib", level=3))
     a, b = ShardSet(tmp_path / "lz4", "val"), ShardSet(tmp_path / "zlib", "val")
-    assert _filters(b.group(0)["label"]) == [h5py.h5z.FILTER_DEFLATE]
+    assert _filters(b.group(0)["label"]) == [h5py.h5z.FILTER_DEFLATE, FLETCHER]
     for i in range(len(a)):
         assert a.samples[i]["checksums"] == b.samples[i]["checksums"]
         ra, rb = a.read(i), b.read(i)
@@ -138,3 +139,21 @@ def test_raw_image_tiles_read_by_chunk_equal_hdf5_selection(tmp_path_factory, h,
         for name in ("image", "deflated"):
             got = _read_raw_tiles(f[f"samples/00000/{name}"], win)
             np.testing.assert_array_equal(got, img[win[0]:win[0] + win[2], win[1]:win[1] + win[3]])
+
+
+def test_a_damaged_raw_image_tile_is_reported_by_the_direct_read(cityscapes_dir, tmp_path):
+    from segfix_data.shards import ShardReadError
+
+    build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig())
+    ds = ShardSet(tmp_path / "out", "val")
+    path = ds.root / ds.samples[0]["shard"]
+    good = ds.read(0, fields="image", window=(3, 5, 40, 60))["image"]
+    with h5py.File(path, "r") as f:
+        offset = f["samples/00000/image"].id.get_chunk_info(0).byte_offset
+    ds.close()
+    raw = bytearray(path.read_bytes())
+    raw[offset + 100] ^= 0xFF  # one pixel of the first tile
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ShardReadError):
+        ShardSet(tmp_path / "out", "val").read(0, fields="image", window=(3, 5, 40, 60))
+    assert good.shape == (40, 60, 3)
