@@ -42,7 +42,7 @@ import h5py
 import numpy as np
 
 from segfix_data.atomic import atomic_path
-from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args, fletcher32
+from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args
 
 FORMAT_NAME = "segfix-shards"
 #: 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13). 1: deflate. Readers read both.
@@ -74,57 +74,6 @@ def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
     masks = enc.masks or [0] * len(enc.blocks)
     for (offset, data), mask in zip(enc.blocks, masks):
         ds.id.write_direct_chunk(offset, data, filter_mask=mask)
-
-
-def _read_raw_tiles(ds: h5py.Dataset, window) -> np.ndarray:
-    """``ds[y0:y0+h, x0:x0+w]`` of a chunked dataset of raw tiles (no compression filter).
-
-    The touched chunks are read whole with ``read_direct_chunk`` and copied into place: HDF5's
-    partial-chunk selection costs ~3x as much for a 512x512 image crop. A dataset whose only
-    filter is Fletcher-32 (format 2 raw image tiles) has each chunk's stored sum checked here, as
-    HDF5 would. Datasets with another filter (deflate image tiles) or without chunks, and any
-    chunk that cannot be read this way or whose sum does not match, go through ``ds[...]``, which
-    reads them or raises HDF5's own error (a damaged tile is reported as before).
-
-    Returns:
-        (h, w, ...) array of ``ds.dtype``.
-    """
-    y0, x0, h, w = window
-    sl = (slice(y0, y0 + h), slice(x0, x0 + w))
-    dcpl = ds.id.get_create_plist()
-    if dcpl.get_layout() != h5py.h5d.CHUNKED:
-        return ds[sl]
-    nfilters = dcpl.get_nfilters()
-    if nfilters > 1 or (nfilters == 1 and dcpl.get_filter(0)[0] != h5py.h5z.FILTER_FLETCHER32):
-        return ds[sl]
-    checked = nfilters == 1
-    chunks = dcpl.get_chunk()
-    dsid = ds.id
-    shape = dsid.shape
-    th, tw = chunks[:2]
-    tail = tuple(shape[2:])
-    if tuple(chunks[2:]) != tail:
-        return ds[sl]
-    dtype = dsid.dtype
-    out = np.empty((h, w) + tail, dtype)
-    zeros = (0,) * len(tail)
-    try:
-        for ty in range(y0 // th * th, y0 + h, th):
-            for tx in range(x0 // tw * tw, x0 + w, tw):
-                mask, data = dsid.read_direct_chunk((ty, tx) + zeros)
-                if mask:
-                    return ds[sl]
-                if checked:
-                    if int.from_bytes(data[-4:], "little") != fletcher32(data[:-4]):
-                        return ds[sl]  # HDF5 raises its checksum error
-                    data = data[:-4]
-                tile = np.frombuffer(data, dtype).reshape(chunks)
-                ya, yb = max(y0, ty), min(y0 + h, ty + th)
-                xa, xb = max(x0, tx), min(x0 + w, tx + tw)
-                out[ya - y0:yb - y0, xa - x0:xb - x0] = tile[ya - ty:yb - ty, xa - tx:xb - tx]
-    except Exception:  # an unallocated or odd chunk: let HDF5 read (or report) it
-        return ds[sl]
-    return out
 
 
 class ShardWriter:
@@ -451,10 +400,7 @@ class ShardSet:
                 codes[variant] = decode_boundary_direction(g[f"{variant}/boundary_direction"][sl])
             return codes[variant][0 if name == "boundary" else 1]
         if field in g:
-            ds = g[field]
-            if field == "image":
-                return _read_raw_tiles(ds, window)
-            return ds[sl]
+            return g[field][sl]
         if field == "image" and "image_file" in g:
             from PIL import Image
 
