@@ -8,11 +8,15 @@ if torch is missing); then ``depth``/``dir_deg`` as uint8 and a compressed ``sav
 
 Ours: ``build_split`` with ``--jobs 1`` and ``--jobs 2`` (loky), with images stored as tiles
 (the default), without images (what the authors' files hold: targets only) and with the source
-file bytes as the image. Reported: ms per frame, the per-core speed-up (baseline ms per frame /
-(ours ms per frame * jobs)), stored bytes per frame (targets = label + boundary_direction), and
-read times: a whole sample, a random 512x512 crop (with and without the image), and the authors'
-``loadmat`` of one frame. The HDF5 chunk cache is off for reads so every read decompresses its
-tiles. Medians over repeats. Threads pinned to 1 per process (NUMBA/OMP/MKL/OPENBLAS).
+file bytes as the image; and, with one job, the two format-2 changes undone one at a time
+(``--codec zlib`` target tiles, PIL instead of pyspng decoding). Reported: ms per frame, the
+per-core speed-up (baseline ms per frame / (ours ms per frame * jobs)), stored bytes per frame
+(targets = label + boundary_direction), where one frame's time goes (in-process, one frame),
+and read times: a whole sample, a random 512x512 crop (image + boundary + direction, the
+training read; with and without the label), and the authors' ``loadmat`` of one frame. The HDF5
+chunk cache is off for reads so every read decompresses its tiles. Medians over interleaved
+rounds. Threads pinned to 1 per process (NUMBA/OMP/MKL/OPENBLAS); machine metadata (with the
+load) and JSON through ``_common.py``.
 
 Usage: python3 benchmarks/bench_build.py [--quick] [--frames N] [--repeats R]
 """
@@ -37,8 +41,12 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _common import CLOCK, machine_metadata, print_metadata, use_cpu_time, write_json  # noqa: E402
 
 from segfix_data import datasets, shards  # noqa: E402
+from segfix_data.datasets import io  # noqa: E402
 from segfix_data.shards import BuildConfig, build_split  # noqa: E402
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
@@ -100,41 +108,21 @@ def authors_targets_mat(label_path: str, mat_path: str, ksize: int = 5, filt=_fi
 
 
 def metadata() -> dict:
-    import numba
-    import scipy
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True).stdout.strip()
-    except OSError:
-        commit = None
-    try:
-        import torch  # only for the version string; segfix_data never imports it
-
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
     import h5py
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
-            "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version, "torch": torch_version,
-            "commit": commit, "threads_per_process": 1,
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    meta = machine_metadata()
+    meta["hdf5"] = h5py.version.hdf5_version
+    meta["threads_per_process"] = 1
+    return meta
 
 
 def median_ms(fn, repeats: int) -> float:
     ts = []
+    clock = CLOCK["fn"]
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        ts.append(time.perf_counter() - t)
+        ts.append(clock() - t)
     return 1000 * float(np.median(ts))
 
 
@@ -153,6 +141,54 @@ def stored_bytes(out: Path, split: str) -> dict:
     return {k: v / len(ds) for k, v in sizes.items()}
 
 
+def frame_breakdown(frame, repeats: int) -> dict:
+    """Where one frame's build time goes (default config, one thread, in this process)."""
+    import h5py
+
+    from segfix_data import semantic_targets
+    from segfix_data.shards import codec
+    from segfix_data.shards.store import _write_encoded
+    from segfix_data.targets import min_distance_bound
+
+    out = {}
+    img = datasets.read_image(frame.image)
+    label = datasets.read_label(frame.label, "cityscapes")
+    bound = min_distance_bound(5.0, 9)
+    out["read image (pyspng)"] = median_ms(lambda: datasets.read_image(frame.image), repeats)
+    io._spng = False
+    try:
+        out["read image (PIL)"] = median_ms(lambda: datasets.read_image(frame.image), repeats)
+        out["read label (PIL, numpy table)"] = median_ms(
+            lambda: datasets.read_label(frame.label, "cityscapes"), repeats)
+    finally:
+        io._spng = None
+    out["read label (pyspng, one-pass table)"] = median_ms(
+        lambda: datasets.read_label(frame.label, "cityscapes"), repeats)
+    out["semantic_targets, full distance"] = median_ms(lambda: semantic_targets(label), repeats)
+    out["semantic_targets, distance_bound (the build)"] = median_ms(
+        lambda: semantic_targets(label, distance_bound=bound), repeats)
+    t = semantic_targets(label, distance_bound=bound)
+    out["boundary/direction code + class counts"] = median_ms(
+        lambda: codec.encode_boundary_direction(t.boundary, t.direction, label), repeats)
+    code = codec.encode_boundary_direction(t.boundary, t.direction)
+    out["encode image raw tiles + checksum"] = median_ms(
+        lambda: codec.encode_array(img, tile=128, level=0, raw_tiles=True), repeats)
+    for name, kw in (("lz4", {"codec": "lz4"}), ("zlib-1", {"codec": "zlib", "level": 1})):
+        encs = {}
+
+        def enc():
+            encs["label"] = codec.encode_array(label, tile=128, **kw)
+            encs["code"] = codec.encode_array(code, tile=128, **kw)
+        out[f"encode label + code, {name} (worker side)"] = median_ms(enc, repeats)
+
+        def write():
+            with h5py.File(tempfile.mktemp(suffix=".h5"), "w", driver="core", backing_store=False) as f:
+                for k, e in encs.items():
+                    _write_encoded(f, k, e)
+        out[f"write label + code, {name} (HDF5, in memory)"] = median_ms(write, repeats)
+    return out
+
+
 # ---------------------------------------------------------------------------------- main
 
 
@@ -162,7 +198,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--frames", type=int, default=None, help="frames to build (default 6; quick 2)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats per build (default 3; quick 1)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/bench_build[.quick].json)")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with this process's CPU time (shared machines); --jobs 2 rows are then "
+                         "left out (their work runs in other processes)")
     args = ap.parse_args(argv)
+    if args.cpu_time:
+        use_cpu_time()
     h, w = (128, 256) if args.quick else (1024, 2048)
     n_frames = args.frames or (2 if args.quick else 6)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -195,16 +236,28 @@ def main(argv=None) -> dict:
             for f in frames:
                 authors_targets_mat(f.label, str(mats / (Path(f.label).stem + ".mat")), filt=filt)
 
-        configs = [("images, raw tiles (default)", {}, 1), ("images, raw tiles (default)", {}, 2),
-                   ("no images", {"images": False}, 1), ("no images", {"images": False}, 2),
-                   ("image file bytes", {"image_format": "file"}, 1),
-                   ("images, zlib-1 tiles", {"image_level": 1}, 1)]
+        # (name, BuildConfig keywords, jobs, decode with PIL instead of pyspng)
+        configs = [("images, raw tiles (default)", {}, 1, False),
+                   ("images, raw tiles (default)", {}, 2, False),
+                   ("no images", {"images": False}, 1, False), ("no images", {"images": False}, 2, False),
+                   ("image file bytes", {"image_format": "file"}, 1, False),
+                   ("images, zlib-1 image tiles", {"image_level": 1}, 1, False),
+                   ("images, --codec zlib targets (format 1)", {"codec": "zlib"}, 1, False),
+                   ("images, PIL decode (no pyspng)", {}, 1, True),
+                   ("no images, --codec zlib targets", {"images": False, "codec": "zlib"}, 1, False)]
+        if args.cpu_time:
+            configs = [c for c in configs if c[2] == 1]
         n_run = [0]
 
-        def runner(kw, jobs):
+        def runner(kw, jobs, pil):
             def run():
                 n_run[0] += 1
-                build_split(data, tmp / f"out{n_run[0]}", "train", BuildConfig(shard_size=4, **kw), jobs=jobs)
+                io._spng = False if pil else None  # jobs 1: this process decodes
+                try:
+                    build_split(data, tmp / f"out{n_run[0]}", "train", BuildConfig(shard_size=4, **kw),
+                                jobs=jobs)
+                finally:
+                    io._spng = None
             return run
 
         # rounds: baseline and every build once per round, so a load change on the (shared)
@@ -213,8 +266,8 @@ def main(argv=None) -> dict:
         last_out = [None] * len(configs)
         for _ in range(repeats):
             base_t.append(median_ms(run_baseline, 1) / n_frames)
-            for c, (name, kw, jobs) in enumerate(configs):
-                build_t[c].append(median_ms(runner(kw, jobs), 1) / n_frames)
+            for c, (name, kw, jobs, pil) in enumerate(configs):
+                build_t[c].append(median_ms(runner(kw, jobs, pil), 1) / n_frames)
                 last_out[c] = tmp / f"out{n_run[0]}"
         base_ms = float(np.median(base_t))
         mat_files = sorted(mats.glob("*.mat"))
@@ -224,7 +277,7 @@ def main(argv=None) -> dict:
 
         mat_read_ms = median_ms(lambda: [scipy.io.loadmat(str(p)) for p in mat_files], repeats) / len(mat_files)
         rows = []
-        for c, (name, kw, jobs) in enumerate(configs):
+        for c, (name, kw, jobs, pil) in enumerate(configs):
             ms = float(np.median(build_t[c]))
             rows.append({"config": name, "jobs": jobs, "ms_per_frame": ms,
                          "speedup_per_core": base_ms / (ms * jobs),
@@ -235,28 +288,39 @@ def main(argv=None) -> dict:
         build_split(data, out, "train", BuildConfig(shard_size=4), jobs=1)
         ds = shards.ShardSet(out, "train", cache_bytes=0)
         rng = np.random.default_rng(0)
-        n_reads = 10 if args.quick else 60
+        n_reads = 10 if args.quick else 200
 
         def timed_reads(fields, window_fn):
             ts = []
             for k in range(n_reads):
                 i = k % len(ds)
                 win = window_fn()
-                t = time.perf_counter()
+                t = CLOCK["fn"]()
                 ds.read(i, fields=fields, window=win)
-                ts.append(time.perf_counter() - t)
+                ts.append(CLOCK["fn"]() - t)
             return 1000 * float(np.median(ts))
 
         rand_win = lambda: (int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1)), crop, crop)  # noqa: E731
         targets_fields = ("label", "semantic/boundary", "semantic/direction")
+        train_fields = ("image", "semantic/boundary", "semantic/direction")
         reads = {
-            "full sample (image, label, boundary, direction)": timed_reads(shards.DEFAULT_FIELDS, lambda: None),
-            "full sample + derived distance": timed_reads(shards.DEFAULT_FIELDS + ("semantic/distance",), lambda: None),
+            f"{crop}x{crop} crop (image, boundary, direction)": timed_reads(train_fields, rand_win),
             f"{crop}x{crop} crop (image, label, boundary, direction)": timed_reads(shards.DEFAULT_FIELDS, rand_win),
             f"{crop}x{crop} crop (label, boundary, direction)": timed_reads(targets_fields, rand_win),
+            "full sample (image, label, boundary, direction)": timed_reads(shards.DEFAULT_FIELDS, lambda: None),
+            "full sample + derived distance": timed_reads(shards.DEFAULT_FIELDS + ("semantic/distance",), lambda: None),
             "authors' .mat loadmat (depth, dir_deg), whole frame": mat_read_ms,
         }
         ds.close()
+        out = tmp / "read_zlib"
+        build_split(data, out, "train", BuildConfig(shard_size=4, codec="zlib"), jobs=1)
+        ds = shards.ShardSet(out, "train", cache_bytes=0)
+        reads[f"{crop}x{crop} crop (image, boundary, direction), --codec zlib (format 1)"] = \
+            timed_reads(train_fields, rand_win)
+        reads[f"{crop}x{crop} crop (label, boundary, direction), --codec zlib (format 1)"] = \
+            timed_reads(targets_fields, rand_win)
+        ds.close()
+        breakdown = frame_breakdown(frames[0], repeats=3 if args.quick else 7)
         out = tmp / "read_raw"
         build_split(data, out, "train", BuildConfig(shard_size=4, image_level=1), jobs=1)
         ds = shards.ShardSet(out, "train", cache_bytes=0)
@@ -269,30 +333,32 @@ def main(argv=None) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
     targets_keys = ("label", "semantic/boundary_direction", "semantic/distance")
+    meta = metadata()
+    print_metadata(meta)
     print(f"bench_build: {n_frames} generated frames of {w}x{h}, median of {repeats} repeat(s); "
-          f"threads per process pinned to 1")
-    print(f"{'method':44s} {'jobs':>4s} {'ms/frame':>10s} {'x per core':>10s} {'targets KiB':>12s} {'all KiB':>9s}")
-    print(f"{'authors: per-class EDT+' + filt_name + ', savemat':44s} {1:4d} {base_ms:10.1f} {1.0:10.2f} "
+          f"threads per process pinned to 1; clock: {CLOCK['name']} time")
+    print(f"{'method':52s} {'jobs':>4s} {'ms/frame':>10s} {'x per core':>10s} {'targets KiB':>12s} {'all KiB':>9s}")
+    print(f"{'authors: per-class EDT+' + filt_name + ', savemat':52s} {1:4d} {base_ms:10.1f} {1.0:10.2f} "
           f"{mat_bytes / 1024:12.1f} {mat_bytes / 1024:9.1f}")
     for r in rows:
         tb = sum(v for k, v in r["bytes"].items() if k in targets_keys)
         r["targets_bytes_per_frame"] = tb
         r["all_bytes_per_frame"] = sum(r["bytes"].values())
-        print(f"{'segfix-gt build, ' + r['config']:44s} {r['jobs']:4d} {r['ms_per_frame']:10.1f} "
+        print(f"{'segfix-gt build, ' + r['config']:52s} {r['jobs']:4d} {r['ms_per_frame']:10.1f} "
               f"{r['speedup_per_core']:10.2f} {tb / 1024:12.1f} {r['all_bytes_per_frame'] / 1024:9.1f}")
-    print(f"\n{'read (median, no HDF5 chunk cache)':72s} {'ms':>8s}")
+    print(f"\n{'read (median, no HDF5 chunk cache)':78s} {'ms':>8s}")
     for k, v in reads.items():
-        print(f"{k:72s} {v:8.2f}")
-    meta = metadata()
-    print("\n" + ", ".join(f"{k}={v}" for k, v in meta.items()))
+        print(f"{k:78s} {v:8.2f}")
+    print(f"\n{'one frame, in-process (median ms)':52s} {'ms':>8s}")
+    for k, v in breakdown.items():
+        print(f"{k:52s} {v:8.2f}")
     result = {"name": "bench_build", "quick": args.quick, "frames": n_frames, "height": h, "width": w,
               "repeats": repeats, "baseline": {"filter": filt_name, "ms_per_frame": base_ms, "mat_bytes_per_frame": mat_bytes,
                                                "read_ms": mat_read_ms},
-              "builds": rows, "reads_ms": reads, "metadata": meta}
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_json, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"wrote {out_json}")
+              "builds": rows, "reads_ms": reads, "frame_breakdown_ms": breakdown, "metadata": meta,
+              "clock": CLOCK["name"]}
+    path = write_json("bench_build", result, out_json)
+    print(f"wrote {path}")
     return result
 
 

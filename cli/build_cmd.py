@@ -75,8 +75,11 @@ class _Progress:
 @click.option("--image-format", type=click.Choice(_shards.IMAGE_FORMATS), default="tiles", show_default=True,
               help="tiles: uint8 tiles (fast crops); file: the source image file's bytes (fast build).")
 @click.option("--tile", type=click.IntRange(16), default=128, show_default=True, help="Chunk side (pixels).")
+@click.option("--codec", type=click.Choice(["lz4", "zlib"]), default="lz4", show_default=True,
+              help="Codec of the target tiles. lz4: Blosc-LZ4 (hdf5plugin; the fastest build and "
+                   "reads); zlib: deflate at --level (~0.65x the bytes, any HDF5 reads it).")
 @click.option("--level", type=click.IntRange(1, 9), default=1, show_default=True,
-              help="zlib level of the target tiles (1 reads fastest; 4-6 ~25% smaller).")
+              help="zlib level of the target tiles with --codec zlib (1 reads fastest; 4-6 ~25% smaller).")
 @click.option("--image-level", type=click.IntRange(0, 9), default=0, show_default=True,
               help="zlib level of image tiles. 0: raw tiles, ~6 MiB per 2048x1024 frame, the fastest "
                    "build and training crops; 1: about half the bytes, crops ~3x slower to read.")
@@ -101,7 +104,7 @@ class _Progress:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
-              level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
+              codec, level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
               allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
@@ -118,7 +121,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
             layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
             num_directions=int(num_directions) if num_directions else None,
             border_is_boundary=border_is_boundary, images=images, image_format=image_format,
-            tile=tile, level=level, image_level=image_level, shard_size=shard_size,
+            tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,
             class_map=class_map, image_glob=image_glob, label_glob=label_glob,
             img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
             class_names=class_names)

@@ -35,7 +35,9 @@ class BuildConfig:
         gamma, ksize, num_directions, border_is_boundary: target overrides.
         images: store the images (lossless).
         image_format: "tiles" (uint8 tiles, fast crops) or "file" (the source file's bytes).
-        tile: chunk side in pixels; level: zlib level 1..9 of the targets; image_level: of the
+        tile: chunk side in pixels; codec: of the target tiles, "lz4" (format 2's default,
+            Blosc-LZ4 through hdf5plugin) or "zlib" (deflate, readable without plugins);
+            level: zlib level 1..9 of the targets (codec zlib); image_level: zlib level of the
             images (0: uncompressed tiles); shard_size: frames per shard.
         class_map, image_glob, label_glob: folder layout (no class map: labels are train ids).
         img_suffix, seg_suffix: mmseg and folder layouts: pair files by name minus these endings.
@@ -54,6 +56,7 @@ class BuildConfig:
     images: bool = True
     image_format: str = "tiles"
     tile: int = 128
+    codec: str = "lz4"
     level: int = 1
     image_level: int = 0
     shard_size: int = 32
@@ -75,6 +78,8 @@ class BuildConfig:
                              "has none (use --variant semantic)")
         if self.image_format not in IMAGE_FORMATS:
             raise ValueError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
+        if self.codec not in _codec.CODECS:
+            raise ValueError(f"unknown tile codec {self.codec!r}; choose one of {_codec.CODECS}")
         if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
             raise ValueError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
                              f"got {self.level}, {self.image_level}")
@@ -195,12 +200,12 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         ``{"ok": True, "stem", "arrays": {name: EncodedArray}, "record": {...}}`` or, for a frame
         that cannot be used, ``{"ok": False, "stem", "path", "error"}`` (the error names the file).
     """
-    from segfix_data.targets import instance_targets, semantic_targets
+    from segfix_data.targets import instance_targets, min_distance_bound, semantic_targets
 
     try:
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
         arrays = {}
-        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
+        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level, codec=config.codec)  # noqa: E731
         if config.images and config.image_format == "tiles":
             image = _datasets.read_image(frame.image)
             shape = image.shape[:2]
@@ -219,23 +224,29 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         shape = label.shape
         arrays["label"] = enc(label)
         over = config.target_overrides()
+        # paper: the distance is derived on read, so the EDT need only be exact up to what the
+        # boundary and direction read (a capped EDT; the same targets to the bit, test_build.py)
+        bound = {}
+        if config.preset == "paper":
+            p = config.resolved_targets()
+            bound["distance_bound"] = min_distance_bound(p["gamma"], p["ksize"])
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
                   "source_stats": stats,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":
                 seg, ignore = label, _labels.IGNORE_INDEX
-                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **over)
+                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **bound, **over)
             else:
                 ids = _datasets.read_instance_ids(frame.instance, expect_shape=shape, label_path=frame.label)
                 seg, ignore = _instance_segments(ids, config.preset)
-                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
+                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **bound, **over)
                 arrays["instance/segments"] = enc(seg)
             code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label)
             arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
-            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),
+            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),  # not the bound
                     "border_is_boundary": bool(t.params["border_is_boundary"]),
                     "stored": config.preset != "paper"}
             if info["stored"]:

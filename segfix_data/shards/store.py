@@ -2,8 +2,9 @@
 
 ``OUT_DIR/<split>/`` holds ``shard-NNNNN.h5`` files and ``manifest.json`` (see ``docs/shards.md``).
 A shard holds a group ``samples/NNNNN`` per sample with the arrays below, each chunked in square
-tiles (``tile`` x ``tile`` pixels, 128 by default) and deflate-compressed, so a window read touches
-only the tiles it overlaps, plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
+tiles (``tile`` x ``tile`` pixels, 128 by default) and compressed (format 2: Blosc-LZ4 target
+tiles through hdf5plugin; format 1: deflate), so a window read touches only the tiles it overlaps,
+plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
 
 Arrays of a sample (``H x W`` pixels):
 
@@ -25,9 +26,10 @@ read by :func:`~segfix_data.shards.codec.derive_distance` (one multi-label EDT o
 store ``<v>/distance`` as float32, so a read always returns the Targets values exactly.
 
 The array encodings live in :mod:`segfix_data.shards.codec` (re-exported here). Workers encode
-arrays (:func:`encode_array`: tiles -> zlib bytes, checksum) so that the process
-writing the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk``; the chunks
-are standard HDF5 deflate chunks any HDF5 reader can decode.
+arrays (:func:`encode_array`: tiles -> Blosc-LZ4 or zlib bytes, checksum) so that the process
+writing the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk`` into
+datasets created with :func:`~segfix_data.shards.codec.filter_args`. Reading format-2 shards
+outside segfix needs ``import hdf5plugin`` (it registers the Blosc filter).
 """
 from __future__ import annotations
 
@@ -40,10 +42,11 @@ import h5py
 import numpy as np
 
 from segfix_data.atomic import atomic_path
-from .codec import EncodedArray, _derive_window, decode_boundary_direction
+from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args
 
 FORMAT_NAME = "segfix-shards"
-FORMAT_VERSION = 1
+#: 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13). 1: deflate. Readers read both.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
@@ -67,10 +70,10 @@ def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
     # Fletcher-32 last in the pipeline (h5py's order): each stored chunk ends with the sum of the
     # compressed bytes before it, which :func:`codec.encode_array` has appended.
     ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
-                              fletcher32=True,
-                              **({"compression": "gzip", "compression_opts": enc.level} if enc.level else {}))
-    for offset, data in enc.blocks:
-        ds.id.write_direct_chunk(offset, data, filter_mask=0)
+                              fletcher32=True, **filter_args(enc))
+    masks = enc.masks or [0] * len(enc.blocks)
+    for (offset, data), mask in zip(enc.blocks, masks):
+        ds.id.write_direct_chunk(offset, data, filter_mask=mask)
 
 
 class ShardWriter:
@@ -276,6 +279,9 @@ class ShardSet:
             raise FileNotFoundError(f"{path}: no manifest; build the split with `segfix-gt build` "
                                     "(an interrupted build publishes it only at the end: rerun it)")
         self.manifest = _load_manifest(path)
+        if int(self.manifest.get("format_version", 1)) > FORMAT_VERSION:
+            raise ValueError(f"{path}: shard format {self.manifest['format_version']} is newer than "
+                             f"this segfix reads ({FORMAT_VERSION}); upgrade segfix")
         self.samples = self.manifest["samples"]
         self.params = self.manifest["params"]
         self._index = {s["stem"]: i for i, s in enumerate(self.samples)}

@@ -61,12 +61,13 @@ def _up_change_dist(lab: np.ndarray, start: int, up: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
+def _row_envelope(lab, g, border, take_sqrt, cap, out, vp, vf, zn, zd):
     """One row: lower envelope of the parabolas ``g[s] + (q - s)^2`` within each constant run.
 
     ``lab`` (n,) is the row, ``g`` (n,) int64 the squared vertical distances (``>= inf``: none),
     ``out`` (n,) float64 receives the squared distances (integers, exact in float64) or, with
-    ``take_sqrt``, the distances; ``inf`` where no other label exists.
+    ``take_sqrt``, the distances, each as ``min(value, cap)`` (``cap = inf``: no cap); ``cap``
+    where no site exists in the run (no other label, or every site dropped by the cap).
 
     Felzenszwalb-Huttenlocher, with the sites read straight from ``g`` (plus the run's two
     outside neighbours, value 0) and the intersections kept as exact fractions
@@ -134,7 +135,7 @@ def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
             tzd = den
         if m < 0:
             for q in range(a, b + 1):
-                out[_U(q)] = np.inf
+                out[_U(q)] = cap
             continue
         top = m
         m = 0
@@ -143,14 +144,22 @@ def _row_envelope(lab, g, border, take_sqrt, out, vp, vf, zn, zd):
                 m += 1
             dq = q - vp[_U(m)]
             d2 = np.float64(vf[_U(m)] - vp[_U(m)] * vp[_U(m)] + dq * dq)
-            out[_U(q)] = np.sqrt(d2) if take_sqrt else d2
+            v = np.sqrt(d2) if take_sqrt else d2
+            out[_U(q)] = v if v < cap else cap
 
 
 @numba.njit(cache=True, nogil=True)
-def _two_pass_kernel(lab, border, take_sqrt, out):
-    """Both passes: ``up`` top-down, then bottom-up rows with the running ``down`` distances."""
+def _two_pass_kernel(lab, border, take_sqrt, cap, site_max, out):
+    """Both passes: ``up`` top-down, then bottom-up rows with the running ``down`` distances.
+
+    ``site_max``: vertical 1-D distances above it are dropped as envelope sites (they cannot
+    give a distance below the cap); ``cap``: the output saturation (``inf``: none).
+    """
     n_rows, n_cols = lab.shape
     none = n_rows + 1  # a 1-D distance >= this means "no change in this column"
+    # 1-D distances above ``keep`` are no site: missing ones (>= none) and, with a cap, those
+    # whose parabola stays above it everywhere.
+    keep = min(none - 1, site_max)
     start = 1 if border else none
     up = np.empty((n_rows, n_cols), dtype=np.int32)
     _up_change_dist(lab, start, up)
@@ -170,8 +179,8 @@ def _two_pass_kernel(lab, border, take_sqrt, out):
             else:
                 down[x] += 1
             d = min(up[y, x], down[x])
-            g[x] = np.int64(d) * d if d < none else inf
-        _row_envelope(lab[y], g, border, take_sqrt, out[y], vp, vf, zn, zd)
+            g[x] = np.int64(d) * d if d <= keep else inf
+        _row_envelope(lab[y], g, border, take_sqrt, cap, out[y], vp, vf, zn, zd)
 
 
 def _check_label_map(label: np.ndarray, name: str = "label") -> np.ndarray:
@@ -206,14 +215,15 @@ def multilabel_sqdist(label: np.ndarray, *, border_is_boundary: bool = False) ->
     label = _check_label_map(label)
     if label.dtype == np.bool_:
         label = label.view(np.uint8)
-    sq = _two_pass(label, border_is_boundary, take_sqrt=False)
+    sq = _two_pass(label, border_is_boundary, take_sqrt=False, cap=None)
     out = np.full(sq.shape, NO_BOUNDARY_SQ, dtype=np.int64)
     finite = np.isfinite(sq)
     out[finite] = sq[finite].astype(np.int64)
     return out
 
 
-def _two_pass(label: np.ndarray, border_is_boundary: bool, take_sqrt: bool) -> np.ndarray:
+def _two_pass(label: np.ndarray, border_is_boundary: bool, take_sqrt: bool,
+              cap: float | None) -> np.ndarray:
     # 1-D pass along columns (streamed row by row), envelope pass along rows.
     lab = np.ascontiguousarray(label)
     if max(lab.shape) > MAX_SIDE:
@@ -221,18 +231,41 @@ def _two_pass(label: np.ndarray, border_is_boundary: bool, take_sqrt: bool) -> n
             f"label map of shape {lab.shape} is too large: each side must be <= {MAX_SIDE} pixels "
             "(split the map into tiles)"
         )
+    if cap is None:
+        cap_value, site_max = np.inf, MAX_SIDE + 2
+    else:
+        cap_value = float(cap)
+        if not cap_value > 0:
+            raise ValueError(f"cap must be a positive number of pixels (or None), got {cap!r}")
+        # A site whose 1-D distance d exceeds the cap gives distances >= d > cap: drop it.
+        # (+1: a margin for the rounding of the cap; keeping extra sites never changes a value.)
+        site_max = int(min(np.floor(cap_value), MAX_SIDE)) + 1
     out = np.empty(lab.shape, dtype=np.float64)
-    _two_pass_kernel(lab, bool(border_is_boundary), take_sqrt, out)
+    _two_pass_kernel(lab, bool(border_is_boundary), take_sqrt, cap_value, site_max, out)
     return out
 
 
-def multilabel_distance(label: np.ndarray, *, border_is_boundary: bool = False) -> np.ndarray:
+def multilabel_distance(label: np.ndarray, *, border_is_boundary: bool = False,
+                        cap: float | None = None) -> np.ndarray:
     """Exact Euclidean distance (float64 pixels) to the nearest pixel of a different label.
 
     Same as :func:`multilabel_sqdist` followed by a square root; ``inf`` where no other label
     exists in the image.
+
+    Args:
+        label: (H, W) integer label map, any integer dtype.
+        border_is_boundary: as in :func:`multilabel_sqdist`.
+        cap: None (default) for the full transform; a positive number of pixels for the capped
+            transform: exact where the distance is below ``cap``, ``cap`` elsewhere (also where
+            no other label exists), i.e. ``np.minimum(full, cap)`` to the bit. Sites farther
+            than ``cap`` from a label change along a column are never put on the row envelopes,
+            so a small cap (the build's ``gamma + (ksize // 2) * sqrt(2)``) saves about a third
+            of the work on street scenes.
+
+    Returns:
+        (H, W) float64 distances in pixels.
     """
     label = _check_label_map(label)
     if label.dtype == np.bool_:
         label = label.view(np.uint8)
-    return _two_pass(label, border_is_boundary, take_sqrt=True)
+    return _two_pass(label, border_is_boundary, take_sqrt=True, cap=cap)

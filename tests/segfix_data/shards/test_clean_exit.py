@@ -94,6 +94,9 @@ def test_messages_name_the_problem(tmp_path, monkeypatch):
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied", str(images[2]))
     monkeypatch.setattr(Image, "open", denied)
+    # the fast PNG path (pyspng) opens the file itself: denied too, it hands over to PIL's message
+    from segfix_data.datasets import io as _io
+    monkeypatch.setattr(_io, "open", denied, raising=False)
     with pytest.raises(FrameError, match=f"{images[2]}: permission denied"):
         read_image(str(images[2]))
 

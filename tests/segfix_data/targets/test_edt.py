@@ -105,3 +105,40 @@ def test_long_rows_and_columns_with_sparse_sites_equal_brute_force():
         for border in (False, True):
             got = multilabel_sqdist(lab, border_is_boundary=border)
             assert np.array_equal(_as_oracle(got), brute_force_sqdist(lab, border))
+
+
+# ---------------------------------------------------------------------------- capped transform
+
+caps = st.sampled_from([0.5, 1.0, 1.4142135623730951, 1.5, 2.0, 2.5, 3.0, 4.2, 5.0, 10.657, 1e9])
+
+
+@given(label_maps, st.booleans(), caps)
+def test_capped_equals_the_full_transform_capped(label, border, cap):
+    full = multilabel_distance(label, border_is_boundary=border)
+    got = multilabel_distance(label, border_is_boundary=border, cap=cap)
+    assert np.array_equal(got, np.minimum(full, cap))  # bit for bit, inf -> cap
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(0, 2**31 - 1), st.booleans(), caps)
+def test_capped_equals_the_brute_force_definition(h, w, seed, border, cap):
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 3, (h // 2 + 1, w // 3 + 1))
+    label = np.repeat(np.repeat(coarse, 2, 0), 3, 1)[:h, :w]
+    sq = brute_force_sqdist(label, border)
+    want = np.where(sq < 0, cap, np.minimum(np.sqrt(sq.clip(0).astype(np.float64)), cap))
+    assert np.array_equal(multilabel_distance(label, border_is_boundary=border, cap=cap), want)
+
+
+def test_capped_far_from_changes_on_long_runs():
+    # Sites far from any change are dropped: a 300-px tall map with one change in the middle.
+    label = np.zeros((300, 40), np.int32)
+    label[150:, 17:] = 1
+    for cap in (1.0, 3.5, 11.0, 200.0):
+        full = multilabel_distance(label)
+        assert np.array_equal(multilabel_distance(label, cap=cap), np.minimum(full, cap))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan")])
+def test_rejects_a_non_positive_cap(bad):
+    with pytest.raises(ValueError, match="cap"):
+        multilabel_distance(np.zeros((3, 3), np.uint8), cap=bad)

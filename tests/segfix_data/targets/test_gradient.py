@@ -2,6 +2,7 @@
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from segfix_data.targets.direction import bin_edges, direction_kernels
 from segfix_data.targets.edt import multilabel_distance
@@ -71,3 +72,56 @@ def test_bin_of_angle_matches_angle_to_bin_at_and_between_edges():
                                  np.linspace(-180, 180, 721)])
         got = [_bin_of_angle(t, edges, m == 4) for t in thetas]
         assert got == angle_to_bin(thetas, m).tolist()
+
+
+def _exact_bins(sy, sx, m, zero_grad=1e-9):
+    from segfix_data.targets.gradient import _store_gradient
+
+    n = sy.shape[0]
+    d = np.empty((1, n), np.uint8)
+    g = np.zeros((2, 1, n), np.float32)
+    for p in range(n):
+        _store_gradient(0, p, sy[p], sx[p], zero_grad, bin_edges(m), m == 4, d, g)
+    return d[0]
+
+
+def _fast_bins(sy, sx, m, zero_grad=1e-9):
+    from segfix_data.targets.gradient import _bin_span, _bin_tables
+
+    out = np.empty(sy.shape[0], np.uint8)
+    _bin_span(sy, sx, sy.shape[0], *_bin_tables(m, zero_grad), zero_grad, bin_edges(m), m == 4,
+              out, np.empty(sy.shape[0], np.int64))
+    return out
+
+
+def _hard_gradients(seed):
+    """Angles on, just beside and between every edge, on the axes (signed zeros), norms at the
+    zero threshold, and tiny, huge and denormal components."""
+    rng = np.random.default_rng(seed)
+    edges = np.radians(np.concatenate([bin_edges(16), bin_edges(8), [-90.0, 0.0, 90.0, 180.0]]))
+    ang = np.concatenate([edges, rng.uniform(-np.pi, np.pi, 200)])
+    ang = np.concatenate([ang, np.nextafter(ang, 10), np.nextafter(ang, -10), ang + 1e-10,
+                          ang - 1e-10, ang + 1e-8])
+    scale = 10.0 ** rng.integers(-12, 4, ang.size)
+    sy, sx = np.sin(ang) * scale, np.cos(ang) * scale
+    z = 1e-9
+    extra_y = [0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 1.0, z, z * (1 + 1e-16), np.nextafter(z, 0), 7e-10,
+               5e-324, -5e-324, 1e-300, 3.0]
+    extra_x = [1.0, 1.0, -1.0, -1.0, 0.0, 0.0, -0.0, 0.0, 0.0, 0.0, 7e-10, 1.0, -1.0, -1e-300,
+               3.0 * np.tan(np.radians(67.5))]
+    return np.concatenate([sy, extra_y]), np.concatenate([sx, extra_x])
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from([4, 8, 16]))
+def test_fast_binning_equals_the_atan2_binning_on_hard_inputs(seed, m):
+    sy, sx = _hard_gradients(seed)
+    assert np.array_equal(_fast_bins(sy, sx, m), _exact_bins(sy, sx, m))
+
+
+@given(arrays(np.float64, st.integers(1, 50),
+              elements=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True)),
+       arrays(np.float64, 50, elements=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True)),
+       st.sampled_from([4, 8, 16]))
+def test_fast_binning_equals_the_atan2_binning_on_any_floats(sy, sx, m):
+    sx = sx[: sy.shape[0]]
+    assert np.array_equal(_fast_bins(sy, sx, m), _exact_bins(sy, sx, m))

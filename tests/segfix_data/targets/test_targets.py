@@ -238,3 +238,35 @@ def test_openseg_small_classes_become_boundary_pointing_right():
     assert (t.boundary[10:15, 10:15] == 1).all() and (t.direction[10:15, 10:15] == 4).all()
     paper = semantic_targets(label)
     assert paper.direction[10, 12] == 6  # top row of the small square: down, into it
+
+
+# ------------------------------------------------------------------------- distance_bound (capped)
+
+
+@given(st.integers(0, 2**31 - 1), st.integers(2, 40), st.integers(2, 40), st.integers(1, 5),
+       st.sampled_from([3, 5, 9]), st.sampled_from([1.0, 2.5, 5.0]), st.booleans(),
+       st.sampled_from([0.0, 0.5, 30.0]))
+def test_distance_bound_keeps_boundary_direction_gradient_bit_for_bit(seed, h, w, n_labels, ksize,
+                                                                      gamma, border, extra):
+    from segfix_data.targets import min_distance_bound
+
+    label = blocky(seed, h, w, n_labels, block=2, ignore=255)
+    kw = dict(ksize=ksize, gamma=gamma, border_is_boundary=border)
+    bound = min_distance_bound(gamma, ksize) + extra
+    full = semantic_targets(label, **kw)
+    capped = semantic_targets(label, distance_bound=bound, **kw)
+    assert np.array_equal(capped.boundary, full.boundary)
+    assert np.array_equal(capped.direction, full.direction)
+    assert np.array_equal(capped.gradient.view(np.uint32), full.gradient.view(np.uint32))
+    assert np.array_equal(capped.distance, np.minimum(full.distance, np.float32(bound)))
+    assert capped.params["distance_bound"] == bound and "distance_bound" not in full.params
+    ti = instance_targets(label, ignore_index=255, distance_bound=bound, **kw)
+    assert np.array_equal(ti.direction, instance_targets(label, ignore_index=255, **kw).direction)
+
+
+def test_distance_bound_below_what_the_targets_read_is_refused():
+    label = blocky(0, 20, 20, 3)
+    with pytest.raises(ValueError, match="distance_bound .* below 10.657"):
+        semantic_targets(label, distance_bound=10.0)
+    with pytest.raises(ValueError, match="paper preset only"):
+        semantic_targets(label, preset="openseg", distance_bound=50.0)
