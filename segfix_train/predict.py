@@ -27,16 +27,41 @@ from .models import create_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
-def load_model(path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint."""
-    state = load_checkpoint(path)
-    if "model" not in state or "config" not in state:
-        raise ValueError(f"{path!r} is not a segfix train checkpoint (needs 'model' and 'config' entries)")
-    cfg = state["config"]
-    model = create_model(cfg["model"], num_directions=int(state.get("num_directions", 8)),
-                         **cfg.get("model_args", {}))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval()
+#: Architecture options of checkpoints written before ``model_spec`` was recorded (ours).
+_LEGACY_SPEC = dict(head="segfix", head_act="relu", align_corners=False)
+
+
+def load_model(path: str, device: str | torch.device = "cpu", model: str | None = None,
+               abn_scale: bool = True) -> torch.nn.Module:
+    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint, a converted checkpoint
+    (``segfix convert-openseg``) or one of the authors' SegFix checkpoints.
+
+    ``model`` overrides the architecture of an authors' file; ``abn_scale``: how their InPlace-ABN
+    weights are read (``segfix_train.models.openseg_import``). A project checkpoint rebuilds its
+    network from its ``model_spec`` (or, for older files, ``config`` with our head and
+    ``align_corners=False``)."""
+    from .models.openseg_import import is_openseg_segfix, load_openseg_model, load_weights_file
+
+    try:
+        state = load_weights_file(path)
+    except ValueError:
+        state = load_checkpoint(path)  # older segfix train checkpoints hold RNG states
+    if is_openseg_segfix(state):
+        return load_openseg_model(path, state, model=model, abn_scale=abn_scale).to(device).eval()
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise ValueError(f"{path!r} is neither a segfix checkpoint (needs 'model' and 'config' entries) nor "
+                         f"an openseg.pytorch SegFix checkpoint (needs 'state_dict' with mask_head/dir_head)")
+    spec = state.get("model_spec")
+    if spec is None:
+        cfg = state["config"]
+        spec = dict(name=cfg["model"], num_directions=int(state.get("num_directions", 8)),
+                    **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+    if model is not None and model != spec["name"]:
+        raise ValueError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
+                         f"authors' checkpoints")
+    net = create_model(**spec)
+    net.load_state_dict(state["model"])
+    return net.to(device).eval()
 
 
 def find_images(spec: str) -> list[str]:
@@ -134,15 +159,29 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
+PRESETS = ("segfix", "openseg")
+
+
 def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *, tile: int | None = None,
                    stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
-                   write_mat: bool = False, amp: bool | None = None,
+                   write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
+                   openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
                    progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
     """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
     the file name without extension; two images with one stem are refused.
+
+    ``preset``: ``"segfix"`` (ours: RGB input, ``tile``/``stride`` windows, probabilities at the
+    input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
+    authors' tester, ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or
+    ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
+        raise ValueError("--preset openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
+                         "drop --tile/--stride/--threshold/--amp, or use --preset segfix")
     from PIL import Image
 
     from segfix_data.offsets_io import write_offsets
@@ -154,9 +193,9 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
         raise ValueError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    model = load_model(checkpoint, dev)
-    m = model.num_directions
-    use_amp = (dev.type == "cuda") if amp is None else amp
+    net = load_model(checkpoint, dev, model=model, abn_scale=abn_scale)
+    m = net.num_directions
+    use_amp = False if preset == "openseg" else ((dev.type == "cuda") if amp is None else amp)
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
     os.makedirs(out_dir, exist_ok=True)
     written, frac = [], []
@@ -167,9 +206,15 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                 arr = np.asarray(im.convert("RGB"))
         except OSError as e:
             raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
-        x = torch.from_numpy(normalise(arr)).to(dev)
-        pb, pd = predict_probs(model, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
-        boundary, direction = probs_to_maps(pb, pd, threshold)
+        if preset == "openseg":
+            from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
+
+            pb, dl = openseg_predict(net, openseg_normalise(arr).to(dev), mode=openseg_mode, batch=batch)
+            boundary, direction = openseg_maps(pb, dl)
+        else:
+            x = torch.from_numpy(normalise(arr)).to(dev)
+            pb, pd = predict_probs(net, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
+            boundary, direction = probs_to_maps(pb, pd, threshold)
         written.append(str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m)))
         if write_mat:
             from segfix_data.interop import save_openseg_offsets_mat
