@@ -247,8 +247,8 @@ def create_model(name: str, num_directions: int = 8, pretrained: str | None = No
     """
     obj = None
     if pretrained:
-        from .openseg_import import build_openseg_model, is_openseg_segfix, load_weights_file, \
-            read_openseg_checkpoint
+        from .openseg_import import (build_openseg_model, is_openseg_segfix, load_weights_file,
+                                     read_openseg_checkpoint)
 
         obj = load_weights_file(pretrained)
         if is_openseg_segfix(obj):
