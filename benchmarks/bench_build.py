@@ -38,8 +38,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from segfix_data import layouts, shards  # noqa: E402
-from segfix_data.build import BuildConfig, build_split  # noqa: E402
+from segfix_data import datasets, shards  # noqa: E402
+from segfix_data.shards import BuildConfig, build_split  # noqa: E402
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def authors_targets_mat(label_path: str, mat_path: str, ksize: int = 5, filt=_fi
     from PIL import Image
     from scipy import ndimage
 
-    from segfix_data.labels import cityscapes_label_ids_to_train_ids
+    from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
 
     label = cityscapes_label_ids_to_train_ids(np.asarray(Image.open(label_path)))
     h, w = label.shape
@@ -174,7 +174,7 @@ def main(argv=None) -> dict:
     try:
         data = tmp / "data"
         write_example_dataset(data, splits={"train": n_frames}, height=h, width=w, seed=7)
-        frames = layouts.cityscapes_frames(data, "train")
+        frames = datasets.cityscapes_frames(data, "train")
         # warm-up: JIT caches and the loky pool outside the timings
         build_split(data, tmp / "warm", "train", BuildConfig(shard_size=4), jobs=2)
         build_split(data, tmp / "warm1", "train", BuildConfig(shard_size=4), jobs=1)

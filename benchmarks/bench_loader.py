@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
-from segfix_data.direction import angle_to_bin, flip_direction_map  # noqa: E402
+from segfix_data.targets.direction import angle_to_bin, flip_direction_map  # noqa: E402
 from segfix_train.data import AugmentConfig, device_batch, normalise, random_crop  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,9 +36,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def make_data(root: str, n: int, h: int, w: int, image_level: int) -> tuple[str, list[dict]]:
     """Example Cityscapes frames, their shards and the authors' .mat targets."""
-    from segfix_data.build import BuildConfig, build
+    from segfix_data.shards import BuildConfig, build
     from segfix_data.interop import save_openseg_targets_mat
-    from segfix_data.labels import cityscapes_label_ids_to_train_ids
+    from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
     from segfix_data.synthetic import write_example_dataset
     from segfix_data.targets import semantic_targets
     from PIL import Image
@@ -58,7 +58,7 @@ def authors_crop(frame: dict, window, flip: bool, delta: int, crop: int):
     from PIL import Image
     from scipy.io import loadmat
 
-    from segfix_data.labels import CITYSCAPES_EVAL_IDS
+    from segfix_data.datasets.labels import CITYSCAPES_EVAL_IDS
 
     img = np.asarray(Image.open(frame["image"]).convert("RGB"))
     raw = np.asarray(Image.open(frame["label_ids"]))

@@ -32,8 +32,8 @@ from scipy.ndimage import distance_transform_edt  # noqa: E402
 torch.set_num_threads(1)
 
 from segfix_data import instance_targets, semantic_targets  # noqa: E402
-from segfix_data.direction import DIRECTION_IGNORE, angle_to_bin, direction_kernels  # noqa: E402
-from segfix_data.labels import (  # noqa: E402
+from segfix_data.targets.direction import DIRECTION_IGNORE, angle_to_bin, direction_kernels  # noqa: E402
+from segfix_data.datasets.labels import (  # noqa: E402
     cityscapes_instance_ids_to_segments, cityscapes_label_ids_to_train_ids,
 )
 from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_metadata, write_json  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
-from segfix_data.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
+from segfix_data.datasets.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
 from segfix_data.refine import refine_labels  # noqa: E402
 from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402

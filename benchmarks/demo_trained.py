@@ -28,10 +28,10 @@ from PIL import Image  # noqa: E402
 from _common import machine_metadata, print_metadata, write_json  # noqa: E402
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
-from segfix_data.build import BuildConfig, build  # noqa: E402
-from segfix_data.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
+from segfix_data.shards import BuildConfig, build  # noqa: E402
+from segfix_data.datasets.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
-from segfix_data.offsets_io import read_offsets  # noqa: E402
+from segfix_data.refine.offsets import read_offsets  # noqa: E402
 from segfix_data.refine import refine_labels  # noqa: E402
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
 

@@ -8,8 +8,8 @@ import click
 
 from cli._progress import progressbar
 
-from segfix_data import build as _build
-from segfix_data import layouts as _layouts
+from segfix_data import shards as _shards
+from segfix_data import datasets as _datasets
 
 DEFAULT_SPLITS = {"cityscapes": ("train", "val"), "ade20k": ("training", "validation"),
                   "gta5": ("train",), "folder": ("train",)}
@@ -50,11 +50,11 @@ class _Progress:
 @click.command("build")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--layout", type=click.Choice(_layouts.LAYOUTS), default="cityscapes", show_default=True)
+@click.option("--layout", type=click.Choice(_datasets.LAYOUTS), default="cityscapes", show_default=True)
 @click.option("--split", "splits", multiple=True,
               help="Split to build (repeatable). Default: train+val (cityscapes), "
                    "training+validation (ade20k), train (gta5, folder: all frames).")
-@click.option("--variant", type=click.Choice(list(_build.VARIANT_CHOICES)), default="semantic", show_default=True)
+@click.option("--variant", type=click.Choice(list(_shards.VARIANT_CHOICES)), default="semantic", show_default=True)
 @click.option("--preset", type=click.Choice(["paper", "openseg"]), default="paper", show_default=True,
               help="openseg: the authors' generator bit for bit (also stores their depth/dir_deg).")
 @click.option("--gamma", type=float, help="Boundary width: boundary = distance <= gamma (pixels; preset: 5).")
@@ -63,12 +63,12 @@ class _Progress:
 @click.option("--border-is-boundary/--no-border-is-boundary", default=None,
               help="Count the image border as a boundary (default: no).")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True, help="Worker processes (loky).")
-@click.option("--backend", type=click.Choice(_build.BACKENDS), default="loky", show_default=True)
+@click.option("--backend", type=click.Choice(_shards.BACKENDS), default="loky", show_default=True)
 @click.option("--scheduler", help="Dask scheduler address tcp://HOST:PORT (with --backend dask).")
-@click.option("--on-error", type=click.Choice(_build.ON_ERROR), default="fail", show_default=True,
+@click.option("--on-error", type=click.Choice(_shards.ON_ERROR), default="fail", show_default=True,
               help="fail: stop at the first bad frame; skip: record it in the manifest and go on.")
 @click.option("--images/--no-images", default=True, show_default=True, help="Store the images (lossless).")
-@click.option("--image-format", type=click.Choice(_build.IMAGE_FORMATS), default="tiles", show_default=True,
+@click.option("--image-format", type=click.Choice(_shards.IMAGE_FORMATS), default="tiles", show_default=True,
               help="tiles: uint8 tiles (fast crops); file: the source image file's bytes (fast build).")
 @click.option("--tile", type=click.IntRange(16), default=128, show_default=True, help="Chunk side (pixels).")
 @click.option("--level", type=click.IntRange(1, 9), default=1, show_default=True,
@@ -92,7 +92,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
     a bad frame (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames.
     """
     try:
-        config = _build.BuildConfig(
+        config = _shards.BuildConfig(
             layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
             num_directions=int(num_directions) if num_directions else None,
             border_is_boundary=border_is_boundary, images=images, image_format=image_format,
@@ -104,16 +104,16 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
     for split in splits or DEFAULT_SPLITS[layout]:
         bar = _Progress(split, quiet)
         try:
-            results.append(_build.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
+            results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
                                               backend=backend, scheduler=scheduler, on_error=on_error,
                                               overwrite=overwrite, progress=bar))
-        except _build.BuildError as exc:
+        except _shards.BuildError as exc:
             bar.close()
             click.echo(f"error: {exc}\nCompleted shards are kept; fix or remove the file and rerun "
                        "the same command to resume (or use --on-error skip).", err=True)
             status = EXIT_STOPPED
             break
-        except (_layouts.LayoutError, _build.ParamsMismatch, ValueError, OSError) as exc:
+        except (_datasets.LayoutError, _shards.ParamsMismatch, ValueError, OSError) as exc:
             bar.close()
             click.echo(f"error: {exc}", err=True)
             status = EXIT_SETUP

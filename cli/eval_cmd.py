@@ -9,7 +9,7 @@ import click
 
 from cli._progress import progressbar
 
-from segfix_data.evaluate import ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth, format_table
+from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth, format_table
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 
 

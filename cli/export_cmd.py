@@ -24,7 +24,7 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
     writes openseg_gt/val/semantic/frankfurt_000000_000294_leftImg8bit.mat, ...
     Shards built with the default `paper` preset are refused (their targets are not the authors').
     """
-    from segfix_data.export import ExportError, check_openseg_exportable, export_openseg_mat
+    from segfix_data.shards.export import ExportError, check_openseg_exportable, export_openseg_mat
     from segfix_data.shards import ShardSet, list_splits
 
     built = list_splits(out_dir)

@@ -32,7 +32,7 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
     in the SegFix paper's Table 12).
     """
     from segfix_data.inspect import format_boundary_width_table, save_panel
-    from segfix_data.inspect_shards import choose_split, class_names_of, sample_panel, split_boundary_stats
+    from segfix_data.inspect.shards import choose_split, class_names_of, sample_panel, split_boundary_stats
     from segfix_data.shards import ShardSet, list_splits
 
     try:

@@ -7,7 +7,7 @@ import click
 
 from cli._progress import progressbar
 
-from segfix_data.refine_io import ID_SPACES, OffsetsSource, plan_directory, refine_directory, write_report
+from segfix_data.refine.directory import ID_SPACES, OffsetsSource, plan_directory, refine_directory, write_report
 
 
 @click.command("refine")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from segfix_data.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
+from segfix_data.targets.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
@@ -166,7 +166,7 @@ def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None)
 
 
 def flip_lookup(num_directions: int) -> torch.Tensor:
-    """uint8 ``(256,)`` table: bin -> mirrored bin, 255 -> 255 (``segfix_data.direction.flip_bins``)."""
+    """uint8 ``(256,)`` table: bin -> mirrored bin, 255 -> 255 (``segfix_data.targets.direction.flip_bins``)."""
     table = torch.full((256,), DIRECTION_IGNORE, dtype=torch.uint8)
     table[:num_directions] = torch.from_numpy(flip_bins(num_directions).astype(np.uint8))
     return table

@@ -11,7 +11,7 @@ Where the authors' loss turns NaN this one stays finite:
 * a single class present (its weight is ``0``, so ``sum(w_t) = 0``): unit weights are used.
 
 Ignore: boundary targets equal to 255 and direction targets equal to 255
-(``segfix_data.direction.DIRECTION_IGNORE``) are left out.
+(``segfix_data.targets.direction.DIRECTION_IGNORE``) are left out.
 
 The direction loss covers the pixels whose ground-truth direction is defined and that are
 boundary pixels according to ``mask``: ``"gt"`` (the ground-truth boundary; the paper's reading)

@@ -1,5 +1,5 @@
 """Offsets from images: boundary probability and direction for every pixel, full image or sliding
-window with overlap averaging, written per image with ``segfix_data.offsets_io.write_offsets``
+window with overlap averaging, written per image with ``segfix_data.refine.offsets.write_offsets``
 (contract 7) and optionally as the authors' offsets ``.mat`` (key ``mat``, ``(H, W, 2)`` ``(dy, dx)``).
 
 Sliding window: windows of ``tile x tile`` pixels every ``stride`` pixels (the last window of a row
@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from segfix_data.direction import DIRECTION_IGNORE, bin_offsets
+from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
 from .checkpoint import load_checkpoint
 from .data import normalise
@@ -184,7 +184,7 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                          "drop --tile/--stride/--threshold/--amp, or use --preset segfix")
     from PIL import Image
 
-    from segfix_data.offsets_io import write_offsets
+    from segfix_data.refine.offsets import write_offsets
 
     paths = find_images(images) if isinstance(images, str) else list(images)
     stems = [_stem(p) for p in paths]

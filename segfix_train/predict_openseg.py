@@ -112,7 +112,7 @@ def openseg_predict(model, image: torch.Tensor, mode: str = "sscrop", crop: int 
 def openseg_maps(prob: torch.Tensor, dir_logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """uint8 ``(H, W)`` boundary (``prob > 0.5``) and uint8 ``(H, W)`` direction bins (argmax of
     the softmax of ``dir_logits``; 255 off the boundary)."""
-    from segfix_data.direction import DIRECTION_IGNORE
+    from segfix_data.targets.direction import DIRECTION_IGNORE
 
     boundary = (prob > 0.5).cpu().numpy().astype(np.uint8)
     direction = torch.softmax(dir_logits[None], dim=1)[0].argmax(0).cpu().numpy().astype(np.uint8)

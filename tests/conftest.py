@@ -1,18 +1,13 @@
+"""Fixtures and hypothesis profiles shared by every test; helpers live in ``tests/support/``."""
 import os
-import sys
 
 import numpy as np
 import pytest
 from hypothesis import settings
 
-sys.path.insert(0, os.path.dirname(__file__))
-
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
-PARITY_DIR = os.path.join(SHARED, "fixtures", "openseg_parity")
 
 
 @pytest.fixture
@@ -22,7 +17,7 @@ def rng():
 
 @pytest.fixture
 def cityscapes_dir(tmp_path):
-    """A 5-train / 2-val Cityscapes layout of 64x128 frames (tests/build_data.py)."""
-    from build_data import write_cityscapes
+    """A 5-train / 2-val Cityscapes layout of 64x128 frames (tests/support/build_data.py)."""
+    from tests.support.build_data import write_cityscapes
 
     return write_cityscapes(tmp_path / "cs")

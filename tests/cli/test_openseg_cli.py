@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from cli.main import main
 from segfix_data.interop import load_openseg_offsets_mat
-from segfix_data.offsets_io import read_offsets
-from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
-from tests.segfix_train.openseg_fixture import authors_state_dict, fixture_path
+from segfix_data.refine.offsets import read_offsets
+from tests.support.fakes import one_torch_thread  # noqa: F401
+from tests.support.openseg_model import authors_state_dict, fixture_path
 
 
 @pytest.fixture(scope="module")

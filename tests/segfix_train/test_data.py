@@ -4,11 +4,11 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from segfix_data.direction import bin_offsets, flip_bins, flip_direction_map
+from segfix_data.targets.direction import bin_offsets, flip_bins, flip_direction_map
 from segfix_train.data import (IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, CropStream, batch_allocation,
                                device_batch, make_loader, normalise, random_crop, rank_images, to_model_input)
 
-from tests.segfix_train.fakes import FakeShardSet, one_torch_thread  # noqa: F401
+from tests.support.fakes import FakeShardSet, one_torch_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_normalise_checks_shape():
 def test_flipped_targets_equal_targets_of_the_flipped_scene(m):
     # flip geometry: mirroring the targets (pixels and bins) gives the targets of the mirrored labels
     from segfix_data.targets import semantic_targets
-    from tests.segfix_train.fakes import scene
+    from tests.support.fakes import scene
 
     for seed in range(3):
         _, lab = scene(seed, 48, 64)

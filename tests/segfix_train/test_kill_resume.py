@@ -6,14 +6,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-from tests.segfix_train.fakes import generated_shards, write_tiny_config  # noqa: F401
+from tests.support.fakes import generated_shards, write_tiny_config  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
 
 
 

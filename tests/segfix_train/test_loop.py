@@ -9,7 +9,7 @@ import torch
 from segfix_train.checkpoint import list_checkpoints, load_checkpoint
 from segfix_train.config import resolve, shard_entries
 from segfix_train.loop import TIMING_FIELDS, poly_lambda, train
-from tests.segfix_train.fakes import fake_open, one_torch_thread  # noqa: F401
+from tests.support.fakes import fake_open, one_torch_thread  # noqa: F401
 
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [8, 16, 32, 64]}
 
@@ -114,7 +114,7 @@ def _ddp_worker(rank, world, port, out):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from tests.segfix_train.fakes import fake_open as fo
+    from tests.support.fakes import fake_open as fo
     cfg = _cfg(out, iters=4, ckpt_every=4, log_every=1, batch=4, device="cpu")
     train(cfg, open_set=fo, echo=lambda s: None)
 

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from segfix_train.losses import boundary_loss, direction_loss, segfix_loss
-from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
+from tests.support.fakes import one_torch_thread  # noqa: F401
 
 
 def _brute_balanced(values, classes, num_classes):

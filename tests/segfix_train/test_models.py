@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from segfix_train.models import BACKBONES, MODEL_CONFIGS, create_backbone, create_model
-from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
+from tests.support.fakes import one_torch_thread  # noqa: F401
 
 TINY = dict(blocks=1, modules=(1, 1, 1))
 

@@ -13,8 +13,8 @@ from segfix_train.models.openseg_import import (build_openseg_model, load_opense
 from segfix_train.predict import offsets_array
 from segfix_train.predict_openseg import (openseg_maps, openseg_normalise, openseg_predict,
                                           openseg_window_starts)
-from tests.segfix_train.fakes import one_torch_thread  # noqa: F401
-from tests.segfix_train.openseg_fixture import (ARCHS, authors_state_dict, fixture_path,
+from tests.support.fakes import one_torch_thread  # noqa: F401
+from tests.support.openseg_model import (ARCHS, authors_state_dict, fixture_path,
                                                 to_torch_bn_layout)
 
 

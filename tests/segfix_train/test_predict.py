@@ -5,9 +5,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from segfix_data.direction import bin_offsets
+from segfix_data.targets.direction import bin_offsets
 from segfix_train.predict import offsets_array, predict_probs, probs_to_maps, window_starts
-from tests.segfix_train.fakes import fake_open, scene, one_torch_thread  # noqa: F401
+from tests.support.fakes import fake_open, scene, one_torch_thread  # noqa: F401
 
 
 class Pointwise(torch.nn.Module):
@@ -95,7 +95,7 @@ def checkpoint(tmp_path_factory):
 def test_cli_predict_writes_offsets_and_mat(tmp_path, checkpoint):
     from cli.main import main
     from segfix_data.interop import load_openseg_offsets_mat
-    from segfix_data.offsets_io import read_offsets
+    from segfix_data.refine.offsets import read_offsets
 
     imgs = tmp_path / "imgs" / "city"
     imgs.mkdir(parents=True)

@@ -1,0 +1,177 @@
+"""Read one frame's files with checks that name the file, and the frame keys files are matched by.
+
+:func:`read_label` and :func:`read_instance_ids` read one label file with checks that name the file
+(truncated or non-PNG file, RGB where ids are expected, size differing from the image, ids outside
+the layout's table) and raise :class:`~segfix_data.datasets.frame.FrameError`; :func:`read_image`
+reads the RGB image; :func:`frame_key` names the frame a file belongs to.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import labels as _labels
+from .frame import FrameError
+from .layouts import LAYOUTS
+
+#: Largest raw id each layout's label table knows (ids above it are "outside the table").
+CITYSCAPES_MAX_LABEL_ID = 33
+ADE20K_MAX_LABEL_ID = _labels.ADE20K_NUM_CLASSES
+
+_ID_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
+_FRAME_KEY = re.compile(r"^(.+?_\d{6}_\d{6})(?:_|$)")
+
+
+def _open_png(path: str) -> Image.Image:
+    if not os.path.isfile(path):
+        raise FrameError(path, "file not found", "restore the file or remove the frame")
+    try:
+        im = Image.open(path)
+        fmt = im.format
+        im.load()
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for bad files
+        raise FrameError(path, f"cannot decode the image ({type(exc).__name__}: {exc}); "
+                         "truncated or corrupt file", "re-extract or re-download it") from None
+    if fmt != "PNG":
+        raise FrameError(path, f"not a PNG file (found {fmt})", "label files must be lossless PNG")
+    return im
+
+
+def _ids_array(path: str, im: Image.Image, what: str) -> np.ndarray:
+    if im.mode not in _ID_MODES:
+        raise FrameError(path, f"{what} has mode {im.mode} (colour) where a single-channel id image "
+                         "is expected", "use the id PNG (e.g. *_labelIds.png), not a colour rendering")
+    return np.asarray(im)
+
+
+def _check_range(path: str, ids: np.ndarray, valid: np.ndarray, table: str) -> None:
+    bad = ~valid
+    if bad.any():
+        values = np.unique(ids[bad])[:8].tolist()
+        raise FrameError(path, f"ids outside the {table} table: {values} at {int(bad.sum())} pixels",
+                         "check --layout (or the class map) matches this dataset")
+
+
+def _check_size(path: str, shape: tuple, expect: tuple | None, image_path: str | None) -> None:
+    if expect is not None and tuple(shape) != tuple(expect):
+        raise FrameError(path, f"size {shape[1]}x{shape[0]} differs from its image {image_path} "
+                         f"({expect[1]}x{expect[0]})", "the label must match the image pixel for pixel")
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(H, W) of an image file from its header (no decoding); raises :class:`FrameError`."""
+    if not os.path.isfile(path):
+        raise FrameError(path, "image file not found", "restore it or remove its label")
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Exception as exc:
+        raise FrameError(path, f"cannot read the image header ({type(exc).__name__}: {exc})",
+                         "re-extract or re-download it") from None
+    return h, w
+
+
+def read_image(path: str) -> np.ndarray:
+    """Decode an image file to uint8 (H, W, 3) RGB (greyscale and palette images are expanded)."""
+    if not os.path.isfile(path):
+        raise FrameError(path, "image file not found", "restore it or remove its label")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode not in ("RGB", "L", "P", "RGBA", "LA", "CMYK", "YCbCr"):
+                raise FrameError(path, f"image mode {im.mode} is not 8-bit colour or greyscale",
+                                 "convert it to 8-bit RGB")
+            rgb = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
+    except FrameError:
+        raise
+    except Exception as exc:
+        raise FrameError(path, f"cannot decode the image ({type(exc).__name__}: {exc}); "
+                         "truncated or corrupt file", "re-extract or re-download it") from None
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def load_class_map(path: str | os.PathLike) -> np.ndarray:
+    """Read a folder-layout class map: JSON ``{"raw id": train id, ...}`` (train id 255 = ignore).
+
+    Returns:
+        int16 table of length 65536: raw id -> train id, -1 for ids not in the map.
+    """
+    try:
+        with open(path) as f:
+            mapping = json.load(f)
+        table = np.full(65536, -1, dtype=np.int16)
+        for raw, train in mapping.items():
+            raw, train = int(raw), int(train)
+            if not (0 <= raw < 65536 and 0 <= train <= 255):
+                raise ValueError(f"entry {raw}: {train} out of range (raw 0..65535, train 0..255)")
+            table[raw] = train
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}: bad class map ({exc}); expected a JSON object "
+                         '{"raw id": train id, ...} with train id 255 for ignore') from None
+    return table
+
+
+def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
+               image_path: str | None = None, class_map: np.ndarray | None = None) -> np.ndarray:
+    """Read one semantic label PNG and convert it to train ids.
+
+    Args:
+        path: the label file (raw ids of ``layout``).
+        layout: one of :data:`LAYOUTS`.
+        expect_shape: (H, W) of the image, checked when given.
+        image_path: the image file, named in a size-mismatch error.
+        class_map: folder layout only, the table of :func:`load_class_map`.
+
+    Returns:
+        uint8 (H, W) train ids, 255 = ignore.
+    """
+    ids = _ids_array(path, _open_png(path), "label")
+    _check_size(path, ids.shape, expect_shape, image_path)
+    if layout in ("cityscapes", "gta5") and ids.dtype == np.uint8:  # the common case: one LUT pass
+        if int(ids.max()) > CITYSCAPES_MAX_LABEL_ID:
+            _check_range(path, ids, ids <= CITYSCAPES_MAX_LABEL_ID, "Cityscapes labelIds (0..33)")
+        return _labels.cityscapes_label_to_train_id_table()[ids]
+    ids = ids.astype(np.int64)
+    if layout in ("cityscapes", "gta5"):
+        _check_range(path, ids, (ids >= 0) & (ids <= CITYSCAPES_MAX_LABEL_ID), "Cityscapes labelIds (0..33)")
+        return _labels.cityscapes_label_ids_to_train_ids(ids)
+    if layout == "ade20k":
+        _check_range(path, ids, (ids >= 0) & (ids <= ADE20K_MAX_LABEL_ID), "ADE20K (0..150)")
+        return _labels.ade20k_to_train_ids(ids)
+    if layout == "folder":
+        if class_map is None:
+            raise ValueError("layout 'folder' needs a class map (--class-map FILE)")
+        inside = (ids >= 0) & (ids < class_map.size)
+        train = np.where(inside, class_map[np.clip(ids, 0, class_map.size - 1)], -1)
+        _check_range(path, ids, train >= 0, "class map")
+        return train.astype(np.uint8)
+    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+
+
+def read_instance_ids(path: str, *, expect_shape: tuple | None = None,
+                      label_path: str | None = None) -> np.ndarray:
+    """Read a Cityscapes ``instanceIds`` PNG (16- or 32-bit, or 8-bit for stuff-only frames).
+
+    Valid values: labelIds 0..33 and ``class * 1000 + k`` with class 0..33.
+
+    Returns:
+        int32 (H, W) raw instance ids.
+    """
+    ids = _ids_array(path, _open_png(path), "instanceIds").astype(np.int64)
+    _check_size(path, ids.shape, expect_shape, label_path)
+    cls = np.where(ids >= 1000, ids // 1000, ids)
+    _check_range(path, ids, (ids >= 0) & (cls <= CITYSCAPES_MAX_LABEL_ID),
+                 "Cityscapes instanceIds (labelIds 0..33, class*1000+k)")
+    return ids.astype(np.int32)
+
+
+def frame_key(path: str | os.PathLike) -> str:
+    """Cityscapes frame key ``city_seq_frame`` of a file name, else the file's stem."""
+    stem = Path(path).stem
+    m = _FRAME_KEY.match(stem)
+    return m.group(1) if m else stem

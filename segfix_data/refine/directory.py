@@ -1,0 +1,344 @@
+"""Refine a directory of predictions: offset sources, frame matching, label-map and instance files.
+
+``segfix refine PRED_DIR OUT_DIR --offsets SOURCE`` is :func:`refine_directory`. SOURCE is one of
+
+* a ``segfix predict`` directory: one ``<stem>.npz`` per image (:mod:`segfix_data.refine.offsets`);
+* a directory of the authors' offset ``.mat`` files (key ``mat``, H x W x 2 ``(dy, dx)`` in
+  {-1, 0, 1}): a non-zero offset is a boundary pixel, its direction the ``m = 8`` bin of that offset;
+* a shard directory from ``segfix-gt build`` (``<split>/manifest.json``): the stored ground-truth
+  boundary and direction, the oracle of the paper's Table 1.
+
+Predictions are matched to offsets by Cityscapes frame key (``city_seq_frame``, so
+``aachen_000000_000019_leftImg8bit.png`` meets ``aachen_000000_000019_gtFine_labelIds`` offsets)
+or else by file stem. Each prediction file gives one output file with the same relative path, name
+and format (PNG mode and palette kept; ``.npy`` kept). Cityscapes instance results (a ``.txt`` with
+lines ``relative/mask.png classId score`` next to the mask PNGs) are refined mask by mask; the
+``.txt`` is copied unchanged, so class ids and scores are untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segfix_data.atomic import atomic_path
+from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
+from segfix_data.datasets.io import frame_key
+from segfix_data.refine.offsets import read_offsets
+from .shift import refine_labels, refine_masks
+
+ID_SPACES = ("labelIds", "trainIds")
+LABEL_SUFFIXES = (".png", ".npy")
+
+
+# ----------------------------------------------------------------------------- offset sources
+
+
+@dataclass
+class FrameOffsets:
+    """One frame's offsets: boundary (H, W) uint8 (1 = boundary), direction (H, W) uint8 bins."""
+
+    boundary: np.ndarray
+    direction: np.ndarray
+    num_directions: int
+
+
+def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOffsets:
+    """Boundary and ``m = 8`` direction bins from the authors' (H, W, 2) ``(dy, dx)`` offsets."""
+    offsets = np.asarray(offsets)
+    if offsets.ndim != 3 or offsets.shape[2] != 2:
+        raise ValueError(f"{path}: offsets must have shape (H, W, 2) (dy, dx), got {offsets.shape}")
+    if offsets.size and (np.abs(offsets).max() > 1):
+        raise ValueError(f"{path}: the authors' offsets are in {{-1, 0, 1}}, got values up to "
+                         f"{int(np.abs(offsets).max())}; pass unit offsets and use --scale")
+    code = (offsets[..., 0].astype(np.int64) + 1) * 3 + (offsets[..., 1].astype(np.int64) + 1)
+    lut = np.full(9, DIRECTION_IGNORE, dtype=np.uint8)
+    for b, (dy, dx) in enumerate(bin_offsets(8).tolist()):
+        lut[(dy + 1) * 3 + (dx + 1)] = b
+    direction = lut[code]
+    return FrameOffsets((direction != DIRECTION_IGNORE).astype(np.uint8), direction, 8)
+
+
+def _load_offsets_mat(path: Path) -> np.ndarray:
+    from segfix_data.interop import load_openseg_offsets_mat
+
+    return load_openseg_offsets_mat(path)
+
+
+def _index_files(root: Path, suffix: str) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for p in sorted(root.rglob(f"*{suffix}")):
+        key = frame_key(p)
+        if key in files:
+            raise ValueError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
+                             "keep one per frame")
+        files[key] = p
+    return files
+
+
+class OffsetsSource:
+    """Offsets per frame key from a predict / ``.mat`` / shard directory (see module doc).
+
+    Attributes:
+        kind: "predict", "mat" or "shards".
+        keys: the frame keys available.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
+                                    "`segfix predict` output, a folder of .mat offsets or a shard folder)")
+        manifests = sorted(self.root.glob("*/manifest.json"))
+        self._shards = {}
+        if manifests:
+            from segfix_data.shards import ShardSet
+
+            self.kind = "shards"
+            for m in manifests:
+                ds = ShardSet(self.root, m.parent.name)
+                for i, s in enumerate(ds.samples):
+                    self._shards[frame_key(s["stem"])] = (ds, i)
+            self.keys = set(self._shards)
+            return
+        self._files = _index_files(self.root, ".npz")
+        self.kind = "predict"
+        if not self._files:
+            self._files = _index_files(self.root, ".mat")
+            self.kind = "mat"
+        if not self._files:
+            raise ValueError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
+                             "run `segfix predict` or `segfix-gt build` first")
+        self.keys = set(self._files)
+
+    def get(self, key: str, *, instance: bool = False) -> FrameOffsets:
+        """Offsets of one frame; ``instance`` picks a shard's instance targets when built."""
+        if self.kind == "shards":
+            ds, i = self._shards[key]
+            variant = "instance" if instance and "instance" in ds.params.get("variants", ("semantic",)) else "semantic"
+            arrays = ds.read(i, fields=(f"{variant}/boundary", f"{variant}/direction"))
+            return FrameOffsets(arrays[f"{variant}/boundary"], arrays[f"{variant}/direction"],
+                                int(ds.params["num_directions"]))
+        path = self._files[key]
+        if self.kind == "predict":
+            d = read_offsets(path)
+            return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
+        return offsets_from_openseg(_load_offsets_mat(path), str(path))
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _atomic_save(path: Path, save) -> None:
+    with atomic_path(path) as tmp:
+        save(str(tmp))
+
+
+def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
+    """A label map (PNG of ids, or ``.npy``) and what is needed to write it back the same way."""
+    if path.suffix == ".npy":
+        arr = np.load(path, allow_pickle=False)
+        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
+        return arr, {"kind": "npy"}
+    try:
+        im = Image.open(path)
+        im.load()
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
+    if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
+        raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids (expected 8/16-bit grey or "
+                         "palette); save label ids, not colours")
+    return np.array(im), {"kind": "png", "mode": im.mode, "palette": im.getpalette() if im.mode == "P" else None}
+
+
+def write_label_file(path: Path, arr: np.ndarray, meta: dict) -> None:
+    """Write ``arr`` as :func:`read_label_file` read it (same format, mode, palette), atomically."""
+    if meta["kind"] == "npy":
+        def save(tmp):
+            with open(tmp, "wb") as f:
+                np.save(f, arr)
+    else:
+        def save(tmp):
+            mode = meta["mode"]
+            if mode == "P":  # keep the indices and the palette (no colour quantisation)
+                a = np.ascontiguousarray(arr, dtype=np.uint8)
+                im = Image.frombuffer("P", (a.shape[1], a.shape[0]), a.tobytes(), "raw", "P", 0, 1)
+                if meta["palette"]:
+                    im.putpalette(meta["palette"])
+            elif mode == "1":
+                im = Image.fromarray(np.asarray(arr, dtype=bool))
+            else:
+                im = Image.fromarray(arr.astype(np.uint8) if mode == "L" else arr)
+            im.save(tmp, format="PNG")
+    _atomic_save(path, save)
+
+
+def _check_id_space(path: Path, arr: np.ndarray, id_space: str) -> None:
+    hi = 33 if id_space == "labelIds" else 18
+    bad = (arr > hi) & (arr != 255) | (arr < 0)
+    if bad.any():
+        raise ValueError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
+                         f"(0..{hi}, 255); pass the right --id-space")
+
+
+def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
+    """Lines of a Cityscapes instance result: ``(mask relative path, class id, score, raw line)``."""
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            out.append((parts[0], int(parts[1]), float(parts[2]), line))
+        except ValueError:
+            raise ValueError(f"{path}:{n}: expected 'relative/mask.png classId score', got {line!r}") from None
+    return out
+
+
+def _is_instance_list(path: Path) -> bool:
+    try:
+        entries = read_instance_list(path)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return all(e[0].lower().endswith(".png") for e in entries)
+
+
+@dataclass
+class RefineReport:
+    """What :func:`refine_directory` did: counts and files without offsets."""
+
+    label_maps: int = 0
+    instance_lists: int = 0
+    masks: int = 0
+    missing: list = None
+    source_kind: str = ""
+
+    def as_dict(self) -> dict:
+        return {"label_maps": self.label_maps, "instance_lists": self.instance_lists,
+                "masks": self.masks, "missing": self.missing or [], "source_kind": self.source_kind}
+
+
+def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Split PRED_DIR's files into label maps and instance lists (masks of a list are not maps)."""
+    lists = [p for p in sorted(pred_dir.rglob("*.txt")) if _is_instance_list(p)]
+    masks = set()
+    for lst in lists:
+        for rel, *_ in read_instance_list(lst):
+            masks.add((lst.parent / rel).resolve())
+    maps = [p for p in sorted(pred_dir.rglob("*")) if p.is_file() and p.suffix in LABEL_SUFFIXES
+            and p.resolve() not in masks]
+    return maps, lists
+
+
+def refine_directory(
+    pred_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    offsets: str | os.PathLike | OffsetsSource,
+    *,
+    scale: int | None = None,
+    iterations: int = 1,
+    id_space: str | None = None,
+    strict: bool = True,
+    progress=None,
+) -> RefineReport:
+    """Refine every prediction under ``pred_dir`` into ``out_dir`` (same relative paths).
+
+    Args:
+        pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
+        out_dir: output directory (created); files are written atomically.
+        offsets: an :class:`OffsetsSource` or its directory.
+        scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
+        iterations: 1 = scheme (i); > 1 = scheme (ii).
+        id_space: None (any ids: the shift copies ids and never depends on them), or
+            "labelIds" / "trainIds": Cityscapes label maps, whose values are checked against that
+            id space (0..33 / 0..18, and 255) to catch a wrong directory early.
+        strict: raise when a prediction has no offsets (else copy it unchanged, listed in
+            ``missing``).
+        progress: optional callable ``progress(n)`` called after each file.
+
+    Returns:
+        A :class:`RefineReport`.
+    """
+    if id_space is not None and id_space not in ID_SPACES:
+        raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
+    pred_dir, out_dir = Path(pred_dir), Path(out_dir)
+    if not pred_dir.is_dir():
+        raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
+    if out_dir.resolve() == pred_dir.resolve():
+        raise ValueError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
+    source = offsets if isinstance(offsets, OffsetsSource) else OffsetsSource(offsets)
+    maps, lists = plan_directory(pred_dir)
+    if not maps and not lists:
+        raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
+    report = RefineReport(missing=[], source_kind=source.kind)
+
+    def lookup(path: Path):
+        key = frame_key(path)
+        if key in source.keys:
+            return key
+        if strict:
+            raise ValueError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
+                             "predict offsets for it or pass --skip-missing")
+        report.missing.append(str(path.relative_to(pred_dir)))
+        return None
+
+    for path in maps:
+        rel = path.relative_to(pred_dir)
+        key = lookup(path)
+        label, meta = read_label_file(path)
+        if id_space is not None:
+            _check_id_space(path, label, id_space)
+        if key is not None:
+            fo = source.get(key)
+            if fo.boundary.shape != label.shape:
+                raise ValueError(f"{path}: prediction size {label.shape} differs from its offsets' "
+                                 f"{fo.boundary.shape} (frame {key!r}); predict offsets at full resolution")
+            label = refine_labels(label, fo.boundary, fo.direction, fo.num_directions,
+                                  scale=2 if scale is None else scale, iterations=iterations)
+            report.label_maps += 1
+        write_label_file(out_dir / rel, label, meta)
+        if progress:
+            progress(1)
+
+    for lst in lists:
+        rel = lst.relative_to(pred_dir)
+        entries = read_instance_list(lst)
+        key = lookup(lst)
+        fo = source.get(key, instance=True) if key is not None else None
+        mask_paths = [Path(os.path.normpath(lst.parent / e[0])) for e in entries]
+        for p in mask_paths:
+            if pred_dir.resolve() not in p.resolve().parents:
+                raise ValueError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
+        loaded = [read_label_file(p) for p in mask_paths]
+        if fo is not None:
+            for p, (m, _) in zip(mask_paths, loaded):
+                if m.shape != fo.boundary.shape:
+                    raise ValueError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
+            refined = refine_masks([m for m, _ in loaded], fo.boundary, fo.direction, fo.num_directions,
+                                   scale=1 if scale is None else scale, iterations=iterations)
+            report.instance_lists += 1
+            report.masks += len(refined)
+        else:
+            refined = [m for m, _ in loaded]
+        for p, m, (_, meta) in zip(mask_paths, refined, loaded):
+            write_label_file(out_dir / p.relative_to(pred_dir), m, meta)
+        _atomic_save(out_dir / rel, lambda tmp: shutil.copyfile(lst, tmp))
+        if progress:
+            progress(1)
+    return report
+
+
+def write_report(out_dir: str | os.PathLike, report: RefineReport, params: dict) -> Path:
+    """Write ``refine_log.json`` (parameters and counts) into ``out_dir``."""
+    path = Path(out_dir) / "refine_log.json"
+    data = {"params": params, **report.as_dict()}
+    _atomic_save(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2)))
+    return path

@@ -1,0 +1,19 @@
+"""The cache: frames -> HDF5 shards of targets (and images), their reader, verification and export.
+
+* :mod:`.codec`: array encodings (tiles, zlib, checksums, the boundary/direction code).
+* :mod:`.store`: :class:`ShardWriter` (atomic publish), :class:`ShardSet` (the reader), the manifest.
+* :mod:`.process`: :class:`BuildConfig` and :func:`process_frame` (one frame's arrays, in workers).
+* :mod:`.pipeline`: :func:`build` / :func:`build_split`: scheduling, resume, failure policy.
+* :mod:`.verify`: re-read every stored array against its manifest record.
+* :mod:`.export`: the authors' ``.mat`` targets from built shards.
+"""
+from .pipeline import BuildError, ParamsMismatch, SplitResult, build, build_split
+from .process import BACKENDS, IMAGE_FORMATS, ON_ERROR, VARIANT_CHOICES, BuildConfig, process_frame
+from .store import (DEFAULT_FIELDS, FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN, VARIANTS,
+                    ShardSet, ShardWriter, atomic_write_json, read_records)
+from .verify import list_splits, verify_samples, verify_split
+
+__all__ = ["BuildConfig", "BuildError", "ParamsMismatch", "SplitResult", "build", "build_split",
+           "process_frame", "BACKENDS", "IMAGE_FORMATS", "ON_ERROR", "VARIANT_CHOICES", "ShardSet", "ShardWriter", "DEFAULT_FIELDS", "FORMAT_NAME",
+           "FORMAT_VERSION", "MANIFEST", "SHARD_PATTERN", "VARIANTS", "atomic_write_json",
+           "read_records", "list_splits", "verify_samples", "verify_split"]

@@ -1,0 +1,278 @@
+"""Frames -> targets -> shards: scheduling (joblib loky / Dask), resume, failure policy.
+
+:func:`build` turns one or more splits of a dataset into ``OUT_DIR/<split>/`` shards:
+
+1. The split's frames (sorted source order, :mod:`segfix_data.datasets`) are cut into shards of
+   ``shard_size`` consecutive frames: shard ``k`` always holds frames ``k*S .. k*S+S-1``.
+2. ``OUT_DIR/<split>/build.json`` records the build parameters. A rerun with other parameters
+   refuses (:class:`ParamsMismatch`) unless ``overwrite``; a rerun with the same parameters resumes:
+   every published shard whose frames match the plan and whose arrays pass their checksums is
+   kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
+   published by ``os.replace`` only once complete).
+3. :func:`process_frame` (in worker processes or on a Dask cluster) reads the files, makes the
+   targets and encodes the arrays into compressed tiles. Results come back in frame order, so the
+   shards' contents do not depend on the number of workers or the backend; the calling process
+   writes each shard as soon as its frames are in.
+4. ``manifest.json`` is written last (atomically), from the shards' own records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from segfix_data import __version__
+from segfix_data import datasets as _datasets
+from segfix_data.datasets import labels as _labels
+
+from . import store as _shards
+from .process import BACKENDS, ON_ERROR, BuildConfig, process_frame
+from .verify import verify_samples
+
+class BuildError(RuntimeError):
+    """The build stopped (a frame failed under ``on_error='fail'``); completed shards are valid."""
+
+
+class ParamsMismatch(RuntimeError):
+    """OUT_DIR/<split> holds shards built with other parameters."""
+
+
+# --------------------------------------------------------------------------------------------
+# Split level (runs in the calling process)
+
+
+@dataclasses.dataclass
+class SplitResult:
+    """What happened to one split."""
+
+    split: str
+    frames: int = 0
+    built: int = 0
+    kept: int = 0
+    failed: list = dataclasses.field(default_factory=list)
+    unpaired: list = dataclasses.field(default_factory=list)
+    bytes: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None
+
+
+def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
+    path = split_dir / "build.json"
+    if path.is_file():
+        with open(path) as f:
+            old = json.load(f)
+        if old != params and not overwrite:
+            keys = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
+            diffs = ", ".join(f"{k}: {old.get(k)!r} -> {params.get(k)!r}" for k in keys)
+            raise ParamsMismatch(f"{split_dir} holds shards built with other parameters ({diffs}); "
+                                 "pass --overwrite to replace them or choose another OUT_DIR")
+        if old != params:
+            for p in split_dir.iterdir():
+                if p.name.startswith(("shard-", "manifest.json", "build.json")):
+                    p.unlink()
+    _shards.atomic_write_json(path, params)
+
+
+def _shard_ok(path: Path, frames: list, on_error: str) -> bool:
+    """A published shard is kept if it holds exactly ``frames`` and every array checks out."""
+    try:
+        rec = _shards.read_records(path)
+    except Exception:
+        return False
+    stems = sorted([s["stem"] for s in rec["samples"]] + [f["stem"] for f in rec["failed"]])
+    if stems != sorted(f.stem for f in frames):
+        return False
+    if rec["failed"] and on_error == "fail":
+        return False
+    samples = [dict(s, shard=path.name) for s in rec["samples"]]
+    return not verify_samples(path.parent, samples)
+
+
+def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, backend: str,
+                      scheduler: str | None):
+    """Yield process_frame results in the order of ``todo``."""
+    from joblib import Parallel, delayed
+
+    tasks = (delayed(process_frame)(f, config, class_map) for f in todo)
+    if backend == "dask":
+        if not scheduler:
+            raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
+        import joblib
+        from dask.distributed import Client
+
+        client = Client(scheduler, set_as_default=True)
+        try:
+            n = max(1, sum(client.nthreads().values()))
+            with joblib.parallel_config(backend="dask"):
+                yield from Parallel(n_jobs=n, return_as="generator", pre_dispatch=f"{2 * n}")(tasks)
+        finally:
+            client.close()
+        return
+    if backend != "loky":
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    if jobs == 1:
+        for f in todo:
+            yield process_frame(f, config, class_map)
+        return
+    yield from Parallel(n_jobs=jobs, backend="loky", return_as="generator",
+                        pre_dispatch=f"{2 * jobs}")(tasks)
+
+
+class _SplitLock:
+    """An exclusive ``flock`` on ``OUT_DIR/<split>/build.lock`` (released by the OS on kill -9)."""
+
+    def __init__(self, split_dir: Path) -> None:
+        self.path = split_dir / "build.lock"
+
+    def __enter__(self) -> "_SplitLock":
+        import fcntl
+
+        self.f = open(self.path, "a")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.close()
+            raise ParamsMismatch(f"{self.path.parent}: another build is writing this split; "
+                                 "wait for it or use another OUT_DIR") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+
+def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: int = 1,
+                backend: str = "loky", scheduler: str | None = None, on_error: str = "fail",
+                overwrite: bool = False, progress=None) -> SplitResult:
+    """Build (or resume) ``OUT_DIR/<split>``. See the module docstring.
+
+    Args:
+        progress: optional callable(n, total): n frames done since the last call (one call per
+            frame; a resume first reports the frames kept from the previous run at once).
+
+    Raises:
+        LayoutError: the split's directories are missing or empty.
+        ParamsMismatch: OUT_DIR/<split> was built with other parameters and not ``overwrite``.
+        BuildError: a frame failed and ``on_error == "fail"`` (completed shards stay valid).
+    """
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    t0 = time.perf_counter()
+    frames, unpaired = _datasets.find_frames(config.layout, dataset_dir, split,
+                                            image_glob=config.image_glob, label_glob=config.label_glob)
+    class_map = _datasets.load_class_map(config.class_map) if config.layout == "folder" else None
+    res = SplitResult(split=split, frames=len(frames), unpaired=unpaired)
+    split_dir = Path(out_dir) / split
+    split_dir.mkdir(parents=True, exist_ok=True)
+    with _SplitLock(split_dir):
+        return _build_locked(dataset_dir, split_dir, config, frames, unpaired, class_map, res, t0,
+                             jobs=jobs, backend=backend, scheduler=scheduler, on_error=on_error,
+                             overwrite=overwrite, progress=progress)
+
+
+def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unpaired, class_map,
+                  res: SplitResult, t0: float, *, jobs, backend, scheduler, on_error, overwrite,
+                  progress) -> SplitResult:
+    split = split_dir.name
+    params = dict(config.params(), split=split, dataset_dir=str(Path(dataset_dir).resolve()))
+    _check_params(split_dir, params, overwrite)
+
+    S = config.shard_size
+    plan = [frames[k:k + S] for k in range(0, len(frames), S)]
+    names = [_shards.SHARD_PATTERN.format(k) for k in range(len(plan))]
+    for p in split_dir.iterdir():  # leftovers of a killed build, shards beyond the plan
+        if ".tmp-" in p.name or (p.name.startswith("shard-") and p.name not in names):
+            p.unlink()
+    (split_dir / _shards.MANIFEST).unlink(missing_ok=True)
+    done = set()
+    for k, name in enumerate(names):
+        path = split_dir / name
+        if path.exists():
+            if _shard_ok(path, plan[k], on_error):
+                done.add(k)
+            else:
+                path.unlink()
+    res.kept = sum(len(plan[k]) for k in done)
+    if progress is not None and res.kept:
+        progress(res.kept, len(frames))
+
+    todo_shards = [k for k in range(len(plan)) if k not in done]
+    todo = [f for k in todo_shards for f in plan[k]]
+    pending: list = []
+    shard_iter = iter(todo_shards)
+    current = next(shard_iter, None)
+    results = _parallel_results(todo, config, class_map, jobs, backend, scheduler)
+    try:
+        for r in results:
+            if not r["ok"] and on_error == "fail":
+                res.failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
+                res.stopped = r["error"]
+                raise BuildError(f"build stopped at frame {r['stem']}: {r['error']}")
+            pending.append(r)
+            if progress is not None:
+                progress(1, len(frames))
+            if len(pending) == len(plan[current]):
+                _write_shard(split_dir / names[current], pending)
+                res.built += sum(1 for p in pending if p["ok"])
+                pending = []
+                current = next(shard_iter, None)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+    manifest = _write_manifest(split_dir, names, params, unpaired)
+    res.failed = manifest["failed"]
+    res.bytes = sum((split_dir / n).stat().st_size for n in names)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _write_shard(path: Path, results: list) -> None:
+    samples, failed = [], []
+    with _shards.ShardWriter(path) as w:
+        for r in results:
+            if r["ok"]:
+                index = len(samples)
+                w.add_sample(index, r["arrays"])
+                samples.append(dict(r["record"], index=index))
+            else:
+                failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
+        w.set_records({"samples": samples, "failed": failed})
+
+
+def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) -> dict:
+    samples, failed, shards = [], [], []
+    pixels, boundary = {}, {v: {} for v in params["variants"]}
+    for name in names:
+        rec = _shards.read_records(split_dir / name)
+        shards.append({"file": name, "samples": len(rec["samples"]),
+                       "bytes": (split_dir / name).stat().st_size})
+        failed += rec["failed"]
+        for s in rec["samples"]:
+            samples.append(dict(s, shard=name))
+            for k, n in s["class_pixels"].items():
+                pixels[k] = pixels.get(k, 0) + n
+            for v, counts in s["class_boundary_pixels"].items():
+                for k, n in counts.items():
+                    boundary[v][k] = boundary[v].get(k, 0) + n
+    num_classes = {"cityscapes": 19, "gta5": 19, "ade20k": _labels.ADE20K_NUM_CLASSES}.get(params["layout"])
+    manifest = {
+        "format": _shards.FORMAT_NAME, "format_version": _shards.FORMAT_VERSION,
+        "tool": "segfix", "tool_version": __version__, "split": params["split"],
+        "params": params, "num_classes": num_classes,
+        "class_names": list(_labels.CITYSCAPES_CLASS_NAMES) if num_classes == 19 else None,
+        "ignore_index": _labels.IGNORE_INDEX,
+        "shards": shards, "samples": samples, "failed": failed, "unpaired": unpaired,
+        "class_pixels": dict(sorted(pixels.items(), key=lambda kv: int(kv[0]))),
+        "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
+                                  for v, c in boundary.items()},
+    }
+    _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
+    return manifest
+
+
+def build(dataset_dir, out_dir, splits, config: BuildConfig, **kwargs) -> list[SplitResult]:
+    """Build every split in ``splits`` (see :func:`build_split` for the keyword arguments)."""
+    return [build_split(dataset_dir, out_dir, s, config, **kwargs) for s in splits]

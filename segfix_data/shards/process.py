@@ -1,0 +1,184 @@
+"""What one frame becomes: the build's parameters (:class:`BuildConfig`) and :func:`process_frame`,
+which reads a frame's files, makes its targets and encodes its arrays (it runs in worker processes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+
+from segfix_data import __version__
+from segfix_data import datasets as _datasets
+from segfix_data.datasets import labels as _labels
+
+from . import codec as _codec
+from .store import FORMAT_VERSION
+
+VARIANT_CHOICES = {"semantic": ("semantic",), "instance": ("instance",), "both": ("semantic", "instance")}
+IMAGE_FORMATS = ("tiles", "file")
+ON_ERROR = ("fail", "skip")
+BACKENDS = ("loky", "dask")
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+    """What to build. ``None`` target parameters take the preset's defaults.
+
+    Attributes:
+        layout: one of :data:`segfix_data.datasets.LAYOUTS`.
+        variant: "semantic", "instance" or "both" (instance needs Cityscapes instanceIds).
+        preset: "paper" or "openseg" (targets.md section 6; also stores the authors' depth/dir_deg).
+        gamma, ksize, num_directions, border_is_boundary: target overrides.
+        images: store the images (lossless).
+        image_format: "tiles" (uint8 tiles, fast crops) or "file" (the source file's bytes).
+        tile: chunk side in pixels; level: zlib level 1..9 of the targets; image_level: of the
+            images (0: uncompressed tiles); shard_size: frames per shard.
+        class_map, image_glob, label_glob: folder layout.
+    """
+
+    layout: str = "cityscapes"
+    variant: str = "semantic"
+    preset: str = "paper"
+    gamma: float | None = None
+    ksize: int | None = None
+    num_directions: int | None = None
+    border_is_boundary: bool | None = None
+    images: bool = True
+    image_format: str = "tiles"
+    tile: int = 128
+    level: int = 1
+    image_level: int = 0
+    shard_size: int = 32
+    class_map: str | None = None
+    image_glob: str | None = None
+    label_glob: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout not in _datasets.LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; choose one of {_datasets.LAYOUTS}")
+        if self.variant not in VARIANT_CHOICES:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANT_CHOICES)}")
+        if "instance" in self.variants and self.layout != "cityscapes":
+            raise ValueError(f"--variant {self.variant} needs instance ids; layout {self.layout!r} "
+                             "has none (use --variant semantic)")
+        if self.image_format not in IMAGE_FORMATS:
+            raise ValueError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
+        if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
+            raise ValueError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
+                             f"got {self.level}, {self.image_level}")
+        if self.tile < 16 or self.shard_size < 1:
+            raise ValueError(f"tile must be >= 16 pixels and shard_size >= 1, got {self.tile}, {self.shard_size}")
+        if self.layout == "folder" and not (self.class_map and self.image_glob and self.label_glob):
+            raise ValueError("layout 'folder' needs --image-glob, --label-glob and --class-map")
+        self.target_overrides()  # validates the preset and overrides early
+
+    @property
+    def variants(self) -> tuple:
+        return VARIANT_CHOICES[self.variant]
+
+    def target_overrides(self) -> dict:
+        """The target parameters given explicitly (validated against the preset)."""
+        from segfix_data.targets.core import _resolve
+
+        over = {k: getattr(self, k) for k in ("gamma", "ksize", "num_directions", "border_is_boundary")
+                if getattr(self, k) is not None}
+        _resolve(self.preset, over)
+        return over
+
+    def resolved_targets(self) -> dict:
+        from segfix_data.targets.core import _resolve
+
+        return _resolve(self.preset, self.target_overrides())
+
+    def params(self) -> dict:
+        """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""
+        p = dataclasses.asdict(self)
+        p["variants"] = list(self.variants)
+        p["targets"] = self.resolved_targets()
+        p["num_directions"] = p["targets"]["num_directions"]
+        p["tool"] = "segfix"
+        p["tool_version"] = __version__
+        p["format_version"] = FORMAT_VERSION
+        if self.class_map:
+            with open(self.class_map, "rb") as f:
+                p["class_map_blake2b"] = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+        return p
+
+
+# --------------------------------------------------------------------------------------------
+# Per frame (runs in workers)
+
+
+def _sparse(counts: np.ndarray) -> dict:
+    """{train id: count} of the non-zero counts below 255 (ignore)."""
+    return {str(k): int(n) for k, n in enumerate(counts[:255]) if n}
+
+
+def _instance_segments(instance_ids: np.ndarray, preset: str) -> tuple[np.ndarray, int | None]:
+    if preset == "openseg":
+        return _labels.cityscapes_instance_ids_to_openseg_segments(instance_ids), 255
+    return _labels.cityscapes_instance_ids_to_segments(instance_ids)
+
+
+def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:
+    """Read one frame, make its targets and encode its arrays.
+
+    Returns:
+        ``{"ok": True, "stem", "arrays": {name: EncodedArray}, "record": {...}}`` or, for a frame
+        that cannot be used, ``{"ok": False, "stem", "path", "error"}`` (the error names the file).
+    """
+    from segfix_data.targets import instance_targets, semantic_targets
+
+    try:
+        arrays = {}
+        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
+        if config.images and config.image_format == "tiles":
+            image = _datasets.read_image(frame.image)
+            shape = image.shape[:2]
+            arrays["image"] = _codec.encode_array(image, tile=config.tile, level=config.image_level,
+                                                   raw_tiles=config.image_level == 0)
+        else:
+            shape = _datasets.image_size(frame.image)
+            if config.images:
+                with open(frame.image, "rb") as f:
+                    raw = np.frombuffer(f.read(), dtype=np.uint8)
+                arrays["image_file"] = _codec.encode_array(raw, level=0)
+        label = _datasets.read_label(frame.label, config.layout, expect_shape=shape,
+                                    image_path=frame.image, class_map=class_map)
+        arrays["label"] = enc(label)
+        over = config.target_overrides()
+        record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
+                  "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
+        for variant in config.variants:
+            if variant == "semantic":
+                seg, ignore = label, _labels.IGNORE_INDEX
+                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **over)
+            else:
+                ids = _datasets.read_instance_ids(frame.instance, expect_shape=shape, label_path=frame.label)
+                seg, ignore = _instance_segments(ids, config.preset)
+                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **over)
+                arrays["instance/segments"] = enc(seg)
+            code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label)
+            arrays[f"{variant}/boundary_direction"] = enc(code)
+            # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
+            # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
+            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),
+                    "border_is_boundary": bool(t.params["border_is_boundary"]),
+                    "stored": config.preset != "paper"}
+            if info["stored"]:
+                arrays[f"{variant}/distance"] = enc(t.distance)
+            if config.preset == "openseg":
+                o = t.to_openseg()
+                arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
+                arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
+            record["distance"][variant] = info
+            record["class_pixels"] = _sparse(pixels)
+            record["class_boundary_pixels"][variant] = _sparse(bpixels)
+        record["checksums"] = {name: a.checksum for name, a in arrays.items()}
+        record["bytes"] = sum(a.nbytes for a in arrays.values())
+        return {"ok": True, "stem": frame.stem, "arrays": arrays, "record": record}
+    except Exception as exc:  # reported by the policy in the calling process
+        path = getattr(exc, "path", frame.label)
+        msg = str(exc) if isinstance(exc, _datasets.FrameError) else f"{path}: {type(exc).__name__}: {exc}"
+        return {"ok": False, "stem": frame.stem, "path": path, "error": msg, "sources": frame.sources()}

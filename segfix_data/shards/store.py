@@ -1,0 +1,262 @@
+"""The HDF5 shard format: the shard writer (atomic publish) and the reader.
+
+``OUT_DIR/<split>/`` holds ``shard-NNNNN.h5`` files and ``manifest.json`` (see ``docs/shards.md``).
+A shard holds a group ``samples/NNNNN`` per sample with the arrays below, each chunked in square
+tiles (``tile`` x ``tile`` pixels, 128 by default) and deflate-compressed, so a window read touches
+only the tiles it overlaps, plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
+
+Arrays of a sample (``H x W`` pixels):
+
+=========================  ==============  =====================================================
+``image``                  uint8 (H,W,3)   RGB pixels (``--image-format tiles``)
+``image_file``             uint8 (N,)      the source image file's bytes (``--image-format file``)
+``label``                  uint8 (H,W)     train ids, 255 ignore
+``<v>/boundary_direction`` uint8 (H,W)     ``v`` = ``semantic`` or ``instance``: both targets in
+                                           one code (:func:`encode_boundary_direction`)
+``<v>/distance``           float32 (H,W)   only where it cannot be derived (see below)
+``instance/segments``      int32 (H,W)     the segment map the instance targets were made from
+``<v>/openseg_depth``      uint8 (H,W)     ``--preset openseg``: the authors' ``depth``
+``<v>/openseg_dir_deg``    uint8 (H,W)     ``--preset openseg``: the authors' ``dir_deg``
+=========================  ==============  =====================================================
+
+The ``paper`` distance is not stored: it is an exact function of the stored map, recomputed on
+read by :func:`~segfix_data.shards.codec.derive_distance` (one multi-label EDT of ``label`` /
+``instance/segments``, capped, 0 on ignore). Presets whose distance is not derivable (``openseg``)
+store ``<v>/distance`` as float32, so a read always returns the Targets values exactly.
+
+The array encodings live in :mod:`segfix_data.shards.codec` (re-exported here). Workers encode
+arrays (:func:`encode_array`: tiles -> zlib bytes, checksum) so that the process
+writing the shard (:class:`ShardWriter`) only copies bytes with ``write_direct_chunk``; the chunks
+are standard HDF5 deflate chunks any HDF5 reader can decode.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from segfix_data.atomic import atomic_path
+from .codec import EncodedArray, _derive_window, decode_boundary_direction
+
+FORMAT_NAME = "segfix-shards"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SHARD_PATTERN = "shard-{:05d}.h5"
+VARIANTS = ("semantic", "instance")
+
+
+def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
+    if enc.chunks is None:
+        group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
+        return
+    ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
+                              **({"compression": "gzip", "compression_opts": enc.level} if enc.level else {}))
+    for offset, data in enc.blocks:
+        ds.id.write_direct_chunk(offset, data, filter_mask=0)
+
+
+class ShardWriter:
+    """Write one shard under a temporary name and publish it with ``os.replace`` on success.
+
+    Example::
+
+        with ShardWriter(path) as w:
+            w.add_sample(0, {"label": encode_array(label), ...})
+            w.set_records(records)
+        # path now exists; on an exception nothing is left at path or under the temporary name
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        self._file = None
+        self._records = None
+
+    def __enter__(self) -> "ShardWriter":
+        self._file = h5py.File(self.tmp, "w", libver=("v110", "v110"))
+        self._file.attrs["format"] = FORMAT_NAME
+        self._file.attrs["format_version"] = FORMAT_VERSION
+        return self
+
+    def add_sample(self, index: int, arrays: dict) -> None:
+        """Store one sample's arrays (name -> :class:`EncodedArray`) as ``samples/<index>``."""
+        group = self._file.create_group(f"samples/{index:05d}")
+        for name, enc in arrays.items():
+            _write_encoded(group, name, enc)
+
+    def set_records(self, records: dict) -> None:
+        """JSON-able description of the shard's samples and failures (stored as ``records``)."""
+        self._records = records
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                payload = json.dumps(self._records, sort_keys=True).encode()
+                self._file.create_dataset("records", data=np.frombuffer(payload, dtype=np.uint8))
+            self._file.close()
+            if exc_type is None:
+                with open(self.tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(self.tmp, self.path)
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()
+
+
+def read_records(path: str | os.PathLike) -> dict:
+    """The ``records`` JSON of a shard file."""
+    with h5py.File(path, "r") as f:
+        return json.loads(f["records"][()].tobytes().decode())
+
+
+def atomic_write_json(path: str | os.PathLike, obj) -> None:
+    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# --------------------------------------------------------------------------------------------
+# Reader
+
+
+DEFAULT_FIELDS = ("image", "label", "semantic/boundary", "semantic/direction")
+
+
+class ShardSet:
+    """Read the samples of ``OUT_DIR/<split>`` (built by ``segfix-gt build``).
+
+    HDF5 files are opened lazily and per process, so a ShardSet may be passed to DataLoader
+    workers (fork or spawn) and used after a fork.
+
+    Attributes:
+        manifest: the split's manifest.json as a dict.
+        samples: one dict per sample: ``stem``, ``shape`` [H, W], ``shard``, ``index``, ``sources``
+            (image/label/instance paths), ``checksums``...
+        params: the build parameters (``variant``, ``variants``, ``preset``, ``num_directions``...).
+
+    Example::
+
+        ds = ShardSet("shards", "train")
+        crop = ds.read(0, window=(100, 200, 512, 512))   # image, label, semantic boundary/direction
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, split: str, *, cache_bytes: int = 4 << 20) -> None:
+        self.cache_bytes = int(cache_bytes)  # HDF5 chunk cache per open dataset
+        self.root = Path(out_dir) / split
+        path = self.root / MANIFEST
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no manifest; build the split with `segfix-gt build` "
+                                    "(an interrupted build publishes it only at the end: rerun it)")
+        with open(path) as f:
+            self.manifest = json.load(f)
+        if self.manifest.get("format") != FORMAT_NAME:
+            raise ValueError(f"{path}: not a {FORMAT_NAME} manifest")
+        self.samples = self.manifest["samples"]
+        self.params = self.manifest["params"]
+        self._index = {s["stem"]: i for i, s in enumerate(self.samples)}
+        self._files: dict = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_files"] = {}
+        return state
+
+    def index_of(self, stem: str) -> int:
+        """Sample index of a stem; KeyError naming the split if absent."""
+        if stem not in self._index:
+            raise KeyError(f"no sample {stem!r} in {self.root}")
+        return self._index[stem]
+
+    def _file(self, shard: str) -> h5py.File:
+        if os.getpid() != self._pid:  # after a fork: never share HDF5 handles with the parent
+            self._files, self._pid = {}, os.getpid()
+        f = self._files.get(shard)
+        if f is None:
+            f = h5py.File(self.root / shard, "r", rdcc_nbytes=self.cache_bytes)
+            self._files[shard] = f
+        return f
+
+    def group(self, i: int) -> h5py.Group:
+        """The HDF5 group of sample ``i``."""
+        s = self.samples[i]
+        return self._file(s["shard"])[f"samples/{s['index']:05d}"]
+
+    def read(self, i: int, fields=DEFAULT_FIELDS, window=None) -> dict:
+        """Read fields of sample ``i``, whole or a window.
+
+        Args:
+            i: sample index (0 <= i < len(self)).
+            fields: names among ``image``, ``label``, ``<variant>/distance``, ``<variant>/boundary``,
+                ``<variant>/direction``, ``instance/segments``, ``<variant>/openseg_depth``,
+                ``<variant>/openseg_dir_deg``.
+            window: None for the whole sample, or ``(y0, x0, h, w)`` in pixels inside the image.
+
+        Returns:
+            {field: array}: image uint8 (h, w, 3); label uint8; distance float32 (pixels);
+            boundary, direction uint8; segments int32.
+        """
+        if not 0 <= i < len(self.samples):
+            raise IndexError(f"sample {i} out of range 0..{len(self.samples) - 1} in {self.root}")
+        if isinstance(fields, str):
+            fields = (fields,)
+        H, W = self.samples[i]["shape"]
+        if window is None:
+            window = (0, 0, H, W)
+        y0, x0, h, w = (int(v) for v in window)
+        if h < 1 or w < 1 or y0 < 0 or x0 < 0 or y0 + h > H or x0 + w > W:
+            raise ValueError(f"window {tuple(window)} (y0, x0, h, w) is not inside sample {i} "
+                             f"of shape ({H}, {W})")
+        g = self.group(i)
+        out, codes = {}, {}
+        for field in fields:
+            out[field] = self._read_field(g, i, field, (y0, x0, h, w), codes)
+        return out
+
+    def _read_field(self, g: h5py.Group, i: int, field: str, window, codes: dict) -> np.ndarray:
+        y0, x0, h, w = window
+        sl = (slice(y0, y0 + h), slice(x0, x0 + w))
+        variant, _, name = field.partition("/")
+        if name in ("boundary", "direction") and f"{variant}/boundary_direction" in g:
+            if variant not in codes:
+                codes[variant] = decode_boundary_direction(g[f"{variant}/boundary_direction"][sl])
+            return codes[variant][0 if name == "boundary" else 1]
+        if field in g:
+            return g[field][sl]
+        if field == "image" and "image_file" in g:
+            from PIL import Image
+
+            with Image.open(io.BytesIO(g["image_file"][()].tobytes())) as im:
+                return np.asarray(im.convert("RGB"))[sl]
+        if name == "distance" and variant in VARIANTS:
+            source = "label" if variant == "semantic" else "instance/segments"
+            if source in g:
+                info = self.samples[i]["distance"][variant]
+                return _derive_window(g[source], window, info["ignore_value"], info["cap"],
+                                      info["border_is_boundary"])
+        raise KeyError(f"field {field!r} is not stored in sample {i} ({self.samples[i]['stem']}) "
+                       f"of {self.root}; built with variant={self.params.get('variant')!r}, "
+                       f"images={self.params.get('images')!r}")
+
+    def close(self) -> None:
+        """Close the open HDF5 files (they reopen on the next read)."""
+        for f in self._files.values():
+            try:
+                f.close()
+            except Exception:
+                pass
+        self._files = {}
+
+    def __del__(self):
+        if getattr(self, "_pid", None) == os.getpid():
+            self.close()

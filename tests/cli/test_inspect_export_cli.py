@@ -1,0 +1,139 @@
+"""`segfix-gt inspect` and `segfix-gt export` on a tiny dataset built with `segfix-gt build`."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.gt import main
+from tests.support.paths import PARITY_DIR
+from segfix_data import instance_targets, semantic_targets
+from segfix_data.interop import load_openseg_targets_mat
+from segfix_data.datasets.labels import cityscapes_instance_ids_to_openseg_segments, cityscapes_label_ids_to_train_ids
+from segfix_data.synthetic import write_example_dataset
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("insp")
+    data = root / "data"
+    frames = write_example_dataset(data, splits={"val": 2}, height=64, width=128, seed=11)
+    for preset, variant in (("openseg", "both"), ("paper", "semantic")):
+        res = _invoke("build", data, root / preset, "--split", "val", "--preset", preset, "--variant", variant, "-q")
+        assert res.exit_code == 0, res.output
+    return root, frames
+
+
+def test_inspect_writes_a_panel_and_prints_stats(built, tmp_path):
+    root, frames = built
+    out = tmp_path / "p.png"
+    res = _invoke("inspect", root / "paper", "--out", out)
+    assert res.exit_code == 0, res.output
+    panel = np.asarray(Image.open(out))
+    assert panel.ndim == 3 and panel.shape[2] == 3 and panel.shape[1] > 3 * 640
+    assert "frankfurt_000000_000019_leftImg8bit" in res.output
+    lines = res.output.splitlines()
+    header = next(line for line in lines if line.startswith("class"))
+    assert header.split()[-5:] == ["w<=1", "w<=2", "w<=3", "w<=4", "w<=5"]
+    road = next(line for line in lines if line.startswith("road"))
+    # the printed share equals a direct count on the source label map
+    label = cityscapes_label_ids_to_train_ids(np.asarray(Image.open(frames[0]["label_ids"])))
+    from segfix_data.targets.edt import multilabel_distance
+
+    d = multilabel_distance(label)
+    share = [(d[label == 0] <= w).mean() * 100 for w in (1, 2, 3, 4, 5)]
+    assert [float(x.rstrip("%")) for x in road.split()[-5:]] == pytest.approx(share, abs=0.051)
+
+
+def test_inspect_sample_variant_and_split_stats(built, tmp_path):
+    root, _ = built
+    stem = "lindau_000000_000019_leftImg8bit"
+    out = tmp_path / "q.png"
+    res = _invoke("inspect", root / "openseg", "--split", "val", "--sample", stem, "--variant", "instance",
+                  "--stats", "split", "--out", out, "--tile-width", "200")
+    assert res.exit_code == 0, res.output
+    assert stem in res.output and "instance targets" in res.output and "2 samples" in res.output
+    assert np.asarray(Image.open(out)).shape[1] >= 600
+    bad = CliRunner().invoke(main, ["inspect", str(root / "openseg"), "--sample", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
+    bad = CliRunner().invoke(main, ["inspect", str(root / "paper"), "--variant", "instance"])
+    assert bad.exit_code != 0 and "not built" in bad.output
+    bad = CliRunner().invoke(main, ["inspect", str(root / "paper"), "--split", "train"])
+    assert bad.exit_code != 0 and "val" in bad.output
+
+
+def test_export_openseg_mat_equals_the_targets(built, tmp_path):
+    root, frames = built
+    dest = tmp_path / "mat"
+    for variant in ("semantic", "instance"):
+        res = _invoke("export", root / "openseg", dest, "--format", "openseg-mat", "--variant", variant)
+        assert res.exit_code == 0, res.output
+    for fr in frames:
+        stem = fr["image"].name[: -len(".png")]
+        label_ids = np.asarray(Image.open(fr["label_ids"]))
+        sem = semantic_targets(cityscapes_label_ids_to_train_ids(label_ids), preset="openseg").to_openseg()
+        got = load_openseg_targets_mat(dest / "val" / "semantic" / f"{stem}.mat")
+        np.testing.assert_array_equal(got["depth"], sem["depth"])
+        np.testing.assert_array_equal(got["dir_deg"], sem["dir_deg"])
+        assert got["deg_reduce"] == 2
+        seg = cityscapes_instance_ids_to_openseg_segments(np.asarray(Image.open(fr["instance_ids"])).astype(np.int32))
+        ins = instance_targets(seg, ignore_index=255, preset="openseg").to_openseg()
+        got = load_openseg_targets_mat(dest / "val" / "instance" / f"{stem}.mat")
+        np.testing.assert_array_equal(got["depth"], ins["depth"])
+        np.testing.assert_array_equal(got["dir_deg"], ins["dir_deg"])
+    assert sorted(p.name for p in (dest / "val" / "semantic").iterdir()) == [
+        "frankfurt_000000_000019_leftImg8bit.mat", "lindau_000000_000019_leftImg8bit.mat"]
+
+
+def test_export_refuses_paper_shards_and_missing_splits(built, tmp_path):
+    root, _ = built
+    dest = tmp_path / "mat"
+    res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest), "--format", "openseg-mat"])
+    assert res.exit_code == 1 and "--preset openseg" in res.output
+    assert not dest.exists(), "nothing written when refusing"
+    res = CliRunner().invoke(main, ["export", str(root / "openseg"), str(dest), "--format", "openseg-mat",
+                                    "--split", "train"])
+    assert res.exit_code == 1 and "train" in res.output and "val" in res.output
+    res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest)])
+    assert res.exit_code == 2 and "--format" in res.output
+
+
+FIXTURES = Path(PARITY_DIR)
+
+
+def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
+    """End to end: PNGs -> build --preset openseg -> export == the authors' generator's output."""
+    import shutil
+
+    data = tmp_path / "cs"
+    stems = {}
+    for k, name in enumerate(("cityscapes_a", "cityscapes_b")):
+        base = f"frankfurt_000000_{k:06d}"
+        gt = data / "gtFine" / "val" / "frankfurt"
+        img = data / "leftImg8bit" / "val" / "frankfurt"
+        gt.mkdir(parents=True, exist_ok=True)
+        img.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / f"{name}_labelIds.png", gt / f"{base}_gtFine_labelIds.png")
+        shutil.copy(FIXTURES / f"{name}_instanceIds.png", gt / f"{base}_gtFine_instanceIds.png")
+        w, h = Image.open(FIXTURES / f"{name}_labelIds.png").size
+        Image.new("RGB", (w, h), (90, 90, 90)).save(img / f"{base}_leftImg8bit.png")
+        stems[name] = f"{base}_leftImg8bit"
+    out, dest = tmp_path / "shards", tmp_path / "mat"
+    res = _invoke("build", data, out, "--split", "val", "--preset", "openseg", "--variant", "both", "-q")
+    assert res.exit_code == 0, res.output
+    for variant in ("semantic", "instance"):
+        res = _invoke("export", out, dest, "--format", "openseg-mat", "--variant", variant)
+        assert res.exit_code == 0, res.output
+    for name, stem in stems.items():
+        ref = np.load(FIXTURES / f"{name}_openseg.npz")
+        sem = load_openseg_targets_mat(dest / "val" / "semantic" / f"{stem}.mat")
+        ins = load_openseg_targets_mat(dest / "val" / "instance" / f"{stem}.mat")
+        np.testing.assert_array_equal(sem["depth"], ref["depth"])
+        np.testing.assert_array_equal(sem["dir_deg"], ref["dir_deg"])
+        np.testing.assert_array_equal(ins["depth"], ref["inst_depth"])
+        np.testing.assert_array_equal(ins["dir_deg"], ref["inst_dir_deg"])

@@ -1,0 +1,73 @@
+"""Shard array encodings: tiles, the boundary/direction code, the derived distance."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from segfix_data import semantic_targets
+from segfix_data.shards import codec as shards
+from segfix_data.shards.codec import derive_distance
+
+
+def _label(rng, h, w, k=4):
+    lab = rng.integers(0, k, (max(1, h // 8), max(1, w // 8))).repeat(8, 0).repeat(8, 1)[:h, :w]
+    lab = np.pad(lab, ((0, h - lab.shape[0]), (0, w - lab.shape[1])), mode="edge").astype(np.uint8)
+    lab[rng.random((h, w)) < 0.02] = 255
+    return lab
+
+
+def test_derived_distance_is_the_targets_distance():
+    rng = np.random.default_rng(3)
+    lab = _label(rng, 50, 70)
+    t = semantic_targets(lab)
+    np.testing.assert_array_equal(derive_distance(lab, ignore_value=255, cap=255.0), t.distance)
+    # brute force on a tiny map: nearest other-label pixel centre
+    small = lab[:9, :11]
+    d = derive_distance(small, ignore_value=255, cap=255.0)
+    ys, xs = np.mgrid[:9, :11]
+    for y in range(9):
+        for x in range(11):
+            other = small != small[y, x]
+            expect = np.sqrt(((ys - y) ** 2 + (xs - x) ** 2)[other].min()) if other.any() else 255.0
+            expect = 0.0 if small[y, x] == 255 else min(expect, 255.0)
+            assert d[y, x] == np.float32(expect)
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=st.sampled_from([4, 8, 16]), seed=st.integers(0, 2**16))
+def test_boundary_direction_code_round_trip(m, seed):
+    rng = np.random.default_rng(seed)
+    b = rng.choice(np.array([0, 1, 255], np.uint8), (7, 9))
+    d = np.where(b == 1, rng.integers(0, m + 1, (7, 9)), 255).astype(np.uint8)
+    d[d == m] = 255                                     # boundary pixels without a direction
+    code = shards.encode_boundary_direction(b, d)
+    np.testing.assert_array_equal(shards.decode_boundary(code), b)
+    np.testing.assert_array_equal(shards.decode_direction(code), d)
+    b2, d2 = shards.decode_boundary_direction(code)
+    np.testing.assert_array_equal(b2, b)
+    np.testing.assert_array_equal(d2, d)
+    bad = d.copy()
+    bad[b == 0] = 3
+    if (b == 0).any():
+        with pytest.raises(ValueError, match="cannot share one array"):
+            shards.encode_boundary_direction(b, bad)
+
+
+def test_encode_array_tiles_are_zlib_chunks():
+    import zlib
+
+    arr = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7)
+    enc = shards.encode_array(arr, tile=4, level=1)
+    assert enc.chunks == (4, 4) and [o for o, _ in enc.blocks] == [(0, 0), (0, 4), (4, 0), (4, 4)]
+    last = np.frombuffer(zlib.decompress(enc.blocks[-1][1]), np.uint8).reshape(4, 4)
+    expect = np.zeros((4, 4), np.uint8)
+    expect[:1, :3] = arr[4:, 4:]                       # edge tile zero-padded, as HDF5 stores it
+    np.testing.assert_array_equal(last, expect)
+    raw = shards.encode_array(arr, tile=4, level=0, raw_tiles=True)
+    assert raw.blocks[0][1] == arr[:4, :4].tobytes()
+    flat = shards.encode_array(np.arange(9, dtype=np.uint8), level=0)
+    assert flat.chunks is None and flat.blocks == [(None, bytes(range(9)))]
+    with pytest.raises(ValueError, match="expects an"):
+        shards.encode_array(np.zeros(4, np.uint8), level=1)
