@@ -145,3 +145,23 @@ def test_train_pretrained_accepts_the_authors_file(tmp_path, weights):
     model = create_model("hrnet_w18", pretrained=str(path))
     assert model.training and model.spec["head"] == "openseg" and model.spec["align_corners"] is True
     assert len(model.pretrained_report.loaded) == len(weights["hrnet18"])
+
+
+@pytest.mark.slow  # about 10 s: one training step of a full-size HRNet-W18 on the CPU
+def test_training_from_the_authors_file_saves_a_checkpoint_that_rebuilds_their_network(tmp_path, weights):
+    from segfix_train.checkpoint import list_checkpoints
+    from segfix_train.config import resolve
+    from segfix_train.loop import train
+    from segfix_train.predict import load_model
+    from tests.support.fakes import fake_open
+
+    path = tmp_path / "segfix_hrnet18.pth"
+    torch.save({"state_dict": {"module." + k: v for k, v in weights["hrnet18"].items()}}, path)
+    cfg = resolve(shards=["fakeA"], out=str(tmp_path / "run"), model="hrnet_w18", pretrained=str(path), iters=1,
+                  batch=2, crop=32, log_every=1, ckpt_every=1, num_workers=0, val_split="")
+    cfg.val_split = None
+    train(cfg, open_set=fake_open, echo=lambda s: None)
+    model = load_model(list_checkpoints(str(tmp_path / "run"))[-1][1])
+    assert model.spec == dict(name="hrnet_w18", num_directions=8, head="openseg", head_act="leaky_relu",
+                              align_corners=True)
+    assert model.backbone.stage2[0].align_corners is True
