@@ -7,6 +7,8 @@ or column is moved back to touch the image edge, so every pixel is covered); the
 probabilities (sigmoid) and direction probabilities (softmax) of overlapping windows are averaged.
 A pixel is boundary where the averaged probability exceeds ``threshold`` (0.5); its direction is the
 bin of highest averaged probability. Directions are written on boundary pixels only (255 elsewhere).
+That is the ``segfix`` preset (ours); the ``openseg`` preset (``predict_openseg``) computes as the
+authors' tester. ``load_model`` reads our checkpoints and the authors' (``models.openseg_import``).
 """
 from __future__ import annotations
 
