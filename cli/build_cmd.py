@@ -11,8 +11,7 @@ from cli._progress import progressbar
 from segfix_data import shards as _shards
 from segfix_data import datasets as _datasets
 
-DEFAULT_SPLITS = {"cityscapes": ("train", "val"), "ade20k": ("training", "validation"),
-                  "gta5": ("train",), "folder": ("train",)}
+DEFAULT_SPLITS = _datasets.DEFAULT_SPLITS
 
 #: Exit statuses.
 EXIT_OK, EXIT_STOPPED, EXIT_SETUP, EXIT_SKIPPED = 0, 1, 2, 3
@@ -52,8 +51,10 @@ class _Progress:
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--layout", type=click.Choice(_datasets.LAYOUTS), default="cityscapes", show_default=True)
 @click.option("--split", "splits", multiple=True,
-              help="Split to build (repeatable). Default: train+val (cityscapes), "
-                   "training+validation (ade20k), train (gta5, folder: all frames).")
+              help="Split to build (repeatable). Default: those of train+val (cityscapes, voc, mmseg), "
+                   "training+validation (ade20k) that exist; train (gta5, folder: all frames). "
+                   "ADE20K accepts train/val for training/validation. voc, mmseg: may be the path of "
+                   "a split list .txt (e.g. SBD's train_aug.txt); the output split is named by its stem.")
 @click.option("--variant", type=click.Choice(list(_shards.VARIANT_CHOICES)), default="semantic", show_default=True)
 @click.option("--preset", type=click.Choice(["paper", "openseg"]), default="paper", show_default=True,
               help="openseg: the authors' generator bit for bit (also stores their depth/dir_deg).")
@@ -67,7 +68,8 @@ class _Progress:
 @click.option("--scheduler", help="Dask scheduler address tcp://HOST:PORT (with --backend dask).")
 @click.option("--on-error", type=click.Choice(_shards.ON_ERROR), default="fail", show_default=True,
               help="fail: stop at the first bad frame; skip: record it in the manifest and go on.")
-@click.option("--images/--no-images", default=True, show_default=True, help="Store the images (lossless).")
+@click.option("--images/--no-images", default=True, show_default=True,
+              help="Store the images (lossless). --no-images reads no image file (sizes from the labels).")
 @click.option("--image-format", type=click.Choice(_shards.IMAGE_FORMATS), default="tiles", show_default=True,
               help="tiles: uint8 tiles (fast crops); file: the source image file's bytes (fast build).")
 @click.option("--tile", type=click.IntRange(16), default=128, show_default=True, help="Chunk side (pixels).")
@@ -79,29 +81,51 @@ class _Progress:
 @click.option("--shard-size", type=click.IntRange(1), default=32, show_default=True, help="Frames per shard file.")
 @click.option("--overwrite", is_flag=True, help="Replace shards built with other parameters in OUT_DIR.")
 @click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
-              help='folder layout: JSON {"raw id": train id} (255 = ignore).')
+              help='folder layout: JSON {"raw id": train id} (255 = ignore). Default: the labels '
+                   'are train ids (identity, 255 = ignore).')
 @click.option("--image-glob", help="folder layout: image glob under DATASET_DIR ({split} is replaced).")
 @click.option("--label-glob", help="folder layout: label glob under DATASET_DIR ({split} is replaced).")
+@click.option("--img-suffix", help="mmseg (default .jpg) and folder layouts: image file name ending; "
+                                   "an image pairs with the label of the same name before the endings.")
+@click.option("--seg-suffix", help="mmseg (default .png) and folder layouts: label file name ending "
+                                   "(e.g. _gtFine_labelTrainIds.png).")
+@click.option("--reduce-zero-label", is_flag=True,
+              help="mmseg, folder: label 0 is ignore and 1..K are classes 0..K-1 (mmsegmentation's option).")
+@click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
+              help="Text file with one class name per line (train-id order), for tables and panels.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
-              level, image_level, shard_size, overwrite, class_map, image_glob, label_glob, quiet):
+              level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
+              img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
     Rerunning the same command resumes an interrupted build. Exit status: 0 built, 1 stopped on
     a bad frame (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames.
     """
     try:
+        from segfix_data.datasets.labels import read_class_names
+
+        class_names = read_class_names(class_names_file) if class_names_file else None
         config = _shards.BuildConfig(
             layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
             num_directions=int(num_directions) if num_directions else None,
             border_is_boundary=border_is_boundary, images=images, image_format=image_format,
             tile=tile, level=level, image_level=image_level, shard_size=shard_size,
-            class_map=class_map, image_glob=image_glob, label_glob=label_glob)
+            class_map=class_map, image_glob=image_glob, label_glob=label_glob,
+            img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
+            class_names=class_names)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if splits:
+        splits = [_datasets.resolve_split(layout, dataset_dir, s) for s in splits]
+    else:
+        splits = _datasets.splits_present(layout, dataset_dir)
+        missing = [s for s in DEFAULT_SPLITS[layout] if s not in splits]
+        click.echo(f"building split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
+                   + (f" ({', '.join(missing)} not found)" if missing else ""), err=True)
     results, status = [], EXIT_OK
-    for split in splits or DEFAULT_SPLITS[layout]:
+    for split in splits:
         bar = _Progress(split, quiet)
         try:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,

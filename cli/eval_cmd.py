@@ -9,34 +9,131 @@ import click
 
 from cli._progress import progressbar
 
-from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth, format_table
+from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth,
+                                               format_table, resolve_eval_split)
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 
 
+def _parse_px(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        px = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected pixel radii such as 1,2,3, got {value!r}") from None
+    if not px or min(px) < 1:
+        raise click.BadParameter(f"pixel radii must be integers >= 1, got {value!r}")
+    return px
+
+
 def _run(gt_dir, pred_dir, label, **kw):
-    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"]))
+    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
+                              seg_suffix=kw.get("seg_suffix")))
     with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
+
+
+def _write_json(json_path, out):
+    d = os.path.dirname(os.path.abspath(json_path))
+    fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".json", dir=d)
+    with os.fdopen(fd, "w") as f:
+        json.dump(out, f, indent=2)
+    os.replace(tmp, json_path)
+    click.echo(f"wrote {json_path}")
+
+
+def _instances(gt_dir, pred_dir, split, baseline, json_path):
+    from segfix_data.metrics.instances import (compare_instances, evaluate_instances,
+                                               find_instance_ground_truth, format_instance_table)
+
+    def run(d, label):
+        try:
+            n = len(find_instance_ground_truth(gt_dir, split))
+            with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+                return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
+        except ValueError as exc:  # a user error: one line, exit status 2
+            err = click.ClickException(str(exc))
+            err.exit_code = 2
+            raise err from None
+
+    result = run(pred_dir, "instances")
+    base = run(baseline, "instances baseline") if baseline else None
+    click.echo(format_instance_table(result, base))
+    if json_path:
+        out = dict(result)
+        if base is not None:
+            out.update(baseline=base, delta=compare_instances(result, base))
+        _write_json(json_path, out)
 
 
 @click.command("eval")
 @click.argument("gt_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("pred_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--layout", type=click.Choice(LAYOUTS), default="cityscapes", show_default=True)
-@click.option("--split", default="val", show_default=True)
+@click.option("--split", default=None,
+              help="Split to score (default: val for cityscapes, voc, mmseg; validation for ade20k; every "
+                   "file for gta5 and folder); train/val and training/validation are aliases. voc, "
+                   "mmseg: or the path of a split list .txt.")
 @click.option("--id-space", type=click.Choice(ID_SPACES), default="labelIds", show_default=True,
               help="Ids of the predictions (Cityscapes evaluator: labelIds).")
 @click.option("--num-classes", type=click.IntRange(min=1), default=None,
-              help="Number of classes (folder layout only; default 19).")
+              help="Number of classes (folder, mmseg layouts; folder default 19).")
+@click.option("--allow-ignored-ids", is_flag=True,
+              help="Score a prediction even when most of its pixels carry ids that no evaluated class has "
+                   "(by default such a file stops the run: its --id-space is probably wrong).")
+@click.option("--px", "px", callback=_parse_px, metavar="R1,R2,..",
+              help="Boundary F tolerances in pixels (e.g. 1,2,3) instead of the paper's fractions of "
+                   "the image diagonal (0.0003,0.0006,0.0009: 1/2/3 px at 2048x1024 only).")
+@click.option("--img-suffix", help="mmseg: image file name ending (default .jpg), as segfix-gt build.")
+@click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending.")
+@click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
+@click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
+              help="Text file with one class name per line (train-id order); sets the number of classes.")
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the scores (fractions in [0, 1]) to this JSON file.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False), default=None,
               help="A second prediction directory: print the deltas PRED_DIR - baseline.")
-def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, no_boundary, json_path, baseline):
-    """Score PRED_DIR against GT_DIR: mIoU (Cityscapes convention) and boundary F at 1/2/3 px."""
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None,
+              help="Write PNG figures here: errors against distance to the boundary (paper Fig. 2); "
+                   "with --baseline also maps of fixed/broken pixels and per-class gains (needs matplotlib).")
+@click.option("--plot-frames", type=click.IntRange(min=0), default=4, show_default=True,
+              help="Fixed/broken maps to draw (the frames with the most changed pixels).")
+@click.option("--instances", is_flag=True,
+              help="Score Cityscapes instance results (*_pred.txt + masks) with the official evaluator: "
+                   "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
+def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
+          seg_suffix, reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir,
+          plot_frames, instances):
+    """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
+    boundary F.
+
+    Boundary F columns name their radius in pixels for the image sizes scored; the means are
+    given as the authors define them (an absent class counts 100) and over the classes present.
+    """
+    from segfix_data.datasets.labels import read_class_names
+
+    if instances:
+        if layout != "cityscapes" or plots_dir:
+            raise click.UsageError("--instances scores Cityscapes instance results: use it with "
+                                   "--layout cityscapes and without --plots")
+        return _instances(gt_dir, pred_dir, split or "val", baseline, json_path)
+    try:
+        class_names = read_class_names(class_names_file) if class_names_file else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    split = resolve_eval_split(gt_dir, layout, split)
     kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
-              thresholds=BOUNDARY_THRESHOLDS, boundary=not no_boundary)
+              thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
+              boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
+              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
+    if plots_dir:
+        from segfix_data.metrics.plots import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     result = _run(gt_dir, pred_dir, "scoring", **kw)
     base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None
     click.echo(format_table(result, base))
@@ -45,9 +142,14 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, no_boundary, j
         if base is not None:
             out["baseline"] = base
             out["delta"] = compare(result, base)
-        d = os.path.dirname(os.path.abspath(json_path))
-        fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".json", dir=d)
-        with os.fdopen(fd, "w") as f:
-            json.dump(out, f, indent=2)
-        os.replace(tmp, json_path)
-        click.echo(f"wrote {json_path}")
+        _write_json(json_path, out)
+    if plots_dir:
+        from segfix_data.metrics.plots import plot_directory
+
+        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix))
+        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids")}
+        with progressbar(length=n, label="plots", file=click.get_text_stream("stderr")) as bar:
+            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
+                                   baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
+        click.echo(f"wrote {len(paths)} figures to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
+                   + (" ..." if len(paths) > 6 else ""))

@@ -5,6 +5,7 @@ import time
 
 import click
 
+from cli._errors import UserError
 from cli._progress import progressbar
 
 
@@ -24,21 +25,18 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
     writes openseg_gt/val/semantic/frankfurt_000000_000294_leftImg8bit.mat, ...
     Shards built with the default `paper` preset are refused (their targets are not the authors').
     """
-    from segfix_data.shards.export import ExportError, check_openseg_exportable, export_openseg_mat
+    from segfix_data.shards.export import check_openseg_exportable, export_openseg_mat
     from segfix_data.shards import ShardSet, list_splits
 
     built = list_splits(out_dir)
     chosen = list(splits) or built
     missing = [s for s in chosen if s not in built]
     if missing or not chosen:
-        raise click.ClickException(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
+        raise UserError(f"{out_dir}: split(s) {missing or '(any)'} not built; built: "
                                    f"{', '.join(built) or 'none'} (run `segfix-gt build` first)")
     sets = [ShardSet(out_dir, split) for split in chosen]
-    try:
-        for ds in sets:  # refuse before writing anything
-            check_openseg_exportable(ds, variant)
-    except ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+    for ds in sets:  # refuse before writing anything (ExportError: one line, exit 2)
+        check_openseg_exportable(ds, variant)
     start, total = time.perf_counter(), 0
     for split, ds in zip(chosen, sets):
         with progressbar(length=len(ds), label=f"{split:>10}", file=None) as bar:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import click
 
+from cli._errors import SegfixGroup
 from segfix_data import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SegfixGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="segfix-gt")
 def main() -> None:
     """Turn a dataset's label maps into SegFix ground-truth targets.

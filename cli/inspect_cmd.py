@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from cli._errors import UserError
 from cli._progress import progressbar
 
 
@@ -39,11 +40,11 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
         split = choose_split(list_splits(out_dir), split)
         ds = ShardSet(out_dir, split)
         if len(ds) == 0:
-            raise click.ClickException(f"{Path(out_dir) / split}: the split has no samples")
+            raise UserError(f"{Path(out_dir) / split}: the split has no samples")
         i = 0 if stem is None else ds.index_of(stem)
         panel, shown = sample_panel(ds, i, variant, tile_width=tile_width)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc.args[0]) if isinstance(exc, KeyError) else str(exc)) from None
+    except KeyError as exc:  # ShardSet.index_of names the stem and the split
+        raise UserError(f"{exc.args[0]}; pass --sample with a stem listed in its manifest.json") from None
     name = ds.samples[i]["stem"]
     path = save_panel(out_png or f"{name}_targets.png", panel)
     click.echo(f"panel of {split}/{name} ({shown} targets) written to {path}")

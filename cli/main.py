@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import click
 
+from cli._errors import SegfixGroup
 from segfix_data import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SegfixGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="segfix")
 def main() -> None:
     """Train SegFix, predict boundary offsets, refine any model's predictions and score them."""

@@ -41,11 +41,8 @@ def convert_openseg_cmd(authors_file, out_file, model, abn_weight):
     from segfix_data.atomic import atomic_path
     from segfix_train.models.openseg_import import build_openseg_model, converted_payload, read_openseg_checkpoint
 
-    try:
-        ck = read_openseg_checkpoint(authors_file, model=model, abn_scale=abn_weight == "abs-eps")
-        net = build_openseg_model(ck)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    ck = read_openseg_checkpoint(authors_file, model=model, abn_scale=abn_weight == "abs-eps")
+    net = build_openseg_model(ck)
     with atomic_path(out_file) as tmp:
         torch.save(converted_payload(net, ck), tmp)
     click.echo(f"wrote {out_file}: {ck.spec['name']}, {ck.spec['num_directions']} directions, "

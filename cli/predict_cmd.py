@@ -8,8 +8,9 @@ from cli._progress import progressbar
 
 
 @click.command("predict")
-@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False),
-              help="segfix train checkpoint, `segfix convert-openseg` output, or the authors' SegFix .pth.")
+@click.option("--checkpoint", required=True, type=click.Path(exists=True),
+              help="segfix train checkpoint (.pt) or run directory (its latest checkpoint), "
+                   "`segfix convert-openseg` output, or the authors' SegFix .pth.")
 @click.option("--images", required=True, help="Directory (searched recursively) or glob of images.")
 @click.option("--out", "out_dir", required=True, metavar="OFFSETS_DIR", help="Where <stem>.npz files go.")
 @click.option("--preset", type=click.Choice(["segfix", "openseg"]), default="segfix", show_default=True,
@@ -32,17 +33,17 @@ from cli._progress import progressbar
 def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_weight, tile, stride, batch,
                 threshold, mat, device):
     """Predict boundary and direction for every image and write one offsets file per image."""
-    from segfix_train.predict import predict_images
+    from segfix_train.predict import predict_images, resolve_checkpoint
 
-    try:
-        def bar(items):
-            with progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
-                yield from b
-        res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
-                             batch=batch or (1 if preset == "openseg" else 4), device=device,
-                             threshold=threshold, write_mat=mat, preset=preset, openseg_mode=openseg_mode,
-                             model=model, abn_scale=abn_weight == "abs-eps", progress=bar)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    checkpoint = resolve_checkpoint(checkpoint)
+    click.echo(f"checkpoint {checkpoint}", err=True)
+
+    def bar(items):
+        with progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
+            yield from b
+    res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
+                         batch=batch or (1 if preset == "openseg" else 4), device=device,
+                         threshold=threshold, write_mat=mat, preset=preset, openseg_mode=openseg_mode,
+                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar)
     click.echo(f"wrote {len(res.written)} offsets files to {out_dir} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")

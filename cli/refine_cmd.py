@@ -36,7 +36,10 @@ def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing)
         report = refine_directory(pred_dir, out_dir, src, scale=scale, iterations=iterations,
                                   id_space=id_space, strict=not skip_missing, progress=bar.update)
     write_report(out_dir, report, {"pred_dir": str(pred_dir), "offsets": str(source), "source_kind": src.kind,
-                                   "scale": scale, "iterations": iterations, "id_space": id_space})
+                                   # the factors actually applied (the defaults resolved)
+                                   "scale": 2 if scale is None else scale,
+                                   "scale_instance_masks": 1 if scale is None else scale,
+                                   "iterations": iterations, "id_space": id_space})
     click.echo(f"refined {report.label_maps} label maps and {report.masks} instance masks "
                f"({report.instance_lists} instance lists) with {src.kind} offsets -> {out_dir}")
     if report.missing:

@@ -6,12 +6,14 @@ import click
 
 
 @click.command("train")
-@click.option("--shards", "shards", multiple=True, metavar="OUT_DIR",
-              help="Shard directory from `segfix-gt build`; repeat to mix sets (a repeated directory "
-                   "counts once per occurrence in the per-batch mixing weights).")
+@click.option("--shards", "shards", multiple=True, metavar="OUT_DIR[:SPLIT]",
+              help="Shard directory from `segfix-gt build`, optionally with its split (default --split); "
+                   "repeat to mix sets, e.g. --shards shards/cs:train --shards shards/ade:training "
+                   "(a repeated entry counts once per occurrence in the per-batch mixing weights).")
 @click.option("--shard-weight", "shard_weights", multiple=True, type=float,
               help="Mixing weight per --shards entry, in the same order (default 1 each).")
-@click.option("--split", default=None, help="Training split [train].")
+@click.option("--split", default=None, help="Training split of --shards entries without one [train]; "
+                                          "train/training and val/validation are aliases.")
 @click.option("--val-split", default=None, help="Validation split of the first shard dir [val]; 'none' disables.")
 @click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [hrnet_w18].")
 @click.option("--iters", type=int, default=None, help="Optimiser steps [80000].")
@@ -50,17 +52,14 @@ def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accu
 
     if val_split is not None and val_split.lower() in ("", "none"):
         val_split = ""
-    try:
-        cfg = resolve(config_file, shards=list(shards) or None, shard_weights=list(shard_weights) or None,
-                      split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
-                      crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
-                      val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
-                      direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
-                      resume=resume)
-        if cfg.val_split == "":
-            cfg.val_split = None
-        metrics = train(cfg, echo=click.echo)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    cfg = resolve(config_file, shards=list(shards) or None, shard_weights=list(shard_weights) or None,
+                  split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
+                  crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
+                  val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
+                  direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
+                  resume=resume)
+    if cfg.val_split == "":
+        cfg.val_split = None
+    metrics = train(cfg, echo=click.echo)
     if metrics:
         click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))

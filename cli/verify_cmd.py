@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from cli._errors import UserError
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
@@ -18,7 +19,7 @@ def verify_cmd(out_dir, splits, quiet):
     """Check every stored array of OUT_DIR against its manifest; exit 1 if any sample is damaged."""
     splits = splits or _shards.list_splits(out_dir)
     if not splits:
-        raise click.UsageError(f"{out_dir}: no <split>/manifest.json (is it a `segfix-gt build` OUT_DIR?)")
+        raise UserError(f"{out_dir}: no <split>/manifest.json (is it a `segfix-gt build` OUT_DIR?)")
     bad = 0
     for split in splits:
         try:

@@ -20,9 +20,10 @@ class TrainConfig:
 
     ``batch`` is the global batch of one optimiser step (all ranks, all accumulation steps); each
     rank processes ``batch / (world_size * accum)`` crops per forward pass. ``lr`` defaults to
-    ``0.04 * batch / 16`` (the paper's 0.04 at batch 16). ``shards`` may list a directory several
-    times; each entry gets the weight at the same position of ``shard_weights`` (default 1), and
-    entries with the same directory and split are merged, their weights summed.
+    ``0.04 * batch / 16`` (the paper's 0.04 at batch 16). ``shards`` entries are ``DIR`` or
+    ``DIR:SPLIT`` (``split`` is the default split); a directory may be listed several times; each
+    entry gets the weight at the same position of ``shard_weights`` (default 1), and entries with
+    the same directory and split are merged, their weights summed.
     """
 
     shards: list[str] = field(default_factory=list)
@@ -120,15 +121,27 @@ def validate(cfg: TrainConfig) -> None:
         raise ValueError(f"scale must be [min, max] with 0 < min <= max, got {cfg.scale!r}")
 
 
-def shard_entries(cfg: TrainConfig) -> list[tuple[str, float]]:
-    """``[(directory, weight)]`` with repeated directories merged (weights summed), in first-seen
-    order."""
+def parse_shard_entry(entry: str, default_split: str) -> tuple[str, str]:
+    """``"DIR"`` or ``"DIR:SPLIT"`` -> ``(DIR, SPLIT)``. The text after the last ``:`` is a split
+    when it holds no path separator and ``entry`` itself is not an existing directory."""
+    head, sep, tail = str(entry).rpartition(":")
+    if sep and head and tail and "/" not in tail and os.sep not in tail and not os.path.isdir(entry):
+        return head, tail
+    if sep and not tail:
+        raise ValueError(f"--shards {entry!r}: empty split after ':'; use DIR or DIR:SPLIT")
+    return str(entry), default_split
+
+
+def shard_entries(cfg: TrainConfig) -> list[tuple[str, str, float]]:
+    """``[(directory, split, weight)]`` with repeated (directory, split) entries merged (weights
+    summed), in first-seen order."""
     weights = cfg.shard_weights or [1.0] * len(cfg.shards)
-    merged: dict[str, float] = {}
-    for d, w in zip(cfg.shards, weights):
-        key = os.path.normpath(d)
+    merged: dict[tuple[str, str], float] = {}
+    for entry, w in zip(cfg.shards, weights):
+        d, split = parse_shard_entry(entry, cfg.split)
+        key = (os.path.normpath(d), split)
         merged[key] = merged.get(key, 0.0) + float(w)
-    return list(merged.items())
+    return [(d, s, w) for (d, s), w in merged.items()]
 
 
 def save_json(cfg: TrainConfig, path: str, extra: dict | None = None) -> None:

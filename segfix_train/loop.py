@@ -4,7 +4,8 @@ JSON-lines logs and validation.
 
 Outputs in ``RUN_DIR``: ``config.json`` (resolved configuration), ``train.jsonl`` (one object per
 logged step: ``iter``, ``loss``, ``boundary_loss``, ``direction_loss`` (means over the steps since
-the previous log line), ``lr``, ``images_per_s``, ``elapsed_s``), ``val.jsonl`` (``iter`` and the
+the previous log line), ``lr``, ``images_per_s`` (global batch x steps since the previous log line,
+over the training time without validation and checkpoint writing), ``elapsed_s``), ``val.jsonl`` (``iter`` and the
 metrics of ``segfix_train.validate``), ``checkpoints/ckpt_<step>.pt``.
 
 Exact resumption: the crop stream is a function of the micro-batch index (``segfix_train.data``),
@@ -37,9 +38,13 @@ TIMING_FIELDS = ("images_per_s", "elapsed_s")
 
 
 def default_open_set(directory: str, split: str):
-    """Open ``directory``/``split`` with ``segfix_data.shards.ShardSet`` (contract 6)."""
-    from segfix_data.shards import ShardSet
+    """Open ``directory``/``split`` with ``segfix_data.shards.ShardSet`` (contract 6); ``train`` /
+    ``val`` and ``training`` / ``validation`` are aliases when only one of a pair was built."""
+    from segfix_data.datasets.layouts import normalise_split
+    from segfix_data.shards import ShardSet, list_splits
 
+    if os.path.isdir(directory):
+        split = normalise_split(split, list_splits(directory), directory, "--shards DIR:SPLIT (or --split)")
     return ShardSet(directory, split)
 
 
@@ -136,7 +141,60 @@ class TrainStep:
         return sums
 
 
-_RESUME_KEYS = ("model", "model_args", "batch", "accum", "crop", "seed", "direction_mask", "target")
+#: Settings a resumed run may change: when and how it logs, validates and checkpoints, where it
+#: runs, and ``iters`` (the poly schedule then runs to the new total). Any other difference from
+#: the checkpoint's configuration is refused (it would be ignored, or change the run midway).
+RESUME_MAY_CHANGE = frozenset({
+    "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
+    "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
+    "pretrained", "sync_bn"})
+
+
+def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
+    """``"name: RUN_VALUE -> NEW_VALUE"`` for each setting that differs from the checkpoint's
+    configuration and may not change on resume (``lr`` compared as resolved, ``shards`` as
+    (directory, split, weight) entries)."""
+    from .config import FIELDS
+
+    old = TrainConfig(**{k: v for k, v in saved.items() if k in FIELDS})
+    out = []
+    for name in sorted(FIELDS - RESUME_MAY_CHANGE):
+        a, b = getattr(old, name), getattr(cfg, name)
+        if name == "lr":
+            a, b = old.resolved_lr(), cfg.resolved_lr()
+        elif name in ("shards", "shard_weights", "split"):
+            a, b = shard_entries(old), shard_entries(cfg)
+            name = "shards"
+        if a != b and not any(d.startswith(name + ":") for d in out):
+            out.append(f"{name}: {a!r} -> {b!r}")
+    return out
+
+
+def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> tuple[list[int], list[int]]:
+    """Crops per shard set: ``(per forward pass on one rank, per optimiser step over all ranks and
+    accumulation steps)``; the stream draws the first (largest remainder of the local batch)."""
+    from .data import batch_allocation
+
+    local = batch_allocation(local_batch, [w for _, _, w in entries])
+    return local, [a * cfg.accum * world for a in local]
+
+
+def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch) -> list[str]:
+    n_params = sum(p.numel() for p in model.parameters())
+    local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
+    lines = [f"model {cfg.model}: {n_params / 1e6:.2f} M parameters; device {dd.device}, "
+             f"AMP {'bf16' if use_amp else 'off'}, channels-last {'on' if use_cl else 'off'}, "
+             f"{dd.world} process{'es' if dd.world > 1 else ''}"]
+    for (d, split, w), ds, a in zip(entries, sets, alloc):
+        split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
+        lines.append(f"shards {d}:{split}: {len(ds.samples)} samples, weight {w:g}, {a} crops per batch")
+    lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} crops of {cfg.crop}x{cfg.crop} "
+                 f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
+                 f"rank{'s' if dd.world > 1 else ''}); lr "
+                 f"{cfg.resolved_lr():g}, {cfg.iters} iters")
+    lines.append(f"validation: {len(val_set.samples)} images of {entries[0][0]}:{cfg.val_split}"
+                 if val_set is not None else "validation: off")
+    return lines
 
 
 def train(cfg: TrainConfig, *, open_set: Callable | None = None,
@@ -161,7 +219,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     use_cl = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
 
     entries = shard_entries(cfg)
-    sets = [open_set(d, cfg.split) for d, _ in entries]
+    sets = [open_set(d, split) for d, split, _ in entries]
     val_set = open_set(entries[0][0], cfg.val_split) if cfg.val_split else None
     m = int(sets[0].params.get("num_directions", 8))
 
@@ -169,6 +227,9 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained, **cfg.model_args)
     if model.pretrained_report is not None and dd.main:
         echo(f"pretrained {cfg.pretrained}: {model.pretrained_report.summary()}")
+    if dd.main:
+        for line in _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch):
+            echo(line)
     if dd.world > 1 and cfg.sync_bn and cuda:  # SyncBatchNorm is CUDA-only in PyTorch
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(dd.device)
@@ -193,10 +254,13 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     if found:
         path = found[-1][1]
         state = ckpt.load_checkpoint(path)
-        diff = [k for k in _RESUME_KEYS if state["config"].get(k) != getattr(cfg, k)]
+        diff = resume_differences(state["config"], cfg)
         if diff:
-            raise ValueError(f"cannot resume from {path}: settings {diff} differ from the run's "
-                             f"({[(k, state['config'].get(k)) for k in diff]}); use a new --out")
+            raise ValueError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
+                             "run's values (see its config.json) or start a new run with another --out")
+        if int(state["config"].get("iters", cfg.iters)) != cfg.iters and dd.main:
+            echo(f"iters {state['config'].get('iters')} -> {cfg.iters}: the lr schedule continues "
+                 "towards the new total")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -212,14 +276,18 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         for p in (train_log, val_log):
             if os.path.exists(p):
                 os.remove(p)
+    stream_alloc = step_allocation(cfg, entries, local_batch, dd.world)[1]
     if dd.main:
         save_json(cfg, os.path.join(cfg.out, "config.json"),
                   {"resolved_lr": lr, "world_size": dd.world, "local_batch": local_batch, "num_directions": m,
-                   "amp": "bf16" if use_amp else "off", "channels_last": use_cl, "device": str(dd.device)})
+                   "amp": "bf16" if use_amp else "off", "channels_last": use_cl, "device": str(dd.device),
+                   "shard_sets": [{"dir": d, "split": os.path.basename(str(getattr(ds, "root", split))), "weight": w,
+                                   "samples": len(ds.samples), "crops_per_batch": a}
+                                  for (d, split, w), ds, a in zip(entries, sets, stream_alloc)]})
 
     aug = AugmentConfig(crop=cfg.crop, flip=cfg.flip, brightness=cfg.brightness,
                         scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target)
-    stream = CropStream(sets, [w for _, w in entries], local_batch, seed=cfg.seed, rank=dd.rank,
+    stream = CropStream(sets, [w for _, _, w in entries], local_batch, seed=cfg.seed, rank=dd.rank,
                         world_size=dd.world, aug=aug)
     loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=cuda)
     batches = iter(loader)
@@ -230,6 +298,10 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     val_every = cfg.val_every or cfg.ckpt_every
     t_window = time.perf_counter()
     t_start = t_window
+    # img/s counts the steps of this process since the last log line (a resumed window also holds
+    # steps run before the checkpoint) over the time spent training (validation and checkpoint
+    # writing excluded)
+    timed_steps, paused = 0, 0.0
     net.train()
     while step < cfg.iters:
         step_lr = opt.param_groups[0]["lr"]
@@ -237,22 +309,26 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         step += 1
         window[:3] += sums / cfg.accum
         window[3] += 1
+        timed_steps += 1
         if step % cfg.log_every == 0 or step == cfg.iters:
             tot = dd.all_sum(window.clone())  # the one host synchronisation per log line
             # tot[3] counts rank-steps: the means are over ranks and steps
             now = time.perf_counter()
             rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
                    "direction_loss": float(tot[2] / tot[3]), "lr": step_lr,
-                   "images_per_s": float(tot[3]) / dd.world * cfg.batch / max(now - t_window, 1e-9),
+                   "images_per_s": timed_steps * cfg.batch / max(now - t_window - paused, 1e-9),
                    "elapsed_s": now - t_start}
             if not all(map(lambda v: v == v and abs(v) != float("inf"), (rec["loss"],))):
-                raise RuntimeError(f"non-finite loss at step {step}: {rec}")
+                raise FloatingPointError(f"non-finite loss at step {step}: {rec}; lower --lr or check the "
+                                         "shards (segfix-gt verify), then --resume")
             if dd.main:
                 _append_jsonl(train_log, rec)
                 echo(f"iter {step}/{cfg.iters} loss {rec['loss']:.4f} (boundary {rec['boundary_loss']:.4f}, "
-                     f"direction {rec['direction_loss']:.4f}) lr {step_lr:.5f} {rec['images_per_s']:.1f} img/s")
+                     f"direction {rec['direction_loss']:.4f}) lr {step_lr:.5f} "
+                     f"{rec['images_per_s']:.3g} img/s")
             window.zero_()
-            t_window = now
+            t_window, timed_steps, paused = now, 0, 0.0
+        t_pause = time.perf_counter()
         if val_set is not None and (step % val_every == 0 or step == cfg.iters):
             last_val = _validate(model, val_set, cfg, dd, autocast, use_cl)
             if dd.main:
@@ -261,13 +337,16 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
                      f"{last_val['boundary_f_all']:.4f}), direction acc {last_val['dir_acc_gt']:.4f} in GT "
                      f"boundary, {last_val['dir_acc_pred']:.4f} in predicted")
         if step % cfg.ckpt_every == 0 or step == cfg.iters:
-            _save(cfg, dd, model, opt, sched, step, window, m)
+            saved = _save(cfg, dd, model, opt, sched, step, window, m)
+            if dd.main:
+                echo(f"saved checkpoint {saved}")
+        paused += time.perf_counter() - t_pause
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
     return last_val if dd.main else {}
 
 
-def _save(cfg, dd, model, opt, sched, step, window, m) -> None:
+def _save(cfg, dd, model, opt, sched, step, window, m) -> str:
     rng = ckpt.rng_state()
     rngs = [None] * dd.world
     if dd.world > 1:
@@ -283,6 +362,7 @@ def _save(cfg, dd, model, opt, sched, step, window, m) -> None:
             "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
             "log_window": window.detach().cpu().clone(), "rng": rngs,
         }, keep=cfg.keep_checkpoints)
+    return ckpt.checkpoint_path(cfg.out, step)
 
 
 @torch.no_grad()

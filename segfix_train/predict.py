@@ -29,6 +29,19 @@ from .models import create_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
+def resolve_checkpoint(path: str) -> str:
+    """``path`` itself, or for a run directory (``segfix train --out``) its latest checkpoint."""
+    if os.path.isdir(path):
+        from .checkpoint import list_checkpoints
+
+        found = list_checkpoints(path)
+        if not found:
+            raise FileNotFoundError(f"{path}: no checkpoints/ckpt_*.pt in this run directory; pass a "
+                                    "checkpoint file or a `segfix train --out` directory that has saved one")
+        return found[-1][1]
+    return path
+
+
 #: Architecture options of checkpoints written before ``model_spec`` was recorded (ours).
 _LEGACY_SPEC = dict(head="segfix", head_act="relu", align_corners=False)
 
@@ -41,9 +54,10 @@ def load_model(path: str, device: str | torch.device = "cpu", model: str | None 
     ``model`` overrides the architecture of an authors' file; ``abn_scale``: how their InPlace-ABN
     weights are read (``segfix_train.models.openseg_import``). A project checkpoint rebuilds its
     network from its ``model_spec`` (or, for older files, ``config`` with our head and
-    ``align_corners=False``)."""
+    ``align_corners=False``). ``path`` may be a run directory: its latest checkpoint."""
     from .models.openseg_import import is_openseg_segfix, load_openseg_model, load_weights_file
 
+    path = resolve_checkpoint(path)
     try:
         state = load_weights_file(path)
     except ValueError:

@@ -8,11 +8,15 @@ from pathlib import Path
 from .frame import Frame, require_dir, require_files
 
 
-def cityscapes_frames(root: str | os.PathLike, split: str) -> list[Frame]:
-    """Frames of one Cityscapes split (``train``, ``val``, ``test``), sorted by city and name."""
+def cityscapes_frames(root: str | os.PathLike, split: str, *, images: bool = True) -> list[Frame]:
+    """Frames of one Cityscapes split (``train``, ``val``, ``test``), sorted by city and name.
+
+    ``images=False``: labels only, ``leftImg8bit/`` need not exist."""
     root = Path(root)
     gt_dir = require_dir(root / "gtFine" / split, "Cityscapes labels gtFine/<split>")
-    img_dir = require_dir(root / "leftImg8bit" / split, "Cityscapes images leftImg8bit/<split>")
+    img_dir = root / "leftImg8bit" / split
+    if images:
+        require_dir(img_dir, "Cityscapes images leftImg8bit/<split>; --no-images for labels only")
     suffix = "_gtFine_labelIds.png"
     label_files = require_files(sorted(gt_dir.glob(f"*/*{suffix}")), gt_dir, f"<city>/*{suffix}")
     frames = []

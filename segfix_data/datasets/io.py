@@ -117,7 +117,8 @@ def load_class_map(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
-               image_path: str | None = None, class_map: np.ndarray | None = None) -> np.ndarray:
+               image_path: str | None = None, class_map: np.ndarray | None = None,
+               reduce_zero_label: bool = False) -> np.ndarray:
     """Read one semantic label PNG and convert it to train ids.
 
     Args:
@@ -125,7 +126,9 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
         layout: one of :data:`LAYOUTS`.
         expect_shape: (H, W) of the image, checked when given.
         image_path: the image file, named in a size-mismatch error.
-        class_map: folder layout only, the table of :func:`load_class_map`.
+        class_map: folder layout only, the table of :func:`load_class_map`; None: the labels are
+            train ids already (0..254, 255 = ignore).
+        reduce_zero_label: mmseg layout: ids 1..K are classes 0..K-1 and 0 is ignore.
 
     Returns:
         uint8 (H, W) train ids, 255 = ignore.
@@ -143,9 +146,14 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
     if layout == "ade20k":
         _check_range(path, ids, (ids >= 0) & (ids <= ADE20K_MAX_LABEL_ID), "ADE20K (0..150)")
         return _labels.ade20k_to_train_ids(ids)
+    if layout == "voc":  # palette PNG: the indices are the class ids
+        _check_range(path, ids, (ids >= 0) & ((ids < len(_labels.VOC_CLASS_NAMES)) | (ids == 255)),
+                     "PASCAL VOC (0..20, 255)")
+        return ids.astype(np.uint8)
+    if layout == "mmseg" or (layout == "folder" and class_map is None):
+        _check_range(path, ids, (ids >= 0) & (ids <= 255), "train ids (0..254, 255 ignore)")
+        return _labels.reduce_zero_label(ids) if reduce_zero_label else ids.astype(np.uint8)
     if layout == "folder":
-        if class_map is None:
-            raise ValueError("layout 'folder' needs a class map (--class-map FILE)")
         inside = (ids >= 0) & (ids < class_map.size)
         train = np.where(inside, class_map[np.clip(ids, 0, class_map.size - 1)], -1)
         _check_range(path, ids, train >= 0, "class map")

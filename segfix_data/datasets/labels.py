@@ -7,6 +7,8 @@ All functions take and return numpy arrays; none does I/O.
   stuff and crowd regions) -> a segment map for :func:`segfix_data.instance_targets`.
 * ADE20K annotations: 0 is ignore, ``1..150 -> 0..149``.
 * GTA5 labels are in Cityscapes ``labelIds``.
+* PASCAL VOC: palette PNGs whose indices are the 21 train ids (0 background .. 20), 255 ignore.
+* mmsegmentation trees: ids are train ids already; ``reduce_zero_label`` maps 0 -> 255, k -> k-1.
 """
 from __future__ import annotations
 
@@ -27,6 +29,13 @@ CITYSCAPES_CLASS_NAMES = (
 CITYSCAPES_THING_IDS = (24, 25, 26, 27, 28, 29, 30, 31, 32, 33)
 
 ADE20K_NUM_CLASSES = 150
+
+#: PASCAL VOC 2012 class names in index order (index 0 = background).
+VOC_CLASS_NAMES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
 
 
 def _check_integer_map(label: np.ndarray, name: str = "label") -> np.ndarray:
@@ -122,3 +131,37 @@ def cityscapes_instance_ids_to_train_ids(instance_ids: np.ndarray) -> np.ndarray
     instance_ids = _check_integer_map(instance_ids, "instanceIds").astype(np.int64)
     class_ids = np.where(instance_ids >= 1000, instance_ids // 1000, instance_ids)
     return _lookup(class_ids, cityscapes_label_to_train_id_table(), IGNORE_INDEX)
+
+
+def voc_to_train_ids(indices: np.ndarray) -> np.ndarray:
+    """PASCAL VOC palette indices (HxW integer, 0..20 and 255) -> train ids (HxW uint8).
+
+    The indices are the train ids; anything else is refused by the caller's range check, so this
+    only narrows the dtype (values outside 0..20 become 255).
+    """
+    indices = _check_integer_map(indices, "VOC label").astype(np.int64)
+    return np.where((indices >= 0) & (indices < len(VOC_CLASS_NAMES)), indices, IGNORE_INDEX).astype(np.uint8)
+
+
+def reduce_zero_label(ids: np.ndarray) -> np.ndarray:
+    """mmsegmentation's ``reduce_zero_label``: 0 -> 255 (ignore), k -> k-1, 255 stays 255 (HxW uint8)."""
+    ids = _check_integer_map(ids, "label").astype(np.int64)
+    out = np.where(ids == 0, IGNORE_INDEX, ids - 1)
+    out[ids == IGNORE_INDEX] = IGNORE_INDEX
+    return out.astype(np.uint8)
+
+
+def read_class_names(path) -> tuple[str, ...]:
+    """Class names from a small text file: one name per line, in train-id order (blank lines and
+    lines starting with ``#`` are skipped). Raises ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            names = tuple(line.strip() for line in f if line.strip() and not line.lstrip().startswith("#"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the class names ({exc}); expected a text file with "
+                         "one class name per line") from None
+    if not names:
+        raise ValueError(f"{path}: no class names; write one name per line, in train-id order")
+    if len(names) > 255:
+        raise ValueError(f"{path}: {len(names)} class names; at most 255 (255 is ignore)")
+    return names

@@ -4,32 +4,168 @@
   (+ ``instanceIds``), images ``leftImg8bit/<split>/<city>/*_leftImg8bit.png``.
 * :func:`~segfix_data.datasets.ade20k.ade20k_frames`: ``ADEChallengeData2016/{images,annotations}/<split>/``.
 * :func:`~segfix_data.datasets.gta5.gta5_frames`: ``images/*.png`` and ``labels/*.png`` paired by name.
-* :func:`~segfix_data.datasets.folder.folder_frames`: an image glob and a label glob paired by stem.
+* :func:`~segfix_data.datasets.folder.folder_frames`: an image glob and a label glob paired by stem
+  (or by suffix).
+* :func:`~segfix_data.datasets.voc.voc_frames`: PASCAL VOC 2012, ``ImageSets/Segmentation/<split>.txt``.
+* :func:`~segfix_data.datasets.mmseg.mmseg_frames`: ``img_dir/<split>`` and ``ann_dir/<split>`` paired
+  by ``img_suffix`` / ``seg_suffix``.
+
+A split where no frame pairs raises :class:`LayoutError` listing a few unpaired files of each side
+and the pairing rule (never an empty build).
+
+Split names are the layout's own everywhere (build, eval, refine, train): Cityscapes ``train`` /
+``val`` / ``test``, ADE20K ``training`` / ``validation``. :func:`available_splits` lists the splits
+present on disk, one function per layout family; :func:`normalise_split` maps a requested name to
+one of them, accepting ``train`` <-> ``training`` and ``val`` <-> ``validation`` as aliases when
+exactly one of the pair exists, and otherwise raises a :class:`LayoutError` listing the splits found.
 """
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .ade20k import ade20k_frames
 from .cityscapes import cityscapes_frames
 from .folder import folder_frames
-from .frame import Frame
+from .ade20k import _ade20k_base
+from .frame import Frame, LayoutError
 from .gta5 import gta5_frames
+from . import mmseg as _mmseg
+from . import voc as _voc
+from .mmseg import mmseg_frames
+from .voc import voc_frames
+from ._pairing import nothing_paired, split_list_file
 
-LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
+LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
+
+#: The splits ``segfix-gt build`` builds when no ``--split`` is given (those present on disk).
+DEFAULT_SPLITS = {"cityscapes": ("train", "val"), "ade20k": ("training", "validation"),
+                  "gta5": ("train",), "folder": ("train",), "voc": ("train", "val"),
+                  "mmseg": ("train", "val")}
+#: The split ``segfix eval`` scores when no ``--split`` is given (None: every ground-truth file).
+EVAL_SPLITS = {"cityscapes": "val", "ade20k": "validation", "gta5": None, "folder": None,
+               "voc": "val", "mmseg": "val"}
+#: Interchangeable split names (accepted when exactly one of a pair exists).
+SPLIT_ALIASES = {"train": ("training",), "training": ("train",), "val": ("validation",),
+                 "validation": ("val",)}
+#: Layouts whose splits are named on disk (the others hold one split under any name).
+SPLIT_DIRS = {"cityscapes": "gtFine/<split>", "ade20k": "[ADEChallengeData2016/]annotations/<split>",
+              "voc": "ImageSets/Segmentation/<split>.txt", "mmseg": "ann_dir/<split>"}
+
+
+def _subdirs_with(base: Path, pattern: str) -> list[str]:
+    if not base.is_dir():
+        return []
+    return sorted(d.name for d in base.iterdir() if d.is_dir() and next(d.glob(pattern), None) is not None)
+
+
+def cityscapes_label_root(root: str | os.PathLike) -> Path:
+    """The ``gtFine`` directory of a Cityscapes root (or ``root`` itself when it is ``gtFine``)."""
+    root = Path(root)
+    return root if root.name == "gtFine" and not (root / "gtFine").is_dir() else root / "gtFine"
+
+
+def available_splits(layout: str, root: str | os.PathLike) -> list[str]:
+    """Names of the splits of ``layout`` present under ``root`` (sorted), found by their label files.
+
+    * cityscapes: the directories ``gtFine/<split>`` holding ``<city>/*_gtFine_labelIds.png``;
+    * ade20k: the directories ``[ADEChallengeData2016/]annotations/<split>`` holding ``*.png``;
+    * gta5: ``["train"]`` when ``labels/*.png`` exist (GTA5 is one split);
+    * folder: the sub-directories of ``root`` holding ``*.png`` (below them, at any depth);
+    * voc: the split lists ``ImageSets/Segmentation/*.txt`` (:func:`.voc.available_splits`);
+    * mmseg: the sub-directories of ``ann_dir/`` (:func:`.mmseg.available_splits`).
+    """
+    root = Path(root)
+    if layout == "cityscapes":
+        return _subdirs_with(cityscapes_label_root(root), "*/*_gtFine_labelIds.png")
+    if layout == "ade20k":
+        return _subdirs_with(_ade20k_base(root) / "annotations", "*.png")
+    if layout == "gta5":
+        return ["train"] if next((root / "labels").glob("*.png"), None) is not None else []
+    if layout == "folder":
+        return _subdirs_with(root, "**/*.png")
+    if layout == "voc":
+        try:
+            return _voc.available_splits(root)
+        except LayoutError:  # not a VOC folder at all: no split
+            return []
+    if layout == "mmseg":
+        return _mmseg.available_splits(root)
+    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+
+
+def normalise_split(split: str, available, where: str | os.PathLike = "", what: str = "--split") -> str:
+    """``split`` if it is in ``available``, else its one alias present (``val`` -> ``validation``).
+
+    Raises:
+        LayoutError: naming ``where``, the splits found and the option ``what`` to change.
+    """
+    available = list(available)
+    if split in available:
+        return split
+    alias = [a for a in SPLIT_ALIASES.get(split, ()) if a in available]
+    if len(alias) == 1:
+        return alias[0]
+    if not available:
+        raise LayoutError(f"{where}: no split {split!r} and no other split found; check the directory "
+                          "and --layout")
+    raise LayoutError(f"{where}: no split {split!r} (splits found: {', '.join(available)}); pass {what} "
+                      "with one of them")
+
+
+def resolve_split(layout: str, root: str | os.PathLike, split: str) -> str:
+    """The on-disk name of ``split`` for a layout with named splits (aliases accepted); layouts
+    without (gta5, folder) and split list files (``--split PATH.txt``, voc and mmseg) are kept."""
+    if layout not in SPLIT_DIRS or split_list_file(split) is not None:
+        return split
+    return normalise_split(split, available_splits(layout, root), f"{root} ({SPLIT_DIRS[layout]})")
+
+
+def splits_present(layout: str, root: str | os.PathLike) -> list[str]:
+    """The layout's default splits (:data:`DEFAULT_SPLITS`) that exist under ``root``.
+
+    Raises:
+        LayoutError: none exists; the message lists the directories looked for.
+    """
+    if layout not in SPLIT_DIRS:
+        return list(DEFAULT_SPLITS[layout])
+    found = available_splits(layout, root)
+    present = [s for s in DEFAULT_SPLITS[layout] if s in found]
+    if not present:
+        looked = ", ".join(SPLIT_DIRS[layout].replace("<split>", s) for s in DEFAULT_SPLITS[layout])
+        other = f"; other splits found: {', '.join(found)} (pass --split)" if found else ""
+        raise LayoutError(f"{root}: none of the {layout} splits found (looked for {looked}){other}; "
+                          "check DATASET_DIR and --layout")
+    return present
 
 
 def find_frames(layout: str, root: str | os.PathLike, split: str, *, image_glob: str | None = None,
-                label_glob: str | None = None) -> tuple[list[Frame], list[dict]]:
-    """Dispatch to the layout's function; always returns ``(frames, unpaired)``."""
+                label_glob: str | None = None, img_suffix: str | None = None,
+                seg_suffix: str | None = None, images: bool = True) -> tuple[list[Frame], list[dict]]:
+    """Dispatch to the layout's function; always returns ``(frames, unpaired)``.
+
+    Args:
+        image_glob, label_glob: folder layout.
+        img_suffix, seg_suffix: mmseg and folder layouts: pair files by name minus these endings.
+        images: False: labels only, no image file or image folder required.
+    """
+    if layout == "voc":
+        return voc_frames(root, split, images=images)
+    if layout == "mmseg":
+        return mmseg_frames(root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=images)
     if layout == "cityscapes":
-        return cityscapes_frames(root, split), []
+        return cityscapes_frames(root, split, images=images), []
     if layout == "ade20k":
         return ade20k_frames(root, split), []
     if layout == "gta5":
-        return gta5_frames(root, split)
+        frames, unpaired = gta5_frames(root, split, images=images)
+        if not frames:
+            raise nothing_paired(str(root), "images/<name>.png with labels/<name>.png", unpaired,
+                                 "give each image its label under the same file name")
+        return frames, unpaired
     if layout == "folder":
         if not image_glob or not label_glob:
             raise ValueError("layout 'folder' needs --image-glob and --label-glob")
-        return folder_frames(root, split, image_glob, label_glob)
+        return folder_frames(root, split, image_glob, label_glob, img_suffix=img_suffix,
+                             seg_suffix=seg_suffix, images=images)
     raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")

@@ -12,28 +12,53 @@ CITYSCAPES_PALETTE = np.array([
     (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
     (0, 80, 100), (0, 0, 230), (119, 11, 32)], dtype=np.uint8)
 
-# Anchors of a perceptually ordered colour map (viridis-like), dark = near the boundary.
-_HEAT_ANCHORS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], float)
 
 
-def label_palette(ignore_index: int = 255) -> np.ndarray:
-    """uint8 (256, 3) colour of every id: Cityscapes colours for 0..18, distinct generated colours
-    (the PASCAL VOC bit pattern) above, black for ``ignore_index``."""
+def voc_palette() -> np.ndarray:
+    """uint8 (256, 3): the PASCAL VOC colour of every index (the bit pattern of the official
+    ``VOCdevkit`` colour map; 255, the ignore border, is (224, 224, 192))."""
     pal = np.zeros((256, 3), dtype=np.uint8)
     ids = np.arange(256)
     for bit in range(8):
         for ch in range(3):
             pal[:, ch] |= (((ids >> (3 * bit + ch)) & 1) << (7 - bit)).astype(np.uint8)
-    pal[: len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE
+    return pal
+
+
+def palette_of_layout(layout: str | None) -> str:
+    """The palette name for pictures of a layout's train ids: "voc" for VOC, else "cityscapes"."""
+    return "voc" if layout == "voc" else "cityscapes"
+
+# Anchors of a perceptually ordered colour map (viridis-like), dark = near the boundary.
+_HEAT_ANCHORS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], float)
+
+
+def label_palette(ignore_index: int = 255, palette: str = "cityscapes") -> np.ndarray:
+    """uint8 (256, 3) colour of every id, black for ``ignore_index``.
+
+    ``palette="cityscapes"``: Cityscapes colours for 0..18, distinct generated colours (the PASCAL
+    VOC bit pattern) above, ``ignore_index`` black; ``palette="voc"``: the PASCAL VOC colours for
+    every id (background is black there, so ignore keeps VOC's cream (224, 224, 192)).
+    """
+    if palette not in ("cityscapes", "voc"):
+        raise ValueError(f"unknown palette {palette!r}; choose 'cityscapes' or 'voc'")
+    pal = voc_palette()
+    if palette == "cityscapes":
+        pal[: len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE
+    if palette == "voc":
+        if 0 <= ignore_index < 256:
+            pal[ignore_index] = (224, 224, 192)
+        return pal
     if 0 <= ignore_index < 256:
         pal[ignore_index] = 0
     return pal
 
 
-def colourise_labels(label: np.ndarray, ignore_index: int = 255) -> np.ndarray:
-    """(H, W) integer train ids -> uint8 (H, W, 3) colours (ignore black; ids >= 256 wrap)."""
+def colourise_labels(label: np.ndarray, ignore_index: int = 255, palette: str = "cityscapes") -> np.ndarray:
+    """(H, W) integer train ids -> uint8 (H, W, 3) colours (ignore black; ids >= 256 wrap);
+    ``palette`` as :func:`label_palette`."""
     label = np.asarray(label).astype(np.int64)
-    return label_palette(ignore_index)[np.where(label == ignore_index, ignore_index, label % 256)]
+    return label_palette(ignore_index, palette)[np.where(label == ignore_index, ignore_index, label % 256)]
 
 
 def colourise_segments(segments: np.ndarray, ignore: np.ndarray | None = None) -> np.ndarray:

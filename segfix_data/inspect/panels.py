@@ -125,7 +125,7 @@ def _check_panel_inputs(image, label, distance, boundary, direction):
 def render_panel(image, label, distance, boundary, direction, num_directions: int, *,
                  ignore_index: int = 255, tile_width: int = 640, crop_rows: int = 28,
                  distance_vmax: float | None = None, title: str | None = None,
-                 segments: np.ndarray | None = None) -> np.ndarray:
+                 segments: np.ndarray | None = None, palette: str = "cityscapes") -> np.ndarray:
     """One sample's targets as a 2 x 3 grid of titled tiles, for a person to check.
 
     Tiles: the image; label colours (Cityscapes palette for train ids, ignore black); the distance
@@ -147,6 +147,7 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
         title: optional line drawn above the grid (e.g. the sample's stem).
         segments: optional integer (H, W) segment map of instance targets: the label tile and the
             zoom then show one colour per segment and the segments' edges.
+        palette: label colours, "cityscapes" or "voc" (:func:`~.colours.label_palette`).
 
     Returns:
         uint8 (P, Q, 3) RGB panel.
@@ -163,7 +164,7 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
     if distance_vmax is None:
         distance_vmax = max(float(np.percentile(valid_d, 99)) if valid_d.size else 10.0, 10.0)
 
-    labels_rgb = colourise_labels(label, ignore_index)
+    labels_rgb = colourise_labels(label, ignore_index, palette)
     shown = image if image is not None else labels_rgb
     regions, regions_rgb = label, labels_rgb
     if segments is not None:
@@ -205,7 +206,8 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
     n_band = int((boundary == 1).sum())
     tiles = [
         (small_img, "image" if image is not None else "image (not stored: label colours)"),
-        (small_lab, "label (train ids; ignore black)" if segments is None
+        (small_lab, ("label (VOC colours; ignore cream)" if palette == "voc" else "label (train ids; ignore black)")
+         if segments is None
          else "segments (one colour per instance / stuff class; ignore black)"),
         (small_heat, f"distance to another label, 0..{distance_vmax:.0f} px (bright = far)"),
         (overlay, f"boundary band (red, {n_band} px; grey = ignore)"),

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from segfix_data.datasets.labels import ADE20K_NUM_CLASSES, CITYSCAPES_CLASS_NAMES
+from segfix_data.datasets.labels import ADE20K_NUM_CLASSES, CITYSCAPES_CLASS_NAMES, VOC_CLASS_NAMES
+
+from .colours import palette_of_layout
 
 from .panels import render_panel
 from .stats import BoundaryWidthStats, boundary_width_stats
@@ -23,17 +25,26 @@ def num_classes_of(ds) -> int:
         return len(CITYSCAPES_CLASS_NAMES)
     if layout == "ade20k":
         return ADE20K_NUM_CLASSES
+    if layout == "voc":
+        return len(VOC_CLASS_NAMES)
+    if ds.params.get("class_names"):
+        return len(ds.params["class_names"])
     ids = [int(k) for s in ds.samples for k in s.get("class_pixels", {})]
     return max(ids, default=0) + 1
 
 
 def choose_split(splits: list[str], wanted: str | None) -> str:
-    """The split to look at: ``wanted`` if given (must exist), else 'val'/'validation' if built,
-    else the first one."""
+    """The split to look at: ``wanted`` if given (must exist; ``val`` / ``validation`` and
+    ``train`` / ``training`` are aliases), else 'val'/'validation' if built, else the first one."""
     if wanted is not None:
-        if wanted not in splits:
-            raise ValueError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
-        return wanted
+        if wanted in splits:
+            return wanted
+        from segfix_data.datasets.layouts import SPLIT_ALIASES
+
+        alias = [a for a in SPLIT_ALIASES.get(wanted, ()) if a in splits]
+        if len(alias) == 1:
+            return alias[0]
+        raise ValueError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
     if not splits:
         raise ValueError("no built split found (no <split>/manifest.json); run `segfix-gt build` first")
     for name in ("val", "validation"):
@@ -71,7 +82,8 @@ def sample_panel(ds, i: int, variant: str | None = None, **panel_kwargs) -> tupl
              f"gamma {params.get('gamma')}, ksize {params.get('ksize')}]")
     panel = render_panel(image, data["label"], data[f"{variant}/distance"], data[f"{variant}/boundary"],
                          data[f"{variant}/direction"], int(ds.params["num_directions"]), title=title,
-                         segments=data.get("instance/segments"), **panel_kwargs)
+                         segments=data.get("instance/segments"),
+                         palette=palette_of_layout(ds.params.get("layout")), **panel_kwargs)
     return panel, variant
 
 
@@ -90,7 +102,12 @@ def split_boundary_stats(ds, indices, widths=(1, 2, 3, 4, 5), progress=None) -> 
 
 
 def class_names_of(ds) -> list[str] | None:
-    """Class names for the table (Cityscapes names for cityscapes/gta5), else None (ids)."""
+    """Class names for the table (Cityscapes names for cityscapes/gta5, VOC names for voc, the
+    ``--class-names`` file's names when the build had one), else None (ids)."""
     if ds.params.get("layout") in ("cityscapes", "gta5"):
         return list(CITYSCAPES_CLASS_NAMES)
+    if ds.params.get("layout") == "voc":
+        return list(VOC_CLASS_NAMES)
+    if ds.params.get("class_names"):
+        return list(ds.params["class_names"])
     return None

@@ -5,21 +5,43 @@ Ground truth per layout (``--layout``), converted to train ids (255 = ignore):
 ==============  ===========================================================  =================
 layout          ground-truth files under GT_DIR                              classes
 ==============  ===========================================================  =================
-``cityscapes``  ``gtFine/<split>/<city>/*_gtFine_labelIds.png`` (or, when      19 (labelIds
-                there is no ``gtFine/<split>``, every ``*_gtFine_labelIds.png``   table)
-                below GT_DIR)
-``gta5``        ``labels/*.png`` (Cityscapes labelIds)                         19
+``cityscapes``  ``gtFine/<split>/<city>/*_gtFine_labelIds.png`` (GT_DIR may     19 (labelIds
+                be the ``gtFine`` directory itself); default split ``val``       table)
+``gta5``        ``labels/*.png`` (Cityscapes labelIds); one split              19
 ``ade20k``      ``[ADEChallengeData2016/]annotations/<split>/*.png`` (0 =       150
-                ignore, 1..150)
-``folder``      every ``*.png`` below ``GT_DIR/<split>`` (or GT_DIR), train    ``num_classes``
-                ids with 255 = ignore
+                ignore, 1..150); default split ``validation``
+``folder``      every ``*.png`` (``*<seg_suffix>``) below ``GT_DIR/<split>``     ``num_classes``
+                (no split: below GT_DIR), train ids with 255 = ignore
+``voc``         the frames of ``ImageSets/Segmentation/<split>.txt`` (or a      21 (VOC names)
+                list file), palette ``SegmentationClass/*.png``; default ``val``
+``mmseg``       ``ann_dir/<split>/**/*<seg_suffix>`` (or a list file), train     ``class_names``
+                ids (``reduce_zero_label``: 0 ignore, k -> k-1); default ``val`` or ``num_classes``
 ==============  ===========================================================  =================
+
+GT_DIR is always the dataset root (the folder ``segfix-gt build`` reads). For ``voc`` and ``mmseg``
+the ground-truth frames come from :func:`segfix_data.datasets.find_frames` (no image is read), keyed
+by the label's name without ``seg_suffix``; predictions of these layouts are train ids.
+
+A split that is not on disk is an error listing the splits found (never a fallback to other
+files); ``train`` / ``val`` and ``training`` / ``validation`` are aliases when only one of the pair
+exists (:func:`segfix_data.datasets.layouts.normalise_split`).
 
 Predictions are found recursively under PRED_DIR (PNG or ``.npy``) and matched to ground-truth
 frames by Cityscapes frame key (``city_seq_frame``) or by file stem; every ground-truth frame
 needs a prediction (as the official evaluator demands). Prediction ids are read in ``id_space``:
 ``labelIds`` (default: raw dataset ids, as the Cityscapes evaluator expects; ADE20K 1..150) or
 ``trainIds`` (0..K-1). Ids of no evaluated class count as wrong.
+
+Prediction ids are checked so that a wrong ``--id-space`` cannot silently score near zero
+(:func:`check_prediction_ids`): an id that is impossible in the declared space is an error naming
+the file, the ids and the option to use; and a file in which most pixels with ground truth carry
+ids that no evaluated class has (trainIds read as Cityscapes labelIds land on ``unlabeled`` ..
+``traffic light``'s labelIds 0..6, mostly ignored) stops the run with the same advice, unless
+``allow_ignored_ids`` insists.
+
+Boundary tolerances are fractions of the image diagonal (the paper's 0.0003 / 0.0006 / 0.0009:
+1 / 2 / 3 px at 2048 x 1024, but all 1 px below about 1700 px of diagonal) or, ``>= 1``, pixels
+(``segfix eval --px 1,2,3``); the result states the radius used per image size.
 """
 from __future__ import annotations
 
@@ -30,11 +52,14 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.datasets import labels as _labels
-from .boundary import BOUNDARY_THRESHOLDS
+from segfix_data.datasets._pairing import split_list_file
+from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, cityscapes_label_root,
+                                          normalise_split)
+from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key
 
-LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder")
+LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
 _PRED_SUFFIXES = (".png", ".npy")
 
@@ -59,7 +84,18 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
     return arr
 
 
-def num_classes_of(layout: str, num_classes: int | None = None) -> int:
+def num_classes_of(layout: str, num_classes: int | None = None, class_names=None) -> int:
+    if class_names and layout not in ("cityscapes", "gta5", "ade20k", "voc"):
+        if num_classes and int(num_classes) != len(class_names):
+            raise ValueError(f"--num-classes {num_classes} differs from the {len(class_names)} names of "
+                             "--class-names; give one of them")
+        return len(class_names)
+    if layout == "voc":
+        return len(_labels.VOC_CLASS_NAMES)
+    if layout == "mmseg":
+        if not num_classes:
+            raise ValueError("layout 'mmseg' needs --class-names FILE (one name per line) or --num-classes")
+        return int(num_classes)
     if layout in ("cityscapes", "gta5"):
         return len(_labels.CITYSCAPES_EVAL_IDS)
     if layout == "ade20k":
@@ -69,20 +105,63 @@ def num_classes_of(layout: str, num_classes: int | None = None) -> int:
     raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
-def class_names_of(layout: str, num_classes: int) -> list[str]:
+def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]:
+    if layout == "voc":
+        return list(_labels.VOC_CLASS_NAMES)
+    if class_names and len(class_names) == num_classes:
+        return list(class_names)
     if layout in ("cityscapes", "gta5") or (layout == "folder" and num_classes == 19):
         return list(_labels.CITYSCAPES_CLASS_NAMES)
     return [str(c) for c in range(num_classes)]
 
 
-def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str) -> dict[str, Path]:
-    """Frame key -> ground-truth file of one split (see the module table)."""
+def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None) -> str | None:
+    """The split to score: ``split`` (or the layout's default, :data:`EVAL_SPLITS`) as named on
+    disk; a voc / mmseg split list file is kept. Raises ``LayoutError`` (a ``ValueError``) listing
+    the splits found when it is absent."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    split = EVAL_SPLITS[layout] if split is None else split
+    if split is None or layout == "gta5" or split_list_file(split) is not None:
+        return split if layout != "gta5" else None
+    where = {"cityscapes": f"{cityscapes_label_root(gt_dir)}/<split>",
+             "ade20k": f"{gt_dir} (annotations/<split>)", "folder": f"{gt_dir}/<split>",
+             "voc": f"{gt_dir} (ImageSets/Segmentation/<split>.txt)",
+             "mmseg": f"{gt_dir} (ann_dir/<split>)"}[layout]
+    return normalise_split(split, available_splits(layout, gt_dir), where)
+
+
+def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_suffix) -> dict[str, Path]:
+    """voc / mmseg: frame key -> label file of the layout's frames (labels only, no image read)."""
+    from segfix_data.datasets import find_frames
+
+    frames, _ = find_frames(layout, root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=False)
+    suffix = seg_suffix or ".png"
+    out: dict[str, Path] = {}
+    for f in frames:
+        name = Path(f.label).name
+        key = frame_key(name[: -len(suffix)] if layout == "mmseg" and name.endswith(suffix) else name)
+        if key in out:
+            raise ValueError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
+        out[key] = Path(f.label)
+    return out
+
+
+def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None, *,
+                      img_suffix: str | None = None, seg_suffix: str | None = None) -> dict[str, Path]:
+    """Frame key -> ground-truth file of one split (see the module table; ``split`` as resolved
+    by :func:`resolve_eval_split`).
+
+    ``img_suffix`` / ``seg_suffix``: mmseg pairing; ``seg_suffix`` also filters the folder layout's files.
+    """
     root = Path(gt_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: ground-truth directory not found")
+    split = resolve_eval_split(root, layout, split)
+    if layout in ("voc", "mmseg"):
+        return _frames_ground_truth(root, layout, split, img_suffix, seg_suffix)
     if layout == "cityscapes":
-        base = root / "gtFine" / split
-        files = sorted((base if base.is_dir() else root).rglob("*_gtFine_labelIds.png"))
+        files = sorted((cityscapes_label_root(root) / split).glob("*/*_gtFine_labelIds.png"))
         where = "gtFine/<split>/<city>/*_gtFine_labelIds.png"
     elif layout == "gta5":
         files = sorted((root / "labels").glob("*.png"))
@@ -91,12 +170,9 @@ def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str) -> dic
         base = root / "ADEChallengeData2016" if (root / "ADEChallengeData2016").is_dir() else root
         files = sorted((base / "annotations" / split).glob("*.png"))
         where = f"annotations/{split}/*.png"
-    elif layout == "folder":
-        base = root / split if (root / split).is_dir() else root
-        files = sorted(base.rglob("*.png"))
-        where = "*.png"
     else:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        files = sorted((root / split if split else root).rglob(f"*{seg_suffix or '.png'}"))
+        where = f"*{seg_suffix or '.png'}"
     if not files:
         raise ValueError(f"{root}: no ground truth found ({where}) for layout {layout!r}, split {split!r}")
     out: dict[str, Path] = {}
@@ -124,8 +200,12 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
     return out
 
 
-def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int) -> np.ndarray:
-    """Ground-truth raw ids -> train ids (uint8, 255 = ignore)."""
+def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
+                    reduce_zero_label: bool = False) -> np.ndarray:
+    """Ground-truth raw ids -> train ids (uint8, 255 = ignore); ``reduce_zero_label`` (mmseg,
+    folder): 0 is ignore and k is class k-1."""
+    if reduce_zero_label:
+        ids = _labels.reduce_zero_label(ids).astype(np.int64)
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
     if layout == "ade20k":
@@ -137,11 +217,84 @@ def pred_to_train_ids(ids: np.ndarray, layout: str, id_space: str, num_classes: 
     """Prediction ids in ``id_space`` -> train ids (values outside ``0..K-1`` = no class)."""
     if id_space not in ID_SPACES:
         raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
-    if id_space == "trainIds" or layout == "folder":
+    if id_space == "trainIds" or layout in ("folder", "voc", "mmseg"):
         return ids
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
     return _labels.ade20k_to_train_ids(ids)
+
+
+def id_table(layout: str, id_space: str, num_classes: int) -> tuple[int, str]:
+    """``(largest valid id, description)`` of predictions in ``id_space`` (255 is always allowed)."""
+    if layout in ("cityscapes", "gta5"):
+        return (33, "Cityscapes labelIds (0..33, 255)") if id_space == "labelIds" else \
+            (18, "Cityscapes trainIds (0..18, 255)")
+    if layout == "ade20k":
+        return (150, "ADE20K labelIds (0..150)") if id_space == "labelIds" else \
+            (149, "ADE20K trainIds (0..149, 255)")
+    return num_classes - 1, f"train ids of {num_classes} classes (0..{num_classes - 1}, 255)"
+
+
+def _impossible(ids: np.ndarray, hi: int) -> np.ndarray:
+    u = np.unique(ids)
+    return u[((u < 0) | (u > hi)) & (u != 255)]
+
+
+#: A file is implausible when more than this share of its pixels with ground truth is predicted as
+#: ids that no evaluated class has.
+IGNORED_SHARE_LIMIT = 0.5
+
+
+def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: str, id_space: str,
+                         num_classes: int, allow_ignored_ids: bool = False) -> None:
+    """Raise ``ValueError`` when the ids of prediction ``path`` cannot be (or are unlikely to be)
+    in ``id_space`` (see the module doc).
+
+    Args:
+        ids: (H, W) integer prediction as read.
+        gt_train: (H, W) ground truth in train ids (255 = ignore).
+        allow_ignored_ids: skip the plausibility test (impossible ids are always an error).
+    """
+    hi, what = id_table(layout, id_space, num_classes)
+    other = "trainIds" if id_space == "labelIds" else "labelIds"
+    has_other = layout in ("cityscapes", "gta5", "ade20k")
+    bad = _impossible(ids, hi)
+    if bad.size:
+        shown = ", ".join(str(int(v)) for v in bad[:8]) + (" ..." if bad.size > 8 else "")
+        fix = "check --layout and --num-classes / --class-names"
+        if has_other and not _impossible(ids, id_table(layout, other, num_classes)[0]).size:
+            fix = f"they fit {other}: pass --id-space {other}"
+        flag = f" (--id-space {id_space})" if has_other else ""
+        raise ValueError(f"{path}: ids {shown} are impossible in {what}{flag}; {fix}")
+    if allow_ignored_ids:
+        return
+    valid = gt_train != 255
+    n = int(valid.sum())
+    if n == 0:
+        return
+    mapped = pred_to_train_ids(ids, layout, id_space, num_classes)
+    m = mapped[valid]
+    no_class = (m < 0) | (m >= num_classes)
+    share = float(no_class.sum()) / n
+    if share <= IGNORED_SHARE_LIMIT:
+        return
+    vals, counts = np.unique(ids[valid][no_class], return_counts=True)
+    top = ", ".join(str(int(v)) for v in vals[np.argsort(-counts)][:5])
+    fix = "check that PRED_DIR holds this model's label maps and --id-space"
+    if has_other:
+        alt = pred_to_train_ids(ids, layout, other, num_classes)[valid]
+        if float(((alt < 0) | (alt >= num_classes)).sum()) / n <= IGNORED_SHARE_LIMIT:
+            fix = f"they look like {other}: pass --id-space {other}"
+    raise ValueError(f"{path}: {100 * share:.0f}% of the pixels with ground truth carry ids that no "
+                     f"evaluated class has in {what} (most often {top}); {fix}, or pass "
+                     "--allow-ignored-ids to score them as wrong anyway")
+
+
+def radii_by_size(thresholds, sizes) -> dict[str, dict[str, int]]:
+    """``{threshold key: {"HxW": radius in pixels}}`` for every image size (H, W) scored."""
+    from .score import _tkey
+
+    return {_tkey(t): {f"{h}x{w}": boundary_radius(t, (h, w)) for h, w in sorted(sizes)} for t in thresholds}
 
 
 def evaluate_directory(
@@ -149,46 +302,70 @@ def evaluate_directory(
     pred_dir: str | os.PathLike,
     *,
     layout: str = "cityscapes",
-    split: str = "val",
+    split: str | None = None,
     id_space: str = "labelIds",
     num_classes: int | None = None,
     thresholds=BOUNDARY_THRESHOLDS,
     boundary: bool = True,
+    allow_ignored_ids: bool = False,
     progress=None,
+    img_suffix: str | None = None,
+    seg_suffix: str | None = None,
+    reduce_zero_label: bool = False,
+    class_names=None,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
     Args:
         gt_dir, pred_dir: directories (see the module doc).
         layout, split, id_space, num_classes: how to find and read them.
-        thresholds: boundary tolerances as fractions of the image diagonal.
+        split: None = the layout's default (``val``, ``validation``; every file for gta5/folder).
+        thresholds: boundary tolerances as fractions of the image diagonal (< 1) or pixels (>= 1).
         boundary: also compute the boundary F-score.
+        allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
+            module doc) instead of stopping.
         progress: optional callable ``progress(n)`` called after each frame.
+        img_suffix, seg_suffix, reduce_zero_label: mmseg (and folder) options, as ``segfix-gt build``.
+        class_names: names of the train ids (their count is the number of classes for mmseg/folder).
 
     Returns:
-        :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split``, ``id_space``,
-        ``thresholds``.
+        :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
+        every file), ``id_space``, ``thresholds``, ``threshold_unit`` (``"diagonal"`` or
+        ``"px"``), ``image_sizes`` (``"HxW"`` strings) and ``boundary_radius_px``
+        (``{threshold: {"HxW": pixels}}``).
     """
-    k = num_classes_of(layout, num_classes)
-    gts = find_ground_truth(gt_dir, layout, split)
+    k = num_classes_of(layout, num_classes, class_names)
+    split = resolve_eval_split(gt_dir, layout, split)
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
     preds = find_predictions(pred_dir)
     missing = sorted(set(gts) - set(preds))
     if missing:
         raise ValueError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
                          f"(e.g. {', '.join(missing[:3])}); predictions are matched by Cityscapes frame "
                          "key (city_seq_frame) or file stem")
+    units = {float(t) >= 1 for t in thresholds}
+    if len(units) > 1:
+        raise ValueError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
+                         "use one or the other (--px for pixels)")
     score = SegmentationScore(k, thresholds, boundary=boundary)
+    sizes = set()
     for key, gpath in gts.items():
-        gt = gt_to_train_ids(read_ids(gpath), layout, k)
-        pred = pred_to_train_ids(read_ids(preds[key]), layout, id_space, k)
-        if pred.shape != gt.shape:
-            raise ValueError(f"{preds[key]}: prediction size {pred.shape} differs from the ground truth "
+        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
+        raw = read_ids(preds[key])
+        if raw.shape != gt.shape:
+            raise ValueError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
                              f"{gt.shape} ({gpath}); predict at full resolution")
-        score.update(pred, gt)
+        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids)
+        score.update(pred_to_train_ids(raw, layout, id_space, k), gt)
+        sizes.add(gt.shape)
         if progress:
             progress(1)
-    res = score.result(class_names_of(layout, k))
-    res.update(layout=layout, split=split, id_space=id_space, thresholds=[float(t) for t in thresholds])
+    res = score.result(class_names_of(layout, k, class_names))
+    res.update(layout=layout, split=split, id_space=id_space, thresholds=[float(t) for t in thresholds],
+               threshold_unit="px" if units == {True} else "diagonal",
+               image_sizes=[f"{h}x{w}" for h, w in sorted(sizes)])
+    if boundary:
+        res["boundary_radius_px"] = radii_by_size(thresholds, sizes)
     return res
 
 
@@ -205,6 +382,9 @@ def compare(result: dict, baseline: dict) -> dict:
         out["class_boundary_f"] = {
             t: {n: _delta(v, baseline["class_boundary_f"][t].get(n)) for n, v in per.items()}
             for t, per in result["class_boundary_f"].items()}
+    if "boundary_f_present" in result and "boundary_f_present" in baseline:
+        out["boundary_f_present"] = {t: _delta(v, baseline["boundary_f_present"].get(t))
+                                     for t, v in result["boundary_f_present"].items()}
     return out
 
 
@@ -214,22 +394,38 @@ def _pct(v, signed=False):
     return f"{100 * v:+6.2f}" if signed else f"{100 * v:6.2f}"
 
 
+def _column_name(t: str, result: dict) -> str:
+    """``F@0.0003 (1px)`` / ``F@2px``: the threshold and the radius it meant for these images."""
+    if result.get("threshold_unit") == "px":
+        return f"F@{t}px"
+    radii = sorted(set((result.get("boundary_radius_px") or {}).get(t, {}).values()))
+    if not radii:
+        return f"F@{t}"
+    return f"F@{t} ({'/'.join(map(str, radii))}px)"
+
+
 def format_table(result: dict, baseline: dict | None = None) -> str:
-    """A per-class table in percent: IoU and boundary F per threshold (and deltas to a baseline)."""
+    """A per-class table in percent: IoU and boundary F per threshold (and deltas to a baseline).
+
+    The header names each boundary column's radius in pixels (one value per image size, listed
+    below the table); the last rows give the means: the authors' (a class absent from an image
+    scores 100 there) and over the classes present in each image.
+    """
     ts = list(result.get("boundary_f", {}))
     names = list(result["class_iou"])
-    width = max(8, *(len(n) for n in names))
-    cols = ["IoU"] + [f"F@{t}" for t in ts]
-    head = f"{'class':<{width}} " + " ".join(f"{c:>8}" for c in cols)
+    width = max(18, *(len(n) for n in names))
+    cols = ["IoU"] + [_column_name(t, result) for t in ts]
+    cw = [max(8, len(c)) for c in cols]
+    head = f"{'class':<{width}} " + " ".join(f"{c:>{w}}" for c, w in zip(cols, cw))
     if baseline is not None:
-        head += "   " + " ".join(f"{'d' + c:>8}" for c in cols)
+        head += "   " + " ".join(f"{'d' + c.split(' ')[0]:>{w}}" for c, w in zip(cols, cw))
     delta = compare(result, baseline) if baseline is not None else None
     lines = [head, "-" * len(head)]
 
     def row(name, vals, dvals):
-        s = f"{name:<{width}} " + " ".join(f"{_pct(v):>8}" for v in vals)
+        s = f"{name:<{width}} " + " ".join(f"{_pct(v):>{w}}" for v, w in zip(vals, cw))
         if dvals is not None:
-            s += "   " + " ".join(f"{_pct(v, True):>8}" for v in dvals)
+            s += "   " + " ".join(f"{_pct(v, True):>{w}}" for v, w in zip(dvals, cw))
         return s
 
     for n in names:
@@ -239,5 +435,17 @@ def format_table(result: dict, baseline: dict | None = None) -> str:
     lines.append("-" * len(head))
     vals = [result["miou"]] + [result["boundary_f"][t] for t in ts]
     dvals = ([delta["miou"]] + [delta["boundary_f"][t] for t in ts]) if delta else None
-    lines.append(row("mean", vals, dvals))
+    lines.append(row("mean" if not ts else "mean (authors)", vals, dvals))
+    if ts and "boundary_f_present" in result:
+        vals = [None] + [result["boundary_f_present"][t] for t in ts]
+        dvals = None
+        if delta is not None and "boundary_f_present" in delta:
+            dvals = [None] + [delta["boundary_f_present"][t] for t in ts]
+        lines.append(row("mean (present)", vals, dvals))
+        lines.append("mean (authors): every class in every image, an absent class counting 100; "
+                     "mean (present): each class over the images where it appears.")
+    radii = result.get("boundary_radius_px")
+    if ts and radii and result.get("threshold_unit") != "px":
+        per = "; ".join(f"{t}: " + ", ".join(f"{r} px at {size}" for size, r in radii[t].items()) for t in ts)
+        lines.append(f"boundary radius (fraction of the image diagonal): {per}")
     return "\n".join(lines)

@@ -25,13 +25,19 @@ class SegmentationScore:
         self.boundary = bool(boundary)
         self.conf = np.zeros((self.num_classes, self.num_classes + 1), dtype=np.int64)
         self.f_sum = np.zeros((self.num_classes, len(self.thresholds)), dtype=np.float64)
+        self.f_present_sum = np.zeros_like(self.f_sum)
+        self.present = np.zeros(self.num_classes, dtype=np.int64)
         self.num_images = 0
 
     def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
         """Add one image: (H, W) integer predicted and ground-truth train ids."""
         self.conf += confusion_matrix(pred, gt, self.num_classes)
         if self.boundary:
-            self.f_sum += boundary_f_image(pred, gt, self.num_classes, self.thresholds)
+            f = boundary_f_image(pred, gt, self.num_classes, self.thresholds)
+            here = present_classes(pred, gt, self.num_classes)
+            self.f_sum += f
+            self.f_present_sum[here] += f[here]
+            self.present += here
         self.num_images += 1
 
     def result(self, class_names=None) -> dict:
@@ -39,8 +45,16 @@ class SegmentationScore:
 
         Returns:
             ``{"miou": float, "class_iou": {name: float or None}, "boundary_f": {"t": float},
-            "class_boundary_f": {"t": {name: float}}, "num_images": int}``; IoU of a class with a
-            zero denominator is None (left out of the mean). Scores are fractions in [0, 1].
+            "class_boundary_f": {"t": {name: float}}, "boundary_f_present": {"t": float},
+            "class_boundary_f_present": {"t": {name: float or None}}, "num_images": int}``; IoU of
+            a class with a zero denominator is None (left out of the mean). Scores are fractions in
+            [0, 1].
+
+            ``boundary_f`` is the authors' mean: per class over all images (a class absent from
+            an image's prediction and ground truth scores 1 there), then over classes.
+            ``boundary_f_present`` averages each class over the images where it is present (in
+            the ground truth or the prediction, on pixels that are not ignore), then over the
+            classes present in at least one image (a class never present is None).
         """
         names = list(class_names) if class_names is not None else [str(c) for c in range(self.num_classes)]
         if len(names) != self.num_classes:
@@ -59,7 +73,27 @@ class SegmentationScore:
                 _tkey(t): {name: float(per_class[c, j]) for c, name in enumerate(names)}
                 for j, t in enumerate(self.thresholds)
             }
+            seen = self.present > 0
+            pres = self.f_present_sum / np.maximum(self.present, 1)[:, None]
+            res["boundary_f_present"] = {
+                _tkey(t): (float(pres[seen, j].mean()) if seen.any() else None)
+                for j, t in enumerate(self.thresholds)}
+            res["class_boundary_f_present"] = {
+                _tkey(t): {name: (float(pres[c, j]) if seen[c] else None) for c, name in enumerate(names)}
+                for j, t in enumerate(self.thresholds)}
         return res
+
+
+def present_classes(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
+    """bool ``(K,)``: classes in ``gt`` or ``pred`` on pixels whose ground truth is a class
+    ``0..K-1`` (the pixels the boundary F evaluates)."""
+    gt = np.asarray(gt).astype(np.int64, copy=False)
+    pred = np.asarray(pred).astype(np.int64, copy=False)
+    valid = (gt >= 0) & (gt < num_classes)
+    p = pred[valid]
+    p = p[(p >= 0) & (p < num_classes)]
+    return (np.bincount(gt[valid], minlength=num_classes)[:num_classes] > 0) | (
+        np.bincount(p, minlength=num_classes)[:num_classes] > 0)
 
 
 def _num(v: float):

@@ -161,8 +161,11 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     t0 = time.perf_counter()
     frames, unpaired = _datasets.find_frames(config.layout, dataset_dir, split,
-                                            image_glob=config.image_glob, label_glob=config.label_glob)
-    class_map = _datasets.load_class_map(config.class_map) if config.layout == "folder" else None
+                                            image_glob=config.image_glob, label_glob=config.label_glob,
+                                            img_suffix=config.img_suffix, seg_suffix=config.seg_suffix,
+                                            images=config.images)
+    class_map = _datasets.load_class_map(config.class_map) if config.class_map else None
+    split = _datasets.split_name(split)  # a split list file's stem names its output directory
     res = SplitResult(split=split, frames=len(frames), unpaired=unpaired)
     split_dir = Path(out_dir) / split
     split_dir.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,11 @@ class BuildConfig:
         image_format: "tiles" (uint8 tiles, fast crops) or "file" (the source file's bytes).
         tile: chunk side in pixels; level: zlib level 1..9 of the targets; image_level: of the
             images (0: uncompressed tiles); shard_size: frames per shard.
-        class_map, image_glob, label_glob: folder layout.
+        class_map, image_glob, label_glob: folder layout (no class map: labels are train ids).
+        img_suffix, seg_suffix: mmseg and folder layouts: pair files by name minus these endings.
+        reduce_zero_label: mmseg layout: label 0 is ignore and 1..K are classes 0..K-1.
+        class_names: names of the train ids (voc: the 21 VOC names), kept in the parameters for
+            tables and pictures.
     """
 
     layout: str = "cityscapes"
@@ -53,6 +57,10 @@ class BuildConfig:
     class_map: str | None = None
     image_glob: str | None = None
     label_glob: str | None = None
+    img_suffix: str | None = None
+    seg_suffix: str | None = None
+    reduce_zero_label: bool = False
+    class_names: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in _datasets.LAYOUTS:
@@ -69,8 +77,15 @@ class BuildConfig:
                              f"got {self.level}, {self.image_level}")
         if self.tile < 16 or self.shard_size < 1:
             raise ValueError(f"tile must be >= 16 pixels and shard_size >= 1, got {self.tile}, {self.shard_size}")
-        if self.layout == "folder" and not (self.class_map and self.image_glob and self.label_glob):
-            raise ValueError("layout 'folder' needs --image-glob, --label-glob and --class-map")
+        if self.layout == "folder" and not (self.image_glob and self.label_glob):
+            raise ValueError("layout 'folder' needs --image-glob and --label-glob")
+        if self.reduce_zero_label and self.layout not in ("mmseg", "folder"):
+            raise ValueError(f"--reduce-zero-label applies to the mmseg and folder layouts, not {self.layout!r}")
+        if self.reduce_zero_label and self.class_map:
+            raise ValueError("--reduce-zero-label and --class-map both map the label ids; give one "
+                             "(write the shift into the class map)")
+        if self.class_names is not None:
+            object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
         self.target_overrides()  # validates the preset and overrides early
 
     @property
@@ -95,6 +110,11 @@ class BuildConfig:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""
         p = dataclasses.asdict(self)
         p["variants"] = list(self.variants)
+        for k in ("img_suffix", "seg_suffix", "reduce_zero_label", "class_names"):  # new keys: only
+            if not p[k]:                                    # when set, so older builds still resume
+                del p[k]
+        if self.class_names:
+            p["class_names"] = list(self.class_names)
         p["targets"] = self.resolved_targets()
         p["num_directions"] = p["targets"]["num_directions"]
         p["tool"] = "segfix"
@@ -138,14 +158,17 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
             shape = image.shape[:2]
             arrays["image"] = _codec.encode_array(image, tile=config.tile, level=config.image_level,
                                                    raw_tiles=config.image_level == 0)
-        else:
+        elif config.images:
             shape = _datasets.image_size(frame.image)
-            if config.images:
-                with open(frame.image, "rb") as f:
-                    raw = np.frombuffer(f.read(), dtype=np.uint8)
-                arrays["image_file"] = _codec.encode_array(raw, level=0)
+            with open(frame.image, "rb") as f:
+                raw = np.frombuffer(f.read(), dtype=np.uint8)
+            arrays["image_file"] = _codec.encode_array(raw, level=0)
+        else:  # labels only: no image file is opened, the size comes from the label
+            shape = None
         label = _datasets.read_label(frame.label, config.layout, expect_shape=shape,
-                                    image_path=frame.image, class_map=class_map)
+                                    image_path=frame.image, class_map=class_map,
+                                    reduce_zero_label=config.reduce_zero_label)
+        shape = label.shape
         arrays["label"] = enc(label)
         over = config.target_overrides()
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),

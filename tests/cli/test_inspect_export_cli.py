@@ -94,11 +94,11 @@ def test_export_refuses_paper_shards_and_missing_splits(built, tmp_path):
     root, _ = built
     dest = tmp_path / "mat"
     res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest), "--format", "openseg-mat"])
-    assert res.exit_code == 1 and "--preset openseg" in res.output
+    assert res.exit_code == 2 and "--preset openseg" in res.output  # a user error (cli/_errors.py)
     assert not dest.exists(), "nothing written when refusing"
     res = CliRunner().invoke(main, ["export", str(root / "openseg"), str(dest), "--format", "openseg-mat",
                                     "--split", "train"])
-    assert res.exit_code == 1 and "train" in res.output and "val" in res.output
+    assert res.exit_code == 2 and "train" in res.output and "val" in res.output
     res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest)])
     assert res.exit_code == 2 and "--format" in res.output
 

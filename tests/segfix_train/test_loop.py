@@ -96,7 +96,7 @@ def test_config_toml_and_cli_precedence(tmp_path):
     p.write_text('[train]\nmodel = "hrnet_w32"\niters = 7\nbatch = 8\nshards = ["s1", "s2", "s1"]\n')
     cfg = resolve(str(p), iters=9, batch=None)
     assert (cfg.model, cfg.iters, cfg.batch) == ("hrnet_w32", 9, 8)
-    assert shard_entries(cfg) == [("s1", 2.0), ("s2", 1.0)]
+    assert shard_entries(cfg) == [("s1", "train", 2.0), ("s2", "train", 1.0)]
     p.write_text('itres = 3\n')
     with pytest.raises(ValueError, match="itres"):
         resolve(str(p), shards=["x"])
@@ -145,3 +145,63 @@ def test_ddp_two_processes_on_loopback(tmp_path):
     assert all(torch.isfinite(v.float()).all() for v in state["model"].values())
     (val,) = _log(tmp_path / "val.jsonl")
     assert val["valid_pixels"] == 3 * 64 * 64  # both ranks' validation images counted once
+
+
+def test_shard_entry_parsing(tmp_path):
+    from segfix_train.config import parse_shard_entry
+
+    assert parse_shard_entry("shards/cs:val", "train") == ("shards/cs", "val")
+    assert parse_shard_entry("shards/cs", "train") == ("shards/cs", "train")
+    assert parse_shard_entry("a:b/c", "train") == ("a:b/c", "train")  # a path, not a split
+    odd = tmp_path / "x:y"
+    odd.mkdir()
+    assert parse_shard_entry(str(odd), "train") == (str(odd), "train")  # an existing directory wins
+    with pytest.raises(ValueError, match="empty split"):
+        parse_shard_entry("shards/cs:", "train")
+    cfg = resolve(shards=["s1:val", "s1", "s2:training", "s1:val"], split="train")
+    assert shard_entries(cfg) == [("s1", "val", 2.0), ("s1", "train", 1.0), ("s2", "training", 1.0)]
+
+
+def test_banner_per_entry_splits_and_checkpoint_lines(tmp_path):
+    lines = []
+    train(_cfg(tmp_path, shards=["fakeA", "fakeB:val"], iters=2, ckpt_every=1, log_every=1,
+               val_split=""), open_set=fake_open, echo=lines.append)
+    text = "\n".join(lines)
+    n_params = sum(v.numel() for k, v in _final_model(tmp_path).items() if "running" not in k
+                   and "num_batches" not in k)
+    assert f"model hrnet_w18: {n_params / 1e6:.2f} M parameters; device cpu, AMP off" in text
+    assert "shards fakeA:train: 8 samples, weight 1, 2 crops per batch" in text
+    assert "shards fakeB:val: 3 samples, weight 1, 2 crops per batch" in text  # fake_open: val has 3
+    assert "batch 4 = 2 + 2 crops of 48x48" in text and "validation: off" in text
+    saved = [ln for ln in lines if ln.startswith("saved checkpoint ")]
+    assert saved == [f"saved checkpoint {p}" for _, p in list_checkpoints(str(tmp_path))[-2:]]
+    rates = [float(ln.split(" img/s")[0].rsplit(" ", 1)[1]) for ln in lines if "img/s" in ln]
+    assert len(rates) == 2 and all(r > 0 for r in rates)  # never printed as 0.0
+    conf = json.loads((tmp_path / "config.json").read_text())
+    assert [(s["dir"], s["split"], s["crops_per_batch"]) for s in conf["shard_sets"]] == [
+        ("fakeA", "train", 2), ("fakeB", "val", 2)]
+
+
+def test_resume_names_changed_options_and_allows_a_longer_run(tmp_path):
+    quiet = dict(open_set=fake_open, echo=lambda s: None)
+    train(_cfg(tmp_path, iters=2, ckpt_every=2, val_split=None), **quiet)
+    with pytest.raises(ValueError, match=r"cannot resume with other settings \(lr: 0.05 -> 0.5\)"):
+        train(_cfg(tmp_path, iters=4, lr=0.5, resume=True, val_split=None), **quiet)
+    with pytest.raises(ValueError, match=r"shards: \[\('fakeA', 'train', 1.0\)\] -> "):
+        train(_cfg(tmp_path, iters=4, shards=["fakeA", "fakeB"], resume=True, val_split=None), **quiet)
+    lines = []
+    train(_cfg(tmp_path, iters=4, resume=True, val_split=None, log_every=1), open_set=fake_open,
+          echo=lines.append)
+    assert any("iters 2 -> 4" in ln for ln in lines) and any("resumed from" in ln for ln in lines)
+    assert list_checkpoints(str(tmp_path))[-1][0] == 4
+
+
+def test_step_allocation_is_what_the_ranks_draw():
+    from segfix_train.loop import step_allocation
+
+    cfg = resolve(shards=["a", "b", "c"], batch=16, accum=2)
+    entries = shard_entries(cfg)
+    # 2 ranks x accum 2: 4 crops per forward pass, largest remainder 2 + 1 + 1 (not 6 + 5 + 5)
+    assert step_allocation(cfg, entries, 4, 2) == ([2, 1, 1], [8, 4, 4])
+    cfg = resolve(shards=["cs", "ade"], batch=16)
+    assert step_allocation(cfg, shard_entries(cfg), 16, 1) == ([8, 8], [8, 8])

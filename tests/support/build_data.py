@@ -58,3 +58,26 @@ def write_cityscapes(root, splits=None, height: int = 64, width: int = 128, seed
     return root
 
 
+
+
+def write_ade20k(root, splits=None, height: int = 64, width: int = 96, seed: int = 0,
+                 container: bool = True) -> Path:
+    """Write an ADE20K layout under ``root``: ``[ADEChallengeData2016/]images/<split>/*.jpg`` and
+    ``annotations/<split>/*.png`` (uint8, 0 = other, 1..150), from the Cityscapes-like scenes with
+    their labelIds shifted into 1..150. Returns ``root``."""
+    root = Path(root)
+    base = root / "ADEChallengeData2016" if container else root
+    splits = {"training": 2, "validation": 1} if splits is None else splits
+    n = seed * 1000 + 500
+    for split, count in splits.items():
+        tag = "train" if split == "training" else "val"
+        (base / "images" / split).mkdir(parents=True, exist_ok=True)
+        (base / "annotations" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            img, lab, _ = draw_cityscapes_frame(n, height, width)
+            n += 1
+            ann = np.where(lab == 0, 0, (lab.astype(np.int64) * 4) % 150 + 1).astype(np.uint8)
+            stem = f"ADE_{tag}_{i + 1:08d}"
+            Image.fromarray(img).save(base / "images" / split / f"{stem}.jpg", quality=95)
+            Image.fromarray(ann).save(base / "annotations" / split / f"{stem}.png")
+    return root

@@ -81,7 +81,7 @@ def test_eval_missing_prediction_is_an_error(tmp_path):
     (tmp_path / "pred" / "sub" / f"{FRAMES[0]}_leftImg8bit.png").unlink()
     with pytest.raises(ValueError, match="no prediction for 1 of 3 frames"):
         evaluate_directory(tmp_path, tmp_path / "pred")
-    with pytest.raises(ValueError, match="no ground truth"):
+    with pytest.raises(ValueError, match="no split 'validation' and no other split found"):
         evaluate_directory(tmp_path, tmp_path / "pred", layout="ade20k", split="validation")
 
 

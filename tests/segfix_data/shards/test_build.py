@@ -18,7 +18,7 @@ from cli.gt import main
 from segfix_data import instance_targets, semantic_targets
 from segfix_data.datasets import labels
 from segfix_data.shards import BuildConfig, BuildError, ParamsMismatch, build_split
-from segfix_data.datasets import read_image, read_instance_ids, read_label
+from segfix_data.datasets import LayoutError, read_image, read_instance_ids, read_label
 from segfix_data.shards import ShardSet
 
 from tests.support.build_data import write_cityscapes
@@ -258,11 +258,13 @@ def test_bad_files_skip_policy_records_failures(tmp_path):
 def test_missing_and_empty_dirs_exit_2(tmp_path):
     data = write_cityscapes(tmp_path / "cs", {"train": 1})
     r = run_cli("build", data, tmp_path / "out", "--split", "val")
-    assert r.exit_code == 2 and f"{data}/gtFine/val: missing directory" in r.output
+    assert r.exit_code == 2 and f"{data} (gtFine/<split>): no split 'val' (splits found: train)" in r.output
     (data / "gtFine" / "empty").mkdir()
     (data / "leftImg8bit" / "empty").mkdir()
-    r = run_cli("build", data, tmp_path / "out", "--split", "empty")
-    assert r.exit_code == 2 and "no files matching" in r.output
+    r = run_cli("build", data, tmp_path / "out", "--split", "empty")  # an empty split is no split
+    assert r.exit_code == 2 and "no split 'empty' (splits found: train)" in r.output
+    with pytest.raises(LayoutError, match="no files matching"):  # the library's own check
+        build_split(data, tmp_path / "out", "empty", BuildConfig())
 
 
 def test_rerun_with_other_params_refuses_unless_overwrite(cityscapes_dir, tmp_path):

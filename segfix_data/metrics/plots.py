@@ -1,0 +1,355 @@
+"""Pictures of what refinement does (``segfix eval --plots DIR``), after the SegFix paper's figures.
+
+* ``errors_vs_distance.png`` (paper Fig. 2): the number of wrong pixels and the error rate against
+  the pixel's Euclidean distance to the ground-truth boundary, in 1-pixel bins; before (the
+  baseline) and after (the predictions) when a baseline is given.
+* ``fixed_broken_<frame>.png`` (paper Figs. 7-8, baseline only): the pixels that the refinement
+  fixed (wrong in the baseline, right now; blue) and broke (right before, wrong now; red) over a
+  dimmed image, for the frames where most pixels changed.
+* ``class_gains.png`` (baseline only): per-class change of IoU and of boundary F, in points.
+
+The counting (:class:`ErrorDistance`, :func:`fixed_broken`) is numpy only; drawing needs
+matplotlib (the ``plots`` extra), imported lazily with the Agg backend.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+IGNORE = 255
+FIXED_RGB = (0.12, 0.47, 0.95)    # blue
+BROKEN_RGB = (0.92, 0.12, 0.10)   # red
+
+
+def require_matplotlib():
+    """``matplotlib.pyplot`` on the Agg backend; a ValueError with the fix when it is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ValueError("--plots needs matplotlib, which is not installed; "
+                         "install it with: pip install 'segfix[plots]' (or pip install matplotlib)") from None
+    return plt
+
+
+def gt_boundary(gt: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels with a 4-neighbour of another ground-truth label (ignore counts as a
+    label, so objects bordered by VOC's 255 band have their boundary on the band's edge)."""
+    gt = np.asarray(gt)
+    b = np.zeros(gt.shape, bool)
+    dx = gt[:, 1:] != gt[:, :-1]
+    dy = gt[1:, :] != gt[:-1, :]
+    b[:, 1:] |= dx
+    b[:, :-1] |= dx
+    b[1:, :] |= dy
+    b[:-1, :] |= dy
+    return b
+
+
+def distance_to_boundary(gt: np.ndarray) -> np.ndarray:
+    """float64 (H, W): Euclidean distance in pixels to the nearest ground-truth boundary pixel
+    (:func:`gt_boundary`; 0 on it), ``inf`` when the frame has a single label."""
+    b = gt_boundary(gt)
+    if not b.any():
+        return np.full(b.shape, np.inf)
+    return ndimage.distance_transform_edt(~b)
+
+
+class ErrorDistance:
+    """Error pixels per 1-pixel bin of distance to the ground-truth boundary (paper Fig. 2).
+
+    Bin ``k < max_px`` holds distances in ``[k, k+1)`` px; the last bin everything from
+    ``max_px`` on. Ignored ground-truth pixels are left out.
+    """
+
+    def __init__(self, max_px: int = 30) -> None:
+        self.max_px = int(max_px)
+        self.pixels = np.zeros(self.max_px + 1, np.int64)
+        self.errors = np.zeros(self.max_px + 1, np.int64)
+
+    def bins(self, distance: np.ndarray) -> np.ndarray:
+        return np.minimum(np.floor(np.minimum(distance, self.max_px)), self.max_px).astype(np.int64)
+
+    def update(self, pred: np.ndarray, gt: np.ndarray, distance: np.ndarray | None = None) -> None:
+        """Add one frame: (H, W) integer train ids; ``distance`` as :func:`distance_to_boundary`."""
+        if pred.shape != gt.shape:
+            raise ValueError(f"prediction shape {pred.shape} differs from the ground truth {gt.shape}")
+        d = distance_to_boundary(gt) if distance is None else distance
+        valid = gt != IGNORE
+        k = self.bins(d[valid])
+        wrong = (pred != gt)[valid]
+        self.pixels += np.bincount(k, minlength=self.max_px + 1)
+        self.errors += np.bincount(k[wrong], minlength=self.max_px + 1)
+
+    def rate(self) -> np.ndarray:
+        """Error rate per bin (fraction; NaN where a bin has no pixel)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.pixels > 0, self.errors / np.maximum(self.pixels, 1), np.nan)
+
+    def within(self, px: float) -> float:
+        """Share of all error pixels closer than ``px`` to the boundary."""
+        total = self.errors.sum()
+        return float(self.errors[: int(px)].sum() / total) if total else 0.0
+
+
+def fixed_broken(pred: np.ndarray, baseline: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """bool (H, W) ``fixed`` (baseline wrong, pred right) and ``broken`` (baseline right, pred
+    wrong), both on non-ignored ground truth."""
+    valid = gt != IGNORE
+    ok_now, ok_before = (pred == gt) & valid, (baseline == gt) & valid
+    return ok_now & ~ok_before, ok_before & ~ok_now
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing
+
+
+def _save(fig, path: Path) -> Path:
+    from segfix_data.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return path
+
+
+def plot_error_distance(path, after: ErrorDistance, before: ErrorDistance | None = None, *,
+                        labels=("refined", "baseline"), title: str = "") -> Path:
+    """Write the Fig. 2 picture: error pixels and error rate per distance bin (before and after)."""
+    plt = require_matplotlib()
+    accs = [a for a in (after, before) if a is not None]
+    nz = [int(np.flatnonzero(a.errors).max()) for a in accs if a.errors.any()]
+    n = min(after.max_px + 1, max(12, max(nz, default=0) + 3))   # bins shown: up to the last error
+    x = np.arange(n)
+    ticks = [str(t) for t in x]
+    if n == after.max_px + 1:
+        ticks[-1] = f"≥{after.max_px}"
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.6))
+    series = [(before, labels[1], "#9a9a9a"), (after, labels[0], "#1f77b4")] if before is not None \
+        else [(after, labels[0], "#1f77b4")]
+    w = 0.42 if before is not None else 0.8
+    for j, (acc, name, colour) in enumerate(series):
+        off = (j - (len(series) - 1) / 2) * w
+        a1.bar(x + off, acc.errors[:n], width=w, color=colour,
+               label=f"{name}: {int(acc.errors.sum()):,} error px, {100 * acc.within(5):.0f}% within 5 px")
+        a2.plot(x, 100 * acc.rate()[:n], "-o", ms=3, color=colour, label=name)
+    a1.set_ylabel("error pixels (count)")
+    a1.set_title("Wrong pixels by distance to the ground-truth boundary")
+    a2.set_ylabel("error rate (% of the pixels at that distance)")
+    a2.set_title("Error rate by distance to the ground-truth boundary")
+    for a in (a1, a2):
+        a.set_xlabel("distance to the nearest ground-truth boundary (pixels, 1-px bins)")
+        step = max(1, len(x) // 15)
+        a.set_xticks(x[::step])
+        a.set_xticklabels(ticks[::step])
+        a.grid(axis="y", alpha=0.3)
+        a.legend(loc="upper right", fontsize=9)
+    a2.set_ylim(bottom=0)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def dim(image: np.ndarray, factor: float = 0.35) -> np.ndarray:
+    """float (H, W, 3) in [0, 1]: the image in grey, darkened to ``factor`` so colours stand out."""
+    grey = np.asarray(image, np.float64).mean(axis=2, keepdims=True) / 255.0
+    return np.repeat(grey * factor + 0.05, 3, axis=2)
+
+
+def plot_fixed_broken(path, background: np.ndarray, fixed: np.ndarray, broken: np.ndarray, *,
+                      title: str = "", boundary: np.ndarray | None = None) -> Path:
+    """Write one frame's map: fixed pixels blue, broken red, over ``background`` (uint8 (H, W, 3)),
+    dimmed; ground-truth boundaries thin white when given."""
+    plt = require_matplotlib()
+    from matplotlib.patches import Patch
+
+    rgb = dim(background)
+    if boundary is not None:
+        rgb[boundary] = rgb[boundary] * 0.5 + 0.5 * 0.55
+    rgb[fixed] = FIXED_RGB
+    rgb[broken] = BROKEN_RGB
+    h, w = fixed.shape
+    width = 11.0
+    fig, ax = plt.subplots(figsize=(width, width * h / w + 0.9))
+    ax.imshow(rgb, interpolation="nearest")
+    ax.set_axis_off()
+    handles = [Patch(color=FIXED_RGB, label=f"fixed: {int(fixed.sum()):,} px (wrong before, right after)"),
+               Patch(color=BROKEN_RGB, label=f"broken: {int(broken.sum()):,} px (right before, wrong after)")]
+    if boundary is not None:
+        handles.append(Patch(color=(0.45, 0.45, 0.45), label="ground-truth boundary"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(handles),
+              fontsize=9, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=11)
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tolerance_px: int | None = None,
+                     title: str = "") -> Path:
+    """Write the per-class gains bar chart: IoU and boundary F change in points (``delta`` is
+    :func:`~segfix_data.metrics.directory.compare`'s dict; ``tolerance_px`` names the boundary
+    threshold in pixels)."""
+    plt = require_matplotlib()
+    names = list(delta["class_iou"])
+    panels = [("IoU", delta["class_iou"])]
+    if delta.get("class_boundary_f"):
+        t = threshold_key or next(iter(delta["class_boundary_f"]))
+        tol = f"{tolerance_px} px" if tolerance_px else f"{t} of the diagonal"
+        panels.append((f"boundary F (tolerance {tol})", delta["class_boundary_f"][t]))
+    height = max(3.0, 0.28 * len(names) + 1.4)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), height), sharey=True, squeeze=False)
+    y = np.arange(len(names))
+    for ax, (what, per) in zip(axes[0], panels):
+        vals = np.array([np.nan if per.get(n) is None else 100 * per[n] for n in names], float)
+        shown = np.nan_to_num(vals)
+        colours = [FIXED_RGB if v >= 0 else BROKEN_RGB for v in shown]
+        ax.barh(y, shown, color=colours)
+        ax.axvline(0, color="black", lw=0.8)
+        span = max(float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 0.0, 0.05)
+        for yi, v in zip(y, vals):
+            txt = "n/a" if np.isnan(v) else f"{v:+.2f}"
+            right = np.isnan(v) or v >= 0
+            ax.text((0 if np.isnan(v) else v) + (span * 0.03 if right else -span * 0.03), yi, txt,
+                    va="center", ha="left" if right else "right", fontsize=8,
+                    color="0.45" if np.isnan(v) else "black")
+        lo = min(0.0, float(np.nanmin(vals)) if np.isfinite(vals).any() else 0.0)
+        hi = max(0.0, float(np.nanmax(vals)) if np.isfinite(vals).any() else 0.0)
+        ax.set_xlim(lo - span * 0.3 if lo < 0 else -span * 0.08, hi + span * 0.3 if hi > 0 else span * 0.08)
+        ax.set_xlabel("points (refined − baseline)")
+        ax.set_title(f"Change of {what}" + (" (n/a: class absent)" if np.isnan(vals).any() else ""))
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y)
+    axes[0][0].set_yticklabels(names, fontsize=9)
+    axes[0][0].invert_yaxis()
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A directory of predictions (``segfix eval --plots``)
+
+
+def _images_by_key(gt_dir, layout: str, split: str, img_suffix, seg_suffix) -> dict:
+    """Frame key -> image path, where the layout knows its images (else empty)."""
+    from segfix_data.datasets import LAYOUTS, find_frames
+    from segfix_data.datasets.io import frame_key
+
+    if layout not in LAYOUTS or layout == "folder":
+        return {}
+    try:
+        frames, _ = find_frames(layout, gt_dir, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
+    except (ValueError, OSError):
+        return {}
+    out = {}
+    for f in frames:
+        name = Path(f.label).name
+        if layout == "mmseg" and seg_suffix and name.endswith(seg_suffix):
+            name = name[: -len(seg_suffix)]
+        out[frame_key(name)] = f.image
+    return out
+
+
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+
+
+def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str = "cityscapes",
+                   split: str = "val", id_space: str = "labelIds", num_classes: int | None = None,
+                   img_suffix: str | None = None, seg_suffix: str | None = None,
+                   reduce_zero_label: bool = False, class_names=None, result: dict | None = None,
+                   baseline_result: dict | None = None, frames: int = 4, max_px: int = 30,
+                   progress=None) -> list[Path]:
+    """Write the pictures of the module docstring into ``out_dir``; returns their paths.
+
+    ``result`` / ``baseline_result``: the scores of ``evaluate_directory`` (for the class gains);
+    ``frames``: how many fixed/broken maps (the frames with the most changed pixels).
+    """
+    from segfix_data.datasets.io import read_image
+
+    from .directory import (compare, find_ground_truth, find_predictions, gt_to_train_ids,
+                            num_classes_of, pred_to_train_ids, read_ids)
+
+    plt_check = require_matplotlib  # fail before the long pass when matplotlib is missing
+    plt_check()
+    out_dir = Path(out_dir)
+    k = num_classes_of(layout, num_classes, class_names)
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
+    preds = find_predictions(pred_dir)
+    bases = find_predictions(baseline_dir) if baseline_dir else None
+    for name, found in (("PRED_DIR", preds), ("baseline", bases)):
+        if found is not None and set(gts) - set(found):
+            missing = sorted(set(gts) - set(found))
+            raise ValueError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
+
+    def load(key):
+        gt = gt_to_train_ids(read_ids(gts[key]), layout, k, reduce_zero_label=reduce_zero_label)
+        pr = pred_to_train_ids(read_ids(preds[key]), layout, id_space, k)
+        ba = pred_to_train_ids(read_ids(bases[key]), layout, id_space, k) if bases else None
+        return gt, pr, ba
+
+    after, before = ErrorDistance(max_px), (ErrorDistance(max_px) if bases else None)
+    changed = {}
+    shape = None
+    for key in gts:
+        gt, pr, ba = load(key)
+        shape = gt.shape
+        d = distance_to_boundary(gt)
+        after.update(pr, gt, d)
+        if ba is not None:
+            before.update(ba, gt, d)
+            fx, br = fixed_broken(pr, ba, gt)
+            changed[key] = (int(fx.sum()) + int(br.sum()), int(fx.sum()), int(br.sum()))
+        if progress:
+            progress(1)
+    written = []
+    what = f"{layout} {split}, {len(gts)} frames"
+    written.append(plot_error_distance(
+        out_dir / "errors_vs_distance.png", after, before,
+        labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
+        title=f"Errors against distance to the ground-truth boundary ({what})"))
+    if bases:
+        images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix)
+        from segfix_data.inspect.colours import colourise_labels, palette_of_layout
+
+        for key in sorted(changed, key=lambda q: (-changed[q][0], q))[:max(0, int(frames))]:
+            gt, pr, ba = load(key)
+            fx, br = fixed_broken(pr, ba, gt)
+            bg = None
+            if key in images and os.path.isfile(images[key]):
+                try:
+                    bg = read_image(images[key])
+                    bg = bg if bg.shape[:2] == gt.shape else None
+                except ValueError:
+                    bg = None
+            src = "image" if bg is not None else "ground-truth colours (no image found)"
+            if bg is None:
+                bg = colourise_labels(gt, palette=palette_of_layout(layout))
+            n, nf, nb = changed[key]
+            written.append(plot_fixed_broken(
+                out_dir / f"fixed_broken_{_safe(key)}.png", bg, fx, br, boundary=gt_boundary(gt),
+                title=f"{key}: refinement fixed {nf:,} px, broke {nb:,} px (net {nf - nb:+,}); "
+                      f"background: dimmed {src}"))
+        if result is not None and baseline_result is not None:
+            from .boundary import boundary_radius
+
+            delta = compare(result, baseline_result)
+            t = next(iter(delta.get("class_boundary_f") or {}), None)
+            written.append(plot_class_gains(
+                out_dir / "class_gains.png", delta, threshold_key=t,
+                tolerance_px=boundary_radius(float(t), shape) if t else None,
+                title=f"Per-class gains of the refinement ({what})"))
+    return written
