@@ -1,6 +1,8 @@
 """``segfix-gt build DATASET_DIR OUT_DIR``: a dataset's label maps to HDF5 shards of targets."""
 from __future__ import annotations
 
+import os
+import shlex
 import sys
 import time
 
@@ -85,6 +87,9 @@ class _Progress:
                    'are train ids (identity, 255 = ignore).')
 @click.option("--image-glob", help="folder layout: image glob under DATASET_DIR ({split} is replaced).")
 @click.option("--label-glob", help="folder layout: label glob under DATASET_DIR ({split} is replaced).")
+@click.option("--allow-unpaired", is_flag=True,
+              help="Exit 0 even when files without their pair or unreadable directories were left out "
+                   "(they are listed in the summary and the manifest either way).")
 @click.option("--img-suffix", help="mmseg (default .jpg) and folder layouts: image file name ending; "
                                    "an image pairs with the label of the same name before the endings.")
 @click.option("--seg-suffix", help="mmseg (default .png) and folder layouts: label file name ending "
@@ -97,11 +102,13 @@ class _Progress:
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
               level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
-              img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
+              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
-    Rerunning the same command resumes an interrupted build. Exit status: 0 built, 1 stopped on
-    a bad frame (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames.
+    Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
+    changed and retries frames that failed. Exit status: 0 built, 1 stopped on a bad frame
+    (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames, or with
+    unpaired files or unreadable directories left out (unless --allow-unpaired).
     """
     try:
         from segfix_data.datasets.labels import read_class_names
@@ -130,7 +137,8 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
         try:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
                                               backend=backend, scheduler=scheduler, on_error=on_error,
-                                              overwrite=overwrite, progress=bar))
+                                              overwrite=overwrite, progress=bar,
+                                              command=_resume_command(dataset_dir, out_dir)))
         except _shards.BuildError as exc:
             bar.close()
             click.echo(f"error: {exc}\nCompleted shards are kept; fix or remove the file and rerun "
@@ -146,13 +154,29 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
     _summary(results)
     if status == EXIT_OK and any(r.failed for r in results):
         status = EXIT_SKIPPED
+    if status == EXIT_OK and not allow_unpaired and any(r.unpaired for r in results):
+        click.echo("error: files without their pair or unreadable directories were left out (listed "
+                   "above and in manifest.json under 'unpaired'); fix them and rerun, or pass "
+                   "--allow-unpaired to accept", err=True)
+        status = EXIT_SKIPPED
     sys.exit(status)
+
+
+def _resume_command(dataset_dir, out_dir) -> str:
+    """The command line that resumes this build (recorded for `segfix-gt verify`)."""
+    argv = sys.argv
+    if len(argv) > 1 and os.path.basename(argv[0]).startswith("segfix-gt") and argv[1] == "build":
+        return shlex.join(["segfix-gt"] + argv[1:])
+    return f"the same `segfix-gt build {shlex.quote(str(dataset_dir))} {shlex.quote(str(out_dir))} ...` command"
 
 
 def _summary(results) -> None:
     for r in results:
-        click.echo(f"{r.split}: {r.frames} frames, {r.built} built, {r.kept} kept from a previous run, "
-                   f"{len(r.failed)} failed, {len(r.unpaired)} unpaired, "
+        redone = ""
+        if r.changed or r.retried:
+            redone = f" (rebuilt: {r.changed} with changed sources, {r.retried} failed before)"
+        click.echo(f"{r.split}: {r.frames} frames, {r.built} built{redone}, {r.kept} kept from a previous run, "
+                   f"{len(r.failed)} failed, {len(r.unpaired)} unpaired or unreadable, "
                    f"{r.bytes / 2**20:.1f} MiB, {r.seconds:.1f} s")
         for f in r.failed[:20]:
             click.echo(f"  failed: {f['error']}")

@@ -28,7 +28,7 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
     from segfix_data.shards.export import check_openseg_exportable, export_openseg_mat
     from segfix_data.shards import ShardSet, list_splits
 
-    built = list_splits(out_dir)
+    built = list_splits(out_dir, complete=True)
     chosen = list(splits) or built
     missing = [s for s in chosen if s not in built]
     if missing or not chosen:

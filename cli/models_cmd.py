@@ -33,17 +33,15 @@ def models_cmd():
 def convert_openseg_cmd(authors_file, out_file, model, abn_weight):
     """Convert an authors' SegFix checkpoint (openseg.pytorch) into a segfix checkpoint, once.
 
-    The output loads with `segfix predict --checkpoint OUT_FILE` without the mapping, and records
-    the architecture (their head, align_corners=True) and the source file's SHA-256.
+    The output (with OUT_FILE.sha256 beside it) loads with `segfix predict --checkpoint OUT_FILE`
+    without the mapping, and records the architecture (their head, align_corners=True) and the
+    source file's SHA-256.
     """
-    import torch
-
-    from segfix_data.atomic import atomic_path
+    from segfix_train.checkpoint import save_checkpoint
     from segfix_train.models.openseg_import import build_openseg_model, converted_payload, read_openseg_checkpoint
 
     ck = read_openseg_checkpoint(authors_file, model=model, abn_scale=abn_weight == "abs-eps")
     net = build_openseg_model(ck)
-    with atomic_path(out_file) as tmp:
-        torch.save(converted_payload(net, ck), tmp)
+    save_checkpoint(out_file, converted_payload(net, ck))  # with its SHA-256 digest beside it
     click.echo(f"wrote {out_file}: {ck.spec['name']}, {ck.spec['num_directions']} directions, "
                f"{ck.bn_layout} layout (architecture from {ck.arch_source})")

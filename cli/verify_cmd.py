@@ -13,15 +13,22 @@ from segfix_data import shards as _shards
 
 @click.command("verify")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--split", "splits", multiple=True, help="Split(s) to verify (default: all with a manifest).")
+@click.option("--split", "splits", multiple=True, help="Split(s) to verify (default: every split present).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def verify_cmd(out_dir, splits, quiet):
-    """Check every stored array of OUT_DIR against its manifest; exit 1 if any sample is damaged."""
+    """Check every stored array of OUT_DIR against its manifest; exit 1 if any sample is damaged or
+    any split's build is incomplete (interrupted or stopped)."""
     splits = splits or _shards.list_splits(out_dir)
     if not splits:
-        raise UserError(f"{out_dir}: no <split>/manifest.json (is it a `segfix-gt build` OUT_DIR?)")
+        raise UserError(f"{out_dir}: no <split>/manifest.json or build.json "
+                        "(is it a `segfix-gt build` OUT_DIR?)")
     bad = 0
     for split in splits:
+        status = _shards.split_status(out_dir, split)
+        if not status["complete"] and status["shards_planned"] is not None:
+            click.echo(_shards.incomplete_message(out_dir, split, status))
+            bad += 1
+            continue
         try:
             n = len(_shards.ShardSet(out_dir, split))
         except (OSError, ValueError) as exc:
@@ -37,5 +44,6 @@ def verify_cmd(out_dir, splits, quiet):
         click.echo(f"{split}: {total} samples, {len(damaged)} damaged")
         bad += len(damaged)
     if bad:
-        click.echo("Rebuild damaged shards: delete them and rerun the same `segfix-gt build` command.", err=True)
+        click.echo("Rerun the same `segfix-gt build` command: it completes interrupted splits and "
+                   "rebuilds damaged shards.", err=True)
     sys.exit(1 if bad else 0)

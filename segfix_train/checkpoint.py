@@ -1,9 +1,23 @@
 """Checkpoints: model, optimiser, scheduler, data-stream position and RNG states, written
-atomically as ``RUN_DIR/checkpoints/ckpt_<step:08d>.pt``."""
+atomically as ``RUN_DIR/checkpoints/ckpt_<step:08d>.pt`` with a SHA-256 digest beside it.
+
+Checkpoints are data, never code:
+
+* every checkpoint is read with ``torch.load(..., weights_only=True)``: only tensors and plain
+  Python types (dict, list, tuple, str, numbers, None) are accepted, so a crafted pickle runs
+  nothing (it is refused with :class:`CheckpointError`); the RNG states are stored as such types;
+* ``ckpt_<step>.pt.sha256`` (``sha256sum`` format) is published *before* the checkpoint it
+  describes and checked on every load: a damaged or truncated file is refused, and
+  :func:`load_latest` falls back to the newest intact checkpoint, saying which it skipped and why;
+* hidden temporary files of a killed save are removed by :func:`remove_stale` on the next run.
+"""
 from __future__ import annotations
 
+import errno
 import glob
+import hashlib
 import os
+import pickle
 import random
 import re
 
@@ -12,19 +26,35 @@ import torch
 from segfix_data.atomic import atomic_path
 
 _NAME = re.compile(r"ckpt_(\d{8})\.pt$")
+DIGEST_SUFFIX = ".sha256"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing, damaged (digest mismatch), not a segfix checkpoint,
+    or holding objects other than tensors and plain types. The message names the file and the fix."""
 
 
 def rng_state() -> dict:
-    """Python, NumPy, torch CPU (and CUDA, when present) generator states."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, NumPy, torch CPU (and CUDA, when present) generator states, as tensors and plain types."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": random.getstate(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    if isinstance(n, dict):
+        np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+    else:
+        np.random.set_state(n)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -44,20 +74,107 @@ def list_checkpoints(run_dir: str) -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes (read in 4 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(4 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
-    """``torch.save`` to a temporary name, then ``os.replace``; prune to the newest ``keep``."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """``torch.save`` to a temporary name, publish its digest, then ``os.replace``; prune to the
+    newest ``keep`` (with their digests).
+
+    ``payload`` must hold only tensors and plain types (what ``weights_only`` loading accepts).
+    """
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+            digest = file_sha256(tmp)
+            with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
+                f.write(f"{digest}  {os.path.basename(path)}\n")
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e):
+            raise OSError(e.errno or errno.ENOSPC, f"{path}: cannot save the checkpoint: disk full (no space "
+                          "left on the device, or quota exceeded); free space and rerun with --resume") from None
+        raise
     if keep:
         for _, old in list_checkpoints(os.path.dirname(os.path.dirname(path)))[:-keep]:
             os.remove(old)
+            if os.path.exists(old + DIGEST_SUFFIX):
+                os.remove(old + DIGEST_SUFFIX)
 
 
-def load_checkpoint(path: str) -> dict:
-    """Read a checkpoint written by ``save_checkpoint`` (CPU tensors)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path!r} not found")
+def remove_stale(run_dir: str) -> list[str]:
+    """Remove what killed saves leave in ``RUN_DIR/checkpoints``: hidden temporary files
+    (``.ckpt_*``) and digests without their checkpoint. Returns the removed paths."""
+    d = os.path.join(run_dir, "checkpoints")
+    removed = []
+    for p in glob.glob(os.path.join(d, ".ckpt_*")):
+        os.remove(p)
+        removed.append(p)
+    for p in glob.glob(os.path.join(d, "ckpt_*.pt" + DIGEST_SUFFIX)):
+        if not os.path.exists(p[: -len(DIGEST_SUFFIX)]):
+            os.remove(p)
+            removed.append(p)
+    return removed
+
+
+def verify_digest(path: str) -> None:
+    """Raise :class:`CheckpointError` unless ``path`` matches its ``.sha256`` file."""
+    dpath = path + DIGEST_SUFFIX
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"cannot read checkpoint {path!r} ({e}); is it a segfix train checkpoint?") from e
+        with open(dpath) as f:
+            want = f.read().split()[0].lower()
+    except (OSError, IndexError):
+        raise CheckpointError(
+            f"{path}: no digest file {os.path.basename(dpath)} (every segfix train checkpoint is saved with "
+            f"one; the save may have been interrupted). If you trust the file, write it with "
+            f"`sha256sum {path} > {dpath}`") from None
+    got = file_sha256(path)
+    if got != want:
+        raise CheckpointError(f"{path}: damaged: its SHA-256 {got[:16]}... differs from {os.path.basename(dpath)} "
+                              f"({want[:16]}...); use an earlier checkpoint")
+
+
+def load_checkpoint(path: str, *, verify: bool = True) -> dict:
+    """Read a checkpoint written by ``save_checkpoint`` (CPU tensors), as data only.
+
+    Checks the digest (``verify``), loads with ``weights_only=True`` and checks that it is a
+    segfix train checkpoint (``model`` and ``config`` entries). Raises :class:`CheckpointError`.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} not found (or not a file)")
+    if verify:
+        verify_digest(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: refused: it holds objects other than tensors and plain types, "
+                              f"which could run code when loaded ({first[:200]}); only load checkpoints "
+                              "written by `segfix train`") from None
+    except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
+        raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {e}); is it a "
+                              "segfix train checkpoint?") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise CheckpointError(f"{path}: not a segfix train checkpoint (needs 'model' and 'config' entries)")
+    return state
+
+
+def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, str]]]:
+    """The newest intact checkpoint of ``run_dir``.
+
+    Returns:
+        ``(path, state, skipped)``: ``path``/``state`` None when there is no intact checkpoint;
+        ``skipped`` lists ``(path, reason)`` of the newer checkpoints that failed their checks.
+    """
+    skipped = []
+    for _, path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load_checkpoint(path), skipped
+        except CheckpointError as e:
+            skipped.append((path, str(e)))
+    return None, None, skipped

@@ -26,8 +26,9 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -288,6 +289,34 @@ def make_loader(stream: CropStream, start: int, stop: int, num_workers: int = 0,
         pin_memory=pin_memory, persistent_workers=False,
         prefetch_factor=2 if num_workers else None,
     )
+
+
+def _worker_message(msg: str) -> str:
+    """The original one-line message of an exception DataLoader re-raised from a worker
+    ("Caught X in DataLoader worker process k. Original Traceback ... module.X: message")."""
+    if not msg.startswith("Caught "):
+        return msg
+    lines = [ln for ln in msg.strip().splitlines() if ln.strip()]
+    m = re.match(r"^[\w.]+: (.*)$", lines[-1]) if lines else None
+    return m.group(1) if m else msg
+
+
+def checked_batches(loader: Iterable):
+    """Iterate ``loader``; a ``ValueError`` raised in a DataLoader worker (e.g.
+    :class:`~segfix_data.shards.ShardReadError`: a damaged shard, naming the file, the sample and
+    ``segfix-gt verify``) is re-raised with its own message, as in a single process."""
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except ValueError as e:
+            msg = _worker_message(str(e))
+            if msg == str(e):
+                raise
+            raise type(e)(msg) from None
+        yield batch
 
 
 def val_items(ds, aug_target: str = "semantic", max_images: int | None = None,

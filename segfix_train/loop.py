@@ -28,12 +28,12 @@ import torch.distributed as dist
 from segfix_data.atomic import atomic_path
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
-from .data import AugmentConfig, CropStream, device_batch, make_loader, val_items
+from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
 from .losses import segfix_loss
 from .models import create_model
 from .validate import COUNTS, count, summarise
 
-CHECKPOINT_FORMAT = "segfix-train-1"
+CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
 TIMING_FIELDS = ("images_per_s", "elapsed_s")
 
 
@@ -248,12 +248,22 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     val_log = os.path.join(cfg.out, "val.jsonl")
     step = 0
     window = torch.zeros(4, dtype=torch.float64)  # loss, boundary, direction sums; steps (on the device)
-    found = ckpt.list_checkpoints(cfg.out) if cfg.resume else []
-    if cfg.resume and not found and dd.main:
-        echo(f"--resume: no checkpoint in {cfg.out}/checkpoints; starting from scratch")
-    if found:
-        path = found[-1][1]
-        state = ckpt.load_checkpoint(path)
+    if dd.main:
+        for p in ckpt.remove_stale(cfg.out):
+            echo(f"removed {p} (left by an interrupted save)")
+    path, state = None, None
+    if cfg.resume:
+        path, state, skipped = ckpt.load_latest(cfg.out)
+        if dd.main:
+            for p, why in skipped:
+                echo(f"--resume: skipped {p}: {why}")
+        if skipped and state is None:
+            raise ckpt.CheckpointError(f"--resume: no intact checkpoint in {cfg.out}/checkpoints "
+                                       f"({len(skipped)} skipped, listed above); use a new --out or "
+                                       "remove them to start from scratch")
+        if state is None and dd.main:
+            echo(f"--resume: no checkpoint in {cfg.out}/checkpoints; starting from scratch")
+    if state is not None:
         diff = resume_differences(state["config"], cfg)
         if diff:
             raise ValueError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
@@ -261,7 +271,15 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         if int(state["config"].get("iters", cfg.iters)) != cfg.iters and dd.main:
             echo(f"iters {state['config'].get('iters')} -> {cfg.iters}: the lr schedule continues "
                  "towards the new total")
-        model.load_state_dict(state["model"])
+        got_m = int(state.get("num_directions", m))
+        if got_m != m:
+            raise ckpt.CheckpointError(f"cannot resume from {path}: it predicts {got_m} directions, the "
+                                       f"shards have {m} (built with --directions {m}); use a new --out")
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as e:
+            raise ckpt.CheckpointError(f"cannot resume from {path}: its weights do not fit model "
+                                       f"{cfg.model!r} ({str(e).splitlines()[0]}); use a new --out") from None
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -290,7 +308,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     stream = CropStream(sets, [w for _, _, w in entries], local_batch, seed=cfg.seed, rank=dd.rank,
                         world_size=dd.world, aug=aug)
     loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=cuda)
-    batches = iter(loader)
+    batches = checked_batches(loader)  # a worker's shard error keeps its one-line message
     stepper = TrainStep(net, opt, sched, cfg, dd.device, use_cl, use_amp, dd.world)
     autocast = stepper.autocast
     window = window.to(dd.device)

@@ -22,7 +22,7 @@ import torch
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
-from .checkpoint import load_checkpoint
+from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint
 from .data import normalise
 from .models import create_model
 
@@ -58,25 +58,28 @@ def load_model(path: str, device: str | torch.device = "cpu", model: str | None 
     from .models.openseg_import import is_openseg_segfix, load_openseg_model, load_weights_file
 
     path = resolve_checkpoint(path)
-    try:
-        state = load_weights_file(path)
-    except ValueError:
-        state = load_checkpoint(path)  # older segfix train checkpoints hold RNG states
-    if is_openseg_segfix(state):
-        return load_openseg_model(path, state, model=model, abn_scale=abn_scale).to(device).eval()
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise ValueError(f"{path!r} is neither a segfix checkpoint (needs 'model' and 'config' entries) nor "
-                         f"an openseg.pytorch SegFix checkpoint (needs 'state_dict' with mask_head/dir_head)")
+    if os.path.exists(path + DIGEST_SUFFIX):  # a segfix checkpoint: digest checked, weights_only
+        state = load_checkpoint(path)
+    else:
+        obj = load_weights_file(path)
+        if is_openseg_segfix(obj):
+            return load_openseg_model(path, obj, model=model, abn_scale=abn_scale).to(device).eval()
+        state = load_checkpoint(path)  # not the authors': says what a segfix checkpoint needs
+    cfg = state["config"]
     spec = state.get("model_spec")
     if spec is None:
-        cfg = state["config"]
         spec = dict(name=cfg["model"], num_directions=int(state.get("num_directions", 8)),
                     **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
     if model is not None and model != spec["name"]:
         raise ValueError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
                          f"authors' checkpoints")
-    net = create_model(**spec)
-    net.load_state_dict(state["model"])
+    try:
+        net = create_model(**spec)
+        net.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its weights do not fit model {spec.get('name')!r} with "
+                              f"{spec.get('num_directions')} directions ({str(e).splitlines()[0]}); "
+                              "was it edited or written by another tool?") from None
     return net.to(device).eval()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .frame import Frame, require_dir, require_files
+from .frame import Frame, require_dir, require_files, unreadable_dirs
 
 
 def cityscapes_frames(root: str | os.PathLike, split: str, *, images: bool = True) -> list[Frame]:
@@ -27,3 +27,17 @@ def cityscapes_frames(root: str | os.PathLike, split: str, *, images: bool = Tru
         frames.append(Frame(stem=image.stem, split=split, image=str(image), label=str(lab),
                             instance=str(instance)))
     return frames
+
+
+def cityscapes_unpaired(root: str | os.PathLike, split: str, frames: list[Frame]) -> list[dict]:
+    """Images without a label (``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` that no frame uses)
+    and directories of the split that cannot be read: the frames :func:`cityscapes_frames` misses.
+
+    (A label without its image is a frame whose image is missing: the build reports it as failed.)
+    """
+    root = Path(root)
+    gt_dir, img_dir = root / "gtFine" / split, root / "leftImg8bit" / split
+    used = {Path(f.image) for f in frames}
+    out = [{"stem": p.stem, "path": str(p), "problem": "image without a label"}
+           for p in sorted(img_dir.glob("*/*_leftImg8bit.png")) if p not in used]
+    return out + unreadable_dirs(gt_dir, img_dir)

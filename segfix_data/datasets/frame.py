@@ -63,9 +63,41 @@ def require_files(files: list, where: Path, pattern: str) -> list:
     return files
 
 
+def unreadable_dirs(*dirs: Path) -> list[dict]:
+    """Directories under ``dirs`` that cannot be listed (their frames would vanish without a word).
+
+    Returns one dict per directory: ``stem`` (empty), ``path``, ``problem`` (the OS error), the
+    shape of the ``unpaired`` records so that the build counts and reports them the same way.
+    """
+    out = []
+
+    def onerror(exc: OSError) -> None:
+        out.append({"stem": "", "path": str(exc.filename), "problem": f"directory cannot be read "
+                    f"({exc.strerror or type(exc).__name__}); its frames are not built"})
+
+    for d in dirs:
+        if not os.path.isdir(d):  # a missing directory is the layout's own error, not a loss
+            continue
+        for _ in os.walk(d, onerror=onerror, followlinks=True):
+            pass
+    return sorted(out, key=lambda u: u["path"])
+
+
+def unique_by_stem(paths: list[Path], what: str) -> dict:
+    """``{stem: path}``; two files with one stem raise :class:`LayoutError` (the stem is the key)."""
+    out: dict = {}
+    for p in paths:
+        if p.stem in out:
+            raise LayoutError(f"{out[p.stem]} and {p}: two {what} files with the frame key {p.stem!r}; keys "
+                              "must be unique within a split (export, refine and lookups use them): "
+                              "rename or remove one")
+        out[p.stem] = p
+    return out
+
+
 def pair_by_stem(images: list[Path], labels: list[Path], split: str) -> tuple[list[Frame], list[dict]]:
-    by_stem_img = {p.stem: p for p in images}
-    by_stem_lab = {p.stem: p for p in labels}
+    by_stem_img = unique_by_stem(images, "image")
+    by_stem_lab = unique_by_stem(labels, "label")
     frames = [Frame(stem=s, split=split, image=str(by_stem_img[s]), label=str(by_stem_lab[s]))
               for s in sorted(by_stem_img.keys() & by_stem_lab.keys())]
     unpaired = [{"stem": s, "path": str(by_stem_img[s]), "problem": "image without a label"}

@@ -7,9 +7,11 @@ reads the RGB image; :func:`frame_key` names the frame a file belongs to.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +29,48 @@ _ID_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 _FRAME_KEY = re.compile(r"^(.+?_\d{6}_\d{6})(?:_|$)")
 
 
+def check_file(path: str, what: str = "file", fix: str = "restore the file or remove the frame") -> None:
+    """Raise :class:`FrameError` naming what is wrong with ``path`` before it is opened: missing,
+    a dangling symbolic link, a symbolic link loop, a directory, not a regular file, permission
+    denied (on the file or a directory above it)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        problem = "dangling symbolic link" if os.path.islink(path) else f"{what} not found"
+        raise FrameError(path, problem, fix) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FrameError(path, "symbolic link loop", "point the link at the real file") from None
+        if exc.errno == errno.EACCES:
+            raise FrameError(path, "permission denied (on a directory above it)",
+                             "make it readable by this user") from None
+        raise FrameError(path, f"cannot access the {what} ({exc.strerror})", fix) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FrameError(path, f"is a directory, not a {what}", "remove or rename the directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise FrameError(path, f"is not a regular file (a device, socket or pipe) where a {what} "
+                         "is expected", fix)
+    if not os.access(path, os.R_OK):
+        raise FrameError(path, "permission denied", "make it readable by this user (chmod a+r)")
+
+
+def _decode_problem(path: str, exc: BaseException) -> FrameError:
+    if isinstance(exc, PermissionError):
+        return FrameError(path, "permission denied", "make it readable by this user (chmod a+r)")
+    if isinstance(exc, OSError) and exc.errno not in (None, 0) and not isinstance(exc, FileNotFoundError):
+        return FrameError(path, f"cannot read the file ({exc.strerror or exc})", "check the disk and the file")
+    return FrameError(path, f"cannot decode the image ({type(exc).__name__}: {exc}); "
+                      "truncated or corrupt file", "re-extract or re-download it")
+
+
 def _open_png(path: str) -> Image.Image:
-    if not os.path.isfile(path):
-        raise FrameError(path, "file not found", "restore the file or remove the frame")
+    check_file(path)
     try:
         im = Image.open(path)
         fmt = im.format
         im.load()
+    except PermissionError as exc:
+        raise _decode_problem(path, exc) from None
     except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError... for bad files
         raise FrameError(path, f"cannot decode the image ({type(exc).__name__}: {exc}); "
                          "truncated or corrupt file", "re-extract or re-download it") from None
@@ -43,6 +80,9 @@ def _open_png(path: str) -> Image.Image:
 
 
 def _ids_array(path: str, im: Image.Image, what: str) -> np.ndarray:
+    if im.mode == "1":
+        raise FrameError(path, f"{what} is a 1-bit (black and white) image where 8- or 16-bit ids are "
+                         "expected", "save it as an 8-bit greyscale or palette PNG of ids")
     if im.mode not in _ID_MODES:
         raise FrameError(path, f"{what} has mode {im.mode} (colour) where a single-channel id image "
                          "is expected", "use the id PNG (e.g. *_labelIds.png), not a colour rendering")
@@ -65,11 +105,12 @@ def _check_size(path: str, shape: tuple, expect: tuple | None, image_path: str |
 
 def image_size(path: str) -> tuple[int, int]:
     """(H, W) of an image file from its header (no decoding); raises :class:`FrameError`."""
-    if not os.path.isfile(path):
-        raise FrameError(path, "image file not found", "restore it or remove its label")
+    check_file(path, "image file", "restore it or remove its label")
     try:
         with Image.open(path) as im:
             w, h = im.size
+    except PermissionError as exc:
+        raise _decode_problem(path, exc) from None
     except Exception as exc:
         raise FrameError(path, f"cannot read the image header ({type(exc).__name__}: {exc})",
                          "re-extract or re-download it") from None
@@ -78,11 +119,12 @@ def image_size(path: str) -> tuple[int, int]:
 
 def read_image(path: str) -> np.ndarray:
     """Decode an image file to uint8 (H, W, 3) RGB (greyscale and palette images are expanded)."""
-    if not os.path.isfile(path):
-        raise FrameError(path, "image file not found", "restore it or remove its label")
+    check_file(path, "image file", "restore it or remove its label")
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode == "1":
+                raise FrameError(path, "image is 1-bit (black and white)", "convert it to 8-bit RGB")
             if im.mode not in ("RGB", "L", "P", "RGBA", "LA", "CMYK", "YCbCr"):
                 raise FrameError(path, f"image mode {im.mode} is not 8-bit colour or greyscale",
                                  "convert it to 8-bit RGB")
@@ -90,8 +132,7 @@ def read_image(path: str) -> np.ndarray:
     except FrameError:
         raise
     except Exception as exc:
-        raise FrameError(path, f"cannot decode the image ({type(exc).__name__}: {exc}); "
-                         "truncated or corrupt file", "re-extract or re-download it") from None
+        raise _decode_problem(path, exc) from None
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 

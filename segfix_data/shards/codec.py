@@ -5,6 +5,8 @@ Pure array functions (no file I/O) used by :mod:`segfix_data.shards` and the bui
 * :func:`encode_array` cuts an array into square tiles and deflates each one (the bytes HDF5's
   standard gzip filter would write), so workers compress and the writer only copies bytes;
 * :func:`checksum`: CRC-32 of an array's bytes, stored per array in the manifest;
+* :func:`fletcher32`: HDF5's per-chunk Fletcher-32 checksum, appended to every stored chunk so that
+  HDF5 itself checks each tile it reads (a damaged tile raises instead of returning wrong pixels);
 * :func:`encode_boundary_direction` / :func:`decode_boundary_direction`: the boundary and direction
   targets in one uint8 array (exact; half the tiles to read per crop);
 * :func:`derive_distance`: the ``paper`` distance target recomputed exactly from the stored map.
@@ -29,12 +31,55 @@ def checksum(arr: np.ndarray) -> str:
     return f"crc32:{zlib.crc32(np.ascontiguousarray(arr).reshape(-1).view(np.uint8)):08x}"
 
 
+@numba.njit(cache=True, nogil=True)
+def _fletcher32(data):
+    # HDF5's H5_checksum_fletcher32: 16-bit big-endian words, folded every 360 words
+    n, i = data.size // 2, 0
+    s1, s2 = np.uint32(0), np.uint32(0)
+    mask, sh = np.uint32(0xFFFF), np.uint32(16)
+    while n:
+        t = min(n, 360)
+        n -= t
+        for _ in range(t):
+            s1 += (np.uint32(data[i]) << np.uint32(8)) | np.uint32(data[i + 1])
+            s2 += s1
+            i += 2
+        s1 = (s1 & mask) + (s1 >> sh)
+        s2 = (s2 & mask) + (s2 >> sh)
+    if data.size % 2:
+        s1 += np.uint32(data[i]) << np.uint32(8)
+        s2 += s1
+        s1 = (s1 & mask) + (s1 >> sh)
+        s2 = (s2 & mask) + (s2 >> sh)
+    s1 = (s1 & mask) + (s1 >> sh)
+    s2 = (s2 & mask) + (s2 >> sh)
+    return (s2 << sh) | s1
+
+
+def fletcher32(data: bytes) -> int:
+    """HDF5's Fletcher-32 checksum of a stored chunk's bytes (what its ``fletcher32`` filter computes).
+
+    Every chunk a shard stores ends with these 4 bytes (little-endian), and its dataset has the
+    standard Fletcher-32 filter last in its pipeline, after any compression: HDF5 recomputes the
+    sum whenever it reads a chunk and raises on a mismatch. This is what makes damaged tiles
+    (raw image tiles included) fail on read instead of returning wrong pixels, whatever the
+    compression filter before it.
+    """
+    return int(_fletcher32(np.frombuffer(data, dtype=np.uint8)))
+
+
+def with_fletcher32(data: bytes) -> bytes:
+    """``data`` followed by its :func:`fletcher32` sum: a chunk as the Fletcher-32 filter stores it."""
+    return data + fletcher32(data).to_bytes(4, "little")
+
+
 @dataclasses.dataclass
 class EncodedArray:
     """An array cut into HDF5 chunks and deflate-compressed, ready for ``write_direct_chunk``.
 
-    ``blocks`` holds ``(chunk offset, zlib bytes)`` per chunk; edge chunks are zero-padded to the
-    full chunk shape, as HDF5 stores them. ``level`` 0: uncompressed, in tiles, or, when
+    ``blocks`` holds ``(chunk offset, stored bytes)`` per chunk: the zlib (or raw) bytes followed
+    by their 4-byte :func:`fletcher32` sum; edge chunks are zero-padded to the full chunk shape, as
+    HDF5 stores them. ``level`` 0: uncompressed, in tiles, or, when
     ``chunks`` is None, contiguous (``blocks`` then holds the raw bytes once, offset ``None``).
     """
 
@@ -52,7 +97,7 @@ class EncodedArray:
 
 
 def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles: bool = False) -> EncodedArray:
-    """Cut ``arr`` ((H, W) or (H, W, C)) into ``tile`` x ``tile`` chunks and deflate each.
+    """Cut ``arr`` ((H, W) or (H, W, C)) into ``tile`` x ``tile`` chunks, deflate and checksum each.
 
     ``level`` 1..9 is the zlib level; 0 stores ``arr`` uncompressed: in tiles if ``raw_tiles``
     (fast crops, large files), else contiguous (used for 1-D byte strings such as image files).
@@ -76,7 +121,7 @@ def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles:
                 block = padded
             offset = (y, x) + (0,) * (arr.ndim - 2)
             raw = np.ascontiguousarray(block).tobytes()
-            blocks.append((offset, zlib.compress(raw, level) if level else raw))
+            blocks.append((offset, with_fletcher32(zlib.compress(raw, level) if level else raw)))
     return EncodedArray(arr.shape, arr.dtype.str, chunks, level, blocks, checksum(arr))
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from segfix_data.interop import save_openseg_targets_mat
 
+from .store import output_path
+
 __all__ = ["ExportError", "check_openseg_exportable", "export_openseg_mat"]
 
 
@@ -63,7 +65,7 @@ def export_openseg_mat(shard_set, dest, variant: str = "semantic", progress=None
     written = []
     for i, sample in enumerate(shard_set.samples):
         arrays = shard_set.read(i, fields=fields)
-        path = out_dir / f"{sample['stem']}.mat"
+        path = output_path(out_dir, f"{sample['stem']}.mat")  # confined to DEST
         save_openseg_targets_mat(path, arrays[fields[0]], arrays[fields[1]])
         written.append(path)
         if progress is not None:

@@ -18,7 +18,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import re
 import time
 from pathlib import Path
 
@@ -27,8 +29,12 @@ from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 
 from . import store as _shards
-from .process import BACKENDS, ON_ERROR, BuildConfig, process_frame
-from .verify import verify_samples
+from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
+from .verify import PLAN, verify_samples
+
+#: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
+#: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
+_STALE = re.compile(r"^(shard-\d+\.h5\.tmp-\d+|\.(manifest|build|plan)\.json\.\d+\.[0-9a-f]{8}\.json)$")
 
 class BuildError(RuntimeError):
     """The build stopped (a frame failed under ``on_error='fail'``); completed shards are valid."""
@@ -55,6 +61,8 @@ class SplitResult:
     bytes: int = 0
     seconds: float = 0.0
     stopped: str | None = None
+    changed: int = 0   # frames rebuilt because their source files changed since the last run
+    retried: int = 0   # frames that had failed in the last run (--on-error skip), tried again
 
 
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
@@ -74,8 +82,10 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     _shards.atomic_write_json(path, params)
 
 
-def _shard_ok(path: Path, frames: list, on_error: str) -> bool:
-    """A published shard is kept if it holds exactly ``frames`` and every array checks out."""
+def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
+    """A published shard is kept if it holds exactly ``frames``, none failed (failed frames are
+    tried again), every source file has the size and mtime recorded when it was built, and every
+    array checks out."""
     try:
         rec = _shards.read_records(path)
     except Exception:
@@ -83,7 +93,13 @@ def _shard_ok(path: Path, frames: list, on_error: str) -> bool:
     stems = sorted([s["stem"] for s in rec["samples"]] + [f["stem"] for f in rec["failed"]])
     if stems != sorted(f.stem for f in frames):
         return False
-    if rec["failed"] and on_error == "fail":
+    if rec["failed"]:
+        res.retried += len(rec["failed"])
+        return False
+    by_stem = {f.stem: f for f in frames}
+    changed = sum(1 for s in rec["samples"] if s.get("source_stats") != source_stats(by_stem[s["stem"]], variants))
+    if changed:
+        res.changed += changed
         return False
     samples = [dict(s, shard=path.name) for s in rec["samples"]]
     return not verify_samples(path.parent, samples)
@@ -115,8 +131,37 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
         for f in todo:
             yield process_frame(f, config, class_map)
         return
-    yield from Parallel(n_jobs=jobs, backend="loky", return_as="generator",
-                        pre_dispatch=f"{2 * jobs}")(tasks)
+    yield from _loky_ordered(todo, config, class_map, jobs)
+
+
+def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
+    """process_frame results in order from ``jobs`` loky workers, ``2 * jobs`` tasks in flight.
+
+    The workers start with :func:`exit_with_parent` (their initializer), so a ``kill -9`` of this
+    process ends them too, whenever it happens; loky's resource tracker follows once they are gone.
+    """
+    import os
+    from collections import deque
+
+    from joblib.externals.loky import get_reusable_executor
+
+    ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+    frames = iter(todo)
+    pending: deque = deque()
+    try:
+        for f in frames:
+            pending.append(ex.submit(process_frame, f, config, class_map))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            r = pending.popleft().result()
+            nxt = next(frames, None)
+            if nxt is not None:
+                pending.append(ex.submit(process_frame, nxt, config, class_map))
+            yield r
+    finally:
+        for fut in pending:
+            fut.cancel()
 
 
 class _SplitLock:
@@ -143,12 +188,14 @@ class _SplitLock:
 
 def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: int = 1,
                 backend: str = "loky", scheduler: str | None = None, on_error: str = "fail",
-                overwrite: bool = False, progress=None) -> SplitResult:
+                overwrite: bool = False, progress=None, command: str | None = None) -> SplitResult:
     """Build (or resume) ``OUT_DIR/<split>``. See the module docstring.
 
     Args:
         progress: optional callable(n, total): n frames done since the last call (one call per
             frame; a resume first reports the frames kept from the previous run at once).
+        command: the command line that resumes this build, recorded in ``plan.json`` so that
+            ``segfix-gt verify`` can name it for an interrupted build.
 
     Raises:
         LayoutError: the split's directories are missing or empty.
@@ -172,12 +219,12 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
     with _SplitLock(split_dir):
         return _build_locked(dataset_dir, split_dir, config, frames, unpaired, class_map, res, t0,
                              jobs=jobs, backend=backend, scheduler=scheduler, on_error=on_error,
-                             overwrite=overwrite, progress=progress)
+                             overwrite=overwrite, progress=progress, command=command)
 
 
 def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unpaired, class_map,
                   res: SplitResult, t0: float, *, jobs, backend, scheduler, on_error, overwrite,
-                  progress) -> SplitResult:
+                  progress, command=None) -> SplitResult:
     split = split_dir.name
     params = dict(config.params(), split=split, dataset_dir=str(Path(dataset_dir).resolve()))
     _check_params(split_dir, params, overwrite)
@@ -186,14 +233,16 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
     plan = [frames[k:k + S] for k in range(0, len(frames), S)]
     names = [_shards.SHARD_PATTERN.format(k) for k in range(len(plan))]
     for p in split_dir.iterdir():  # leftovers of a killed build, shards beyond the plan
-        if ".tmp-" in p.name or (p.name.startswith("shard-") and p.name not in names):
+        if _STALE.match(p.name) or (p.name.startswith("shard-") and p.name not in names):
             p.unlink()
     (split_dir / _shards.MANIFEST).unlink(missing_ok=True)
+    _shards.atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
+                                                 "command": command})
     done = set()
     for k, name in enumerate(names):
         path = split_dir / name
         if path.exists():
-            if _shard_ok(path, plan[k], on_error):
+            if _shard_ok(path, plan[k], config.variants, res):
                 done.add(k)
             else:
                 path.unlink()
@@ -232,7 +281,27 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
     return res
 
 
+def _write_error(path: Path, exc: OSError) -> BuildError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
+        why = "disk full (no space left on the device, or quota exceeded)"
+        fix = "free space on that disk (or choose another OUT_DIR) and rerun the same command"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = f"permission denied ({exc.strerror})"
+        fix = "make OUT_DIR writable or choose another one"
+    else:
+        why = f"{exc.strerror or exc}"
+        fix = "check the disk and rerun the same command"
+    return BuildError(f"{path}: cannot write: {why}; {fix}")
+
+
 def _write_shard(path: Path, results: list) -> None:
+    try:
+        _write_shard_file(path, results)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+
+
+def _write_shard_file(path: Path, results: list) -> None:
     samples, failed = [], []
     with _shards.ShardWriter(path) as w:
         for r in results:
@@ -272,7 +341,10 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
                                   for v, c in boundary.items()},
     }
-    _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
+    try:
+        _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
+    except OSError as exc:
+        raise _write_error(split_dir / _shards.MANIFEST, exc) from None
     return manifest
 
 

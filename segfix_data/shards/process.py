@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import threading
+import time
 
 import numpy as np
 
@@ -141,6 +144,50 @@ def _instance_segments(instance_ids: np.ndarray, preset: str) -> tuple[np.ndarra
     return _labels.cityscapes_instance_ids_to_segments(instance_ids)
 
 
+def source_stats(frame: _datasets.Frame, variants) -> dict:
+    """``{path: [size in bytes, mtime in ns]}`` of the files a frame is built from (the image, the
+    label, the instance ids with the instance variant); a file that cannot be stat'ed maps to None.
+
+    Recorded with each sample; a resume rebuilds the shard of any frame whose files differ.
+    """
+    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
+    out = {}
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out[p] = [int(st.st_size), int(st.st_mtime_ns)]
+        except OSError:
+            out[p] = None
+    return out
+
+
+_WATCHDOG_PID = None
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker process: end it (``os._exit``) within ~0.5 s once ``parent`` (the build's pid)
+    is no longer its parent process (the loky workers' initializer; idempotent per process).
+
+    loky workers otherwise outlive a ``kill -9`` of the build (they wait on their task queue); once
+    they are gone, the resource trackers see their pipes close and exit as well. ``parent`` is
+    passed in rather than read here, so that a worker still starting up when the build dies (its
+    imports take seconds on a loaded machine) exits as soon as it gets here.
+    """
+    global _WATCHDOG_PID
+    if _WATCHDOG_PID == os.getpid():
+        return
+    _WATCHDOG_PID = os.getpid()
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="segfix-exit-with-parent", daemon=True).start()
+
+
 def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:
     """Read one frame, make its targets and encode its arrays.
 
@@ -151,6 +198,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     from segfix_data.targets import instance_targets, semantic_targets
 
     try:
+        stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
         arrays = {}
         enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level)  # noqa: E731
         if config.images and config.image_format == "tiles":
@@ -172,6 +220,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         arrays["label"] = enc(label)
         over = config.target_overrides()
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
+                  "source_stats": stats,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":

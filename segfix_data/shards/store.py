@@ -49,11 +49,25 @@ SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
 
 
+#: Chunk length of 1-D byte datasets (``image_file``, ``records``): Fletcher-32 needs chunks.
+BYTES_CHUNK = 1 << 20
+
+
+def _write_bytes(group: h5py.Group, name: str, data: np.ndarray) -> None:
+    """A 1-D (or any) array stored chunked with the Fletcher-32 filter (checked on every read)."""
+    data = np.ascontiguousarray(data)
+    chunks = (max(1, min(len(data), BYTES_CHUNK)),) if data.ndim == 1 else True
+    group.create_dataset(name, data=data, chunks=chunks, fletcher32=True)
+
+
 def _write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
     if enc.chunks is None:
-        group.create_dataset(name, data=np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
+        _write_bytes(group, name, np.frombuffer(enc.blocks[0][1], dtype=enc.dtype).reshape(enc.shape))
         return
+    # Fletcher-32 last in the pipeline (h5py's order): each stored chunk ends with the sum of the
+    # compressed bytes before it, which :func:`codec.encode_array` has appended.
     ds = group.create_dataset(name, shape=enc.shape, dtype=np.dtype(enc.dtype), chunks=enc.chunks,
+                              fletcher32=True,
                               **({"compression": "gzip", "compression_opts": enc.level} if enc.level else {}))
     for offset, data in enc.blocks:
         ds.id.write_direct_chunk(offset, data, filter_mask=0)
@@ -96,7 +110,7 @@ class ShardWriter:
         try:
             if exc_type is None:
                 payload = json.dumps(self._records, sort_keys=True).encode()
-                self._file.create_dataset("records", data=np.frombuffer(payload, dtype=np.uint8))
+                _write_bytes(self._file, "records", np.frombuffer(payload, dtype=np.uint8))
             self._file.close()
             if exc_type is None:
                 with open(self.tmp, "rb+") as f:
@@ -129,11 +143,118 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 DEFAULT_FIELDS = ("image", "label", "semantic/boundary", "semantic/direction")
 
 
+class ManifestError(ValueError):
+    """A manifest or shard file that the reader refuses: invalid JSON, a shard path leaving the
+    split directory, HDF5 links or external storage, records that disagree with the manifest."""
+
+
+class ShardReadError(ValueError):
+    """Stored data failed its checks on read (Fletcher-32 of a chunk, a missing group): the message
+    names the shard file, the sample and ``segfix-gt verify``."""
+
+
+def shard_path(root: str | os.PathLike, name) -> Path:
+    """``root / name`` for a shard file name taken from a manifest, refused unless it stays inside.
+
+    A manifest is untrusted input: ``name`` must be a plain file name (no directory part, no
+    ``..``, not absolute, not hidden) and must not be a symbolic link resolving outside ``root``.
+    Raises :class:`ManifestError` naming ``root`` otherwise.
+    """
+    root = Path(root)
+    if (not isinstance(name, str) or not name or name.startswith(".") or "/" in name or "\\" in name
+            or os.path.isabs(name) or "\0" in name):
+        raise ManifestError(f"{root / MANIFEST}: shard path {name!r} is not a file name inside {root}; "
+                            "refusing it (a manifest names its shards by file name only; rebuild the split)")
+    path = root / name
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, base]) != base:
+        raise ManifestError(f"{path}: resolves to {real}, outside the split directory {root}; refusing it "
+                            "(remove the link and rebuild the split)")
+    return path
+
+
+def is_plain_name(name) -> bool:
+    """True for a non-empty file name without a directory part (no ``/``, ``\\``, NUL, ``.``, ``..``)."""
+    return (isinstance(name, str) and bool(name) and name not in (".", "..")
+            and not any(c in name for c in "/\\\0"))
+
+
+def output_path(dest: str | os.PathLike, *parts: str) -> Path:
+    """``dest / parts...`` for names derived from a manifest or a frame stem, refused
+    (:class:`ManifestError`) unless each part is a plain file name, so it stays inside ``dest``."""
+    for p in parts:
+        if not is_plain_name(p):
+            raise ManifestError(f"{p!r}: not a plain file name; refusing to write outside {dest}")
+    return Path(dest).joinpath(*parts)
+
+
+def check_hdf5_file(f: h5py.File, path) -> None:
+    """Refuse HDF5 content that could read outside the file: soft and external links, datasets
+    with external storage and virtual datasets. Raises :class:`ManifestError` naming the object."""
+    seen = set()
+
+    def walk(group: h5py.Group, prefix: str) -> None:
+        for name in group:
+            full = f"{prefix}/{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise ManifestError(f"{path}: {full} is a {type(link).__name__} (soft and external "
+                                    "links are refused in shard files); rebuild the shard")
+            obj = group[name]
+            key = hash(obj.id)  # h5py hashes an object by file and address: hard-link cycles end
+            if key in seen:
+                continue
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                walk(obj, full)
+            elif isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                kind = "external storage" if obj.external else "virtual sources"
+                raise ManifestError(f"{path}: dataset {full} has {kind}, which could read other files; "
+                                    "refusing it (rebuild the shard)")
+
+    walk(f, "")
+
+
+def _load_manifest(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            manifest = json.loads(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: not valid JSON ({exc}); rebuild the split with `segfix-gt build`") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise ManifestError(f"{path}: not a {FORMAT_NAME} manifest")
+    samples = manifest.get("samples")
+    if not isinstance(samples, list) or not isinstance(manifest.get("params"), dict):
+        raise ManifestError(f"{path}: no 'samples' list or 'params' object; rebuild the split")
+    stems = set()
+    for i, s in enumerate(samples):
+        ok = (isinstance(s, dict) and isinstance(s.get("stem"), str) and isinstance(s.get("shard"), str)
+              and type(s.get("index")) is int and s["index"] >= 0 and isinstance(s.get("shape"), list)
+              and len(s["shape"]) == 2 and all(type(v) is int and v > 0 for v in s["shape"]))
+        if not ok:
+            raise ManifestError(f"{path}: sample {i} is not a valid record (stem, shard, index, shape); "
+                                "rebuild the split")
+        if not is_plain_name(s["stem"]):
+            raise ManifestError(f"{path}: sample {i} has the key {s['stem']!r}, not a plain file name "
+                                "(outputs are named after it); refusing the manifest: rebuild the split")
+        if s["stem"] in stems:
+            raise ManifestError(f"{path}: sample key {s['stem']!r} appears twice; rebuild the split")
+        stems.add(s["stem"])
+    return manifest
+
+
 class ShardSet:
     """Read the samples of ``OUT_DIR/<split>`` (built by ``segfix-gt build``).
 
     HDF5 files are opened lazily and per process, so a ShardSet may be passed to DataLoader
     workers (fork or spawn) and used after a fork.
+
+    The manifest is untrusted input: shard paths must stay inside the split directory
+    (:func:`shard_path`), a shard file with links or external storage is refused
+    (:func:`check_hdf5_file`), and each shard's own records must agree with the manifest (stem,
+    index, shape, checksums) when it is first opened (:class:`ManifestError`). Every stored chunk
+    carries a Fletcher-32 sum checked by HDF5 on read: damaged data raises
+    :class:`ShardReadError` naming the shard file, the sample and ``segfix-gt verify``.
 
     Attributes:
         manifest: the split's manifest.json as a dict.
@@ -154,13 +275,15 @@ class ShardSet:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no manifest; build the split with `segfix-gt build` "
                                     "(an interrupted build publishes it only at the end: rerun it)")
-        with open(path) as f:
-            self.manifest = json.load(f)
-        if self.manifest.get("format") != FORMAT_NAME:
-            raise ValueError(f"{path}: not a {FORMAT_NAME} manifest")
+        self.manifest = _load_manifest(path)
         self.samples = self.manifest["samples"]
         self.params = self.manifest["params"]
         self._index = {s["stem"]: i for i, s in enumerate(self.samples)}
+        self._by_shard: dict = {}
+        for i, s in enumerate(self.samples):
+            self._by_shard.setdefault(s["shard"], []).append(i)
+        for name in self._by_shard:  # refuse escaping paths before anything is opened
+            shard_path(self.root, name)
         self._files: dict = {}
         self._pid = os.getpid()
 
@@ -183,14 +306,50 @@ class ShardSet:
             self._files, self._pid = {}, os.getpid()
         f = self._files.get(shard)
         if f is None:
-            f = h5py.File(self.root / shard, "r", rdcc_nbytes=self.cache_bytes)
+            path = shard_path(self.root, shard)
+            f = h5py.File(path, "r", rdcc_nbytes=self.cache_bytes)
+            try:
+                check_hdf5_file(f, path)
+                self._check_records(f, path, shard)
+            except BaseException:
+                f.close()
+                raise
             self._files[shard] = f
         return f
+
+    def _check_records(self, f: h5py.File, path: Path, shard: str) -> None:
+        """The shard's own records must describe the manifest's samples at their indices."""
+        try:
+            records = json.loads(f["records"][()].tobytes().decode())["samples"]
+        except Exception as exc:
+            raise ShardReadError(f"{path}: cannot read its records ({type(exc).__name__}: {exc}); the shard "
+                                 f"is damaged: run `segfix-gt verify {self.root.parent}` and rerun the build "
+                                 "to rebuild it") from None
+        by_index = {r.get("index"): r for r in records if isinstance(r, dict)}
+        for i in self._by_shard.get(shard, ()):
+            s = self.samples[i]
+            r = by_index.get(s["index"])
+            if r is None or any(r.get(k) != s.get(k) for k in ("stem", "shape", "checksums")):
+                held = r.get("stem") if r else "nothing"
+                raise ManifestError(f"{self.root / MANIFEST}: sample {i} ({s['stem']}) is {shard} index "
+                                    f"{s['index']}, but {path} holds {held} there; the manifest was "
+                                    "edited or mixed with other shards: rebuild the split")
 
     def group(self, i: int) -> h5py.Group:
         """The HDF5 group of sample ``i``."""
         s = self.samples[i]
-        return self._file(s["shard"])[f"samples/{s['index']:05d}"]
+        try:
+            return self._file(s["shard"])[f"samples/{s['index']:05d}"]
+        except (OSError, KeyError) as exc:
+            raise ShardReadError(self._damaged(i, "the sample group", exc)) from None
+
+    def _damaged(self, i: int, what: str, exc: BaseException) -> str:
+        s = self.samples[i]
+        detail = str(exc).strip() or type(exc).__name__
+        return (f"{self.root / s['shard']}: sample {i} ({s['stem']}, index {s['index']} in the shard): "
+                f"cannot read {what}: a stored chunk failed its Fletcher-32 check or did not decode "
+                f"({detail}); the shard file is damaged: run "
+                f"`segfix-gt verify {self.root.parent}` and rerun the same `segfix-gt build` to rebuild it")
 
     def read(self, i: int, fields=DEFAULT_FIELDS, window=None) -> dict:
         """Read fields of sample ``i``, whole or a window.
@@ -220,7 +379,10 @@ class ShardSet:
         g = self.group(i)
         out, codes = {}, {}
         for field in fields:
-            out[field] = self._read_field(g, i, field, (y0, x0, h, w), codes)
+            try:
+                out[field] = self._read_field(g, i, field, (y0, x0, h, w), codes)
+            except OSError as exc:  # HDF5: Fletcher-32 mismatch, undecodable chunk, truncated file
+                raise ShardReadError(self._damaged(i, field, exc)) from None
         return out
 
     def _read_field(self, g: h5py.Group, i: int, field: str, window, codes: dict) -> np.ndarray:

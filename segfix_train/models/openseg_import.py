@@ -28,7 +28,6 @@ are the only other objects allowed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 
@@ -212,17 +211,12 @@ def load_openseg_model(path: str, obj: object | None = None, model: str | None =
     return build_openseg_model(read_openseg_checkpoint(path, obj, model, abn_scale), num_directions)
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def converted_payload(model: torch.nn.Module, source: OpensegCheckpoint) -> dict:
-    """A project checkpoint (``segfix predict --checkpoint`` reads it; plain values and tensors
-    only, so ``weights_only=True`` loads it) for an imported model."""
+    """A project checkpoint for an imported model (plain values and tensors only, so
+    ``weights_only=True`` loads it; write it with ``checkpoint.save_checkpoint``, which puts its
+    digest beside it, and ``segfix predict --checkpoint`` reads it like a training checkpoint)."""
+    from ..checkpoint import file_sha256
+
     spec = dict(model.spec)
     return {
         "format": CONVERTED_FORMAT,

@@ -53,6 +53,7 @@ def test_convert_then_predict_equals_predict_on_the_authors_file(tmp_path, autho
     state = torch.load(conv, weights_only=True)
     assert state["model_spec"]["align_corners"] is True and state["model_spec"]["head"] == "openseg"
     assert len(state["source"]["sha256"]) == 64 and state["source"]["abn_scale"] is True
+    assert (tmp_path / "w18_converted.pt.sha256").exists()  # a segfix checkpoint, digest beside it
     imgs = _images(tmp_path, "image_128x256.png")
     outs = []
     for ck in (authors_file, conv):

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from tests.segfix_train.test_checkpoint import write_crafted
 from tests.support.fakes import generated_shards, one_torch_thread, write_tiny_config  # noqa: F401
 
 
@@ -21,9 +22,20 @@ def test_train_resume_and_predict_cli(generated_shards, tmp_path):
             "--ckpt-every", "2", "--config", str(cfg)]
     r = CliRunner().invoke(main, args + ["--iters", "2"])
     assert r.exit_code == 0, r.output
+    # a crafted pickle planted as the newest checkpoint (with a valid digest) runs no code: --resume
+    # skips it, says why and resumes from the newest intact one; predict refuses it
+    marker = tmp_path / "pwned"
+    crafted = run / "checkpoints" / "ckpt_00000009.pt"
+    write_crafted(str(crafted), marker)
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", str(crafted), "--images",
+                                  str(shards / "cs" / "leftImg8bit" / "val"), "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "refused" in r.output and not marker.exists(), r.output
     r = CliRunner().invoke(main, args + ["--iters", "3", "--resume"])
     assert r.exit_code == 0, r.output
-    assert "resumed from" in r.output
+    assert f"skipped {crafted}: {crafted}: refused" in r.output
+    assert f"resumed from {run / 'checkpoints' / 'ckpt_00000002.pt'} at step 2" in r.output
+    assert not marker.exists()
+    crafted.unlink()
     rows = [json.loads(ln) for ln in (run / "train.jsonl").read_text().splitlines()]
     assert [x["iter"] for x in rows] == [1, 2, 3] and all(np.isfinite(x["loss"]) for x in rows)
     conf = json.loads((run / "config.json").read_text())
@@ -36,6 +48,17 @@ def test_train_resume_and_predict_cli(generated_shards, tmp_path):
                                   "--images", str(shards / "cs" / "leftImg8bit" / "val"), "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert len(list(out.glob("*.npz"))) == 1
+    # a checkpoint of another direction count is a clear error, not a traceback
+    from segfix_train import checkpoint as ckpt
+
+    state = ckpt.load_checkpoint(str(run / "checkpoints" / "ckpt_00000003.pt"))
+    state["num_directions"] = 4
+    ckpt.save_checkpoint(str(run / "checkpoints" / "ckpt_00000004.pt"), state)
+    r = CliRunner().invoke(main, args + ["--iters", "5", "--resume"])
+    assert r.exit_code != 0 and "predicts 4 directions, the shards have 8" in r.output, r.output
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", str(run / "checkpoints" / "ckpt_00000004.pt"),
+                                  "--images", str(shards / "cs" / "leftImg8bit" / "val"), "--out", str(out)])
+    assert r.exit_code != 0 and "do not fit model" in r.output and "Traceback" not in r.output, r.output
 
 
 def test_train_cli_errors(tmp_path):

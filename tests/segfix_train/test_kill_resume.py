@@ -31,7 +31,7 @@ def _env():
 
 def _final_state(run, iters):
     ckpt = torch.load(run / "checkpoints" / f"ckpt_{iters:08d}.pt", map_location="cpu",
-                      weights_only=False)
+                      weights_only=True)
     return ckpt["model"]
 
 

@@ -39,5 +39,5 @@ def test_segfix_train_under_torchrun_two_processes(generated_shards, tmp_path):
     assert [r["iter"] for r in rows] == [1, 2, 3]  # one log, written by rank 0 only
     assert json.loads((run / "config.json").read_text())["batch"] == 4
     ckpt = torch.load(run / "checkpoints" / "ckpt_00000003.pt", map_location="cpu",
-                      weights_only=False)
+                      weights_only=True)
     assert ckpt["data"]["world_size"] == 2 and len(ckpt["rng"]) == 2

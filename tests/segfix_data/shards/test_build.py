@@ -178,6 +178,11 @@ def test_kill_9_mid_build_then_rerun_equals_uninterrupted(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     published = sorted(p.name for p in split_dir.glob("shard-*.h5"))
     assert 2 <= len(published) < 6 and not (split_dir / "manifest.json").exists()
+    # verify says the build is incomplete (shards done / planned, how to resume) and exits non-zero
+    v = run_cli("verify", tmp_path / "killed")
+    assert v.exit_code == 1, v.output
+    assert f"train: incomplete build: {len(published)}/6 shards done (12 frames planned)" in v.output
+    assert "resume it with: the same `segfix-gt build" in v.output
     # a half-written temporary file and a damaged published shard must not survive the resume
     (split_dir / "shard-00004.h5.tmp-99999").write_bytes(b"partial")
     with open(split_dir / "shard-00000.h5", "r+b") as f:
@@ -187,7 +192,7 @@ def test_kill_9_mid_build_then_rerun_equals_uninterrupted(tmp_path):
     kept = len(published) - 1
     assert f"12 frames, {12 - 2 * kept} built, {2 * kept} kept from a previous run" in r.stdout
     assert sorted(p.name for p in split_dir.iterdir()) == sorted(
-        ["build.json", "build.lock", "manifest.json"] + [f"shard-{k:05d}.h5" for k in range(6)])
+        ["build.json", "build.lock", "manifest.json", "plan.json"] + [f"shard-{k:05d}.h5" for k in range(6)])
     build_split(data, tmp_path / "clean", "train", BuildConfig(variant="both", shard_size=2))
     a, b = contents(tmp_path / "killed", "train"), contents(tmp_path / "clean", "train")
     assert len({s for s, _ in a}) == 12
@@ -250,9 +255,17 @@ def test_bad_files_skip_policy_records_failures(tmp_path):
     for f, path, problem in zip(failed, list(files[:5]) + [img6], problems):
         assert f["path"] == str(path) and problem in f["error"] and str(path) in f["error"]
         assert f"failed: {path}" in r.output
-    # rerun with the same command: shards (with their failures) are kept, same status
+    # rerun with the same command: the failed frames are tried again (still bad: same status), the
+    # shard without failures is kept
     r2 = run_cli("build", data, tmp_path / "out", "--split", "train", "--on-error", "skip", "--shard-size", "3")
-    assert r2.exit_code == 3 and "0 built, 7 kept" in r2.output
+    assert r2.exit_code == 3, r2.output
+    assert "0 built (rebuilt: 0 with changed sources, 6 failed before), 1 kept" in r2.output
+    # fix one file: the next rerun builds its frame
+    Image.fromarray(np.full((64, 128), 7, np.uint8)).save(files[0])
+    r3 = run_cli("build", data, tmp_path / "out", "--split", "train", "--on-error", "skip", "--shard-size", "3")
+    assert r3.exit_code == 3 and "5 failed" in r3.output, r3.output
+    ds = ShardSet(tmp_path / "out", "train")
+    assert [s["sources"]["label"] for s in ds.samples] == [str(files[0]), str(files[6])]
 
 
 def test_missing_and_empty_dirs_exit_2(tmp_path):
@@ -355,15 +368,18 @@ def test_ade20k_gta5_and_folder_layouts_build(tmp_path):
     for s in ("00001", "00003", "00004"):
         _save(gta / "labels" / f"{s}.png", rng.integers(0, 34, (16, 20)).astype(np.uint8))
     r = run_cli("build", gta, tmp_path / "out_gta", "--layout", "gta5")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3 and "--allow-unpaired" in r.output, r.output  # no silent loss
     assert "train: 2 frames, 2 built, 0 kept from a previous run, 0 failed, 2 unpaired" in r.output
+    r = run_cli("build", gta, tmp_path / "out_gta", "--layout", "gta5", "--allow-unpaired")
+    assert r.exit_code == 0, r.output
     assert f"unpaired: {gta / 'images' / '00002.png'}: image without a label" in r.output
     ds = ShardSet(tmp_path / "out_gta", "train")
     assert [u["stem"] for u in ds.manifest["unpaired"]] == ["00002", "00004"]
 
     (tmp_path / "map.json").write_text(json.dumps({str(k): (k % 3 if k < 30 else 255) for k in range(34)}))
     r = run_cli("build", gta, tmp_path / "out_folder", "--layout", "folder", "--class-map", tmp_path / "map.json",
-                "--image-glob", "images/*.png", "--label-glob", "labels/*.png", "--split", "all")
+                "--image-glob", "images/*.png", "--label-glob", "labels/*.png", "--split", "all",
+                "--allow-unpaired")
     assert r.exit_code == 0, r.output
     ds = ShardSet(tmp_path / "out_folder", "all")
     raw = np.asarray(Image.open(ds.samples[0]["sources"]["label"])).astype(np.int64)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segfix_data import semantic_targets
+from segfix_data.shards import codec
 from segfix_data.shards import codec as shards
 from segfix_data.shards.codec import derive_distance
 
@@ -61,13 +62,46 @@ def test_encode_array_tiles_are_zlib_chunks():
     arr = np.arange(5 * 7, dtype=np.uint8).reshape(5, 7)
     enc = shards.encode_array(arr, tile=4, level=1)
     assert enc.chunks == (4, 4) and [o for o, _ in enc.blocks] == [(0, 0), (0, 4), (4, 0), (4, 4)]
-    last = np.frombuffer(zlib.decompress(enc.blocks[-1][1]), np.uint8).reshape(4, 4)
+    for _, data in enc.blocks:  # every stored chunk ends with its Fletcher-32 sum
+        assert int.from_bytes(data[-4:], "little") == codec.fletcher32(data[:-4])
+    last = np.frombuffer(zlib.decompress(enc.blocks[-1][1][:-4]), np.uint8).reshape(4, 4)
     expect = np.zeros((4, 4), np.uint8)
     expect[:1, :3] = arr[4:, 4:]                       # edge tile zero-padded, as HDF5 stores it
     np.testing.assert_array_equal(last, expect)
     raw = shards.encode_array(arr, tile=4, level=0, raw_tiles=True)
-    assert raw.blocks[0][1] == arr[:4, :4].tobytes()
+    assert raw.blocks[0][1][:-4] == arr[:4, :4].tobytes()
     flat = shards.encode_array(np.arange(9, dtype=np.uint8), level=0)
     assert flat.chunks is None and flat.blocks == [(None, bytes(range(9)))]
     with pytest.raises(ValueError, match="expects an"):
         shards.encode_array(np.zeros(4, np.uint8), level=1)
+
+
+def _fletcher32_oracle(data: bytes) -> int:
+    """HDF5's H5_checksum_fletcher32 written out plainly (big-endian 16-bit words, mod 65535)."""
+    if len(data) % 2:
+        data = data + b"\0"
+    s1 = s2 = 0
+    for k in range(0, len(data), 2):
+        s1 = (s1 + (data[k] << 8 | data[k + 1])) % 65535
+        s2 = (s2 + s1) % 65535
+    # HDF5 folds with end-around carry, so a sum of 65535 stays 65535 instead of 0
+    return (s2 << 16) | s1
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 719, 720, 721, 5000])
+def test_fletcher32_matches_oracle_on_non_saturating_data(n):
+    data = bytes(np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8))
+    got = codec.fletcher32(data)
+    want = _fletcher32_oracle(data)
+    assert got % 65535 == want % 65535 and (got >> 16) % 65535 == (want >> 16) % 65535
+
+
+@pytest.mark.parametrize("shape,chunks", [((37, 53), (16, 16)), ((20, 30, 3), (8, 8, 3)), ((1001,), (1001,))])
+def test_fletcher32_equals_what_hdf5_stores(tmp_path, shape, chunks):
+    import h5py
+
+    arr = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        ds = f.create_dataset("a", data=arr, chunks=chunks, fletcher32=True)
+        _, stored = ds.id.read_direct_chunk((0,) * arr.ndim)
+    assert codec.with_fletcher32(stored[:-4]) == stored

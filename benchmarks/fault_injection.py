@@ -1,0 +1,365 @@
+"""Fault injection: kill builds, damage stored bytes and checkpoints, feed bad input; count what is caught.
+
+Everything happens in one temporary directory (removed at the end); every subprocess runs in its
+own session and is killed at the end if still alive. Bounded in time: ``--quick`` (used by the
+tests) runs in well under a minute on 2 cores, the default in a few minutes.
+
+Figures printed (and written to ``benchmarks/results/fault_injection.json``):
+
+* **kills**: ``kill -9`` of a ``segfix-gt build --jobs 2`` at random moments, then the same
+  command again: how many runs resumed to a complete split, samples lost or different from an
+  uninterrupted build (array contents), processes left behind after the kill, ``verify`` after
+  the kill saying "incomplete" with a non-zero exit;
+* **damaged bytes**: one byte flipped at a random place inside a random stored chunk (any
+  array, raw image tiles included): detected by ``segfix-gt verify``, and on read (reading the
+  sample raises :class:`ShardReadError` naming the shard file);
+* **checkpoints**: a bit flipped at a random place / a truncated file / a crafted pickle:
+  refused on load (and whether the pickle's code ran);
+* **bad input kinds**: each kind of bad file or crafted manifest, handled with a message naming
+  the file (or refused) rather than passing silently or with a traceback.
+
+Usage: ``python benchmarks/fault_injection.py [--quick] [--seed N]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from segfix_data import shards  # noqa: E402
+from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split  # noqa: E402
+from segfix_data.synthetic import write_example_dataset  # noqa: E402
+
+
+def _session_pids(sid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+def _cli(*args, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "cli.gt", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300, **kw)
+
+
+def _arrays(out: Path, split: str = "train") -> dict:
+    ds = ShardSet(out, split)
+    fields = [k for k in ds.samples[0]["checksums"]]
+    got = {}
+    for i, s in enumerate(ds.samples):
+        g = ds.group(i)
+        got[s["stem"]] = {k: g[k][()] for k in fields}
+    ds.close()
+    return got
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dict:
+    ref = _arrays(clean)
+    n_shards = (len(ref) + 1) // 2
+    res = {"kills": 0, "resumed_complete": 0, "samples_lost": 0, "samples_different": 0,
+           "processes_left_after_kill": 0, "verify_said_incomplete": 0, "finished_before_kill": 0}
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    for k in range(n):
+        out = tmp / f"killed{k}"
+        args = ["build", data, out, "--split", "train", "--jobs", "2", "--shard-size", "2", "-q"]
+        proc = subprocess.Popen([sys.executable, "-m", "cli.gt", *map(str, args)], cwd=REPO, env=env,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            # kill at a random point of the build: just after it starts, or once shard t is published
+            t = rng.randrange(-1, max(0, n_shards - 2))
+            mark = out / "train" / ("plan.json" if t < 0 else f"shard-{t:05d}.h5")
+            deadline = time.time() + 120
+            while time.time() < deadline and proc.poll() is None and not mark.exists():
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.05))
+            if proc.poll() is not None:
+                res["finished_before_kill"] += 1
+                continue
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if (out / "train" / "manifest.json").exists():  # it completed just before the kill
+                res["finished_before_kill"] += 1
+                continue
+            res["kills"] += 1
+            deadline = time.time() + 30
+            while _session_pids(proc.pid) and time.time() < deadline:
+                time.sleep(0.1)
+            res["processes_left_after_kill"] += len(_session_pids(proc.pid))
+        finally:
+            for pid in _session_pids(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+        v = _cli("verify", out, "-q")
+        res["verify_said_incomplete"] += int(v.returncode != 0 and "incomplete build" in v.stdout)
+        r = _cli(*args)
+        if r.returncode != 0:
+            continue
+        res["resumed_complete"] += 1
+        got = _arrays(out)
+        res["samples_lost"] += len(set(ref) - set(got))
+        res["samples_different"] += sum(1 for s in ref if s in got and any(
+            not np.array_equal(ref[s][f], got[s][f]) for f in ref[s]))
+    return res
+
+
+def damage(tmp: Path, clean: Path, n: int, rng: random.Random) -> dict:
+    res = {"trials": 0, "detected_by_verify": 0, "detected_on_read": 0, "read_error_names_file": 0,
+           "raw_image_tile_trials": 0, "raw_image_tile_detected_on_read": 0}
+    for k in range(n):
+        out = tmp / f"damaged{k}"
+        shutil.copytree(clean, out)
+        ds = ShardSet(out, "train")
+        i = rng.randrange(len(ds))
+        s = ds.samples[i]
+        ds.close()
+        path = out / "train" / s["shard"]
+        name = rng.choice(sorted(s["checksums"]))
+        with h5py.File(path, "r") as f:
+            d = f[f"samples/{s['index']:05d}/{name}"]
+            info = d.id.get_chunk_info(rng.randrange(d.id.get_num_chunks()))
+            raw_image = name == "image" and d.compression is None
+        with open(path, "r+b") as fh:
+            pos = info.byte_offset + rng.randrange(info.size)
+            fh.seek(pos)
+            b = fh.read(1)
+            fh.seek(pos)
+            fh.write(bytes([b[0] ^ (1 << rng.randrange(8))]))
+        res["trials"] += 1
+        res["raw_image_tile_trials"] += raw_image
+        _, damaged = verify_split(out, "train")
+        res["detected_by_verify"] += int(any(d["index"] == s["index"] and d["shard"] == s["shard"] for d in damaged))
+        ds = ShardSet(out, "train")
+        try:
+            ds.read(i, fields=("image", "label", "semantic/boundary"))  # every stored array of the sample
+        except shards.ShardReadError as e:
+            res["detected_on_read"] += 1
+            res["read_error_names_file"] += int(str(path) in str(e) and "segfix-gt verify" in str(e))
+            res["raw_image_tile_detected_on_read"] += raw_image
+        finally:
+            ds.close()
+        shutil.rmtree(out)
+    return res
+
+
+def checkpoints(tmp: Path, n: int, rng: random.Random) -> dict:
+    import torch
+
+    from segfix_train import checkpoint as ckpt
+
+    res = {"bit_flips": 0, "bit_flips_refused": 0, "truncations": 0, "truncations_refused": 0,
+           "crafted_pickles": 0, "crafted_refused": 0, "crafted_code_ran": 0}
+    run = str(tmp / "run")
+    path = ckpt.checkpoint_path(run, 1)
+    ckpt.save_checkpoint(path, {"config": {}, "model": {"w": torch.randn(64, 64)}, "rng": [ckpt.rng_state()]})
+    good = open(path, "rb").read()
+    for _ in range(n):
+        bad = bytearray(good)
+        bad[rng.randrange(len(bad))] ^= 1 << rng.randrange(8)
+        open(path, "wb").write(bad)
+        res["bit_flips"] += 1
+        try:
+            ckpt.load_checkpoint(path)
+        except ckpt.CheckpointError:
+            res["bit_flips_refused"] += 1
+        open(path, "wb").write(good[: rng.randrange(len(good))])
+        res["truncations"] += 1
+        try:
+            ckpt.load_checkpoint(path)
+        except ckpt.CheckpointError:
+            res["truncations_refused"] += 1
+    marker = tmp / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"config": {}, "model": {}, "x": Evil()}, path)
+    with open(path + ckpt.DIGEST_SUFFIX, "w") as f:  # the attacker writes a valid digest too
+        f.write(ckpt.file_sha256(path) + "\n")
+    res["crafted_pickles"] += 1
+    try:
+        ckpt.load_checkpoint(path)
+    except ckpt.CheckpointError:
+        res["crafted_refused"] += 1
+    res["crafted_code_ran"] = int(marker.exists())
+    return res
+
+
+def bad_inputs(tmp: Path) -> dict:
+    """Each kind of bad input: handled (an error naming the file, or a refusal) or not."""
+    from PIL import Image
+
+    from segfix_data.datasets import FrameError, LayoutError, find_frames, read_image, read_label
+
+    def expect(fn, exc, text) -> bool:
+        try:
+            fn()
+        except exc as e:
+            return text in str(e)
+        except Exception:
+            return False
+        return False
+
+    data = tmp / "bad"
+    write_example_dataset(data, splits={"train": 4}, height=32, width=64)
+    labels = sorted((data / "gtFine" / "train").glob("*/*_labelIds.png"))
+    images = sorted((data / "leftImg8bit" / "train").glob("*/*.png"))
+    lab = lambda p: (lambda: read_label(str(p), "cityscapes"))  # noqa: E731
+    kinds = {}
+    p = tmp / "trunc.png"
+    p.write_bytes(labels[0].read_bytes()[:60])
+    kinds["truncated PNG"] = expect(lab(p), FrameError, str(p))
+    p = tmp / "jpeg.png"
+    Image.fromarray(np.zeros((32, 64), np.uint8)).save(p, format="JPEG")
+    kinds["JPEG as label"] = expect(lab(p), FrameError, "not a PNG")
+    p = tmp / "rgb.png"
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(p)
+    kinds["RGB label"] = expect(lab(p), FrameError, "mode RGB")
+    p = tmp / "onebit.png"
+    Image.fromarray(np.zeros((32, 64), bool)).save(p)
+    kinds["1-bit label"] = expect(lab(p), FrameError, "1-bit")
+    p = tmp / "ids.png"
+    Image.fromarray(np.full((32, 64), 99, np.uint8)).save(p)
+    kinds["ids outside the table"] = expect(lab(p), FrameError, "ids outside")
+    p = tmp / "dir.png"
+    p.mkdir()
+    kinds["directory in place of a file"] = expect(lab(p), FrameError, "is a directory")
+    p = tmp / "loop.png"
+    os.symlink(p, p)
+    kinds["symbolic link loop"] = expect(lab(p), FrameError, "symbolic link loop")
+    p = tmp / "missing.png"
+    kinds["missing image"] = expect(lambda: read_image(str(p)), FrameError, "not found")
+    images[0].unlink()
+    images[1].rename(images[1].with_name("x_" + images[1].name))
+    frames, unpaired = find_frames("cityscapes", data, "train")
+    kinds["image without a label (unpaired)"] = any(u["problem"] == "image without a label" for u in unpaired)
+    dup = data / "gtFine" / "train" / "zzz"
+    dup.mkdir()
+    shutil.copy(labels[2], dup / labels[2].name)
+    kinds["duplicate frame key"] = expect(lambda: find_frames("cityscapes", data, "train"), LayoutError,
+                                          "two frames with the key")
+    shutil.rmtree(dup)
+    # crafted manifests and shard files
+    out = tmp / "bad_out"
+    write_example_dataset(tmp / "ok", splits={"train": 2}, height=32, width=64)
+    build_split(tmp / "ok", out, "train", BuildConfig(tile=16))
+    mpath = out / "train" / "manifest.json"
+    good = mpath.read_text()
+
+    def with_manifest(edit, check) -> bool:
+        m = json.loads(good)
+        edit(m)
+        mpath.write_text(json.dumps(m))
+        try:
+            return check()
+        finally:
+            mpath.write_text(good)
+
+    refused = lambda: expect(lambda: ShardSet(out, "train"), shards.ManifestError, "refusing")  # noqa: E731
+    kinds["shard path with .."] = with_manifest(lambda m: m["samples"][0].update(shard="../../x.h5"), refused)
+    kinds["absolute shard path"] = with_manifest(lambda m: m["samples"][0].update(shard="/etc/passwd"), refused)
+    os.symlink("/etc/passwd", out / "train" / "shard-09999.h5")
+    kinds["shard symlink leaving OUT_DIR"] = with_manifest(lambda m: m["samples"][0].update(shard="shard-09999.h5"),
+                                                           refused)
+    (out / "train" / "shard-09999.h5").unlink()
+    kinds["stem leaving the export folder"] = with_manifest(lambda m: m["samples"][0].update(stem="../../x"),
+                                                            lambda: expect(lambda: ShardSet(out, "train"),
+                                                                           shards.ManifestError, "plain file name"))
+    kinds["edited sample index"] = with_manifest(
+        lambda m: m["samples"][0].update(index=1),
+        lambda: expect(lambda: ShardSet(out, "train").read(0, fields="label"), shards.ManifestError, "edited"))
+    mpath.write_text(good[:-30])
+    kinds["invalid manifest JSON"] = expect(lambda: ShardSet(out, "train"), shards.ManifestError, str(mpath))
+    mpath.write_text(good)
+    shard = out / "train" / "shard-00000.h5"
+    secret = tmp / "secret.bin"
+    secret.write_bytes(b"root:x:0:0:" * 400)
+    with h5py.File(shard, "r+") as f:
+        g = f["samples/00000"]
+        shape = g["label"].shape
+        del g["label"]
+        g.create_dataset("label", shape=shape, dtype=np.uint8, external=[(str(secret), 0, shape[0] * shape[1])])
+    kinds["HDF5 external storage"] = expect(lambda: ShardSet(out, "train").read(0, fields="label"),
+                                            shards.ManifestError, "external storage")
+    with h5py.File(shard, "r+") as f:
+        del f["samples/00000/label"]
+        f["samples/00000/label"] = h5py.SoftLink("/samples/00001/label")
+    kinds["HDF5 soft link"] = expect(lambda: ShardSet(out, "train").read(0, fields="label"),
+                                     shards.ManifestError, "SoftLink")
+    return {"kinds": len(kinds), "handled": sum(kinds.values()), "by_kind": kinds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer trials (for the tests)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="JSON path (default benchmarks/results/fault_injection.json)")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    meta = machine_metadata()
+    print_metadata(meta)
+    n_kill, n_damage, n_ckpt, frames = (1, 6, 5, 6) if args.quick else (10, 60, 40, 24)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="segfix-faults-") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "cs"
+        write_example_dataset(data, splits={"train": frames}, height=128, width=256)
+        clean = tmp / "clean"
+        build_split(data, clean, "train", BuildConfig(shard_size=2, tile=32))
+        res = {"kills": kills(tmp, data, clean, n_kill, rng),
+               "damage": damage(tmp, clean, n_damage, rng),
+               "checkpoints": checkpoints(tmp, n_ckpt, rng),
+               "bad_inputs": bad_inputs(tmp)}
+    res["seconds"] = time.perf_counter() - t0
+    k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
+    print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
+          f"{k['resumed_complete']} resumed to a complete split, {k['samples_lost']} samples lost, "
+          f"{k['samples_different']} different from an uninterrupted build, "
+          f"{k['processes_left_after_kill']} processes left behind, verify said incomplete "
+          f"{k['verify_said_incomplete']}/{k['kills']}")
+    print(f"damaged bytes (1 flipped bit in a random stored chunk): {d['trials']} trials, detected by verify "
+          f"{d['detected_by_verify']}/{d['trials']}, on read {d['detected_on_read']}/{d['trials']} (error names "
+          f"the shard file: {d['read_error_names_file']}); raw image tiles {d['raw_image_tile_detected_on_read']}/"
+          f"{d['raw_image_tile_trials']} on read")
+    print(f"checkpoints: bit flips refused {c['bit_flips_refused']}/{c['bit_flips']}, truncations refused "
+          f"{c['truncations_refused']}/{c['truncations']}, crafted pickles refused {c['crafted_refused']}/"
+          f"{c['crafted_pickles']} (code ran: {c['crafted_code_ran']})")
+    print(f"bad input kinds handled: {b['handled']}/{b['kinds']}")
+    for kind, ok in b["by_kind"].items():
+        print(f"  {'ok ' if ok else 'NOT'} {kind}")
+    print(f"({res['seconds']:.0f} s)")
+    path = write_json("fault_injection", path=args.out,
+                      payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,
+                               "machine": meta, "results": res})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
