@@ -61,15 +61,20 @@ def load_model(path: str, device: str | torch.device = "cpu", model: str | None 
     if os.path.exists(path + DIGEST_SUFFIX):  # a segfix checkpoint: digest checked, weights_only
         state = load_checkpoint(path)
     else:
-        obj = load_weights_file(path)
+        try:
+            obj = load_weights_file(path)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: not a segfix train checkpoint (no {os.path.basename(path)}"
+                                  f"{DIGEST_SUFFIX} digest beside it) and not an authors' SegFix checkpoint "
+                                  f"either ({str(e)[:300]})") from None
         if is_openseg_segfix(obj):
             return load_openseg_model(path, obj, model=model, abn_scale=abn_scale).to(device).eval()
         state = load_checkpoint(path)  # not the authors': says what a segfix checkpoint needs
     cfg = state["config"]
     spec = state.get("model_spec")
     if spec is None:
-        spec = dict(name=cfg["model"], num_directions=int(state.get("num_directions", 8)),
-                    **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+        spec = dict(name=cfg["model"], **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+    spec = {**spec, "num_directions": int(state.get("num_directions", spec.get("num_directions", 8)))}
     if model is not None and model != spec["name"]:
         raise ValueError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
                          f"authors' checkpoints")
