@@ -5,7 +5,7 @@ CUDA) against a bare ``model(x); loss.backward(); opt.step()`` loop on a ready f
 plain BCE + CE losses, same model, precision and memory format, in the same run.
 
 Medians over repeats. ``--quick``: 128x128 crops, batch 2, hrnet_w18 only (a smoke run for CPU).
-Usage: ``python benchmarks/bench_train.py [--quick] [--models hrnet_w18,hrnet2x] [--batch 8]``.
+Usage: ``python benchmarks/bench_train.py [--quick] [--models hrnet_w18,hrnet2x20] [--batch 8]``.
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--models", default=None, help="comma-separated [hrnet_w18,hrnet_w32,hrnet_w48,hrnet2x]")
+    ap.add_argument("--models", default=None, help="comma-separated [hrnet_w18,hrnet_w32,hrnet_w48,hrnet2x20]")
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--crop", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None)
@@ -157,7 +157,7 @@ def main() -> None:
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     quick = dict(models="hrnet_w18", batch=2, crop=128, steps=3, warmup=1, repeats=3)
-    full = dict(models="hrnet_w18,hrnet_w32,hrnet_w48,hrnet2x", batch=8 if dev.type == "cuda" else 2,
+    full = dict(models="hrnet_w18,hrnet_w32,hrnet_w48,hrnet2x20", batch=8 if dev.type == "cuda" else 2,
                 crop=512, steps=20 if dev.type == "cuda" else 2, warmup=5 if dev.type == "cuda" else 1,
                 repeats=5 if dev.type == "cuda" else 3)
     for k, v in (quick if args.quick else full).items():

@@ -21,6 +21,9 @@ from cli.train_cmd import train_cmd  # noqa: E402
 main.add_command(train_cmd)
 from cli.predict_cmd import predict_cmd  # noqa: E402
 main.add_command(predict_cmd)
+from cli.models_cmd import convert_openseg_cmd, models_cmd  # noqa: E402
+main.add_command(models_cmd)
+main.add_command(convert_openseg_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,5 +1,5 @@
-"""``segfix predict``: offsets files from images with a trained checkpoint (thin wrapper over
-``segfix_train.predict.predict_images``)."""
+"""``segfix predict``: offsets files from images with a trained checkpoint, a converted one or one
+of the authors' SegFix checkpoints (thin wrapper over ``segfix_train.predict.predict_images``)."""
 from __future__ import annotations
 
 import click
@@ -9,16 +9,29 @@ from cli._progress import progressbar
 
 @click.command("predict")
 @click.option("--checkpoint", required=True, type=click.Path(exists=True),
-              help="segfix train checkpoint (.pt), or a run directory (RUN_DIR: its latest checkpoint).")
+              help="segfix train checkpoint (.pt) or run directory (its latest checkpoint), "
+                   "`segfix convert-openseg` output, or the authors' SegFix .pth.")
 @click.option("--images", required=True, help="Directory (searched recursively) or glob of images.")
 @click.option("--out", "out_dir", required=True, metavar="OFFSETS_DIR", help="Where <stem>.npz files go.")
+@click.option("--preset", type=click.Choice(["segfix", "openseg"]), default="segfix", show_default=True,
+              help="segfix: ours (RGB, --tile/--stride windows, bf16 on CUDA); openseg: the authors' tester "
+                   "(BGR, 512 windows every 170 px, softmax at stride, align_corners, fp32).")
+@click.option("--openseg-mode", type=click.Choice(["sscrop", "whole"]), default="sscrop", show_default=True,
+              help="With --preset openseg: sliding 512 windows (their sscrop_test) or one pass (ss_test).")
+@click.option("--model", default=None,
+              help="Architecture of an authors' checkpoint (hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20) "
+                   "[from its config_dict or keys].")
+@click.option("--abn-weight", type=click.Choice(["abs-eps", "as-stored"]), default="abs-eps", show_default=True,
+              help="Authors' InPlace-ABN files: scale by |weight| + 1e-5 as InPlace-ABN does, or by the "
+                   "stored weight (a torch-BN stand-in).")
 @click.option("--tile", type=int, default=None, help="Sliding-window side in pixels [whole image].")
 @click.option("--stride", type=int, default=None, help="Window step in pixels [tile: no overlap].")
-@click.option("--batch", type=int, default=4, show_default=True, help="Windows per forward pass.")
+@click.option("--batch", type=int, default=None, help="Windows per forward pass [4; openseg: 1].")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Boundary probability threshold.")
 @click.option("--mat/--no-mat", default=False, help="Also write the authors' offsets .mat (key 'mat').")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def predict_cmd(checkpoint, images, out_dir, tile, stride, batch, threshold, mat, device):
+def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_weight, tile, stride, batch,
+                threshold, mat, device):
     """Predict boundary and direction for every image and write one offsets file per image."""
     from segfix_train.predict import predict_images, resolve_checkpoint
 
@@ -28,7 +41,9 @@ def predict_cmd(checkpoint, images, out_dir, tile, stride, batch, threshold, mat
     def bar(items):
         with progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
             yield from b
-    res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride, batch=batch, device=device,
-                         threshold=threshold, write_mat=mat, progress=bar)
+    res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
+                         batch=batch or (1 if preset == "openseg" else 4), device=device,
+                         threshold=threshold, write_mat=mat, preset=preset, openseg_mode=openseg_mode,
+                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar)
     click.echo(f"wrote {len(res.written)} offsets files to {out_dir} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")

@@ -15,7 +15,7 @@ import click
 @click.option("--split", default=None, help="Training split of --shards entries without one [train]; "
                                           "train/training and val/validation are aliases.")
 @click.option("--val-split", default=None, help="Validation split of the first shard dir [val]; 'none' disables.")
-@click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x [hrnet_w18].")
+@click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [hrnet_w18].")
 @click.option("--iters", type=int, default=None, help="Optimiser steps [80000].")
 @click.option("--batch", type=int, default=None, help="Global batch per step, all ranks [16].")
 @click.option("--accum", type=int, default=None, help="Gradient accumulation steps per optimiser step [1].")
@@ -35,7 +35,8 @@ import click
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with any of these settings (command-line options win).")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
-              help="Local hrnetv2_w*_imagenet_pretrained.pth to initialise the backbone.")
+              help="Local ImageNet backbone file (hrnetv2_w*_imagenet_pretrained.pth, "
+                   "hr_rnet_bt_w20_imagenet_pretrained.pth) or an authors' SegFix checkpoint (strict).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
 def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accum, crop, seed, lr, out,
               log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,

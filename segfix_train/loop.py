@@ -374,6 +374,7 @@ def _save(cfg, dd, model, opt, sched, step, window, m) -> str:
     if dd.main:
         ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), {
             "format": CHECKPOINT_FORMAT, "step": step, "config": cfg.to_dict(), "num_directions": m,
+            "model_spec": model.spec,  # rebuilds this exact network (head, align_corners, ...)
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},

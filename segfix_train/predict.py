@@ -7,6 +7,8 @@ or column is moved back to touch the image edge, so every pixel is covered); the
 probabilities (sigmoid) and direction probabilities (softmax) of overlapping windows are averaged.
 A pixel is boundary where the averaged probability exceeds ``threshold`` (0.5); its direction is the
 bin of highest averaged probability. Directions are written on boundary pixels only (255 elsewhere).
+That is the ``segfix`` preset (ours); the ``openseg`` preset (``predict_openseg``) computes as the
+authors' tester. ``load_model`` reads our checkpoints and the authors' (``models.openseg_import``).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import torch
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint
 from .data import normalise
 from .models import create_model
 
@@ -40,21 +42,50 @@ def resolve_checkpoint(path: str) -> str:
     return path
 
 
-def load_model(path: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint (or a run directory: its
-    latest checkpoint)."""
+#: Architecture options of checkpoints written before ``model_spec`` was recorded (ours).
+_LEGACY_SPEC = dict(head="segfix", head_act="relu", align_corners=False)
+
+
+def load_model(path: str, device: str | torch.device = "cpu", model: str | None = None,
+               abn_scale: bool = True) -> torch.nn.Module:
+    """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint, a converted checkpoint
+    (``segfix convert-openseg``) or one of the authors' SegFix checkpoints.
+
+    ``model`` overrides the architecture of an authors' file; ``abn_scale``: how their InPlace-ABN
+    weights are read (``segfix_train.models.openseg_import``). A project checkpoint rebuilds its
+    network from its ``model_spec`` (or, for older files, ``config`` with our head and
+    ``align_corners=False``). ``path`` may be a run directory: its latest checkpoint."""
+    from .models.openseg_import import is_openseg_segfix, load_openseg_model, load_weights_file
+
     path = resolve_checkpoint(path)
-    state = load_checkpoint(path)  # digest checked, weights_only: data, never code
+    if os.path.exists(path + DIGEST_SUFFIX):  # a segfix checkpoint: digest checked, weights_only
+        state = load_checkpoint(path)
+    else:
+        try:
+            obj = load_weights_file(path)
+        except ValueError as e:
+            raise CheckpointError(f"{path}: not a segfix train checkpoint (no {os.path.basename(path)}"
+                                  f"{DIGEST_SUFFIX} digest beside it) and not an authors' SegFix checkpoint "
+                                  f"either ({str(e)[:300]})") from None
+        if is_openseg_segfix(obj):
+            return load_openseg_model(path, obj, model=model, abn_scale=abn_scale).to(device).eval()
+        state = load_checkpoint(path)  # not the authors': says what a segfix checkpoint needs
     cfg = state["config"]
+    spec = state.get("model_spec")
+    if spec is None:
+        spec = dict(name=cfg["model"], **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+    spec = {**spec, "num_directions": int(state.get("num_directions", spec.get("num_directions", 8)))}
+    if model is not None and model != spec["name"]:
+        raise ValueError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
+                         f"authors' checkpoints")
     try:
-        model = create_model(cfg["model"], num_directions=int(state.get("num_directions", 8)),
-                             **cfg.get("model_args", {}))
-        model.load_state_dict(state["model"])
+        net = create_model(**spec)
+        net.load_state_dict(state["model"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its weights do not fit model {cfg.get('model')!r} with "
-                              f"{state.get('num_directions', 8)} directions ({str(e).splitlines()[0]}); "
+        raise CheckpointError(f"{path}: its weights do not fit model {spec.get('name')!r} with "
+                              f"{spec.get('num_directions')} directions ({str(e).splitlines()[0]}); "
                               "was it edited or written by another tool?") from None
-    return model.to(device).eval()
+    return net.to(device).eval()
 
 
 def find_images(spec: str) -> list[str]:
@@ -152,15 +183,29 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
+PRESETS = ("segfix", "openseg")
+
+
 def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *, tile: int | None = None,
                    stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
-                   write_mat: bool = False, amp: bool | None = None,
+                   write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
+                   openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
                    progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
     """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
     the file name without extension; two images with one stem are refused.
+
+    ``preset``: ``"segfix"`` (ours: RGB input, ``tile``/``stride`` windows, probabilities at the
+    input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
+    authors' tester, ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or
+    ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
+        raise ValueError("--preset openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
+                         "drop --tile/--stride/--threshold/--amp, or use --preset segfix")
     from PIL import Image
 
     from segfix_data.refine.offsets import write_offsets
@@ -172,9 +217,9 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
         raise ValueError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
-    model = load_model(checkpoint, dev)
-    m = model.num_directions
-    use_amp = (dev.type == "cuda") if amp is None else amp
+    net = load_model(checkpoint, dev, model=model, abn_scale=abn_scale)
+    m = net.num_directions
+    use_amp = False if preset == "openseg" else ((dev.type == "cuda") if amp is None else amp)
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
     os.makedirs(out_dir, exist_ok=True)
     written, frac = [], []
@@ -185,9 +230,15 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                 arr = np.asarray(im.convert("RGB"))
         except OSError as e:
             raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
-        x = torch.from_numpy(normalise(arr)).to(dev)
-        pb, pd = predict_probs(model, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
-        boundary, direction = probs_to_maps(pb, pd, threshold)
+        if preset == "openseg":
+            from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
+
+            pb, dl = openseg_predict(net, openseg_normalise(arr).to(dev), mode=openseg_mode, batch=batch)
+            boundary, direction = openseg_maps(pb, dl)
+        else:
+            x = torch.from_numpy(normalise(arr)).to(dev)
+            pb, pd = predict_probs(net, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
+            boundary, direction = probs_to_maps(pb, pd, threshold)
         written.append(str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m)))
         if write_mat:
             from segfix_data.interop import save_openseg_offsets_mat

@@ -1,4 +1,5 @@
-"""HRNetV2 backbones (W18, W32, W48) and HRNet-2x, built by name from a plain table.
+"""HRNetV2 backbones (W18, W32, W48), built by name from a plain table, and the building blocks
+that ``hrnet2x20`` (the authors' HRNet-2x) shares with them.
 
 The module names follow the official ImageNet classification checkpoints
 (``hrnetv2_w{18,32,48}_imagenet_pretrained.pth`` of HRNet-Image-Classification), so their weights
@@ -8,10 +9,11 @@ multi-resolution modules with ``branches.<b>.<k>`` basic blocks and ``fuse_layer
 units. The classification head of those files (``incre_modules``, ``downsamp_modules``,
 ``final_layer``, ``classifier``) is not part of the backbone.
 
-``hrnet2x`` (the paper's HRNet-2x) adds a branch at stride 2, fed by the stem's first convolution,
-that takes part in every multi-resolution module: five branches at strides 2, 4, 8, 16, 32 with
-20, 40, 80, 160, 320 channels (620 concatenated channels, as in the authors' ``hrnet2x20``).
-There is no official ImageNet checkpoint for this layout.
+``align_corners`` chooses the bilinear upsampling of the fusion units (``False``: ours, the
+pixel-centre convention that every other resampling in this project uses; ``True``: the authors'
+openseg.pytorch network, needed to reproduce their trained models). Branch outputs are summed in
+branch order (``j = 0, 1, ...``), as in the authors' code, so that the same weights give the same
+floating-point sums.
 
 Plain PyTorch layers only.
 """
@@ -25,12 +27,10 @@ from torch import nn
 
 #: name -> configuration. ``channels``: per-branch widths (the last stage has all branches);
 #: ``blocks``: basic blocks per branch in every module; ``modules``: modules in stages 2, 3, 4;
-#: ``stem_branch``: whether the stride-2 stem output is a branch of its own (HRNet-2x).
 MODEL_CONFIGS: dict[str, dict] = {
-    "hrnet_w18": dict(channels=(18, 36, 72, 144), blocks=4, modules=(1, 4, 3), stem_branch=False),
-    "hrnet_w32": dict(channels=(32, 64, 128, 256), blocks=4, modules=(1, 4, 3), stem_branch=False),
-    "hrnet_w48": dict(channels=(48, 96, 192, 384), blocks=4, modules=(1, 4, 3), stem_branch=False),
-    "hrnet2x": dict(channels=(20, 40, 80, 160, 320), blocks=4, modules=(1, 4, 3), stem_branch=True),
+    "hrnet_w18": dict(channels=(18, 36, 72, 144), blocks=4, modules=(1, 4, 3)),
+    "hrnet_w32": dict(channels=(32, 64, 128, 256), blocks=4, modules=(1, 4, 3)),
+    "hrnet_w48": dict(channels=(48, 96, 192, 384), blocks=4, modules=(1, 4, 3)),
 }
 
 STEM_CHANNELS = 64
@@ -98,20 +98,36 @@ def _down_chain(cin: int, cout: int, steps: int, last_relu: bool) -> nn.Sequenti
 
 
 class HighResolutionModule(nn.Module):
-    """Parallel branches of basic blocks followed by the all-to-all fusion.
+    """Parallel branches of residual blocks followed by the all-to-all fusion.
 
     Input and output: a list of ``len(channels)`` tensors ``(N, channels[b], H_b, W_b)`` where each
     branch has half the resolution of the previous one.
 
+    Args:
+        channels: width of each branch (unchanged by the module).
+        blocks: residual blocks per branch.
+        block: ``"basic"`` (two 3x3 convs) or ``"bottleneck"`` (1x1 -> 3x3 -> 1x1 with
+            ``channels / 4`` inner planes; the authors' HRNet-2x first stage).
+        align_corners: of the bilinear upsampling in the fusion.
+
     ``fuse_layers[i][j]`` maps branch ``j`` to branch ``i``: ``None`` for ``i == j``; 1x1 conv + BN
     then bilinear upsampling for ``j > i``; ``i - j`` stride-2 3x3 conv + BN units for ``j < i``.
+    Output ``i`` is ``relu(sum_j fuse_layers[i][j](x_j))``, summed in the order ``j = 0, 1, ...``.
     """
 
-    def __init__(self, channels: Sequence[int], blocks: int):
+    def __init__(self, channels: Sequence[int], blocks: int, block: str = "basic",
+                 align_corners: bool = False):
         super().__init__()
+        if block not in ("basic", "bottleneck"):
+            raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
         n = len(channels)
+        self.align_corners = bool(align_corners)
+
+        def make(c):
+            return BasicBlock(c) if block == "basic" else Bottleneck(c, c // Bottleneck.expansion)
+
         self.branches = nn.ModuleList(
-            nn.Sequential(*[BasicBlock(c) for _ in range(blocks)]) for c in channels
+            nn.Sequential(*[make(c) for _ in range(blocks)]) for c in channels
         )
         fuse = []
         for i in range(n):
@@ -140,14 +156,12 @@ class HighResolutionModule(nn.Module):
         out = []
         for i, row in enumerate(self.fuse_layers):
             size = xs[i].shape[-2:]
-            y = xs[i]
+            y = None
             for j, unit in enumerate(row):
-                if j == i:
-                    continue
-                z = unit(xs[j])
+                z = xs[j] if j == i else unit(xs[j])
                 if j > i:
-                    z = F.interpolate(z, size=size, mode="bilinear", align_corners=False)
-                y = y + z
+                    z = F.interpolate(z, size=size, mode="bilinear", align_corners=self.align_corners)
+                y = z if y is None else y + z
             out.append(F.relu(y))
         return out
 
@@ -181,14 +195,14 @@ class HighResolutionNet(nn.Module):
     """HRNetV2 backbone.
 
     Args:
-        channels: widths of all branches of the last stage (4 for HRNetV2, 5 for HRNet-2x).
+        channels: widths of the 4 branches of the last stage.
         blocks: basic blocks per branch in every module.
         modules: number of multi-resolution modules in stages 2, 3 and 4.
-        stem_branch: the stride-2 stem output is the first branch (HRNet-2x).
+        align_corners: of the bilinear upsampling in the fusion units (see the module docstring).
 
-    Input: float ``(N, 3, H, W)``. Output: list of feature maps, highest resolution first,
-    ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 4 * 2**b`` (HRNetV2) or
-    ``2 * 2**b`` (HRNet-2x). ``out_channels`` and ``stride`` give the widths and the first stride.
+    Input: float ``(N, 3, H, W)``. Output: list of 4 feature maps, highest resolution first,
+    ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 4 * 2**b``. ``out_channels``
+    and ``stride`` give the widths and the first stride.
 
     Example:
         >>> net = create_backbone("hrnet_w18")
@@ -197,15 +211,15 @@ class HighResolutionNet(nn.Module):
     """
 
     def __init__(self, channels: Sequence[int], blocks: int = 4, modules: Sequence[int] = (1, 4, 3),
-                 stem_branch: bool = False):
+                 align_corners: bool = False):
         super().__init__()
         channels = tuple(int(c) for c in channels)
-        if len(modules) != 3 or len(channels) != 4 + int(stem_branch):
-            raise ValueError(f"expected 3 stage module counts and {4 + int(stem_branch)} channels, "
+        if len(modules) != 3 or len(channels) != 4:
+            raise ValueError(f"expected 3 stage module counts and 4 channels, "
                              f"got modules={modules!r}, channels={channels!r}")
-        self.stem_branch = bool(stem_branch)
         self.out_channels = channels
-        self.stride = 2 if stem_branch else 4
+        self.stride = 4
+        self.align_corners = bool(align_corners)
         self.conv1 = _conv3x3(3, STEM_CHANNELS, stride=2)
         self.bn1 = nn.BatchNorm2d(STEM_CHANNELS)
         self.conv2 = _conv3x3(STEM_CHANNELS, STEM_CHANNELS, stride=2)
@@ -213,31 +227,27 @@ class HighResolutionNet(nn.Module):
         self.layer1 = nn.Sequential(
             Bottleneck(STEM_CHANNELS, 64), *[Bottleneck(256, 64) for _ in range(3)]
         )
-        pre = [STEM_CHANNELS, 256] if stem_branch else [256]
-        first = len(pre) + 1
+        pre = [256]
         for s, n_modules in enumerate(modules):
-            cur = channels[: first + s]
+            cur = channels[: 2 + s]
             setattr(self, f"transition{s + 1}", _transition(pre, cur))
             setattr(self, f"stage{s + 2}", nn.Sequential(
-                *[HighResolutionModule(cur, blocks) for _ in range(n_modules)]))
+                *[HighResolutionModule(cur, blocks, align_corners=align_corners) for _ in range(n_modules)]))
             pre = cur
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x2 = F.relu(self.bn1(self.conv1(x)), inplace=True)
-        x4 = F.relu(self.bn2(self.conv2(x2)), inplace=True)
-        ys = [self.layer1(x4)]
-        if self.stem_branch:
-            ys = [x2] + ys
+        x = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        x = F.relu(self.bn2(self.conv2(x)), inplace=True)
+        ys = [self.layer1(x)]
         for s in range(3):
             ys = _apply_transition(getattr(self, f"transition{s + 1}"), ys)
             ys = getattr(self, f"stage{s + 2}")(ys)
         return ys
 
 
-def create_backbone(name: str, **overrides) -> HighResolutionNet:
-    """Build a backbone by name (see ``MODEL_CONFIGS``); ``overrides`` replace table entries
-    (e.g. ``blocks=1, modules=(1, 1, 1)`` for a tiny test network)."""
-    if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(MODEL_CONFIGS)}")
+def create_hrnetv2(name: str, **overrides) -> HighResolutionNet:
+    """Build an HRNetV2 backbone by name (see ``MODEL_CONFIGS``); ``overrides`` replace table
+    entries (e.g. ``blocks=1, modules=(1, 1, 1)`` for a tiny test network) or add
+    ``align_corners``."""
     cfg = {**MODEL_CONFIGS[name], **overrides}
     return HighResolutionNet(**cfg)

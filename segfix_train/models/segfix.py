@@ -1,15 +1,23 @@
 """The SegFix network: an HRNet backbone, its branches concatenated at the highest resolution,
 and two heads (boundary and direction), plus loading of ImageNet-pretrained backbone weights.
 
-Design choices (paper section 3.2):
+Two head layouts (``head``):
 
-* every backbone output is upsampled bilinearly (``align_corners=False``) to the size of the
-  highest-resolution branch (stride 4, or 2 for HRNet-2x) and concatenated;
-* each head is ``1x1 conv -> BN -> ReLU`` (256 channels) ``-> 1x1 conv``;
-* the boundary head has **one** logit per pixel (binary cross-entropy, as the paper states; the
-  authors' code uses two softmax logits, which is the same model: ``sigmoid(l1 - l0)``);
-* the direction head has ``m`` logits (``num_directions``);
-* both are upsampled bilinearly to the input size.
+* ``"segfix"`` (ours, the default for new training): each head is
+  ``1x1 conv -> BN -> ReLU (256) -> 1x1 conv with bias``; the boundary head has **one** logit
+  (binary cross-entropy, as the paper states), the direction head ``m``;
+* ``"openseg"`` (the authors' ``SegFix_HRNet``): ``mask_head`` and ``dir_head`` are
+  ``1x1 conv (no bias) -> BN + activation (256) -> 1x1 conv (no bias)`` with **two** mask logits
+  (softmax) and ``m`` direction logits; the activation is a leaky ReLU (slope 0.01) in their
+  released checkpoints (``bn_type`` ``inplace_abn``) and a ReLU with torch BN. The two softmax
+  logits are the same model as one logit ``l1 - l0``, which is what ``forward`` returns.
+
+``align_corners`` chooses the bilinear upsampling everywhere in the network (branch fusion, the
+concatenation of branches, and the upsampling of the heads' outputs in ``forward``): ``False``
+(ours: the pixel-centre convention of every other resampling in this project) or ``True`` (the
+authors'; on identical weights the choice alone changes about a third of the predicted offsets, so
+their weights need theirs). A model's ``spec`` records all of these choices; checkpoints store it
+so that they always rebuild the same network.
 """
 from __future__ import annotations
 
@@ -20,12 +28,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hrnet import MODEL_CONFIGS, create_backbone
+from .hrnet import MODEL_CONFIGS, create_hrnetv2
+from .hrnet2x import HighResolutionNext
 
 HEAD_CHANNELS = 256
+HEADS = ("segfix", "openseg")
+HEAD_ACTIVATIONS = ("relu", "leaky_relu")
+LEAKY_SLOPE = 0.01
+
+#: Backbone names accepted by ``create_model``.
+BACKBONES = (*MODEL_CONFIGS, "hrnet2x20")
 
 #: Key prefixes of the official classification checkpoints that are not part of the backbone.
 CLASSIFIER_PREFIXES = ("incre_modules.", "downsamp_modules.", "final_layer.", "classifier.")
+
+_REMOVED = {"hrnet2x": "'hrnet2x' (our stem-branch approximation of HRNet-2x) was removed; use "
+                       "'hrnet2x20', the authors' HRNet-2x, which has ImageNet and SegFix weights"}
+
+
+def create_backbone(name: str, **overrides) -> nn.Module:
+    """Build a backbone by name (``BACKBONES``); ``overrides`` replace its table entries (e.g.
+    ``blocks=1, modules=(1, 1, 1)`` for a tiny test network) or set ``align_corners``."""
+    if name in _REMOVED:
+        raise ValueError(_REMOVED[name])
+    if name == "hrnet2x20":
+        return HighResolutionNext(**overrides)
+    if name not in MODEL_CONFIGS:
+        raise ValueError(f"unknown model {name!r}; choose one of {list(BACKBONES)}")
+    return create_hrnetv2(name, **overrides)
 
 
 def _head(cin: int, cout: int) -> nn.Sequential:
@@ -37,43 +67,99 @@ def _head(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+def _openseg_head(cin: int, cout: int, act: str) -> nn.Sequential:
+    """The authors' head: ``0`` conv, ``1`` BN, ``2`` activation, ``3`` conv (their files number
+    the last conv ``2``: BN and activation are one module there; the importer renames)."""
+    if act not in HEAD_ACTIVATIONS:
+        raise ValueError(f"head activation must be one of {HEAD_ACTIVATIONS}, got {act!r}")
+    return nn.Sequential(
+        nn.Conv2d(cin, HEAD_CHANNELS, 1, bias=False),
+        nn.BatchNorm2d(HEAD_CHANNELS),
+        nn.ReLU() if act == "relu" else nn.LeakyReLU(LEAKY_SLOPE),
+        nn.Conv2d(HEAD_CHANNELS, cout, 1, bias=False),
+    )
+
+
 class SegFixModel(nn.Module):
     """Boundary and direction prediction from an image.
 
     Args:
-        backbone: a ``HighResolutionNet`` (``out_channels`` lists its branch widths).
+        backbone: an HRNet backbone (``out_channels`` lists its branch widths, ``stride`` the
+            first branch's stride).
         num_directions: ``m``, the number of direction bins (4, 8 or 16).
+        head: ``"segfix"`` (ours) or ``"openseg"`` (the authors'); see the module docstring.
+        head_act: activation of the ``openseg`` head: ``"relu"`` or ``"leaky_relu"``.
+        align_corners: of every bilinear upsampling after the backbone (the backbone has its own).
 
     Input: float ``(N, 3, H, W)`` normalised image.
-    Output: ``(boundary, direction)``: float ``(N, 1, H, W)`` boundary logits and float
-    ``(N, m, H, W)`` direction logits.
+    Output of ``forward``: ``(boundary, direction)``: float ``(N, 1, H, W)`` boundary logits and
+    float ``(N, m, H, W)`` direction logits. ``forward_raw`` gives the heads' outputs at the
+    network's stride.
+
+    Example:
+        >>> model = create_model("hrnet_w18", blocks=1, modules=(1, 1, 1)).eval()
+        >>> [t.shape[1] for t in model(torch.zeros(1, 3, 64, 64))]
+        [1, 8]
     """
 
-    def __init__(self, backbone: nn.Module, num_directions: int = 8):
+    def __init__(self, backbone: nn.Module, num_directions: int = 8, head: str = "segfix",
+                 head_act: str = "relu", align_corners: bool = False):
         super().__init__()
         if num_directions not in (4, 8, 16):
             raise ValueError(f"num_directions must be 4, 8 or 16, got {num_directions!r}")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if head == "segfix" and head_act != "relu":
+            raise ValueError(f"the 'segfix' head uses a ReLU, got head_act={head_act!r}")
         self.backbone = backbone
         self.num_directions = int(num_directions)
+        self.head = head
+        self.head_act = head_act
+        self.align_corners = bool(align_corners)
         cin = sum(backbone.out_channels)
-        self.boundary_head = _head(cin, 1)
-        self.direction_head = _head(cin, self.num_directions)
+        if head == "segfix":
+            self.boundary_head = _head(cin, 1)
+            self.direction_head = _head(cin, self.num_directions)
+        else:
+            self.mask_head = _openseg_head(cin, 2, head_act)
+            self.dir_head = _openseg_head(cin, self.num_directions, head_act)
+        self.spec: dict = {}  # filled by create_model
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated branch features at the highest branch resolution, ``(N, C, H/s, W/s)``."""
         ys = self.backbone(x)
         size = ys[0].shape[-2:]
-        ups = [ys[0]] + [F.interpolate(y, size=size, mode="bilinear", align_corners=False) for y in ys[1:]]
+        ups = [ys[0]] + [F.interpolate(y, size=size, mode="bilinear", align_corners=self.align_corners)
+                         for y in ys[1:]]
         return torch.cat(ups, dim=1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_raw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The heads' outputs at the network's stride ``s`` (4, or 2 for ``hrnet2x20``): float
+        ``(N, K, ceil(H/s), ceil(W/s))`` mask logits (``K = 1`` for the ``segfix`` head, ``2``
+        for ``openseg``) and float ``(N, m, ceil(H/s), ceil(W/s))`` direction logits."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected an image batch of shape (N, 3, H, W), got {tuple(x.shape)}")
         f = self.features(x)
+        if self.head == "segfix":
+            return self.boundary_head(f), self.direction_head(f)
+        return self.mask_head(f), self.dir_head(f)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m, d = self.forward_raw(x)
+        if m.shape[1] == 2:
+            m = m[:, 1:2] - m[:, 0:1]  # softmax(l)[1] == sigmoid(l1 - l0)
         size = x.shape[-2:]
-        b = F.interpolate(self.boundary_head(f), size=size, mode="bilinear", align_corners=False)
-        d = F.interpolate(self.direction_head(f), size=size, mode="bilinear", align_corners=False)
+        b = F.interpolate(m, size=size, mode="bilinear", align_corners=self.align_corners)
+        d = F.interpolate(d, size=size, mode="bilinear", align_corners=self.align_corners)
         return b, d
+
+
+def boundary_probability(mask_logits: torch.Tensor) -> torch.Tensor:
+    """Boundary probability ``(N, 1, h, w)`` from ``forward_raw``'s mask logits: the softmax's
+    boundary channel for two logits, the sigmoid for one."""
+    if mask_logits.shape[1] == 2:
+        return torch.softmax(mask_logits, dim=1)[:, 1:2]
+    return torch.sigmoid(mask_logits)
 
 
 @dataclass
@@ -94,15 +180,11 @@ class LoadReport:
                 f"keys skipped {len(self.classifier)}")
 
 
-def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"pretrained weights {path!r} not found; pass the path of a local "
-                                f"hrnetv2_w*_imagenet_pretrained.pth file (nothing is downloaded)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- report the file and the fix
-        raise ValueError(f"cannot read pretrained weights {path!r} ({e}); expected a PyTorch state "
-                         f"dict saved with torch.save") from e
+def _backbone_state_dict(path: str, obj: object | None = None) -> dict[str, torch.Tensor]:
+    if obj is None:
+        from .openseg_import import load_weights_file
+
+        obj = load_weights_file(path)
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
@@ -117,14 +199,16 @@ def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     return out
 
 
-def load_pretrained(model: SegFixModel, path: str) -> LoadReport:
-    """Load backbone weights from an official ``hrnetv2_w*_imagenet_pretrained.pth`` (or any state
-    dict with the same key layout, optionally prefixed ``module.`` / ``backbone.``).
+def load_pretrained(model: SegFixModel, path: str, obj: object | None = None) -> LoadReport:
+    """Load backbone weights from an official ``hrnetv2_w*_imagenet_pretrained.pth``, the
+    authors' ``hr_rnet_bt_w20_imagenet_pretrained.pth`` for ``hrnet2x20`` (or any state dict with
+    the same key layout, optionally prefixed ``module.`` / ``backbone.``); ``obj``: the file's
+    content when already loaded.
 
     Keys are matched by name and shape; ``num_batches_tracked`` buffers absent from older files are
     not counted as missing. Returns a ``LoadReport``; never downloads.
     """
-    src = _read_state_dict(path)
+    src = _backbone_state_dict(path, obj)
     own = model.backbone.state_dict()
     report = LoadReport()
     to_load = {}
@@ -143,13 +227,42 @@ def load_pretrained(model: SegFixModel, path: str) -> LoadReport:
     return report
 
 
-def create_model(name: str, num_directions: int = 8, pretrained: str | None = None,
+def create_model(name: str, num_directions: int = 8, pretrained: str | None = None, *,
+                 head: str = "segfix", head_act: str = "relu", align_corners: bool = False,
                  **backbone_overrides) -> SegFixModel:
     """Build a SegFix model by backbone name (``hrnet_w18``, ``hrnet_w32``, ``hrnet_w48``,
-    ``hrnet2x``); ``pretrained`` is a local backbone weights file (see ``load_pretrained``; the
-    report is stored as ``model.pretrained_report``)."""
-    if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODEL_CONFIGS)}")
-    model = SegFixModel(create_backbone(name, **backbone_overrides), num_directions=num_directions)
-    model.pretrained_report = load_pretrained(model, pretrained) if pretrained else None
+    ``hrnet2x20``).
+
+    Args:
+        num_directions: ``m`` (4, 8 or 16).
+        pretrained: a local weights file: an ImageNet backbone file (see ``load_pretrained``; the
+            report is stored as ``model.pretrained_report``), or one of the authors' SegFix
+            checkpoints (``segfix_train.models.openseg_import``), whose architecture then replaces
+            ``head``, ``head_act`` and ``align_corners`` and whose weights are loaded strictly.
+        head, head_act, align_corners: see ``SegFixModel``; the defaults are ours.
+        backbone_overrides: e.g. ``blocks=1, modules=(1, 1, 1)`` for a tiny test network.
+
+    ``model.spec`` holds everything needed to build the same network again
+    (``create_model(**model.spec)``).
+    """
+    obj = None
+    if pretrained:
+        from .openseg_import import (build_openseg_model, is_openseg_segfix, load_weights_file,
+                                     read_openseg_checkpoint)
+
+        obj = load_weights_file(pretrained)
+        if is_openseg_segfix(obj):
+            ck = read_openseg_checkpoint(pretrained, obj)
+            if ck.spec["name"] != name:
+                raise ValueError(f"{pretrained!r} holds the authors' {ck.spec['name']} SegFix model, not "
+                                 f"{name}; pass --model {ck.spec['name']}")
+            model = build_openseg_model(ck, num_directions).train()
+            model.pretrained_report = LoadReport(loaded=sorted(ck.state_dict))
+            return model
+    backbone = create_backbone(name, align_corners=align_corners, **backbone_overrides)
+    model = SegFixModel(backbone, num_directions=num_directions, head=head, head_act=head_act,
+                        align_corners=align_corners)
+    model.spec = dict(name=name, num_directions=int(num_directions), head=head, head_act=head_act,
+                      align_corners=bool(align_corners), **backbone_overrides)
+    model.pretrained_report = load_pretrained(model, pretrained, obj) if pretrained else None
     return model

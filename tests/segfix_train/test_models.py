@@ -2,30 +2,57 @@
 import pytest
 import torch
 
-from segfix_train.models import MODEL_CONFIGS, create_backbone, create_model
+from segfix_train.models import BACKBONES, MODEL_CONFIGS, create_backbone, create_model
 from tests.support.fakes import one_torch_thread  # noqa: F401
 
 TINY = dict(blocks=1, modules=(1, 1, 1))
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_CONFIGS))
+TINY2X = dict(blocks=1, modules=(1, 1, 1, 1))
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
 def test_backbone_branch_shapes(name):
-    cfg = MODEL_CONFIGS[name]
-    net = create_backbone(name, **TINY).eval()
+    net = create_backbone(name, **(TINY2X if name == "hrnet2x20" else TINY)).eval()
     with torch.no_grad():
         ys = net(torch.zeros(1, 3, 64, 64))
-    stride0 = 2 if cfg["stem_branch"] else 4
-    assert [y.shape[1] for y in ys] == list(cfg["channels"])
+    stride0 = 2 if name == "hrnet2x20" else 4
+    assert net.stride == stride0
+    assert [y.shape[1] for y in ys] == list(net.out_channels)
     assert [tuple(y.shape[-2:]) for y in ys] == [(64 // (stride0 * 2**b),) * 2 for b in range(len(ys))]
 
 
-@pytest.mark.parametrize("name", ["hrnet_w18", "hrnet2x"])
-def test_segfix_output_shapes(name):
-    model = create_model(name, num_directions=8, **TINY).eval()
+@pytest.mark.parametrize("name,head,align", [("hrnet_w18", "segfix", False), ("hrnet2x20", "segfix", False),
+                                             ("hrnet_w18", "openseg", True), ("hrnet2x20", "openseg", True)])
+def test_segfix_output_shapes(name, head, align):
+    model = create_model(name, num_directions=8, head=head, align_corners=align,
+                         **(TINY2X if name == "hrnet2x20" else TINY)).eval()
     with torch.no_grad():
         b, d = model(torch.randn(2, 3, 33, 47))  # not a multiple of the strides
+        m, _ = model.forward_raw(torch.randn(1, 3, 32, 48))
     assert b.shape == (2, 1, 33, 47) and d.shape == (2, 8, 33, 47)
     assert torch.isfinite(b).all() and torch.isfinite(d).all()
+    s = model.backbone.stride
+    assert m.shape == (1, 1 if head == "segfix" else 2, 32 // s, 48 // s)
+    rebuilt = create_model(**model.spec)  # the spec rebuilds the same network
+    rebuilt.load_state_dict(model.state_dict())
+
+
+def test_two_logit_head_equals_sigmoid_of_difference():
+    from segfix_train.models import boundary_probability
+
+    model = create_model("hrnet_w18", head="openseg", head_act="leaky_relu", align_corners=True, **TINY).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        m, _ = model.forward_raw(x)
+        b, _ = model(x)
+    assert torch.allclose(boundary_probability(m), torch.sigmoid(m[:, 1:2] - m[:, :1]), atol=1e-6)
+    assert b.shape == (1, 1, 32, 32)
+
+
+def test_removed_hrnet2x_says_what_to_use():
+    with pytest.raises(ValueError, match="hrnet2x20"):
+        create_model("hrnet2x", **TINY)
 
 
 def test_full_size_hrnet_w18_parameter_count():

@@ -1,0 +1,38 @@
+"""Smoke runs of benchmarks/bench_predict.py on a tiny frame (no timing is asserted). The CUDA
+path differs from the CPU one only by channels-last, synchronisation and bf16 autocast; bf16 is
+exercised here on the CPU."""
+import json
+import subprocess
+import sys
+import numpy as np
+import torch
+
+from tests.support.paths import REPO as ROOT
+
+
+def test_bench_predict_runs_and_writes_json(tmp_path):
+    out = tmp_path / "b.json"
+    proc = subprocess.run([sys.executable, "benchmarks/bench_predict.py", "--device", "cpu", "--size", "96x64",
+                           "--models", "hrnet_w18", "--threads", "1", "--repeats", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    assert data["settings"]["size"] == [96, 64] and data["machine"]["git_commit"]
+    (row,) = data["results"]
+    assert row["model"] == "hrnet_w18" and row["paper_v100_tensorrt_ms"] == 16.0 and row["ours_ms"] > 0
+    assert "paper V100 TRT ms" in proc.stdout
+
+
+def test_bf16_and_openseg_paths_run(monkeypatch):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import bench_predict
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        frame = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+        for precision, preset in (("bf16", "segfix"), ("fp32", "openseg")):
+            row = bench_predict.bench("hrnet_w18", frame, torch.device("cpu"), precision, preset, 1)
+            assert row["precision"] == precision and row["bare_ms"] > 0
+    finally:
+        torch.set_num_threads(n)

@@ -1,0 +1,88 @@
+"""``segfix predict --preset openseg``, ``segfix convert-openseg`` and ``segfix models`` on the
+authors' checkpoint layout (weights of ``shared/fixtures/openseg_model``)."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli.main import main
+from segfix_data.interop import load_openseg_offsets_mat
+from segfix_data.refine.offsets import read_offsets
+from tests.support.fakes import one_torch_thread  # noqa: F401
+from tests.support.openseg_model import authors_state_dict, fixture_path
+
+
+@pytest.fixture(scope="module")
+def authors_file(tmp_path_factory):
+    """hrnet18 weights as their trainer saves them: DataParallel prefix, config_dict, InPlace-ABN."""
+    path = tmp_path_factory.mktemp("authors") / "segfix_hrnet18_cityscapes.pth"
+    sd = {"module." + k: v for k, v in authors_state_dict("hrnet18").items()}
+    torch.save({"state_dict": sd, "config_dict": {"network": {"backbone": "hrnet18", "bn_type": "inplace_abn",
+                                                              "model_name": "segfix_hrnet"}}}, path)
+    return path
+
+
+def _images(tmp_path, name):
+    d = tmp_path / "imgs"
+    d.mkdir(exist_ok=True)
+    shutil.copy(fixture_path(name), d / name)
+    return d
+
+
+@pytest.mark.slow  # 4-10 s: one 512x1024 pass of HRNet-W18 on one core
+def test_predict_openseg_mat_equals_the_authors_tester(tmp_path, authors_file):
+    out = tmp_path / "off"
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", str(authors_file), "--images",
+                                  str(_images(tmp_path, "image_512x1024.png")), "--out", str(out),
+                                  "--preset", "openseg", "--openseg-mode", "whole", "--mat",
+                                  "--abn-weight", "as-stored", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    mat = load_openseg_offsets_mat(out / "image_512x1024.mat")
+    ref = np.load(fixture_path("hrnet18_offsets_512x1024.npz"))["whole"]
+    assert mat.shape == (512, 1024, 2)
+    assert (mat == ref).all(-1).mean() >= 0.999
+
+
+def test_convert_then_predict_equals_predict_on_the_authors_file(tmp_path, authors_file):
+    conv = tmp_path / "w18_converted.pt"
+    r = CliRunner().invoke(main, ["convert-openseg", str(authors_file), str(conv)])
+    assert r.exit_code == 0, r.output
+    assert "hrnet_w18" in r.output and "inplace_abn" in r.output and "config_dict" in r.output
+    state = torch.load(conv, weights_only=True)
+    assert state["model_spec"]["align_corners"] is True and state["model_spec"]["head"] == "openseg"
+    assert len(state["source"]["sha256"]) == 64 and state["source"]["abn_scale"] is True
+    assert (tmp_path / "w18_converted.pt.sha256").exists()  # a segfix checkpoint, digest beside it
+    imgs = _images(tmp_path, "image_128x256.png")
+    outs = []
+    for ck in (authors_file, conv):
+        out = tmp_path / f"off_{ck.stem}"
+        r = CliRunner().invoke(main, ["predict", "--checkpoint", str(ck), "--images", str(imgs), "--out", str(out),
+                                      "--preset", "openseg", "--device", "cpu"])
+        assert r.exit_code == 0, r.output
+        outs.append(read_offsets(out / "image_128x256.npz"))
+    assert np.array_equal(outs[0]["boundary"], outs[1]["boundary"])
+    assert np.array_equal(outs[0]["direction"], outs[1]["direction"])
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path, authors_file):
+    imgs = _images(tmp_path, "image_128x256.png")
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", str(authors_file), "--images", str(imgs),
+                                  "--out", str(tmp_path / "o"), "--preset", "openseg", "--tile", "256"])
+    assert r.exit_code != 0 and "--preset openseg fixes the windows" in r.output
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", str(authors_file), "--images", str(imgs),
+                                  "--out", str(tmp_path / "o"), "--model", "hrnet_w32"])
+    assert r.exit_code != 0 and "shape mismatches" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    r = CliRunner().invoke(main, ["convert-openseg", str(bad), str(tmp_path / "x.pt")])
+    assert r.exit_code != 0 and "bad.pth" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_models_prints_every_parameter_count():
+    r = CliRunner().invoke(main, ["models"])
+    assert r.exit_code == 0, r.output
+    for text in ("9,562,260", "29,305,536", "65,325,120", "47,085,184", "47.3 M", "9.6 M", "29.4 M"):
+        assert text in r.output
