@@ -88,19 +88,55 @@ def _fletcher32_oracle(data: bytes) -> int:
     return (s2 << 16) | s1
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 719, 720, 721, 5000])
+def _hdf5_fletcher32_loop(data: bytes) -> int:
+    """HDF5's H5_checksum_fletcher32 step by step: one word at a time, end-around-carry folds
+    of both sums every 360 words and twice at the end (the serial form our kernel rearranges)."""
+    s1 = s2 = 0
+    words = [data[k] << 8 | data[k + 1] for k in range(0, len(data) - 1, 2)]
+    if len(data) % 2:
+        words.append(data[-1] << 8)
+    fold = lambda x: (x & 0xFFFF) + (x >> 16)  # noqa: E731
+    for start in range(0, len(words), 360):
+        for w in words[start:start + 360]:
+            s1 += w
+            s2 += s1
+        s1, s2 = fold(s1), fold(s2)
+    s1, s2 = fold(fold(s1)), fold(fold(s2))
+    return (s2 << 16) | s1
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 511, 512, 513, 719, 720, 721, 5000])
 def test_fletcher32_matches_oracle_on_non_saturating_data(n):
     data = bytes(np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8))
     got = codec.fletcher32(data)
     want = _fletcher32_oracle(data)
     assert got % 65535 == want % 65535 and (got >> 16) % 65535 == (want >> 16) % 65535
+    assert got == _hdf5_fletcher32_loop(data)
 
 
-@pytest.mark.parametrize("shape,chunks", [((37, 53), (16, 16)), ((20, 30, 3), (8, 8, 3)), ((1001,), (1001,))])
-def test_fletcher32_equals_what_hdf5_stores(tmp_path, shape, chunks):
+@settings(max_examples=200)
+@given(st.integers(0, 3000), st.sampled_from(["random", "ff", "zero", "sparse", "ff-then-zero"]),
+       st.integers(0, 2**32 - 1))
+def test_fletcher32_equals_hdf5s_serial_loop_bit_for_bit(n, kind, seed):
+    """Sizes around the 256-word blocks and HDF5's 360-word folds, and contents that make the
+    sums hit multiples of 65535 (all 0xFF, all zero, sparse): where 0 and 65535 differ."""
+    rng = np.random.default_rng(seed)
+    data = {"random": rng.integers(0, 256, n), "ff": np.full(n, 255), "zero": np.zeros(n),
+            "sparse": (rng.random(n) < 0.01) * 255,
+            "ff-then-zero": np.r_[np.full(n // 2, 255), np.zeros(n - n // 2)]}[kind]
+    data = bytes(np.asarray(data, dtype=np.uint8))
+    assert codec.fletcher32(data) == _hdf5_fletcher32_loop(data)
+
+
+@pytest.mark.parametrize("shape,chunks", [((37, 53), (16, 16)), ((20, 30, 3), (8, 8, 3)), ((1001,), (1001,)),
+                                          ((128, 128, 3), (128, 128, 3))])
+@pytest.mark.parametrize("fill", ["random", "ff", "zero"])
+def test_fletcher32_equals_what_hdf5_stores(tmp_path, shape, chunks, fill):
     import h5py
 
     arr = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    if fill != "random":
+        arr[:] = 255 if fill == "ff" else 0
     with h5py.File(tmp_path / "a.h5", "w") as f:
         ds = f.create_dataset("a", data=arr, chunks=chunks, fletcher32=True)
         _, stored = ds.id.read_direct_chunk((0,) * arr.ndim)
