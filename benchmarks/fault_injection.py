@@ -47,7 +47,8 @@ from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split 
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 
-def _session_pids(sid: int) -> list[int]:
+def session_pids(sid: int) -> list[int]:
+    """Live (non-zombie) processes of session ``sid`` (read from /proc; Linux)."""
     out = []
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -110,11 +111,11 @@ def kills(tmp: Path, data: Path, clean: Path, n: int, rng: random.Random) -> dic
                 continue
             res["kills"] += 1
             deadline = time.time() + 30
-            while _session_pids(proc.pid) and time.time() < deadline:
+            while session_pids(proc.pid) and time.time() < deadline:
                 time.sleep(0.1)
-            res["processes_left_after_kill"] += len(_session_pids(proc.pid))
+            res["processes_left_after_kill"] += len(session_pids(proc.pid))
         finally:
-            for pid in _session_pids(proc.pid):
+            for pid in session_pids(proc.pid):
                 os.kill(pid, signal.SIGKILL)
         v = _cli("verify", out, "-q")
         res["verify_said_incomplete"] += int(v.returncode != 0 and "incomplete build" in v.stdout)

@@ -110,12 +110,26 @@ def fixed_broken(pred: np.ndarray, baseline: np.ndarray, gt: np.ndarray) -> tupl
 
 
 def _save(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG (atomically) and close it."""
+    import matplotlib.pyplot as plt
+
     from segfix_data.atomic import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
+
+
+def _save_with_title(fig, path, title: str | None) -> Path:
+    """A figure of several axes: its title above them, laid out tight, then :func:`_save`."""
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _save(fig, Path(path))
 
 
 def plot_error_distance(path, after: ErrorDistance, before: ErrorDistance | None = None, *,
@@ -150,12 +164,7 @@ def plot_error_distance(path, after: ErrorDistance, before: ErrorDistance | None
         a.grid(axis="y", alpha=0.3)
         a.legend(loc="upper right", fontsize=9)
     a2.set_ylim(bottom=0)
-    if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    return _save_with_title(fig, path, title)
 
 
 def dim(image: np.ndarray, factor: float = 0.35) -> np.ndarray:
@@ -189,9 +198,7 @@ def plot_fixed_broken(path, background: np.ndarray, fixed: np.ndarray, broken: n
               fontsize=9, frameon=False)
     if title:
         ax.set_title(title, fontsize=11)
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    return _save(fig, Path(path))
 
 
 def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tolerance_px: int | None = None,
@@ -231,12 +238,7 @@ def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tol
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(names, fontsize=9)
     axes[0][0].invert_yaxis()
-    if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    out = _save(fig, Path(path))
-    plt.close(fig)
-    return out
+    return _save_with_title(fig, path, title)
 
 
 # ---------------------------------------------------------------------------------------------

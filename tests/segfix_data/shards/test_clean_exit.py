@@ -19,20 +19,8 @@ from segfix_data.shards import BuildConfig, BuildError, ShardSet, build_split
 from tests.support.build_data import write_cityscapes
 from tests.support.paths import REPO
 
-
-def session_pids(sid: int) -> list[int]:
-    """Live (non-zombie) processes of session ``sid``."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = open(f"/proc/{d}/stat").read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                out.append(int(d))
-    return out
+sys.path.insert(0, str(REPO / "benchmarks"))
+from fault_injection import session_pids  # noqa: E402  (the fault script's process census)
 
 
 @pytest.mark.slow
