@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import click
 
 from cli._progress import progressbar
-
-from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth,
-                                               format_table, resolve_eval_split)
+from segfix_data.atomic import atomic_path
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
+from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth,
+                                           format_table, resolve_eval_split)
 
 
 def _parse_px(ctx, param, value):
@@ -34,11 +32,8 @@ def _run(gt_dir, pred_dir, label, **kw):
 
 
 def _write_json(json_path, out):
-    d = os.path.dirname(os.path.abspath(json_path))
-    fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".json", dir=d)
-    with os.fdopen(fd, "w") as f:
+    with atomic_path(json_path) as tmp, open(tmp, "w") as f:
         json.dump(out, f, indent=2)
-    os.replace(tmp, json_path)
     click.echo(f"wrote {json_path}")
 
 
@@ -46,15 +41,10 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
     from segfix_data.metrics.instances import (compare_instances, evaluate_instances,
                                                find_instance_ground_truth, format_instance_table)
 
-    def run(d, label):
-        try:
-            n = len(find_instance_ground_truth(gt_dir, split))
-            with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
-                return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
-        except ValueError as exc:  # a user error: one line, exit status 2
-            err = click.ClickException(str(exc))
-            err.exit_code = 2
-            raise err from None
+    def run(d, label):  # a ValueError is a user error: cli/_errors.py prints one line, exit 2
+        n = len(find_instance_ground_truth(gt_dir, split))
+        with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+            return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
 
     result = run(pred_dir, "instances")
     base = run(baseline, "instances baseline") if baseline else None
