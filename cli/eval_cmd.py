@@ -27,7 +27,7 @@ def _parse_px(ctx, param, value):
 def _run(gt_dir, pred_dir, label, **kw):
     n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
                               seg_suffix=kw.get("seg_suffix")))
-    with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+    with progressbar(length=n, label=label) as bar:
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
 
 
@@ -43,7 +43,7 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 
     def run(d, label):  # a ValueError is a user error: cli/_errors.py prints one line, exit 2
         n = len(find_instance_ground_truth(gt_dir, split))
-        with progressbar(length=n, label=label, file=click.get_text_stream("stderr")) as bar:
+        with progressbar(length=n, label=label) as bar:
             return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
 
     result = run(pred_dir, "instances")
@@ -138,7 +138,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
         n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix))
         pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids")}
-        with progressbar(length=n, label="plots", file=click.get_text_stream("stderr")) as bar:
+        with progressbar(length=n, label="plots") as bar:
             paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
                                    baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
         click.echo(f"wrote {len(paths)} figures to {plots_dir}: " + ", ".join(p.name for p in paths[:6])

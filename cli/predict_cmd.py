@@ -39,7 +39,7 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
     click.echo(f"checkpoint {checkpoint}", err=True)
 
     def bar(items):
-        with progressbar(items, label="predict", file=click.get_text_stream("stderr")) as b:
+        with progressbar(items, label="predict") as b:
             yield from b
     res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
                          batch=batch or (1 if preset == "openseg" else 4), device=device,

@@ -32,7 +32,7 @@ def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing)
     """
     src = OffsetsSource(source)
     maps, lists = plan_directory(Path(pred_dir))
-    with progressbar(length=len(maps) + len(lists), label="refining", file=click.get_text_stream("stderr")) as bar:
+    with progressbar(length=len(maps) + len(lists), label="refining") as bar:
         report = refine_directory(pred_dir, out_dir, src, scale=scale, iterations=iterations,
                                   id_space=id_space, strict=not skip_missing, progress=bar.update)
     write_report(out_dir, report, {"pred_dir": str(pred_dir), "offsets": str(source), "source_kind": src.kind,
