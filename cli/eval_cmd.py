@@ -8,8 +8,9 @@ import click
 from cli._progress import progressbar
 from segfix_data.atomic import atomic_path
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
-from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, compare, evaluate_directory, find_ground_truth,
-                                           format_table, resolve_eval_split)
+from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
+                                           resolve_eval_split)
+from segfix_data.metrics.report import compare, format_table
 
 
 def _parse_px(ctx, param, value):

@@ -4,6 +4,9 @@
 * :mod:`.boundary`: the boundary F-score as the authors compute it (without dilation).
 * :mod:`.score`: :class:`SegmentationScore`, the dataset accumulator.
 * :mod:`.directory`: ``segfix eval``: match prediction files to ground truth and score them.
+* :mod:`.report`: tables of those scores and their deltas against a baseline.
+* :mod:`.plots`: ``segfix eval --plots`` figures (matplotlib, imported when used).
+* :mod:`.instances`: ``segfix eval --instances``, Cityscapes instance AP (the official evaluator).
 """
 from .boundary import BOUNDARY_THRESHOLDS, boundary_f_image, boundary_radius, seg2bmap
 from .confusion import confusion_matrix, iou_from_confusion

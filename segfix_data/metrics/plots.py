@@ -204,7 +204,7 @@ def plot_fixed_broken(path, background: np.ndarray, fixed: np.ndarray, broken: n
 def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tolerance_px: int | None = None,
                      title: str = "") -> Path:
     """Write the per-class gains bar chart: IoU and boundary F change in points (``delta`` is
-    :func:`~segfix_data.metrics.directory.compare`'s dict; ``tolerance_px`` names the boundary
+    :func:`~segfix_data.metrics.report.compare`'s dict; ``tolerance_px`` names the boundary
     threshold in pixels)."""
     plt = require_matplotlib()
     names = list(delta["class_iou"])
@@ -282,8 +282,9 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
     """
     from segfix_data.datasets.io import read_image
 
-    from .directory import (compare, find_ground_truth, find_predictions, gt_to_train_ids,
-                            num_classes_of, pred_to_train_ids, read_ids)
+    from .directory import (find_ground_truth, find_predictions, gt_to_train_ids, num_classes_of,
+                            pred_to_train_ids, read_ids)
+    from .report import compare
 
     plt_check = require_matplotlib  # fail before the long pass when matplotlib is missing
     plt_check()

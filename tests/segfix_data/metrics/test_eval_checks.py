@@ -10,7 +10,8 @@ from PIL import Image
 from cli.main import main
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
 from segfix_data.metrics import SegmentationScore, boundary_f_image
-from segfix_data.metrics.directory import check_prediction_ids, evaluate_directory, format_table
+from segfix_data.metrics.directory import check_prediction_ids, evaluate_directory
+from segfix_data.metrics.report import format_table
 from tests.support.build_data import write_ade20k, write_cityscapes
 
 

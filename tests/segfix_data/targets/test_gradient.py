@@ -6,9 +6,8 @@ from hypothesis.extra.numpy import arrays
 
 from segfix_data.targets.direction import bin_edges, direction_kernels
 from segfix_data.targets.edt import multilabel_distance
-from segfix_data.targets.gradient import (
-    _bin_of_angle, _mirror_groups, _pixel_sums, _span_sums, paper_fields,
-)
+from segfix_data.targets._binning import _bin_of_angle
+from segfix_data.targets.gradient import _mirror_groups, _pixel_sums, _span_sums, paper_fields
 
 
 def _bits(a):
@@ -75,7 +74,7 @@ def test_bin_of_angle_matches_angle_to_bin_at_and_between_edges():
 
 
 def _exact_bins(sy, sx, m, zero_grad=1e-9):
-    from segfix_data.targets.gradient import _store_gradient
+    from segfix_data.targets._binning import _store_gradient
 
     n = sy.shape[0]
     d = np.empty((1, n), np.uint8)
@@ -86,7 +85,7 @@ def _exact_bins(sy, sx, m, zero_grad=1e-9):
 
 
 def _fast_bins(sy, sx, m, zero_grad=1e-9):
-    from segfix_data.targets.gradient import _bin_span, _bin_tables
+    from segfix_data.targets._binning import _bin_span, _bin_tables
 
     out = np.empty(sy.shape[0], np.uint8)
     _bin_span(sy, sx, sy.shape[0], *_bin_tables(m, zero_grad), zero_grad, bin_edges(m), m == 4,
