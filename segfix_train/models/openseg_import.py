@@ -29,6 +29,7 @@ are the only other objects allowed.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,10 @@ def load_weights_file(path: str) -> object:
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's text would advise weights_only=False: never do that
+        raise ValueError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
+                         "and plain values (damaged, another format, or pickled objects that could run "
+                         "code when loaded, which are refused)") from None
     except Exception as e:  # noqa: BLE001 -- name the file and the fix
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "

@@ -86,3 +86,28 @@ def test_models_prints_every_parameter_count():
     assert r.exit_code == 0, r.output
     for text in ("9,562,260", "29,305,536", "65,325,120", "47,085,184", "47.3 M", "9.6 M", "29.4 M"):
         assert text in r.output
+
+
+class _Payload:
+    """Unpickling this would create ``marker`` (what a crafted checkpoint could do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("kind", ["garbage", "crafted"])
+def test_convert_refuses_what_is_not_tensors_without_running_it(tmp_path, kind):
+    bad = tmp_path / "bad.pth"
+    marker = tmp_path / "ran"
+    if kind == "garbage":
+        bad.write_bytes(b"not a checkpoint at all\n")
+    else:
+        torch.save({"state_dict": {"w": torch.zeros(1)}, "x": _Payload(marker)}, bad)
+    r = CliRunner().invoke(main, ["convert-openseg", str(bad), str(tmp_path / "out.pt")])
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and str(bad) in r.output and "could run code" in r.output
+    assert "weights_only=False" not in r.output and "weights_only` set to `False`" not in r.output
+    assert not marker.exists() and not (tmp_path / "out.pt").exists()
