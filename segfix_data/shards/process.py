@@ -89,6 +89,9 @@ class BuildConfig:
             raise ValueError("layout 'folder' needs --image-glob and --label-glob")
         if self.reduce_zero_label and self.layout not in ("mmseg", "folder"):
             raise ValueError(f"--reduce-zero-label applies to the mmseg and folder layouts, not {self.layout!r}")
+        if self.class_map and self.layout != "folder":
+            raise ValueError(f"--class-map applies to the folder layout only; layout {self.layout!r} "
+                             "has its own id table (drop --class-map, or use --layout folder)")
         if self.reduce_zero_label and self.class_map:
             raise ValueError("--reduce-zero-label and --class-map both map the label ids; give one "
                              "(write the shift into the class map)")

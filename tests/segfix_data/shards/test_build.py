@@ -386,6 +386,10 @@ def test_ade20k_gta5_and_folder_layouts_build(tmp_path):
     np.testing.assert_array_equal(ds.read(0)["label"], np.where(raw < 30, raw % 3, 255))
     r = run_cli("build", gta, tmp_path / "out_f2", "--layout", "folder")
     assert r.exit_code == 2 and "needs --image-glob" in r.output
+    # a class map given to a layout with its own id table is refused, not silently ignored
+    r = run_cli("build", gta, tmp_path / "out_g2", "--layout", "gta5", "--class-map", tmp_path / "map.json")
+    assert r.exit_code == 2 and "--class-map applies to the folder layout only" in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "out_g2").exists()
 
 
 def test_concurrent_build_into_the_same_split_refuses(cityscapes_dir, tmp_path):
