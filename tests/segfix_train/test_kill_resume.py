@@ -12,6 +12,7 @@ import torch
 
 from tests.support.fakes import generated_shards, write_tiny_config  # noqa: F401
 
+from segfix_train.checkpoint import load_checkpoint
 from tests.support.paths import REPO
 
 
@@ -30,8 +31,7 @@ def _env():
 
 
 def _final_state(run, iters):
-    ckpt = torch.load(run / "checkpoints" / f"ckpt_{iters:08d}.pt", map_location="cpu",
-                      weights_only=True)
+    ckpt = load_checkpoint(str(run / "checkpoints" / f"ckpt_{iters:08d}.pt"))
     return ckpt["model"]
 
 

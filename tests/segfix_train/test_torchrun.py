@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from tests.support.fakes import generated_shards, write_tiny_config  # noqa: F401
 
+from segfix_train.checkpoint import load_checkpoint
 from tests.support.paths import REPO
 
 
@@ -38,6 +38,5 @@ def test_segfix_train_under_torchrun_two_processes(generated_shards, tmp_path):
     rows = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in rows] == [1, 2, 3]  # one log, written by rank 0 only
     assert json.loads((run / "config.json").read_text())["batch"] == 4
-    ckpt = torch.load(run / "checkpoints" / "ckpt_00000003.pt", map_location="cpu",
-                      weights_only=True)
+    ckpt = load_checkpoint(str(run / "checkpoints" / "ckpt_00000003.pt"))
     assert ckpt["data"]["world_size"] == 2 and len(ckpt["rng"]) == 2
