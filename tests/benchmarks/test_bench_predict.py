@@ -1,22 +1,18 @@
 """Smoke runs of benchmarks/bench_predict.py on a tiny frame (no timing is asserted). The CUDA
 path differs from the CPU one only by channels-last, synchronisation and bf16 autocast; bf16 is
 exercised here on the CPU."""
-import json
-import subprocess
 import sys
+
 import numpy as np
 import torch
 
+from tests.support.benchmarks import run_benchmark
 from tests.support.paths import REPO as ROOT
 
 
 def test_bench_predict_runs_and_writes_json(tmp_path):
-    out = tmp_path / "b.json"
-    proc = subprocess.run([sys.executable, "benchmarks/bench_predict.py", "--device", "cpu", "--size", "96x64",
-                           "--models", "hrnet_w18", "--threads", "1", "--repeats", "1", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    proc, data = run_benchmark("bench_predict.py", "--device", "cpu", "--size", "96x64", "--models", "hrnet_w18",
+                               "--threads", "1", "--repeats", "1", json_path=tmp_path / "b.json")
     assert data["settings"]["size"] == [96, 64] and data["machine"]["git_commit"]
     (row,) = data["results"]
     assert row["model"] == "hrnet_w18" and row["paper_v100_tensorrt_ms"] == 16.0 and row["ours_ms"] > 0

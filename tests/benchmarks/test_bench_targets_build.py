@@ -1,18 +1,10 @@
 """Smoke runs of benchmarks/bench_targets.py and bench_build.py --quick (no timing is asserted)."""
-import json
-import subprocess
-import sys
-
-from tests.support.paths import REPO as ROOT
+from tests.support.benchmarks import run_benchmark
 
 
 def test_bench_targets_quick_checks_both_baselines_and_lists_the_edts(tmp_path):
-    out = tmp_path / "t.json"
-    proc = subprocess.run([sys.executable, "benchmarks/bench_targets.py", "--quick", "--frames", "1",
-                           "--cases", "semantic;semantic, dense", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    _, data = run_benchmark("bench_targets.py", "--quick", "--frames", "1", "--cases", "semantic;semantic, dense",
+                            json_path=tmp_path / "t.json")
     assert set(data["summary"]) == {"semantic", "semantic, dense"}
     for row in data["rows"]:
         for filt in ("torch", "cv2") if "cv2_ms" in row else ("torch",):
@@ -25,11 +17,12 @@ def test_bench_targets_quick_checks_both_baselines_and_lists_the_edts(tmp_path):
 
 
 def test_bench_build_quick_runs_every_config_and_read(tmp_path):
-    out = tmp_path / "b.json"
-    proc = subprocess.run([sys.executable, "benchmarks/bench_build.py", "--quick", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    """Keeps benchmarks/bench_build.py from rotting: every build row, the reads, the breakdown."""
+    proc, data = run_benchmark("bench_build.py", "--quick", json_path=tmp_path / "b.json", json_flag="--out")
+    assert {(b["config"], b["jobs"]) for b in data["builds"]} >= {("images, raw tiles (default)", 1),
+                                                                  ("no images", 2)}
+    assert all(b["targets_bytes_per_frame"] > 0 for b in data["builds"])
+    assert "authors: per-class EDT+" in proc.stdout
     configs = [r["config"] for r in data["builds"]]
     assert "images, --codec zlib targets (format 1)" in configs and "images, PIL decode (no pyspng)" in configs
     assert any(k.startswith("128x128 crop (image, boundary, direction)") for k in data["reads_ms"])

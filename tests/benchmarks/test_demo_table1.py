@@ -1,19 +1,15 @@
 """The Table 1 demo runs and shows the effect: GT offsets raise mIoU and boundary F of coarse predictions."""
-import json
-import subprocess
 import sys
 
 import numpy as np
 
+from tests.support.benchmarks import run_benchmark
 from tests.support.paths import REPO as ROOT
 
 
 def test_demo_table1_quick_shows_the_effect(tmp_path):
-    out = tmp_path / "demo.json"
-    proc = subprocess.run([sys.executable, "benchmarks/demo_table1.py", "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    res = json.loads(out.read_text())["results"]
+    proc, data = run_benchmark("demo_table1.py", "--quick", json_path=tmp_path / "demo.json")
+    res = data["results"]
     for model in ("stride-8 model", "stride-4 model"):
         base = res[f"{model} | w/o SegFix"]
         fixed = res[f"{model} | GT offsets m=8"]
