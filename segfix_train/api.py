@@ -20,25 +20,8 @@ import torch
 
 from segfix_data.refine.shift import refine_labels
 
-from .checkpoint import list_checkpoints
 from .data import normalise
 from .predict import load_model, offsets_array, predict_probs, probs_to_maps
-
-
-def _resolve_checkpoint(path_or_run_dir: str | os.PathLike) -> str:
-    """The newest ``checkpoints/ckpt_*.pt`` of a run directory, or the file itself."""
-    path = os.fspath(path_or_run_dir)
-    if os.path.isdir(path):
-        found = list_checkpoints(path)
-        if not found and os.path.basename(os.path.normpath(path)) == "checkpoints":
-            found = list_checkpoints(os.path.dirname(os.path.normpath(path)))
-        if not found:
-            raise FileNotFoundError(f"{path}: no checkpoints/ckpt_*.pt in this run directory; pass the "
-                                    "RUN_DIR of `segfix train` or a checkpoint file")
-        return found[-1][1]
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such checkpoint file or run directory")
-    return path
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -91,7 +74,7 @@ class SegFix:
         constructor (``tile``, ``stride``, ``batch``, ``threshold``, ``amp``).
         """
         dev = _device(device)
-        return cls(load_model(_resolve_checkpoint(path_or_run_dir), dev), device=dev, **kwargs)
+        return cls(load_model(path_or_run_dir, dev), device=dev, **kwargs)  # load_model resolves run dirs
 
     @property
     def num_directions(self) -> int:

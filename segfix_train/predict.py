@@ -29,16 +29,23 @@ from .models import create_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
-def resolve_checkpoint(path: str) -> str:
-    """``path`` itself, or for a run directory (``segfix train --out``) its latest checkpoint."""
+def resolve_checkpoint(path: str | os.PathLike) -> str:
+    """``path`` itself, or for a run directory (``segfix train --out``, or its ``checkpoints``
+    folder) its latest checkpoint. Raises ``FileNotFoundError`` naming the path."""
+    path = os.fspath(path)
     if os.path.isdir(path):
         from .checkpoint import list_checkpoints
 
         found = list_checkpoints(path)
+        if not found and os.path.basename(os.path.normpath(path)) == "checkpoints":
+            found = list_checkpoints(os.path.dirname(os.path.normpath(path)))
         if not found:
             raise FileNotFoundError(f"{path}: no checkpoints/ckpt_*.pt in this run directory; pass a "
                                     "checkpoint file or a `segfix train --out` directory that has saved one")
         return found[-1][1]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint file or run directory (nothing is downloaded; "
+                                "pass a local file)")
     return path
 
 
@@ -46,7 +53,7 @@ def resolve_checkpoint(path: str) -> str:
 _LEGACY_SPEC = dict(head="segfix", head_act="relu", align_corners=False)
 
 
-def load_model(path: str, device: str | torch.device = "cpu", model: str | None = None,
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", model: str | None = None,
                abn_scale: bool = True) -> torch.nn.Module:
     """A ``SegFixModel`` in eval mode from a ``segfix train`` checkpoint, a converted checkpoint
     (``segfix convert-openseg``) or one of the authors' SegFix checkpoints.
