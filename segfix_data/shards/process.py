@@ -105,17 +105,17 @@ class BuildConfig:
 
     def target_overrides(self) -> dict:
         """The target parameters given explicitly (validated against the preset)."""
-        from segfix_data.targets.core import _resolve
+        from segfix_data.targets import resolve_params
 
         over = {k: getattr(self, k) for k in ("gamma", "ksize", "num_directions", "border_is_boundary")
                 if getattr(self, k) is not None}
-        _resolve(self.preset, over)
+        resolve_params(self.preset, over)
         return over
 
     def resolved_targets(self) -> dict:
-        from segfix_data.targets.core import _resolve
+        from segfix_data.targets import resolve_params
 
-        return _resolve(self.preset, self.target_overrides())
+        return resolve_params(self.preset, self.target_overrides())
 
     def params(self) -> dict:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""

@@ -95,7 +95,18 @@ def encode_dir_deg(gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
     return (deg / gy.dtype.type(OPENSEG_DEG_REDUCE)).astype(np.uint8)
 
 
-def _resolve(preset: str, overrides: dict) -> dict:
+def resolve_params(preset: str, overrides: dict) -> dict:
+    """A preset's target parameters with ``overrides`` applied and validated.
+
+    Args:
+        preset: a key of :data:`PRESETS` ("paper" or "openseg").
+        overrides: parameters given explicitly (``gamma``, ``ksize``, ``num_directions``,
+            ``border_is_boundary``, ...); unknown keys are refused.
+
+    Returns:
+        The full parameter dict (``gamma`` a float in pixels, ``preset`` added). Raises
+        ValueError naming the bad parameter.
+    """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     params = dict(PRESETS[preset])
@@ -253,7 +264,7 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, prese
         >>> t.direction[0, 3], t.direction[0, 4]   # bin 0 points left, bin 4 right
         (0, 4)
     """
-    params = _resolve(preset, overrides)
+    params = resolve_params(preset, overrides)
     lab = _check_map(label, "label", ignore_index)
     valid = np.ones(lab.shape, bool) if ignore_index is None else lab != ignore_index
     if preset == "paper":
@@ -284,7 +295,7 @@ def instance_targets(segments: np.ndarray, *, ignore_index: int | None = None,
         preset, distance_bound, overrides: as for :func:`semantic_targets` (openseg instance:
             no small-segment skip, float64 sums).
     """
-    params = _resolve(preset, overrides)
+    params = resolve_params(preset, overrides)
     seg = _check_map(segments, "segments", ignore_index)
     valid = np.ones(seg.shape, bool) if ignore_index is None else seg != ignore_index
     if preset == "paper":
