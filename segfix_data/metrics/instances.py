@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
 
 GT_SUFFIX = "_gtFine_instanceIds.png"
@@ -83,8 +84,6 @@ def find_instance_results(pred_dir: str | os.PathLike) -> dict[str, Path]:
 
 def _check_list(path: Path, class_ids: set) -> None:
     """The checks the official evaluator would ``sys.exit`` on, as ValueErrors naming the file."""
-    from segfix_data.refine.directory import read_instance_list
-
     for n, (rel, cls, score, _) in enumerate(read_instance_list(path), 1):
         if os.path.isabs(rel):
             raise ValueError(f"{path}:{n}: mask path {rel!r} must be relative to the list's folder")

@@ -6,7 +6,9 @@
 * a directory of the authors' offset ``.mat`` files (key ``mat``, H x W x 2 ``(dy, dx)`` in
   {-1, 0, 1}): a non-zero offset is a boundary pixel, its direction the ``m = 8`` bin of that offset;
 * a shard directory from ``segfix-gt build`` (``<split>/manifest.json``): the stored ground-truth
-  boundary and direction, the oracle of the paper's Table 1.
+  boundary and direction, the oracle of the paper's Table 1, read by
+  :class:`segfix_data.shards.ShardOffsets` (the shard package owns the format; the CLI opens it and
+  passes it in, so this module does not import the shards).
 
 Predictions are matched to offsets by Cityscapes frame key (``city_seq_frame``, so
 ``aachen_000000_000019_leftImg8bit.png`` meets ``aachen_000000_000019_gtFine_labelIds`` offsets)
@@ -28,6 +30,7 @@ from PIL import Image
 
 from segfix_data.atomic import atomic_path
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
+from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
 from segfix_data.refine.offsets import read_offsets
 from .shift import refine_labels, refine_masks
@@ -82,10 +85,14 @@ def _index_files(root: Path, suffix: str) -> dict[str, Path]:
 
 
 class OffsetsSource:
-    """Offsets per frame key from a predict / ``.mat`` / shard directory (see module doc).
+    """Offsets per frame key from a predict or ``.mat`` directory (see module doc).
+
+    A shard directory is read by :class:`segfix_data.shards.ShardOffsets`, which has this class's
+    interface (``kind``, ``root``, ``keys``, ``get(key, instance=...)``); :func:`refine_directory`
+    takes either.
 
     Attributes:
-        kind: "predict", "mat" or "shards".
+        kind: "predict" or "mat".
         keys: the frame keys available.
     """
 
@@ -94,18 +101,9 @@ class OffsetsSource:
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
                                     "`segfix predict` output, a folder of .mat offsets or a shard folder)")
-        manifests = sorted(self.root.glob("*/manifest.json"))
-        self._shards = {}
-        if manifests:
-            from segfix_data.shards import ShardSet
-
-            self.kind = "shards"
-            for m in manifests:
-                ds = ShardSet(self.root, m.parent.name)
-                for i, s in enumerate(ds.samples):
-                    self._shards[frame_key(s["stem"])] = (ds, i)
-            self.keys = set(self._shards)
-            return
+        if any(self.root.glob("*/manifest.json")):
+            raise ValueError(f"{self.root}: a shard directory; read its stored targets with "
+                             "segfix_data.shards.ShardOffsets (`segfix refine --offsets` does)")
         self._files = _index_files(self.root, ".npz")
         self.kind = "predict"
         if not self._files:
@@ -117,13 +115,7 @@ class OffsetsSource:
         self.keys = set(self._files)
 
     def get(self, key: str, *, instance: bool = False) -> FrameOffsets:
-        """Offsets of one frame; ``instance`` picks a shard's instance targets when built."""
-        if self.kind == "shards":
-            ds, i = self._shards[key]
-            variant = "instance" if instance and "instance" in ds.params.get("variants", ("semantic",)) else "semantic"
-            arrays = ds.read(i, fields=(f"{variant}/boundary", f"{variant}/direction"))
-            return FrameOffsets(arrays[f"{variant}/boundary"], arrays[f"{variant}/direction"],
-                                int(ds.params["num_directions"]))
+        """Offsets of one frame (``instance`` is for :class:`ShardOffsets`' interface)."""
         path = self._files[key]
         if self.kind == "predict":
             d = read_offsets(path)
@@ -187,22 +179,6 @@ def _check_id_space(path: Path, arr: np.ndarray, id_space: str) -> None:
                          f"(0..{hi}, 255); pass the right --id-space")
 
 
-def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
-    """Lines of a Cityscapes instance result: ``(mask relative path, class id, score, raw line)``."""
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            out.append((parts[0], int(parts[1]), float(parts[2]), line))
-        except ValueError:
-            raise ValueError(f"{path}:{n}: expected 'relative/mask.png classId score', got {line!r}") from None
-    return out
-
-
 def _is_instance_list(path: Path) -> bool:
     try:
         entries = read_instance_list(path)
@@ -241,7 +217,7 @@ def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
 def refine_directory(
     pred_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    offsets: str | os.PathLike | OffsetsSource,
+    offsets: "str | os.PathLike | OffsetsSource",
     *,
     scale: int | None = None,
     iterations: int = 1,
@@ -254,7 +230,8 @@ def refine_directory(
     Args:
         pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
         out_dir: output directory (created); files are written atomically.
-        offsets: an :class:`OffsetsSource` or its directory.
+        offsets: an :class:`OffsetsSource` or its directory, or any object with its interface
+            (:class:`segfix_data.shards.ShardOffsets` for built shards).
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
         iterations: 1 = scheme (i); > 1 = scheme (ii).
         id_space: None (any ids: the shift copies ids and never depends on them), or
@@ -274,7 +251,7 @@ def refine_directory(
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
     if out_dir.resolve() == pred_dir.resolve():
         raise ValueError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
-    source = offsets if isinstance(offsets, OffsetsSource) else OffsetsSource(offsets)
+    source = OffsetsSource(offsets) if isinstance(offsets, (str, os.PathLike)) else offsets
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
         raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
