@@ -20,10 +20,10 @@ from .layouts import (DEFAULT_SPLITS, EVAL_SPLITS, LAYOUTS, available_splits, fi
                       resolve_split, splits_present)
 from .mmseg import mmseg_frames
 from .voc import voc_frames
-from ._pairing import split_name
+from ._pairing import split_list_file, split_name
 
 __all__ = ["LAYOUTS", "DEFAULT_SPLITS", "EVAL_SPLITS", "available_splits", "normalise_split",
            "resolve_split", "splits_present", "Frame", "FrameError", "LayoutError", "find_frames",
            "cityscapes_frames", "ade20k_frames", "gta5_frames", "folder_frames", "voc_frames", "mmseg_frames",
-           "split_name", "frame_key", "read_instance_list", "image_size",
+           "split_name", "split_list_file", "frame_key", "read_instance_list", "image_size",
            "load_class_map", "read_image", "read_instance_ids", "read_label"]

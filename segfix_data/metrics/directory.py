@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.datasets import labels as _labels
-from segfix_data.datasets._pairing import split_list_file
+from segfix_data.datasets import split_list_file
 from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, cityscapes_label_root,
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
