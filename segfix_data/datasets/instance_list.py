@@ -8,6 +8,7 @@ both read the format, so it lives here with the other on-disk formats.
 from __future__ import annotations
 
 from pathlib import Path
+from segfix_data.errors import InputError
 
 
 def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
@@ -16,15 +17,20 @@ def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
     Raises ValueError naming ``path:line`` for a line that is not ``relative/mask.png classId score``.
     """
     path = Path(path)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file ({exc}); expected lines "
+                         "'relative/mask.png classId score'") from None
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
         try:
             if len(parts) != 3:
-                raise ValueError
+                raise InputError
             out.append((parts[0], int(parts[1]), float(parts[2]), line))
         except ValueError:
-            raise ValueError(f"{path}:{n}: expected 'relative/mask.png classId score', got {line!r}") from None
+            raise InputError(f"{path}:{n}: expected 'relative/mask.png classId score', got {line!r}") from None
     return out

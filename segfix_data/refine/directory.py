@@ -34,6 +34,7 @@ from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
 from segfix_data.refine.offsets import read_offsets
 from .shift import refine_labels, refine_masks
+from segfix_data.errors import InputError
 
 ID_SPACES = ("labelIds", "trainIds")
 LABEL_SUFFIXES = (".png", ".npy")
@@ -55,9 +56,9 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
     """Boundary and ``m = 8`` direction bins from the authors' (H, W, 2) ``(dy, dx)`` offsets."""
     offsets = np.asarray(offsets)
     if offsets.ndim != 3 or offsets.shape[2] != 2:
-        raise ValueError(f"{path}: offsets must have shape (H, W, 2) (dy, dx), got {offsets.shape}")
+        raise InputError(f"{path}: offsets must have shape (H, W, 2) (dy, dx), got {offsets.shape}")
     if offsets.size and (np.abs(offsets).max() > 1):
-        raise ValueError(f"{path}: the authors' offsets are in {{-1, 0, 1}}, got values up to "
+        raise InputError(f"{path}: the authors' offsets are in {{-1, 0, 1}}, got values up to "
                          f"{int(np.abs(offsets).max())}; pass unit offsets and use --scale")
     code = (offsets[..., 0].astype(np.int64) + 1) * 3 + (offsets[..., 1].astype(np.int64) + 1)
     lut = np.full(9, DIRECTION_IGNORE, dtype=np.uint8)
@@ -78,7 +79,7 @@ def _index_files(root: Path, suffix: str) -> dict[str, Path]:
     for p in sorted(root.rglob(f"*{suffix}")):
         key = frame_key(p)
         if key in files:
-            raise ValueError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
+            raise InputError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
                              "keep one per frame")
         files[key] = p
     return files
@@ -102,7 +103,7 @@ class OffsetsSource:
             raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
                                     "`segfix predict` output, a folder of .mat offsets or a shard folder)")
         if any(self.root.glob("*/manifest.json")):
-            raise ValueError(f"{self.root}: a shard directory; read its stored targets with "
+            raise InputError(f"{self.root}: a shard directory; read its stored targets with "
                              "segfix_data.shards.ShardOffsets (`segfix refine --offsets` does)")
         self._files = _index_files(self.root, ".npz")
         self.kind = "predict"
@@ -110,7 +111,7 @@ class OffsetsSource:
             self._files = _index_files(self.root, ".mat")
             self.kind = "mat"
         if not self._files:
-            raise ValueError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
+            raise InputError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
                              "run `segfix predict` or `segfix-gt build` first")
         self.keys = set(self._files)
 
@@ -136,15 +137,15 @@ def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
+            raise InputError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
         return arr, {"kind": "npy"}
     try:
         im = Image.open(path)
         im.load()
     except Exception as exc:
-        raise ValueError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
+        raise InputError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
     if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
-        raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids (expected 8/16-bit grey or "
+        raise InputError(f"{path}: PNG mode {im.mode} is not a map of ids (expected 8/16-bit grey or "
                          "palette); save label ids, not colours")
     return np.array(im), {"kind": "png", "mode": im.mode, "palette": im.getpalette() if im.mode == "P" else None}
 
@@ -175,7 +176,7 @@ def _check_id_space(path: Path, arr: np.ndarray, id_space: str) -> None:
     hi = 33 if id_space == "labelIds" else 18
     bad = (arr > hi) & (arr != 255) | (arr < 0)
     if bad.any():
-        raise ValueError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
+        raise InputError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
                          f"(0..{hi}, 255); pass the right --id-space")
 
 
@@ -245,16 +246,16 @@ def refine_directory(
         A :class:`RefineReport`.
     """
     if id_space is not None and id_space not in ID_SPACES:
-        raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
+        raise InputError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
     if out_dir.resolve() == pred_dir.resolve():
-        raise ValueError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
+        raise InputError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
     source = OffsetsSource(offsets) if isinstance(offsets, (str, os.PathLike)) else offsets
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
-        raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
+        raise InputError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
     report = RefineReport(missing=[], source_kind=source.kind)
 
     def lookup(path: Path):
@@ -262,7 +263,7 @@ def refine_directory(
         if key in source.keys:
             return key
         if strict:
-            raise ValueError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
+            raise InputError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
                              "predict offsets for it or pass --skip-missing")
         report.missing.append(str(path.relative_to(pred_dir)))
         return None
@@ -276,7 +277,7 @@ def refine_directory(
         if key is not None:
             fo = source.get(key)
             if fo.boundary.shape != label.shape:
-                raise ValueError(f"{path}: prediction size {label.shape} differs from its offsets' "
+                raise InputError(f"{path}: prediction size {label.shape} differs from its offsets' "
                                  f"{fo.boundary.shape} (frame {key!r}); predict offsets at full resolution")
             label = refine_labels(label, fo.boundary, fo.direction, fo.num_directions,
                                   scale=2 if scale is None else scale, iterations=iterations)
@@ -293,12 +294,12 @@ def refine_directory(
         mask_paths = [Path(os.path.normpath(lst.parent / e[0])) for e in entries]
         for p in mask_paths:
             if pred_dir.resolve() not in p.resolve().parents:
-                raise ValueError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
+                raise InputError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
         loaded = [read_label_file(p) for p in mask_paths]
         if fo is not None:
             for p, (m, _) in zip(mask_paths, loaded):
                 if m.shape != fo.boundary.shape:
-                    raise ValueError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
+                    raise InputError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
             refined = refine_masks([m for m, _ in loaded], fo.boundary, fo.direction, fo.num_directions,
                                    scale=1 if scale is None else scale, iterations=iterations)
             report.instance_lists += 1

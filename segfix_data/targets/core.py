@@ -1,6 +1,6 @@
 """SegFix ground-truth targets: ``Targets``, ``semantic_targets``, ``instance_targets``, presets.
 
-Definitions: ``../shared/docs/targets.md`` (sections 2-4 for ``paper``, section 6 for
+Definitions: ``docs/targets.md`` (sections 2-4 for ``paper``, section 6 for
 ``openseg``). One exact multi-label distance transform (:mod:`segfix_data.targets.edt`) and one
 label-masked filter (:mod:`segfix_data.targets.gradient`) give every class's targets at once.
 
@@ -25,6 +25,7 @@ import numpy as np
 from .direction import DIRECTION_IGNORE, angle_to_bin, check_num_directions, direction_kernels
 from .edt import multilabel_distance
 from .gradient import masked_gradient_torch_order, paper_fields
+from segfix_data.errors import InputError
 
 #: Default parameters of each preset. ``openseg`` reproduces the authors' generator.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -108,11 +109,11 @@ def resolve_params(preset: str, overrides: dict) -> dict:
         ValueError naming the bad parameter.
     """
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise InputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     params = dict(PRESETS[preset])
     unknown = set(overrides) - set(params)
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown target parameter(s) {sorted(unknown)} for preset {preset!r}; "
             f"known: {sorted(params)}"
         )
@@ -120,7 +121,7 @@ def resolve_params(preset: str, overrides: dict) -> dict:
     params["num_directions"] = check_num_directions(params["num_directions"])
     direction_kernels(params["ksize"])  # validates ksize
     if not params["gamma"] > 0:
-        raise ValueError(f"gamma must be > 0 pixels, got {params['gamma']!r}")
+        raise InputError(f"gamma must be > 0 pixels, got {params['gamma']!r}")
     params["gamma"] = float(params["gamma"])
     params["border_is_boundary"] = bool(params["border_is_boundary"])
     params["preset"] = preset
@@ -130,13 +131,13 @@ def resolve_params(preset: str, overrides: dict) -> dict:
 def _check_map(label: np.ndarray, name: str, ignore_index: int | None) -> np.ndarray:
     arr = np.asarray(label)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (H, W) array, got shape {arr.shape}")
+        raise InputError(f"{name} must be a 2-D (H, W) array, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
+        raise InputError(f"{name} is empty (shape {arr.shape})")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
+        raise InputError(
             f"{name} must be an integer map of ids, got dtype {arr.dtype}; float label maps are "
             "ambiguous (interpolated?): convert with .astype(np.int32) once you know they hold ids"
         )
@@ -145,7 +146,7 @@ def _check_map(label: np.ndarray, name: str, ignore_index: int | None) -> np.nda
         if ignore_index is not None and ignore_index < 0:
             negative &= arr != ignore_index
         if negative.any():
-            raise ValueError(
+            raise InputError(
                 f"{name} holds negative ids (e.g. {int(arr[negative].min())}); ids must be >= 0 "
                 "(pass the negative value as ignore_index if it marks ignored pixels)"
             )
@@ -169,7 +170,7 @@ def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict,
     if distance_bound is not None:
         need = min_distance_bound(params["gamma"], params["ksize"])
         if not float(distance_bound) >= need:
-            raise ValueError(
+            raise InputError(
                 f"distance_bound {distance_bound!r} is below {need:.3f} pixels = gamma + "
                 "(ksize // 2) * sqrt(2), the distances the boundary and direction targets read; "
                 "pass at least that, or None for the full distance")
@@ -187,7 +188,7 @@ def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict,
 
 def _no_bound_for_openseg(distance_bound) -> None:
     if distance_bound is not None:
-        raise ValueError("distance_bound applies to the paper preset only: the openseg preset "
+        raise InputError("distance_bound applies to the paper preset only: the openseg preset "
                          "stores the authors' full depth")
 
 
