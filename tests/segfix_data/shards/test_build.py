@@ -201,7 +201,7 @@ def test_kill_9_mid_build_then_rerun_equals_uninterrupted(tmp_path):
 
 def _corrupt_dataset(root):
     """Bad files in a 7-frame train split: one per kind of problem, and two good frames."""
-    gt, img = root / "gtFine" / "train", root / "leftImg8bit" / "train"
+    gt = root / "gtFine" / "train"
     files = sorted(gt.glob("*/*_labelIds.png"))
     assert len(files) == 7
     trunc = files[0].read_bytes()
