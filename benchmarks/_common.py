@@ -28,18 +28,51 @@ def use_cpu_time() -> None:
     CLOCK["fn"], CLOCK["name"] = time.process_time, "cpu"
 
 
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
-    """Median time of ``fn()`` in seconds (:data:`CLOCK`) over ``repeats`` runs after ``warmup``."""
+def median_time_and_result(fn, repeats: int, warmup: int = 1, *, sync=None) -> tuple[float, object]:
+    """Median time of ``fn()`` in seconds (:data:`CLOCK`) over ``repeats`` runs after ``warmup``,
+    and the last run's result. ``sync`` (e.g. ``torch.cuda.synchronize``) is called before the
+    clock starts and before it stops, so that queued device work is timed."""
+    sync = sync or (lambda: None)
+    out = None
     for _ in range(warmup):
-        fn()
+        out = fn()
+    sync()
     times = []
     clock = CLOCK["fn"]
     for _ in range(repeats):
+        sync()
         t0 = clock()
-        fn()
+        out = fn()
+        sync()
         times.append(clock() - t0)
     times.sort()
-    return times[len(times) // 2]
+    return times[len(times) // 2], out
+
+
+def median_time(fn, repeats: int, warmup: int = 1, *, sync=None) -> float:
+    """Median time of ``fn()`` in seconds (:data:`CLOCK`) over ``repeats`` runs after ``warmup``
+    (the one timer of every benchmark script; see :func:`median_time_and_result`)."""
+    return median_time_and_result(fn, repeats, warmup, sync=sync)[0]
+
+
+def interleaved_median_times(fns: dict, repeats: int, warmup: int = 1, *, sync=None) -> dict:
+    """Median seconds of each ``fns[name]()`` (:data:`CLOCK`) over ``repeats`` rounds after
+    ``warmup`` rounds; within a round the functions run in turn, so that a drift of a shared
+    machine hits ours and the baseline alike. ``sync`` as in :func:`median_time_and_result`."""
+    sync = sync or (lambda: None)
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    clock = CLOCK["fn"]
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            sync()
+            t0 = clock()
+            fn()
+            sync()
+            times[name].append(clock() - t0)
+    return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
 def _cpu_model() -> str:

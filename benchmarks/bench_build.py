@@ -28,13 +28,9 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLA
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _common import CLOCK, machine_metadata, print_metadata, use_cpu_time, write_json  # noqa: E402
+from _common import CLOCK, machine_metadata, median_time, print_metadata, use_cpu_time, write_json  # noqa: E402
 
 from segfix_data import datasets, shards  # noqa: E402
 from segfix_data.datasets import io  # noqa: E402
@@ -117,13 +113,8 @@ def metadata() -> dict:
 
 
 def median_ms(fn, repeats: int) -> float:
-    ts = []
-    clock = CLOCK["fn"]
-    for _ in range(repeats):
-        t = clock()
-        fn()
-        ts.append(clock() - t)
-    return 1000 * float(np.median(ts))
+    """:func:`_common.median_time` in milliseconds, without a warm-up run (builds are long)."""
+    return 1000 * median_time(fn, repeats, warmup=0)
 
 
 def stored_bytes(out: Path, split: str) -> dict:

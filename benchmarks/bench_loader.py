@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from benchmarks._common import interleaved_median_times, machine_metadata, print_metadata, write_json  # noqa: E402
 from segfix_data.targets.direction import angle_to_bin, flip_direction_map  # noqa: E402
 from segfix_train.data import AugmentConfig, device_batch, normalise, random_crop  # noqa: E402
 
@@ -117,16 +117,12 @@ def run(args) -> dict:
             for k, f, y0, x0, flip, delta in draws():
                 authors_crop(frames[f], (y0, x0, crop, crop), flip, delta, crop)
 
-        ours(); ours_cpu_norm(); theirs()  # warm caches / imports
-        t_ours, t_norm, t_theirs = [], [], []
-        for _ in range(args.repeats):
-            t = time.perf_counter(); ours(); t_ours.append(time.perf_counter() - t)
-            t = time.perf_counter(); ours_cpu_norm(); t_norm.append(time.perf_counter() - t)
-            t = time.perf_counter(); theirs(); t_theirs.append(time.perf_counter() - t)
+        # one warm-up round (caches, imports), then interleaved rounds
+        t = interleaved_median_times({"ours": ours, "norm": ours_cpu_norm, "theirs": theirs}, args.repeats)
         ds.close()
-    ms_ours = 1e3 * float(np.median(t_ours)) / n_crops
-    ms_theirs = 1e3 * float(np.median(t_theirs)) / n_crops
-    ms_norm = 1e3 * float(np.median(t_norm)) / n_crops
+    ms_ours = 1e3 * t["ours"] / n_crops
+    ms_theirs = 1e3 * t["theirs"] / n_crops
+    ms_norm = 1e3 * t["norm"] / n_crops
     return {"frame": [h, w], "crop": crop, "frames": n_frames, "crops_per_repeat": n_crops,
             "repeats": args.repeats, "setup_s": setup_s,
             "ours_ms_per_crop": ms_ours, "authors_ms_per_crop": ms_theirs,

@@ -22,14 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from benchmarks._common import machine_metadata, median_time, print_metadata, write_json  # noqa: E402
 from segfix_train.data import normalise  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
 from segfix_train.predict import offsets_array, predict_probs, probs_to_maps  # noqa: E402
@@ -46,17 +45,8 @@ def sync(dev: torch.device) -> None:
 
 
 def timed(fn, dev, repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up."""
-    fn()
-    sync(dev)
-    ts = []
-    for _ in range(repeats):
-        sync(dev)
-        t = time.perf_counter()
-        fn()
-        sync(dev)
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up (device work included)."""
+    return median_time(fn, repeats, warmup=1, sync=lambda: sync(dev))
 
 
 def bench(name: str, frame: np.ndarray, dev: torch.device, precision: str, preset: str, repeats: int) -> dict:
@@ -96,7 +86,7 @@ def bench(name: str, frame: np.ndarray, dev: torch.device, precision: str, prese
     row = {"model": name, "precision": precision, "threads": torch.get_num_threads() if not cuda else None,
            "ours_ms": 1e3 * t_ours, "bare_ms": 1e3 * t_bare, "overhead_pct": 100.0 * (t_ours / t_bare - 1.0),
            "paper_v100_tensorrt_ms": PAPER_V100_MS.get(name)}
-    del model
+    model = None  # free the weights before the next model (the closures above are done with it)
     if cuda:
         torch.cuda.empty_cache()
     return row

@@ -24,7 +24,6 @@ for _v in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -32,7 +31,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine_metadata, print_metadata, write_json  # noqa: E402
+from _common import machine_metadata, median_time_and_result, print_metadata, write_json  # noqa: E402
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
@@ -43,15 +42,9 @@ from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402
 
 
 def median_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:
-    out = None
-    for _ in range(warmup):
-        out = fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times)), out
+    """:func:`_common.median_time_and_result` in milliseconds, and the result."""
+    seconds, out = median_time_and_result(fn, repeats, warmup)
+    return 1e3 * seconds, out
 
 
 def _grid(h: int, w: int, offsets: np.ndarray):

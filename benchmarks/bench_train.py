@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,7 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from benchmarks._common import interleaved_median_times, machine_metadata, print_metadata, write_json  # noqa: E402
 from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import device_batch, to_model_input  # noqa: E402
 from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
@@ -97,15 +96,8 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
 
     for f in (ours, bare):
         f(args.warmup)
-    sync(dev)
-    t_ours, t_bare = [], []
-    for _ in range(args.repeats):  # interleaved, so drifts hit both
-        for f, acc in ((ours, t_ours), (bare, t_bare)):
-            sync(dev)
-            t = time.perf_counter()
-            f(args.steps)
-            sync(dev)
-            acc.append(time.perf_counter() - t)
+    steps = interleaved_median_times({"ours": lambda: ours(args.steps), "bare": lambda: bare(args.steps)},
+                                     args.repeats, warmup=0, sync=lambda: sync(dev))
     # the parts that differ, timed alone (steadier than the whole-step ratio on a busy machine)
     m = model.num_directions
     bl = torch.randn(args.batch, 1, args.crop, args.crop, device=dev, requires_grad=True)
@@ -120,17 +112,11 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
         (F.binary_cross_entropy_with_logits(bl[:, 0], bts[0]) +
          F.cross_entropy(dl, dts[0], ignore_index=255)).backward()
 
-    part = {}
-    for f in (loss_ours, loss_bare, loss_ours, loss_bare):
-        sync(dev)
-        t = time.perf_counter()
-        for _ in range(5):
-            f()
-        sync(dev)
-        part[f.__name__] = (time.perf_counter() - t) / 5
-    ips_ours = args.batch * args.steps / float(np.median(t_ours))
-    ips_bare = args.batch * args.steps / float(np.median(t_bare))
-    del model, bare_model, opt, bare_opt
+    part = interleaved_median_times({"loss_ours": loss_ours, "loss_bare": loss_bare}, 5,
+                                    sync=lambda: sync(dev))
+    ips_ours = args.batch * args.steps / steps["ours"]
+    ips_bare = args.batch * args.steps / steps["bare"]
+    model = bare_model = opt = bare_opt = None  # free the weights before the next model
     if cuda:
         torch.cuda.empty_cache()
     return {"model": name, "ours_images_per_s": ips_ours, "bare_images_per_s": ips_bare,

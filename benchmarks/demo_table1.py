@@ -63,7 +63,7 @@ def coarse_prediction(label: np.ndarray, stride: int, noise: float, rng: np.rand
     hs, ws = h // stride, w // stride
     onehot = np.zeros((K, h, w), np.float32)
     valid = label < K
-    onehot[label[valid], *np.nonzero(valid)] = 1.0
+    onehot[(label[valid], *np.nonzero(valid))] = 1.0
     scores = onehot.reshape(K, hs, stride, ws, stride).mean(axis=(2, 4))
     scores += rng.normal(0.0, noise, scores.shape).astype(np.float32)
     y0, y1, wy0, wy1 = _bilinear_weights(h, hs)

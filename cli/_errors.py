@@ -1,22 +1,31 @@
 """One error convention for every ``segfix`` and ``segfix-gt`` command.
 
 Library code raises exceptions whose message names the file and the fix; :class:`SegfixGroup`
-(the group class of both command-line programs) turns them into one line on stderr, by type:
+(the group class of both command-line programs) turns them into one line on stderr, by type.
+A user mistake is an exception deriving from :class:`segfix_data.errors.SegfixUserError` (the
+library's ``InputError``, ``LayoutError``, ``FrameError``, ``ManifestError``, ``ShardReadError``,
+``ExportError``, ``CheckpointError``, ``ParamsMismatch``, ``SplitBusy`` and this module's
+:class:`UserError`); a plain ``ValueError`` (from numpy, torch or our own code) is not one: it is
+a bug, shown with its traceback.
+
+Exit statuses (the README's table):
 
 ==================================================  =========  ==============================
 exception                                           exit       printed
 ==================================================  =========  ==============================
-``ValueError`` and subclasses (``LayoutError``,     2          ``error: <message>``
-``FrameError``, ...), ``FileNotFoundError``,                   (user error: fix the input)
-``NotADirectoryError``, ``IsADirectoryError``,
-``FileExistsError``, ``PermissionError``,
-``ParamsMismatch``, :class:`UserError`
+(success)                                           0
+``SegfixUserError`` and subclasses,                 2          ``error: <message>``
+``FileNotFoundError``, ``NotADirectoryError``,                 (user error: fix the input)
+``IsADirectoryError``, ``FileExistsError``,
+``PermissionError``
+click's own errors (bad option, missing argument)   2          click's usage message
 ``BuildError``, :class:`RunFailed`, other           1          ``error: <message>``
 ``OSError`` (disk full, unreadable file),                      (the run failed)
 ``FloatingPointError`` (a diverged loss)
-click's own errors (bad option, missing argument)   2          click's usage message
-anything else                                       1          the traceback, then a line
+anything else (``ValueError``, ``KeyError``, ...)   1          the traceback, then a line
                                                                saying it is a bug
+``segfix-gt build`` finished with skipped frames    3          the frames and files left out
+or unpaired files left out
 ==================================================  =========  ==============================
 
 Commands therefore need no ``try``/``except`` of their own; a command may still exit with its
@@ -29,13 +38,16 @@ import traceback
 
 import click
 
-#: Exit statuses: success, a failed run (or an internal error), a user error.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from segfix_data.errors import InputError, SegfixUserError
+
+#: Exit statuses: success, a failed run (or an internal error), a user error, a build with frames
+#: or files left out (``segfix-gt build`` only).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 BUG_REPORT = "internal error: this is a bug in segfix, not in your input; please report it with the traceback above"
 
 
-class UserError(ValueError):
+class UserError(InputError):
     """A mistake in the command line or the input files; the message names the file and the fix."""
 
 
@@ -43,26 +55,17 @@ class RunFailed(RuntimeError):
     """The input was accepted but the run could not complete (the message says what to do)."""
 
 
-def _user_error_types() -> tuple[type, ...]:
-    types: list[type] = [ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                         FileExistsError, PermissionError, UnicodeDecodeError]
-    try:  # the shard pipeline's own classes are RuntimeErrors
-        from segfix_data.shards.pipeline import ParamsMismatch
-        types.append(ParamsMismatch)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(types)
+#: user errors: the input or the command line is wrong (the OSErrors name a path the user gave)
+USER_ERRORS = (SegfixUserError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+               FileExistsError, PermissionError)
 
 
-def _failed_run_types() -> tuple[type, ...]:
-    # OSError: disk full, unreadable HDF5, ...; FloatingPointError: a diverged training run
-    types: list[type] = [RunFailed, OSError, FloatingPointError]
-    try:
-        from segfix_data.shards.pipeline import BuildError
-        types.append(BuildError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(types)
+def _failed_runs() -> tuple[type, ...]:
+    """The run failed on accepted input: a build stopped on a bad frame, OSError (disk full,
+    unreadable HDF5, ...), a diverged loss. (The shard package is imported only when needed.)"""
+    from segfix_data.shards.pipeline import BuildError
+
+    return (RunFailed, BuildError, OSError, FloatingPointError)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -74,9 +77,9 @@ def _one_line(exc: BaseException) -> str:
 
 def classify(exc: BaseException) -> int | None:
     """The exit status of an exception under this convention; None for an internal error."""
-    if isinstance(exc, _user_error_types()):
+    if isinstance(exc, USER_ERRORS):
         return EXIT_USAGE
-    if isinstance(exc, _failed_run_types()):
+    if isinstance(exc, _failed_runs()):
         return EXIT_FAILED
     return None
 

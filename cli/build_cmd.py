@@ -15,8 +15,9 @@ from segfix_data import datasets as _datasets
 
 DEFAULT_SPLITS = _datasets.DEFAULT_SPLITS
 
-#: Exit statuses.
-EXIT_OK, EXIT_STOPPED, EXIT_SETUP, EXIT_SKIPPED = 0, 1, 2, 3
+#: Exit statuses of its own (the others come from cli/_errors.py: 1 stopped on a bad frame, 2 setup
+#: error): 3 = built, with skipped frames or unpaired files left out.
+EXIT_OK, EXIT_SKIPPED = 0, 3
 
 
 class _Progress:
@@ -43,7 +44,10 @@ class _Progress:
         eta = int((total - self.done) / max(rate, 1e-9))
         self.bar.update(n, f"{rate:.1f} frames/s  ETA {eta // 3600}:{eta // 60 % 60:02d}:{eta % 60:02d}")
 
-    def close(self) -> None:
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
@@ -110,23 +114,21 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
 
     Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
     changed and retries frames that failed. Exit status: 0 built, 1 stopped on a bad frame
-    (--on-error fail), 2 setup error (layout, parameters), 3 built with skipped frames, or with
-    unpaired files or unreadable directories left out (unless --allow-unpaired).
+    (--on-error fail) or a failed write, 2 setup error (layout, parameters, another build writing
+    the split), 3 built with skipped frames, or with unpaired files or unreadable directories left
+    out (unless --allow-unpaired).
     """
-    try:
-        from segfix_data.datasets.labels import read_class_names
+    from segfix_data.datasets.labels import read_class_names
 
-        class_names = read_class_names(class_names_file) if class_names_file else None
-        config = _shards.BuildConfig(
-            layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
-            num_directions=int(num_directions) if num_directions else None,
-            border_is_boundary=border_is_boundary, images=images, image_format=image_format,
-            tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,
-            class_map=class_map, image_glob=image_glob, label_glob=label_glob,
-            img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
-            class_names=class_names)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    class_names = read_class_names(class_names_file) if class_names_file else None
+    config = _shards.BuildConfig(
+        layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
+        num_directions=int(num_directions) if num_directions else None,
+        border_is_boundary=border_is_boundary, images=images, image_format=image_format,
+        tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,
+        class_map=class_map, image_glob=image_glob, label_glob=label_glob,
+        img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
+        class_names=class_names)
     if splits:
         splits = [_datasets.resolve_split(layout, dataset_dir, s) for s in splits]
     else:
@@ -136,24 +138,11 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
                    + (f" ({', '.join(missing)} not found)" if missing else ""), err=True)
     results, status = [], EXIT_OK
     for split in splits:
-        bar = _Progress(split, quiet)
-        try:
+        with _Progress(split, quiet) as bar:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
                                               backend=backend, scheduler=scheduler, on_error=on_error,
                                               overwrite=overwrite, progress=bar,
                                               command=_resume_command(dataset_dir, out_dir)))
-        except _shards.BuildError as exc:
-            bar.close()
-            click.echo(f"error: {exc}\nCompleted shards are kept; fix or remove the file and rerun "
-                       "the same command to resume (or use --on-error skip).", err=True)
-            status = EXIT_STOPPED
-            break
-        except (_datasets.LayoutError, _shards.ParamsMismatch, ValueError, OSError) as exc:
-            bar.close()
-            click.echo(f"error: {exc}", err=True)
-            status = EXIT_SETUP
-            break
-        bar.close()
     _summary(results)
     if status == EXIT_OK and any(r.failed for r in results):
         status = EXIT_SKIPPED

@@ -7,6 +7,7 @@ import click
 
 from cli._progress import progressbar
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import SegfixUserError
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
                                            resolve_eval_split)
@@ -42,7 +43,7 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
     from segfix_data.metrics.instances import (compare_instances, evaluate_instances,
                                                find_instance_ground_truth, format_instance_table)
 
-    def run(d, label):  # a ValueError is a user error: cli/_errors.py prints one line, exit 2
+    def run(d, label):  # a SegfixUserError is a user error: cli/_errors.py prints one line, exit 2
         n = len(find_instance_ground_truth(gt_dir, split))
         with progressbar(length=n, label=label) as bar:
             return evaluate_instances(gt_dir, d, split=split, progress=bar.update)
@@ -111,7 +112,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
         return _instances(gt_dir, pred_dir, split or "val", baseline, json_path)
     try:
         class_names = read_class_names(class_names_file) if class_names_file else None
-    except ValueError as exc:
+    except SegfixUserError as exc:
         raise click.UsageError(str(exc)) from None
     split = resolve_eval_split(gt_dir, layout, split)
     kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
@@ -123,7 +124,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
         try:
             require_matplotlib()
-        except ValueError as exc:
+        except SegfixUserError as exc:
             raise click.UsageError(str(exc)) from None
     result = _run(gt_dir, pred_dir, "scoring", **kw)
     base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None

@@ -36,15 +36,15 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
     from segfix_data.inspect.shards import choose_split, class_names_of, sample_panel, split_boundary_stats
     from segfix_data.shards import ShardSet, list_splits, output_path
 
+    split = choose_split(list_splits(out_dir, complete=True), split)
+    ds = ShardSet(out_dir, split)
+    if len(ds) == 0:
+        raise UserError(f"{Path(out_dir) / split}: the split has no samples")
     try:
-        split = choose_split(list_splits(out_dir, complete=True), split)
-        ds = ShardSet(out_dir, split)
-        if len(ds) == 0:
-            raise UserError(f"{Path(out_dir) / split}: the split has no samples")
         i = 0 if stem is None else ds.index_of(stem)
-        panel, shown = sample_panel(ds, i, variant, tile_width=tile_width)
-    except KeyError as exc:  # ShardSet.index_of names the stem and the split
+    except KeyError as exc:  # ShardSet.index_of names the stem and the split: a bad --sample
         raise UserError(f"{exc.args[0]}; pass --sample with a stem listed in its manifest.json") from None
+    panel, shown = sample_panel(ds, i, variant, tile_width=tile_width)
     name = ds.samples[i]["stem"]
     path = save_panel(out_png or output_path(".", f"{name}_targets.png"), panel)
     click.echo(f"panel of {split}/{name} ({shown} targets) written to {path}")

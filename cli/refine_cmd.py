@@ -8,6 +8,7 @@ import click
 from cli._progress import progressbar
 
 from segfix_data.refine.directory import ID_SPACES, OffsetsSource, plan_directory, refine_directory, write_report
+from segfix_data.shards import ShardOffsets, is_shard_dir
 
 
 @click.command("refine")
@@ -30,7 +31,7 @@ def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing)
 
     Each boundary pixel takes the label its offset points to: L'(p) = L(clamp(p + s * o(p))).
     """
-    src = OffsetsSource(source)
+    src = ShardOffsets(source) if is_shard_dir(source) else OffsetsSource(source)
     maps, lists = plan_directory(Path(pred_dir))
     with progressbar(length=len(maps) + len(lists), label="refining") as bar:
         report = refine_directory(pred_dir, out_dir, src, scale=scale, iterations=iterations,

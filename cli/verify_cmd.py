@@ -9,6 +9,7 @@ from cli._errors import UserError
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
+from segfix_data.errors import SegfixUserError
 
 
 @click.command("verify")
@@ -31,7 +32,7 @@ def verify_cmd(out_dir, splits, quiet):
             continue
         try:
             n = len(_shards.ShardSet(out_dir, split))
-        except (OSError, ValueError) as exc:
+        except (OSError, SegfixUserError) as exc:
             click.echo(f"{split}: cannot read the manifest: {exc}", err=True)
             bad += 1
             continue

@@ -1,6 +1,6 @@
 """The authors' ``.mat`` files (openseg.pytorch), both ways.
 
-Two kinds of file (``../shared/docs/targets.md`` section 6):
+Two kinds of file (``docs/targets.md`` section 6):
 
 * ground-truth targets, one per label map: keys ``depth`` (uint8 HxW, distance capped at 250),
   ``dir_deg`` (uint8 HxW, ``(angle_deg + 180) / 2`` truncated, 0..180) and ``deg_reduce`` (= 2);
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import InputError
 
 DEG_REDUCE = 2
 
@@ -40,13 +41,13 @@ def _load_mat(path, keys: tuple[str, ...]) -> dict:
     try:
         data = scipy.io.loadmat(path, variable_names=list(keys))
     except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError, ...
-        raise ValueError(
+        raise InputError(
             f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc}); the file is "
             "damaged or truncated: delete it and write it again"
         ) from exc
     missing = [k for k in keys if k not in data]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {missing} (expected keys {list(keys)}); "
+        raise InputError(f"{path}: missing key(s) {missing} (expected keys {list(keys)}); "
                          "is this file of the right kind?")
     return data
 
@@ -55,7 +56,7 @@ def _check_map(arr, name: str, where: str, ndim: int = 2) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.ndim != ndim or 0 in arr.shape:
         want = "(H, W)" if ndim == 2 else "(H, W, 2)"
-        raise ValueError(f"{where}: {name} must have shape {want}, got {arr.shape}")
+        raise InputError(f"{where}: {name} must have shape {want}, got {arr.shape}")
     return arr
 
 
@@ -63,14 +64,14 @@ def _as_uint8(arr: np.ndarray, name: str, where: str, upper: int) -> np.ndarray:
     """Integer map with values in 0..upper -> uint8 (a float map holding whole numbers is accepted)."""
     if arr.dtype == np.uint8:
         if arr.max() > upper:
-            raise ValueError(f"{where}: {name} holds values up to {int(arr.max())}, expected 0..{upper}")
+            raise InputError(f"{where}: {name} holds values up to {int(arr.max())}, expected 0..{upper}")
         return arr
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{where}: {name} must be an integer array (uint8), got dtype {arr.dtype}")
+        raise InputError(f"{where}: {name} must be an integer array (uint8), got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating) and not np.array_equal(arr, np.round(arr)):
-        raise ValueError(f"{where}: {name} must hold whole numbers, got dtype {arr.dtype} with fractions")
+        raise InputError(f"{where}: {name} must hold whole numbers, got dtype {arr.dtype} with fractions")
     if arr.min() < 0 or arr.max() > upper:
-        raise ValueError(f"{where}: {name} values must lie in 0..{upper}, got {arr.min()}..{arr.max()}")
+        raise InputError(f"{where}: {name} values must lie in 0..{upper}, got {arr.min()}..{arr.max()}")
     return arr.astype(np.uint8)
 
 
@@ -90,7 +91,7 @@ def save_openseg_targets_mat(path, depth: np.ndarray, dir_deg: np.ndarray) -> Pa
     dir_deg = _as_uint8(_check_map(dir_deg, "dir_deg", "save_openseg_targets_mat"), "dir_deg",
                         "save_openseg_targets_mat", 180)
     if depth.shape != dir_deg.shape:
-        raise ValueError(f"save_openseg_targets_mat: depth {depth.shape} and dir_deg {dir_deg.shape} "
+        raise InputError(f"save_openseg_targets_mat: depth {depth.shape} and dir_deg {dir_deg.shape} "
                          "must have the same (H, W) shape")
     return _save_mat_atomic(path, {"depth": depth, "dir_deg": dir_deg, "deg_reduce": DEG_REDUCE})
 
@@ -109,10 +110,10 @@ def load_openseg_targets_mat(path) -> dict:
     depth = _as_uint8(_check_map(data["depth"], "depth", str(path)), "depth", str(path), 255)
     dir_deg = _as_uint8(_check_map(data["dir_deg"], "dir_deg", str(path)), "dir_deg", str(path), 180)
     if depth.shape != dir_deg.shape:
-        raise ValueError(f"{path}: depth {depth.shape} and dir_deg {dir_deg.shape} differ in shape")
+        raise InputError(f"{path}: depth {depth.shape} and dir_deg {dir_deg.shape} differ in shape")
     reduce = np.asarray(data["deg_reduce"])
     if reduce.size != 1 or not np.isfinite(reduce.astype(np.float64)).all():
-        raise ValueError(f"{path}: deg_reduce must be one number, got shape {reduce.shape}")
+        raise InputError(f"{path}: deg_reduce must be one number, got shape {reduce.shape}")
     return {"depth": depth, "dir_deg": dir_deg, "deg_reduce": int(reduce.ravel()[0])}
 
 
@@ -125,10 +126,10 @@ def save_openseg_offsets_mat(path, offsets: np.ndarray) -> Path:
     """
     offsets = _check_map(offsets, "offsets", "save_openseg_offsets_mat", ndim=3)
     if offsets.shape[2] != 2 or not np.issubdtype(offsets.dtype, np.integer):
-        raise ValueError(f"save_openseg_offsets_mat: offsets must be an integer (H, W, 2) array of "
+        raise InputError(f"save_openseg_offsets_mat: offsets must be an integer (H, W, 2) array of "
                          f"(dy, dx), got shape {offsets.shape} dtype {offsets.dtype}")
     if offsets.size and (offsets.min() < -32768 or offsets.max() > 32767):
-        raise ValueError("save_openseg_offsets_mat: offsets do not fit in int16")
+        raise InputError("save_openseg_offsets_mat: offsets do not fit in int16")
     return _save_mat_atomic(path, {"mat": offsets.astype(np.int16)})
 
 
@@ -139,11 +140,11 @@ def load_openseg_offsets_mat(path) -> np.ndarray:
     """
     mat = _check_map(_load_mat(path, ("mat",))["mat"], "mat", str(path), ndim=3)
     if mat.shape[2] != 2:
-        raise ValueError(f"{path}: mat must have shape (H, W, 2) of (dy, dx), got {mat.shape}")
+        raise InputError(f"{path}: mat must have shape (H, W, 2) of (dy, dx), got {mat.shape}")
     if not (np.issubdtype(mat.dtype, np.integer) or np.issubdtype(mat.dtype, np.floating)):
-        raise ValueError(f"{path}: mat must be numeric, got dtype {mat.dtype}")
+        raise InputError(f"{path}: mat must be numeric, got dtype {mat.dtype}")
     if np.issubdtype(mat.dtype, np.floating) and not np.array_equal(mat, np.round(mat)):
-        raise ValueError(f"{path}: mat must hold whole-pixel offsets, found fractions")
+        raise InputError(f"{path}: mat must hold whole-pixel offsets, found fractions")
     if mat.min() < -32768 or mat.max() > 32767:
-        raise ValueError(f"{path}: offsets out of the int16 range")
+        raise InputError(f"{path}: offsets out of the int16 range")
     return mat.astype(np.int16)

@@ -22,6 +22,7 @@ from segfix_data.refine.shift import refine_labels
 
 from .data import normalise
 from .predict import load_model, offsets_array, predict_probs, probs_to_maps
+from segfix_data.errors import InputError
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -35,7 +36,7 @@ def _device(device: str | torch.device) -> torch.device:
 def _check_image(image) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"image must be an RGB uint8 array of shape (H, W, 3), got {image.shape} {image.dtype}")
+        raise InputError(f"image must be an RGB uint8 array of shape (H, W, 3), got {image.shape} {image.dtype}")
     return image
 
 
@@ -121,7 +122,7 @@ class SegFix:
         image = _check_image(image)
         labels = np.asarray(labels)
         if labels.shape != image.shape[:2]:
-            raise ValueError(f"labels must have the image's shape {image.shape[:2]}, got {labels.shape}")
+            raise InputError(f"labels must have the image's shape {image.shape[:2]}, got {labels.shape}")
         boundary, direction = self.predict(image)
         return refine_labels(labels, boundary, direction, self.num_directions, scale=scale,
                              iterations=iterations)

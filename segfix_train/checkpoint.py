@@ -24,12 +24,13 @@ import re
 import numpy as np
 import torch
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import InputError
 
 _NAME = re.compile(r"ckpt_(\d{8})\.pt$")
 DIGEST_SUFFIX = ".sha256"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A checkpoint that cannot be used: missing, damaged (digest mismatch), not a segfix checkpoint,
     or holding objects other than tensors and plain types. The message names the file and the fix."""
 

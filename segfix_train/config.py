@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import InputError
 
 
 @dataclass
@@ -80,12 +81,12 @@ def load_toml(path: str) -> dict[str, Any]:
             data = tomllib.load(f)
     except FileNotFoundError:
         raise FileNotFoundError(f"config file {path!r} not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"config file {path!r} is not valid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"config file {path!r} is not valid TOML: {e}") from None
     data = data.get("train", data)
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        raise ValueError(f"config file {path!r}: unknown keys {unknown}; valid keys: {sorted(FIELDS)}")
+        raise InputError(f"config file {path!r}: unknown keys {unknown}; valid keys: {sorted(FIELDS)}")
     return data
 
 
@@ -97,7 +98,7 @@ def resolve(config_file: str | None = None, **cli: Any) -> TrainConfig:
     values.update({k: v for k, v in cli.items() if v is not None})
     unknown = sorted(set(values) - FIELDS)
     if unknown:
-        raise ValueError(f"unknown configuration keys {unknown}")
+        raise InputError(f"unknown configuration keys {unknown}")
     cfg = TrainConfig(**values)
     validate(cfg)
     return cfg
@@ -106,19 +107,19 @@ def resolve(config_file: str | None = None, **cli: Any) -> TrainConfig:
 def validate(cfg: TrainConfig) -> None:
     """Raise ``ValueError`` naming the offending setting."""
     if not cfg.shards:
-        raise ValueError("no shard directory given (--shards OUT_DIR)")
+        raise InputError("no shard directory given (--shards OUT_DIR)")
     if cfg.shard_weights is not None and len(cfg.shard_weights) != len(cfg.shards):
-        raise ValueError(f"shard_weights has {len(cfg.shard_weights)} entries for {len(cfg.shards)} shard dirs")
+        raise InputError(f"shard_weights has {len(cfg.shard_weights)} entries for {len(cfg.shards)} shard dirs")
     for name in ("iters", "batch", "accum", "crop", "log_every", "ckpt_every"):
         if int(getattr(cfg, name)) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)!r}")
+            raise InputError(f"{name} must be >= 1, got {getattr(cfg, name)!r}")
     if cfg.direction_mask not in ("gt", "pred"):
-        raise ValueError(f"direction_mask must be 'gt' or 'pred', got {cfg.direction_mask!r}")
+        raise InputError(f"direction_mask must be 'gt' or 'pred', got {cfg.direction_mask!r}")
     if cfg.amp not in ("auto", "bf16", "off") or cfg.channels_last not in ("auto", "on", "off"):
-        raise ValueError(f"amp must be auto|bf16|off and channels_last auto|on|off, got {cfg.amp!r}, "
+        raise InputError(f"amp must be auto|bf16|off and channels_last auto|on|off, got {cfg.amp!r}, "
                          f"{cfg.channels_last!r}")
     if cfg.scale is not None and (len(cfg.scale) != 2 or not 0 < cfg.scale[0] <= cfg.scale[1]):
-        raise ValueError(f"scale must be [min, max] with 0 < min <= max, got {cfg.scale!r}")
+        raise InputError(f"scale must be [min, max] with 0 < min <= max, got {cfg.scale!r}")
 
 
 def parse_shard_entry(entry: str, default_split: str) -> tuple[str, str]:
@@ -128,7 +129,7 @@ def parse_shard_entry(entry: str, default_split: str) -> tuple[str, str]:
     if sep and head and tail and "/" not in tail and os.sep not in tail and not os.path.isdir(entry):
         return head, tail
     if sep and not tail:
-        raise ValueError(f"--shards {entry!r}: empty split after ':'; use DIR or DIR:SPLIT")
+        raise InputError(f"--shards {entry!r}: empty split after ':'; use DIR or DIR:SPLIT")
     return str(entry), default_split
 
 

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
+from segfix_data.errors import InputError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
@@ -58,7 +59,7 @@ class AugmentConfig:
 def normalise(image: np.ndarray) -> np.ndarray:
     """uint8/float ``(H, W, 3)`` RGB -> float32 ``(3, H, W)`` ImageNet-normalised."""
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+        raise InputError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
     x = (image.astype(np.float32) - IMAGENET_MEAN) / IMAGENET_STD
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
@@ -68,7 +69,7 @@ def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
     (ties to the earlier set). Sums to ``batch``."""
     w = np.asarray(weights, dtype=np.float64)
     if batch < 1 or w.ndim != 1 or len(w) == 0 or (w < 0).any() or w.sum() <= 0:
-        raise ValueError(f"need batch >= 1 and non-negative weights with a positive sum, got "
+        raise InputError(f"need batch >= 1 and non-negative weights with a positive sum, got "
                          f"batch={batch}, weights={list(weights)}")
     exact = batch * w / w.sum()
     n = np.floor(exact).astype(int)
@@ -88,7 +89,7 @@ def rank_images(ds, rank: int, world_size: int) -> np.ndarray:
     else:
         idx = np.arange(len(ds.samples))[rank::world_size]
     if len(idx) == 0:
-        raise ValueError(f"rank {rank} of {world_size} has no images ({len(ds.samples)} in the set)")
+        raise InputError(f"rank {rank} of {world_size} has no images ({len(ds.samples)} in the set)")
     return idx.astype(np.int64)
 
 
@@ -157,7 +158,7 @@ def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None)
         float32 ``(N, 3, H, W)`` normalised batch, in channels-last memory layout (a view of NHWC).
     """
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected uint8 crops of shape (N, H, W, 3), got {tuple(images.shape)}")
+        raise InputError(f"expected uint8 crops of shape (N, H, W, 3), got {tuple(images.shape)}")
     x = images.float()
     if brightness is not None:
         x = (x + brightness.to(x.device, torch.float32).view(-1, 1, 1, 1)).clamp_(0, 255)
@@ -217,7 +218,7 @@ class CropStream(torch.utils.data.Dataset):
     def __init__(self, sets: Sequence, weights: Sequence[float], batch: int, *, seed: int = 0,
                  rank: int = 0, world_size: int = 1, aug: AugmentConfig | None = None):
         if len(sets) != len(weights):
-            raise ValueError(f"one weight per shard set: {len(sets)} sets, {len(weights)} weights")
+            raise InputError(f"one weight per shard set: {len(sets)} sets, {len(weights)} weights")
         self.sets = list(sets)
         self.aug = aug or AugmentConfig()
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
@@ -225,7 +226,7 @@ class CropStream(torch.utils.data.Dataset):
         self.images = [rank_images(ds, rank, world_size) for ds in self.sets]
         dirs = {int(ds.params.get("num_directions", 8)) for ds in self.sets}
         if len(dirs) != 1:
-            raise ValueError(f"shard sets disagree on num_directions: {sorted(dirs)}")
+            raise InputError(f"shard sets disagree on num_directions: {sorted(dirs)}")
         self.num_directions = dirs.pop()
         self._perm_cache: dict[tuple[int, int], np.ndarray] = {}
 

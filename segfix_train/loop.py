@@ -26,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import InputError
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
@@ -57,7 +58,7 @@ class _Dist:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         use_cuda = torch.cuda.is_available() if device_pref == "auto" else device_pref == "cuda"
         if use_cuda and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available")
+            raise InputError("device 'cuda' requested but CUDA is not available")
         self.device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
         if use_cuda:
             torch.cuda.set_device(self.device)
@@ -212,7 +213,7 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
 def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str], None]) -> dict:
     per_step = dd.world * cfg.accum
     if cfg.batch % per_step:
-        raise ValueError(f"batch {cfg.batch} is not divisible by world_size * accum = {per_step}")
+        raise InputError(f"batch {cfg.batch} is not divisible by world_size * accum = {per_step}")
     local_batch = cfg.batch // per_step
     cuda = dd.device.type == "cuda"
     use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
@@ -266,7 +267,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     if state is not None:
         diff = resume_differences(state["config"], cfg)
         if diff:
-            raise ValueError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
+            raise InputError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
                              "run's values (see its config.json) or start a new run with another --out")
         if int(state["config"].get("iters", cfg.iters)) != cfg.iters and dd.main:
             echo(f"iters {state['config'].get('iters')} -> {cfg.iters}: the lr schedule continues "

@@ -25,6 +25,7 @@ from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint
 from .data import normalise
 from .models import create_model
+from segfix_data.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
@@ -83,7 +84,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", mode
         spec = dict(name=cfg["model"], **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
     spec = {**spec, "num_directions": int(state.get("num_directions", spec.get("num_directions", 8)))}
     if model is not None and model != spec["name"]:
-        raise ValueError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
+        raise InputError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
                          f"authors' checkpoints")
     try:
         net = create_model(**spec)
@@ -110,7 +111,7 @@ def find_images(spec: str) -> list[str]:
 def window_starts(size: int, tile: int, stride: int) -> list[int]:
     """Start offsets of the windows along one axis of ``size`` pixels (all pixels covered)."""
     if not 1 <= stride <= tile:
-        raise ValueError(f"need 1 <= stride <= tile so that windows cover the image, got tile {tile}, "
+        raise InputError(f"need 1 <= stride <= tile so that windows cover the image, got tile {tile}, "
                          f"stride {stride}")
     if tile >= size:
         return [0]
@@ -136,7 +137,7 @@ def predict_probs(model: torch.nn.Module, image: torch.Tensor, *, tile: int | No
         float32 ``(H, W)`` boundary probability and float32 ``(m, H, W)`` direction probability.
     """
     if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"expected a normalised image of shape (3, H, W), got {tuple(image.shape)}")
+        raise InputError(f"expected a normalised image of shape (3, H, W), got {tuple(image.shape)}")
     ctx = autocast or (lambda: torch.autocast("cpu", enabled=False))
     _, h, w = image.shape
     if tile is None:
@@ -209,9 +210,9 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
     """
     if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+        raise InputError(f"preset must be one of {PRESETS}, got {preset!r}")
     if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
-        raise ValueError("--preset openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
+        raise InputError("--preset openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
                          "drop --tile/--stride/--threshold/--amp, or use --preset segfix")
     from PIL import Image
 
@@ -221,7 +222,7 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     stems = [_stem(p) for p in paths]
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
-        raise ValueError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
+        raise InputError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
     net = load_model(checkpoint, dev, model=model, abn_scale=abn_scale)
@@ -236,7 +237,7 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
         except OSError as e:
-            raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
+            raise InputError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
         if preset == "openseg":
             from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 

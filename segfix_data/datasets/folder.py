@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ._pairing import nothing_paired
 from .frame import Frame, require_dir, require_files, pair_by_stem
+from segfix_data.errors import InputError
 
 
 def _by_suffix(files: list[Path], suffix: str) -> tuple[dict[str, Path], list[Path]]:
@@ -37,7 +38,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
     root = Path(root)
     require_dir(root, "dataset root")
     if bool(img_suffix) != bool(seg_suffix):
-        raise ValueError("the folder layout pairs by suffix only with both --img-suffix and --seg-suffix")
+        raise InputError("the folder layout pairs by suffix only with both --img-suffix and --seg-suffix")
     ig, lg = image_glob.replace("{split}", split), label_glob.replace("{split}", split)
     labels = require_files(sorted(Path(p) for p in glob.glob(str(root / lg), recursive=True)), root, lg)
     if not images:

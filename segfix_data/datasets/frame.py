@@ -9,12 +9,14 @@ import dataclasses
 import os
 from pathlib import Path
 
+from segfix_data.errors import InputError
 
-class LayoutError(ValueError):
+
+class LayoutError(InputError):
     """A dataset directory does not have the expected layout (missing or empty directory)."""
 
 
-class FrameError(ValueError):
+class FrameError(InputError):
     """One frame's files cannot be used; the message names the file, the problem and the fix."""
 
     def __init__(self, path: str | os.PathLike, problem: str, fix: str = "") -> None:

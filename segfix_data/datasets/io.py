@@ -28,6 +28,7 @@ from PIL import Image
 from . import labels as _labels
 from .frame import FrameError
 from .layouts import LAYOUTS
+from segfix_data.errors import InputError
 
 #: Largest raw id each layout's label table knows (ids above it are "outside the table").
 CITYSCAPES_MAX_LABEL_ID = 33
@@ -267,10 +268,10 @@ def load_class_map(path: str | os.PathLike) -> np.ndarray:
         for raw, train in mapping.items():
             raw, train = int(raw), int(train)
             if not (0 <= raw < 65536 and 0 <= train <= 255):
-                raise ValueError(f"entry {raw}: {train} out of range (raw 0..65535, train 0..255)")
+                raise InputError(f"entry {raw}: {train} out of range (raw 0..65535, train 0..255)")
             table[raw] = train
     except (OSError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{path}: bad class map ({exc}); expected a JSON object "
+        raise InputError(f"{path}: bad class map ({exc}); expected a JSON object "
                          '{"raw id": train id, ...} with train id 255 for ignore') from None
     return table
 
@@ -322,7 +323,7 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
         train = np.where(inside, class_map[np.clip(ids, 0, class_map.size - 1)], -1)
         _check_range(path, ids, train >= 0, "class map")
         return train.astype(np.uint8)
-    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
 def read_instance_ids(path: str, *, expect_shape: tuple | None = None,

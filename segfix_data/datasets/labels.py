@@ -13,6 +13,7 @@ All functions take and return numpy arrays; none does I/O.
 from __future__ import annotations
 
 import numpy as np
+from segfix_data.errors import InputError
 
 IGNORE_INDEX = 255
 
@@ -41,9 +42,9 @@ VOC_CLASS_NAMES = (
 def _check_integer_map(label: np.ndarray, name: str = "label") -> np.ndarray:
     label = np.asarray(label)
     if label.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (H, W) array, got shape {label.shape}")
+        raise InputError(f"{name} must be a 2-D (H, W) array, got shape {label.shape}")
     if not np.issubdtype(label.dtype, np.integer):
-        raise ValueError(f"{name} must have an integer dtype, got {label.dtype}")
+        raise InputError(f"{name} must have an integer dtype, got {label.dtype}")
     return label
 
 
@@ -158,10 +159,10 @@ def read_class_names(path) -> tuple[str, ...]:
         with open(path, encoding="utf-8") as f:
             names = tuple(line.strip() for line in f if line.strip() and not line.lstrip().startswith("#"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the class names ({exc}); expected a text file with "
+        raise InputError(f"{path}: cannot read the class names ({exc}); expected a text file with "
                          "one class name per line") from None
     if not names:
-        raise ValueError(f"{path}: no class names; write one name per line, in train-id order")
+        raise InputError(f"{path}: no class names; write one name per line, in train-id order")
     if len(names) > 255:
-        raise ValueError(f"{path}: {len(names)} class names; at most 255 (255 is ignore)")
+        raise InputError(f"{path}: {len(names)} class names; at most 255 (255 is ignore)")
     return names

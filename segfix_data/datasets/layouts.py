@@ -34,6 +34,7 @@ from . import voc as _voc
 from .mmseg import mmseg_frames
 from .voc import voc_frames
 from ._pairing import nothing_paired, split_list_file
+from segfix_data.errors import InputError
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 
@@ -90,7 +91,7 @@ def available_splits(layout: str, root: str | os.PathLike) -> list[str]:
             return []
     if layout == "mmseg":
         return _mmseg.available_splits(root)
-    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
 def normalise_split(split: str, available, where: str | os.PathLike = "", what: str = "--split") -> str:
@@ -192,8 +193,8 @@ def _dispatch(layout, root, split, image_glob, label_glob, img_suffix, seg_suffi
         return frames, unpaired + unreadable_dirs(*dirs)
     if layout == "folder":
         if not image_glob or not label_glob:
-            raise ValueError("layout 'folder' needs --image-glob and --label-glob")
+            raise InputError("layout 'folder' needs --image-glob and --label-glob")
         frames, unpaired = folder_frames(root, split, image_glob, label_glob, img_suffix=img_suffix,
                                          seg_suffix=seg_suffix, images=images)
         return frames, unpaired + unreadable_dirs(root_p)
-    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")

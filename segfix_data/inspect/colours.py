@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from segfix_data.targets.direction import bin_centres, check_num_directions
+from segfix_data.errors import InputError
 
 #: Cityscapes colours of the 19 train ids (the official palette).
 CITYSCAPES_PALETTE = np.array([
@@ -41,7 +42,7 @@ def label_palette(ignore_index: int = 255, palette: str = "cityscapes") -> np.nd
     every id (background is black there, so ignore keeps VOC's cream (224, 224, 192)).
     """
     if palette not in ("cityscapes", "voc"):
-        raise ValueError(f"unknown palette {palette!r}; choose 'cityscapes' or 'voc'")
+        raise InputError(f"unknown palette {palette!r}; choose 'cityscapes' or 'voc'")
     pal = voc_palette()
     if palette == "cityscapes":
         pal[: len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE

@@ -13,6 +13,7 @@ from .colours import palette_of_layout
 
 from .panels import render_panel
 from .stats import BoundaryWidthStats, boundary_width_stats
+from segfix_data.errors import InputError
 
 __all__ = ["num_classes_of", "choose_split", "sample_panel", "split_boundary_stats"]
 
@@ -44,9 +45,9 @@ def choose_split(splits: list[str], wanted: str | None) -> str:
         alias = [a for a in SPLIT_ALIASES.get(wanted, ()) if a in splits]
         if len(alias) == 1:
             return alias[0]
-        raise ValueError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
+        raise InputError(f"split {wanted!r} is not built here; built splits: {', '.join(splits) or 'none'}")
     if not splits:
-        raise ValueError("no built split found (no <split>/manifest.json); run `segfix-gt build` first")
+        raise InputError("no built split found (no <split>/manifest.json); run `segfix-gt build` first")
     for name in ("val", "validation"):
         if name in splits:
             return name
@@ -58,7 +59,7 @@ def _variant_of(ds, variant: str | None) -> str:
     if variant is None:
         return built[0]
     if variant not in built:
-        raise ValueError(f"{ds.root}: variant {variant!r} was not built (built: {', '.join(built)})")
+        raise InputError(f"{ds.root}: variant {variant!r} was not built (built: {', '.join(built)})")
     return variant
 
 
@@ -97,7 +98,7 @@ def split_boundary_stats(ds, indices, widths=(1, 2, 3, 4, 5), progress=None) -> 
         if progress is not None:
             progress(1)
     if total is None:
-        raise ValueError(f"{ds.root}: no samples to count")
+        raise InputError(f"{ds.root}: no samples to count")
     return total
 
 

@@ -1,6 +1,6 @@
 """The boundary F-score of label maps (numba).
 
-Definitions (``../shared/docs/targets.md`` section 8; user docs in ``docs/evaluation.md``):
+Definitions (``docs/targets.md`` section 8; user docs in ``docs/evaluation.md``):
 
 * **Boundary F-score** as the authors' ``F1_running_score.py`` (after Gated-SCNN) computes it: per
   image and class ``c`` the binary maps ``pred == c`` and ``gt == c`` with ground-truth ignore

@@ -3,7 +3,7 @@
 One confusion matrix over the whole dataset, ground-truth ignore pixels left out,
 ``IoU_c = TP / (TP + FP + FN)`` where a prediction that is no evaluated class still counts as a false
 negative of the ground-truth class, and the mean over the classes whose denominator is non-zero
-(``../shared/docs/targets.md`` section 8; user docs in ``docs/evaluation.md``).
+(``docs/targets.md`` section 8; user docs in ``docs/evaluation.md``).
 
 Ground-truth values outside ``0 .. K-1`` (255 in practice) are ignore; predicted values outside
 ``0 .. K-1`` are "no evaluated class".

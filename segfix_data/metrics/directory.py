@@ -52,12 +52,13 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.datasets import labels as _labels
-from segfix_data.datasets._pairing import split_list_file
+from segfix_data.datasets import split_list_file
 from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, cityscapes_label_root,
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key
+from segfix_data.errors import InputError
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
@@ -73,28 +74,28 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
-                    raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids; save ids, not colours")
+                    raise InputError(f"{path}: PNG mode {im.mode} is not a map of ids; save ids, not colours")
                 arr = np.array(im)
         except ValueError:
             raise
         except Exception as exc:
-            raise ValueError(f"{path}: cannot read the PNG ({exc})") from exc
+            raise InputError(f"{path}: cannot read the PNG ({exc})") from exc
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{path}: expected a 2-D integer id map, got shape {arr.shape} dtype {arr.dtype}")
+        raise InputError(f"{path}: expected a 2-D integer id map, got shape {arr.shape} dtype {arr.dtype}")
     return arr
 
 
 def num_classes_of(layout: str, num_classes: int | None = None, class_names=None) -> int:
     if class_names and layout not in ("cityscapes", "gta5", "ade20k", "voc"):
         if num_classes and int(num_classes) != len(class_names):
-            raise ValueError(f"--num-classes {num_classes} differs from the {len(class_names)} names of "
+            raise InputError(f"--num-classes {num_classes} differs from the {len(class_names)} names of "
                              "--class-names; give one of them")
         return len(class_names)
     if layout == "voc":
         return len(_labels.VOC_CLASS_NAMES)
     if layout == "mmseg":
         if not num_classes:
-            raise ValueError("layout 'mmseg' needs --class-names FILE (one name per line) or --num-classes")
+            raise InputError("layout 'mmseg' needs --class-names FILE (one name per line) or --num-classes")
         return int(num_classes)
     if layout in ("cityscapes", "gta5"):
         return len(_labels.CITYSCAPES_EVAL_IDS)
@@ -102,7 +103,7 @@ def num_classes_of(layout: str, num_classes: int | None = None, class_names=None
         return _labels.ADE20K_NUM_CLASSES
     if layout == "folder":
         return int(num_classes or 19)
-    raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
 def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]:
@@ -120,7 +121,7 @@ def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None
     disk; a voc / mmseg split list file is kept. Raises ``LayoutError`` (a ``ValueError``) listing
     the splits found when it is absent."""
     if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     split = EVAL_SPLITS[layout] if split is None else split
     if split is None or layout == "gta5" or split_list_file(split) is not None:
         return split if layout != "gta5" else None
@@ -142,7 +143,7 @@ def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_su
         name = Path(f.label).name
         key = frame_key(name[: -len(suffix)] if layout == "mmseg" and name.endswith(suffix) else name)
         if key in out:
-            raise ValueError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
+            raise InputError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
         out[key] = Path(f.label)
     return out
 
@@ -174,12 +175,12 @@ def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None,
         files = sorted((root / split if split else root).rglob(f"*{seg_suffix or '.png'}"))
         where = f"*{seg_suffix or '.png'}"
     if not files:
-        raise ValueError(f"{root}: no ground truth found ({where}) for layout {layout!r}, split {split!r}")
+        raise InputError(f"{root}: no ground truth found ({where}) for layout {layout!r}, split {split!r}")
     out: dict[str, Path] = {}
     for f in files:
         key = frame_key(f)
         if key in out:
-            raise ValueError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f}")
+            raise InputError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f}")
         out[key] = f
     return out
 
@@ -195,7 +196,7 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
             continue
         key = frame_key(f)
         if key in out:
-            raise ValueError(f"{root}: two predictions for frame {key!r}: {out[key]} and {f}; keep one")
+            raise InputError(f"{root}: two predictions for frame {key!r}: {out[key]} and {f}; keep one")
         out[key] = f
     return out
 
@@ -216,7 +217,7 @@ def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
 def pred_to_train_ids(ids: np.ndarray, layout: str, id_space: str, num_classes: int) -> np.ndarray:
     """Prediction ids in ``id_space`` -> train ids (values outside ``0..K-1`` = no class)."""
     if id_space not in ID_SPACES:
-        raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
+        raise InputError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
     if id_space == "trainIds" or layout in ("folder", "voc", "mmseg"):
         return ids
     if layout in ("cityscapes", "gta5"):
@@ -265,7 +266,7 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
         if has_other and not _impossible(ids, id_table(layout, other, num_classes)[0]).size:
             fix = f"they fit {other}: pass --id-space {other}"
         flag = f" (--id-space {id_space})" if has_other else ""
-        raise ValueError(f"{path}: ids {shown} are impossible in {what}{flag}; {fix}")
+        raise InputError(f"{path}: ids {shown} are impossible in {what}{flag}; {fix}")
     if allow_ignored_ids:
         return
     valid = gt_train != 255
@@ -285,7 +286,7 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
         alt = pred_to_train_ids(ids, layout, other, num_classes)[valid]
         if float(((alt < 0) | (alt >= num_classes)).sum()) / n <= IGNORED_SHARE_LIMIT:
             fix = f"they look like {other}: pass --id-space {other}"
-    raise ValueError(f"{path}: {100 * share:.0f}% of the pixels with ground truth carry ids that no "
+    raise InputError(f"{path}: {100 * share:.0f}% of the pixels with ground truth carry ids that no "
                      f"evaluated class has in {what} (most often {top}); {fix}, or pass "
                      "--allow-ignored-ids to score them as wrong anyway")
 
@@ -340,12 +341,12 @@ def evaluate_directory(
     preds = find_predictions(pred_dir)
     missing = sorted(set(gts) - set(preds))
     if missing:
-        raise ValueError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
+        raise InputError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
                          f"(e.g. {', '.join(missing[:3])}); predictions are matched by Cityscapes frame "
                          "key (city_seq_frame) or file stem")
     units = {float(t) >= 1 for t in thresholds}
     if len(units) > 1:
-        raise ValueError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
+        raise InputError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
                          "use one or the other (--px for pixels)")
     score = SegmentationScore(k, thresholds, boundary=boundary)
     sizes = set()
@@ -353,7 +354,7 @@ def evaluate_directory(
         gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
         raw = read_ids(preds[key])
         if raw.shape != gt.shape:
-            raise ValueError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
+            raise InputError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
                              f"{gt.shape} ({gpath}); predict at full resolution")
         check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids)
         score.update(pred_to_train_ids(raw, layout, id_space, k), gt)

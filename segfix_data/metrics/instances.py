@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
+from segfix_data.errors import InputError
 
 GT_SUFFIX = "_gtFine_instanceIds.png"
 
@@ -30,7 +32,7 @@ def _evaluator():
     try:
         from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as ev
     except ImportError:
-        raise ValueError("--instances needs the official Cityscapes evaluator, which is not installed; "
+        raise InputError("--instances needs the official Cityscapes evaluator, which is not installed; "
                          "install it with: pip install 'segfix[instances]' (cityscapesscripts==2.3.0)") from None
     return ev
 
@@ -64,7 +66,7 @@ def find_instance_ground_truth(gt_dir: str | os.PathLike, split: str = "val") ->
     base = root / "gtFine" / split
     files = sorted((base if base.is_dir() else root).rglob(f"*{GT_SUFFIX}"))
     if not files:
-        raise ValueError(f"{root}: no *{GT_SUFFIX} found (gtFine/{split}/<city>/); --instances needs "
+        raise InputError(f"{root}: no *{GT_SUFFIX} found (gtFine/{split}/<city>/); --instances needs "
                          "the Cityscapes instance ground truth")
     return {frame_key(f): f for f in files}
 
@@ -76,25 +78,23 @@ def find_instance_results(pred_dir: str | os.PathLike) -> dict[str, Path]:
     for f in sorted(root.rglob("*.txt")):
         key = frame_key(f)
         if key in out:
-            raise ValueError(f"{root}: two instance lists for frame {key!r}: {out[key]} and {f}; keep one")
+            raise InputError(f"{root}: two instance lists for frame {key!r}: {out[key]} and {f}; keep one")
         out[key] = f
     return out
 
 
 def _check_list(path: Path, class_ids: set) -> None:
     """The checks the official evaluator would ``sys.exit`` on, as ValueErrors naming the file."""
-    from segfix_data.refine.directory import read_instance_list
-
     for n, (rel, cls, score, _) in enumerate(read_instance_list(path), 1):
         if os.path.isabs(rel):
-            raise ValueError(f"{path}:{n}: mask path {rel!r} must be relative to the list's folder")
+            raise InputError(f"{path}:{n}: mask path {rel!r} must be relative to the list's folder")
         mask = (path.parent / rel).resolve()
         if not mask.is_file():
-            raise ValueError(f"{path}:{n}: mask {rel!r} not found ({mask})")
+            raise InputError(f"{path}:{n}: mask {rel!r} not found ({mask})")
         if cls not in class_ids:
-            raise ValueError(f"{path}:{n}: class id {cls} is not a Cityscapes labelId")
+            raise InputError(f"{path}:{n}: class id {cls} is not a Cityscapes labelId")
         if not math.isfinite(score):
-            raise ValueError(f"{path}:{n}: score {score} is not a finite number")
+            raise InputError(f"{path}:{n}: score {score} is not a finite number")
 
 
 def evaluate_instances(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, *, split: str = "val",
@@ -111,7 +111,7 @@ def evaluate_instances(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, *
     preds = find_instance_results(pred_dir)
     missing = sorted(set(gts) - set(preds))
     if missing:
-        raise ValueError(f"{pred_dir}: no instance list (*.txt) for {len(missing)} of {len(gts)} frames "
+        raise InputError(f"{pred_dir}: no instance list (*.txt) for {len(missing)} of {len(gts)} frames "
                          f"(e.g. {', '.join(missing[:3])}); lists are matched by frame key city_seq_frame")
     class_ids = {label.id for label in ev.labels}
     keys = sorted(gts)
@@ -135,7 +135,7 @@ def evaluate_instances(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike, *
             aps = ev.evaluateMatches(matches, args)
             avg = ev.computeAverages(aps, args)
         except SystemExit:  # the evaluator's printError: its message is already on stdout
-            raise ValueError(f"{pred_dir}: the Cityscapes instance evaluator refused the results "
+            raise InputError(f"{pred_dir}: the Cityscapes instance evaluator refused the results "
                              "(see its message above)") from None
 
     def num(v):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+from segfix_data.errors import InputError
 
 IGNORE = 255
 FIXED_RGB = (0.12, 0.47, 0.95)    # blue
@@ -32,7 +33,7 @@ def require_matplotlib():
         matplotlib.use("Agg", force=True)
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ValueError("--plots needs matplotlib, which is not installed; "
+        raise InputError("--plots needs matplotlib, which is not installed; "
                          "install it with: pip install 'segfix[plots]' (or pip install matplotlib)") from None
     return plt
 
@@ -78,7 +79,7 @@ class ErrorDistance:
     def update(self, pred: np.ndarray, gt: np.ndarray, distance: np.ndarray | None = None) -> None:
         """Add one frame: (H, W) integer train ids; ``distance`` as :func:`distance_to_boundary`."""
         if pred.shape != gt.shape:
-            raise ValueError(f"prediction shape {pred.shape} differs from the ground truth {gt.shape}")
+            raise InputError(f"prediction shape {pred.shape} differs from the ground truth {gt.shape}")
         d = distance_to_boundary(gt) if distance is None else distance
         valid = gt != IGNORE
         k = self.bins(d[valid])
@@ -296,7 +297,7 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
     for name, found in (("PRED_DIR", preds), ("baseline", bases)):
         if found is not None and set(gts) - set(found):
             missing = sorted(set(gts) - set(found))
-            raise ValueError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
+            raise InputError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
 
     def load(key):
         gt = gt_to_train_ids(read_ids(gts[key]), layout, k, reduce_zero_label=reduce_zero_label)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .boundary import BOUNDARY_THRESHOLDS, boundary_f_image
 from .confusion import check_num_classes, confusion_matrix, iou_from_confusion
+from segfix_data.errors import InputError
 
 
 class SegmentationScore:
@@ -58,7 +59,7 @@ class SegmentationScore:
         """
         names = list(class_names) if class_names is not None else [str(c) for c in range(self.num_classes)]
         if len(names) != self.num_classes:
-            raise ValueError(f"class_names must have {self.num_classes} names, got {len(names)}")
+            raise InputError(f"class_names must have {self.num_classes} names, got {len(names)}")
         iou, miou = iou_from_confusion(self.conf)
         res = {
             "miou": _num(miou),

@@ -6,7 +6,9 @@
 * a directory of the authors' offset ``.mat`` files (key ``mat``, H x W x 2 ``(dy, dx)`` in
   {-1, 0, 1}): a non-zero offset is a boundary pixel, its direction the ``m = 8`` bin of that offset;
 * a shard directory from ``segfix-gt build`` (``<split>/manifest.json``): the stored ground-truth
-  boundary and direction, the oracle of the paper's Table 1.
+  boundary and direction, the oracle of the paper's Table 1, read by
+  :class:`segfix_data.shards.ShardOffsets` (the shard package owns the format; the CLI opens it and
+  passes it in, so this module does not import the shards).
 
 Predictions are matched to offsets by Cityscapes frame key (``city_seq_frame``, so
 ``aachen_000000_000019_leftImg8bit.png`` meets ``aachen_000000_000019_gtFine_labelIds`` offsets)
@@ -28,9 +30,11 @@ from PIL import Image
 
 from segfix_data.atomic import atomic_path
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
+from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
 from segfix_data.refine.offsets import read_offsets
 from .shift import refine_labels, refine_masks
+from segfix_data.errors import InputError
 
 ID_SPACES = ("labelIds", "trainIds")
 LABEL_SUFFIXES = (".png", ".npy")
@@ -52,9 +56,9 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
     """Boundary and ``m = 8`` direction bins from the authors' (H, W, 2) ``(dy, dx)`` offsets."""
     offsets = np.asarray(offsets)
     if offsets.ndim != 3 or offsets.shape[2] != 2:
-        raise ValueError(f"{path}: offsets must have shape (H, W, 2) (dy, dx), got {offsets.shape}")
+        raise InputError(f"{path}: offsets must have shape (H, W, 2) (dy, dx), got {offsets.shape}")
     if offsets.size and (np.abs(offsets).max() > 1):
-        raise ValueError(f"{path}: the authors' offsets are in {{-1, 0, 1}}, got values up to "
+        raise InputError(f"{path}: the authors' offsets are in {{-1, 0, 1}}, got values up to "
                          f"{int(np.abs(offsets).max())}; pass unit offsets and use --scale")
     code = (offsets[..., 0].astype(np.int64) + 1) * 3 + (offsets[..., 1].astype(np.int64) + 1)
     lut = np.full(9, DIRECTION_IGNORE, dtype=np.uint8)
@@ -75,17 +79,21 @@ def _index_files(root: Path, suffix: str) -> dict[str, Path]:
     for p in sorted(root.rglob(f"*{suffix}")):
         key = frame_key(p)
         if key in files:
-            raise ValueError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
+            raise InputError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
                              "keep one per frame")
         files[key] = p
     return files
 
 
 class OffsetsSource:
-    """Offsets per frame key from a predict / ``.mat`` / shard directory (see module doc).
+    """Offsets per frame key from a predict or ``.mat`` directory (see module doc).
+
+    A shard directory is read by :class:`segfix_data.shards.ShardOffsets`, which has this class's
+    interface (``kind``, ``root``, ``keys``, ``get(key, instance=...)``); :func:`refine_directory`
+    takes either.
 
     Attributes:
-        kind: "predict", "mat" or "shards".
+        kind: "predict" or "mat".
         keys: the frame keys available.
     """
 
@@ -94,36 +102,21 @@ class OffsetsSource:
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
                                     "`segfix predict` output, a folder of .mat offsets or a shard folder)")
-        manifests = sorted(self.root.glob("*/manifest.json"))
-        self._shards = {}
-        if manifests:
-            from segfix_data.shards import ShardSet
-
-            self.kind = "shards"
-            for m in manifests:
-                ds = ShardSet(self.root, m.parent.name)
-                for i, s in enumerate(ds.samples):
-                    self._shards[frame_key(s["stem"])] = (ds, i)
-            self.keys = set(self._shards)
-            return
+        if any(self.root.glob("*/manifest.json")):
+            raise InputError(f"{self.root}: a shard directory; read its stored targets with "
+                             "segfix_data.shards.ShardOffsets (`segfix refine --offsets` does)")
         self._files = _index_files(self.root, ".npz")
         self.kind = "predict"
         if not self._files:
             self._files = _index_files(self.root, ".mat")
             self.kind = "mat"
         if not self._files:
-            raise ValueError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
+            raise InputError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
                              "run `segfix predict` or `segfix-gt build` first")
         self.keys = set(self._files)
 
     def get(self, key: str, *, instance: bool = False) -> FrameOffsets:
-        """Offsets of one frame; ``instance`` picks a shard's instance targets when built."""
-        if self.kind == "shards":
-            ds, i = self._shards[key]
-            variant = "instance" if instance and "instance" in ds.params.get("variants", ("semantic",)) else "semantic"
-            arrays = ds.read(i, fields=(f"{variant}/boundary", f"{variant}/direction"))
-            return FrameOffsets(arrays[f"{variant}/boundary"], arrays[f"{variant}/direction"],
-                                int(ds.params["num_directions"]))
+        """Offsets of one frame (``instance`` is for :class:`ShardOffsets`' interface)."""
         path = self._files[key]
         if self.kind == "predict":
             d = read_offsets(path)
@@ -144,15 +137,15 @@ def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
+            raise InputError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
         return arr, {"kind": "npy"}
     try:
         im = Image.open(path)
         im.load()
     except Exception as exc:
-        raise ValueError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
+        raise InputError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
     if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I", "1"):
-        raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids (expected 8/16-bit grey or "
+        raise InputError(f"{path}: PNG mode {im.mode} is not a map of ids (expected 8/16-bit grey or "
                          "palette); save label ids, not colours")
     return np.array(im), {"kind": "png", "mode": im.mode, "palette": im.getpalette() if im.mode == "P" else None}
 
@@ -183,24 +176,8 @@ def _check_id_space(path: Path, arr: np.ndarray, id_space: str) -> None:
     hi = 33 if id_space == "labelIds" else 18
     bad = (arr > hi) & (arr != 255) | (arr < 0)
     if bad.any():
-        raise ValueError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
+        raise InputError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
                          f"(0..{hi}, 255); pass the right --id-space")
-
-
-def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
-    """Lines of a Cityscapes instance result: ``(mask relative path, class id, score, raw line)``."""
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            out.append((parts[0], int(parts[1]), float(parts[2]), line))
-        except ValueError:
-            raise ValueError(f"{path}:{n}: expected 'relative/mask.png classId score', got {line!r}") from None
-    return out
 
 
 def _is_instance_list(path: Path) -> bool:
@@ -241,7 +218,7 @@ def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
 def refine_directory(
     pred_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    offsets: str | os.PathLike | OffsetsSource,
+    offsets: "str | os.PathLike | OffsetsSource",
     *,
     scale: int | None = None,
     iterations: int = 1,
@@ -254,7 +231,8 @@ def refine_directory(
     Args:
         pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
         out_dir: output directory (created); files are written atomically.
-        offsets: an :class:`OffsetsSource` or its directory.
+        offsets: an :class:`OffsetsSource` or its directory, or any object with its interface
+            (:class:`segfix_data.shards.ShardOffsets` for built shards).
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
         iterations: 1 = scheme (i); > 1 = scheme (ii).
         id_space: None (any ids: the shift copies ids and never depends on them), or
@@ -268,16 +246,16 @@ def refine_directory(
         A :class:`RefineReport`.
     """
     if id_space is not None and id_space not in ID_SPACES:
-        raise ValueError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
+        raise InputError(f"id_space must be one of {ID_SPACES}, got {id_space!r}")
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
     if out_dir.resolve() == pred_dir.resolve():
-        raise ValueError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
-    source = offsets if isinstance(offsets, OffsetsSource) else OffsetsSource(offsets)
+        raise InputError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
+    source = OffsetsSource(offsets) if isinstance(offsets, (str, os.PathLike)) else offsets
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
-        raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
+        raise InputError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
     report = RefineReport(missing=[], source_kind=source.kind)
 
     def lookup(path: Path):
@@ -285,7 +263,7 @@ def refine_directory(
         if key in source.keys:
             return key
         if strict:
-            raise ValueError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
+            raise InputError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
                              "predict offsets for it or pass --skip-missing")
         report.missing.append(str(path.relative_to(pred_dir)))
         return None
@@ -299,7 +277,7 @@ def refine_directory(
         if key is not None:
             fo = source.get(key)
             if fo.boundary.shape != label.shape:
-                raise ValueError(f"{path}: prediction size {label.shape} differs from its offsets' "
+                raise InputError(f"{path}: prediction size {label.shape} differs from its offsets' "
                                  f"{fo.boundary.shape} (frame {key!r}); predict offsets at full resolution")
             label = refine_labels(label, fo.boundary, fo.direction, fo.num_directions,
                                   scale=2 if scale is None else scale, iterations=iterations)
@@ -316,12 +294,12 @@ def refine_directory(
         mask_paths = [Path(os.path.normpath(lst.parent / e[0])) for e in entries]
         for p in mask_paths:
             if pred_dir.resolve() not in p.resolve().parents:
-                raise ValueError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
+                raise InputError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
         loaded = [read_label_file(p) for p in mask_paths]
         if fo is not None:
             for p, (m, _) in zip(mask_paths, loaded):
                 if m.shape != fo.boundary.shape:
-                    raise ValueError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
+                    raise InputError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
             refined = refine_masks([m for m, _ in loaded], fo.boundary, fo.direction, fo.num_directions,
                                    scale=1 if scale is None else scale, iterations=iterations)
             report.instance_lists += 1

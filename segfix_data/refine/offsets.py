@@ -21,6 +21,7 @@ import numpy as np
 
 from segfix_data.atomic import atomic_path
 from segfix_data.targets.direction import DIRECTION_IGNORE, check_num_directions
+from segfix_data.errors import InputError
 
 #: Format version stored in every file; bump it when the layout changes.
 OFFSETS_FORMAT_VERSION = 1
@@ -32,20 +33,20 @@ def _check_maps(boundary: np.ndarray, direction: np.ndarray, m: int) -> tuple[np
     boundary = np.asarray(boundary)
     direction = np.asarray(direction)
     if boundary.ndim != 2:
-        raise ValueError(f"boundary must be a 2-D (H, W) array, got shape {boundary.shape}")
+        raise InputError(f"boundary must be a 2-D (H, W) array, got shape {boundary.shape}")
     if direction.shape != boundary.shape:
-        raise ValueError(
+        raise InputError(
             f"direction must have the boundary's shape {boundary.shape}, got {direction.shape}"
         )
     for name, arr in (("boundary", boundary), ("direction", direction)):
         if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
-            raise ValueError(f"{name} must be an integer (uint8) array, got dtype {arr.dtype}")
+            raise InputError(f"{name} must be an integer (uint8) array, got dtype {arr.dtype}")
     if boundary.size and (boundary.min() < 0 or boundary.max() > 1):
-        raise ValueError("boundary must hold only 0 and 1 (no ignore value in predicted masks)")
+        raise InputError("boundary must hold only 0 and 1 (no ignore value in predicted masks)")
     d = direction.astype(np.int64, copy=False)
     bad = (d != DIRECTION_IGNORE) & ((d < 0) | (d >= m))
     if bad.any():
-        raise ValueError(
+        raise InputError(
             f"direction must hold bins 0..{m - 1} or {DIRECTION_IGNORE}, "
             f"got e.g. {int(d[bad].flat[0])}"
         )
@@ -98,19 +99,19 @@ def read_offsets(path: str | os.PathLike) -> dict:
     except FileNotFoundError:
         raise
     except Exception as exc:  # BadZipFile, UnpicklingError, ValueError, EOFError ...
-        raise ValueError(f"{path}: cannot read offsets file ({exc}); re-run `segfix predict`") from exc
+        raise InputError(f"{path}: cannot read offsets file ({exc}); re-run `segfix predict`") from exc
     if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not a segfix offsets file (a single .npy array, not an .npz)")
+        raise InputError(f"{path}: not a segfix offsets file (a single .npy array, not an .npz)")
     with z:
         missing = {"boundary", "direction", "num_directions"} - set(z.files)
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{path}: not a segfix offsets file (missing {sorted(missing)}); "
                 "write it with segfix_data.refine.offsets.write_offsets or `segfix predict`"
             )
         version = int(z["format_version"]) if "format_version" in z.files else 1
         if version > OFFSETS_FORMAT_VERSION:
-            raise ValueError(
+            raise InputError(
                 f"{path}: offsets format version {version} is newer than this segfix "
                 f"({OFFSETS_FORMAT_VERSION}); upgrade segfix"
             )
@@ -120,5 +121,5 @@ def read_offsets(path: str | os.PathLike) -> dict:
         m = check_num_directions(m)
         boundary, direction = _check_maps(boundary, direction, m)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        raise InputError(f"{path}: {exc}") from exc
     return {"boundary": boundary, "direction": direction, "num_directions": m}

@@ -1,6 +1,6 @@
 """Refinement: replace boundary pixels' labels by the labels their offsets point to (numba).
 
-Definition (``../shared/docs/targets.md`` section 5): the offset of pixel ``p`` is
+Definition (``docs/targets.md`` section 5): the offset of pixel ``p`` is
 ``o(p) = s * bin_to_offset(dir(p))`` on boundary pixels with a direction and ``(0, 0)`` elsewhere
 (``s`` = ``scale``: 2 by default for label maps, paper scheme (i); 1 in the authors' instance script).
 The refined map is an exact index shift

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from typing import TYPE_CHECKING
 
 import hdf5plugin  # registers the Blosc filter (format-2 target tiles) with HDF5, for reads too
 import numba
 import numpy as np
 
 from segfix_data.targets.edt import multilabel_distance
+
+if TYPE_CHECKING:  # only named in annotations
+    import h5py
 
 
 def checksum(arr: np.ndarray) -> str:

@@ -2,7 +2,7 @@
 
 For each sample of ``OUT_DIR/<split>`` built with ``--preset openseg``, the stored
 ``<variant>/openseg_depth`` and ``<variant>/openseg_dir_deg`` arrays (the authors' encoding,
-bit-compatible with their generator; ``../shared/docs/targets.md`` section 6) are written to
+bit-compatible with their generator; ``docs/targets.md`` section 6) are written to
 ``DEST/<split>/<variant>/<image stem>.mat`` with keys ``depth``, ``dir_deg`` and ``deg_reduce``
 (= 2), e.g. ``DEST/val/semantic/frankfurt_000000_000294_leftImg8bit.mat`` or
 ``DEST/validation/semantic/ADE_val_00000001.mat``.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segfix_data.errors import InputError
 from segfix_data.interop import save_openseg_targets_mat
 
 from .store import output_path
@@ -22,7 +23,7 @@ from .store import output_path
 __all__ = ["ExportError", "check_openseg_exportable", "export_openseg_mat"]
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """The shards cannot be exported as asked (wrong preset, variant not built...)."""
 
 

@@ -31,6 +31,7 @@ from segfix_data.datasets import labels as _labels
 from . import store as _shards
 from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
+from segfix_data.errors import InputError, SegfixUserError
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
 #: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
@@ -40,8 +41,12 @@ class BuildError(RuntimeError):
     """The build stopped (a frame failed under ``on_error='fail'``); completed shards are valid."""
 
 
-class ParamsMismatch(RuntimeError):
-    """OUT_DIR/<split> holds shards built with other parameters."""
+class ParamsMismatch(SegfixUserError, RuntimeError):
+    """OUT_DIR/<split> holds shards built with other parameters (a user error: ``--overwrite``)."""
+
+
+class SplitBusy(SegfixUserError, RuntimeError):
+    """Another build holds OUT_DIR/<split>'s lock (a user error: wait for it or use another OUT_DIR)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,8 +73,12 @@ class SplitResult:
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
-        with open(path) as f:
-            old = json.load(f)
+        try:
+            with open(path, "rb") as f:
+                old = json.loads(f.read().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ParamsMismatch(f"{path}: not valid JSON ({exc}); pass --overwrite to rebuild the "
+                                 "split or choose another OUT_DIR") from None
         if old != params and not overwrite:
             keys = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
             diffs = ", ".join(f"{k}: {old.get(k)!r} -> {params.get(k)!r}" for k in keys)
@@ -113,7 +122,7 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
     tasks = (delayed(process_frame)(f, config, class_map) for f in todo)
     if backend == "dask":
         if not scheduler:
-            raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
+            raise InputError("--backend dask needs --scheduler tcp://HOST:PORT")
         import joblib
         from dask.distributed import Client
 
@@ -126,7 +135,7 @@ def _parallel_results(todo: list, config: BuildConfig, class_map, jobs: int, bac
             client.close()
         return
     if backend != "loky":
-        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        raise InputError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     if jobs == 1:
         for f in todo:
             yield process_frame(f, config, class_map)
@@ -178,8 +187,8 @@ class _SplitLock:
             fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.f.close()
-            raise ParamsMismatch(f"{self.path.parent}: another build is writing this split; "
-                                 "wait for it or use another OUT_DIR") from None
+            raise SplitBusy(f"{self.path.parent}: another build is writing this split; "
+                            "wait for it or use another OUT_DIR") from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -203,9 +212,9 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
         BuildError: a frame failed and ``on_error == "fail"`` (completed shards stay valid).
     """
     if on_error not in ON_ERROR:
-        raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        raise InputError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
     if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
+        raise InputError(f"jobs must be >= 1, got {jobs}")
     t0 = time.perf_counter()
     frames, unpaired = _datasets.find_frames(config.layout, dataset_dir, split,
                                             image_glob=config.image_glob, label_glob=config.label_glob,
@@ -261,7 +270,9 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
             if not r["ok"] and on_error == "fail":
                 res.failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
                 res.stopped = r["error"]
-                raise BuildError(f"build stopped at frame {r['stem']}: {r['error']}")
+                raise BuildError(f"build stopped at frame {r['stem']}: {r['error']}. Completed shards are "
+                                 "kept; fix or remove the file and rerun the same command to resume "
+                                 "(or use --on-error skip).")
             pending.append(r)
             if progress is not None:
                 progress(1, len(frames))

@@ -17,6 +17,7 @@ from segfix_data.datasets import labels as _labels
 
 from . import codec as _codec
 from .store import FORMAT_VERSION
+from segfix_data.errors import InputError
 
 VARIANT_CHOICES = {"semantic": ("semantic",), "instance": ("instance",), "both": ("semantic", "instance")}
 IMAGE_FORMATS = ("tiles", "file")
@@ -70,30 +71,30 @@ class BuildConfig:
 
     def __post_init__(self) -> None:
         if self.layout not in _datasets.LAYOUTS:
-            raise ValueError(f"unknown layout {self.layout!r}; choose one of {_datasets.LAYOUTS}")
+            raise InputError(f"unknown layout {self.layout!r}; choose one of {_datasets.LAYOUTS}")
         if self.variant not in VARIANT_CHOICES:
-            raise ValueError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANT_CHOICES)}")
+            raise InputError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANT_CHOICES)}")
         if "instance" in self.variants and self.layout != "cityscapes":
-            raise ValueError(f"--variant {self.variant} needs instance ids; layout {self.layout!r} "
+            raise InputError(f"--variant {self.variant} needs instance ids; layout {self.layout!r} "
                              "has none (use --variant semantic)")
         if self.image_format not in IMAGE_FORMATS:
-            raise ValueError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
+            raise InputError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
         if self.codec not in _codec.CODECS:
-            raise ValueError(f"unknown tile codec {self.codec!r}; choose one of {_codec.CODECS}")
+            raise InputError(f"unknown tile codec {self.codec!r}; choose one of {_codec.CODECS}")
         if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
-            raise ValueError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
+            raise InputError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
                              f"got {self.level}, {self.image_level}")
         if self.tile < 16 or self.shard_size < 1:
-            raise ValueError(f"tile must be >= 16 pixels and shard_size >= 1, got {self.tile}, {self.shard_size}")
+            raise InputError(f"tile must be >= 16 pixels and shard_size >= 1, got {self.tile}, {self.shard_size}")
         if self.layout == "folder" and not (self.image_glob and self.label_glob):
-            raise ValueError("layout 'folder' needs --image-glob and --label-glob")
+            raise InputError("layout 'folder' needs --image-glob and --label-glob")
         if self.reduce_zero_label and self.layout not in ("mmseg", "folder"):
-            raise ValueError(f"--reduce-zero-label applies to the mmseg and folder layouts, not {self.layout!r}")
+            raise InputError(f"--reduce-zero-label applies to the mmseg and folder layouts, not {self.layout!r}")
         if self.class_map and self.layout != "folder":
-            raise ValueError(f"--class-map applies to the folder layout only; layout {self.layout!r} "
+            raise InputError(f"--class-map applies to the folder layout only; layout {self.layout!r} "
                              "has its own id table (drop --class-map, or use --layout folder)")
         if self.reduce_zero_label and self.class_map:
-            raise ValueError("--reduce-zero-label and --class-map both map the label ids; give one "
+            raise InputError("--reduce-zero-label and --class-map both map the label ids; give one "
                              "(write the shift into the class map)")
         if self.class_names is not None:
             object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
@@ -105,17 +106,17 @@ class BuildConfig:
 
     def target_overrides(self) -> dict:
         """The target parameters given explicitly (validated against the preset)."""
-        from segfix_data.targets.core import _resolve
+        from segfix_data.targets import resolve_params
 
         over = {k: getattr(self, k) for k in ("gamma", "ksize", "num_directions", "border_is_boundary")
                 if getattr(self, k) is not None}
-        _resolve(self.preset, over)
+        resolve_params(self.preset, over)
         return over
 
     def resolved_targets(self) -> dict:
-        from segfix_data.targets.core import _resolve
+        from segfix_data.targets import resolve_params
 
-        return _resolve(self.preset, self.target_overrides())
+        return resolve_params(self.preset, self.target_overrides())
 
     def params(self) -> dict:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""

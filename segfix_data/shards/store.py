@@ -42,6 +42,8 @@ import h5py
 import numpy as np
 
 from segfix_data.atomic import atomic_path
+from segfix_data.errors import InputError
+
 from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args
 
 FORMAT_NAME = "segfix-shards"
@@ -146,12 +148,12 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 DEFAULT_FIELDS = ("image", "label", "semantic/boundary", "semantic/direction")
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """A manifest or shard file that the reader refuses: invalid JSON, a shard path leaving the
     split directory, HDF5 links or external storage, records that disagree with the manifest."""
 
 
-class ShardReadError(ValueError):
+class ShardReadError(InputError):
     """Stored data failed its checks on read (Fletcher-32 of a chunk, a missing group): the message
     names the shard file, the sample and ``segfix-gt verify``."""
 

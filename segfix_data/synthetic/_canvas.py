@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from skimage import draw
+from segfix_data.errors import InputError
 
 
 class Canvas:
@@ -26,7 +27,7 @@ class Canvas:
 
     def __init__(self, height: int, width: int) -> None:
         if height < 16 or width < 16:
-            raise ValueError(f"frame must be at least 16x16 pixels, got height={height}, width={width}")
+            raise InputError(f"frame must be at least 16x16 pixels, got height={height}, width={width}")
         self.height, self.width = int(height), int(width)
         shape = (self.height, self.width)
         self.label_ids = np.zeros(shape, dtype=np.uint8)

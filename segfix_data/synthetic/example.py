@@ -9,6 +9,7 @@ import numpy as np
 from segfix_data.atomic import atomic_path
 
 from .street import synthetic_cityscapes_frame
+from segfix_data.errors import InputError
 
 
 TRAIN_CITIES = ("aachen", "bochum", "bremen", "cologne")
@@ -72,7 +73,7 @@ def write_example_dataset(root, *, splits=None, height: int = 256, width: int = 
     splits = {"train": 4, "val": 2} if splits is None else dict(splits)
     for name, n in splits.items():
         if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"splits[{name!r}] must be a non-negative frame count, got {n!r}")
+            raise InputError(f"splits[{name!r}] must be a non-negative frame count, got {n!r}")
     total = sum(int(n) for n in splits.values())
     written: list[dict[str, Path]] = []
     for split, n in splits.items():

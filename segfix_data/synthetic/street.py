@@ -24,6 +24,7 @@ import numpy as np
 from ._scene import (
     BUILDING, BUS, DYNAMIC, EGO, FENCE, GROUND, MIN_INSTANCES, OUT_OF_ROI, PARKING, PERSON, ROAD, SIDEWALK, SKY, STATIC, TERRAIN, TRUCK, VEGETATION, WALL, _car, _person, _pole, _Scene, _tree, _two_wheeler,
 )
+from segfix_data.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def synthetic_cityscapes_frame(seed: int, height: int = 1024, width: int = 2048)
         ((256, 512, 3), dtype('uint8'), dtype('int32'))
     """
     if int(height) < 16 or int(width) < 16:
-        raise ValueError(f"height and width must be >= 16 pixels, got {height}x{width}")
+        raise InputError(f"height and width must be >= 16 pixels, got {height}x{width}")
     rng = np.random.default_rng(int(seed))
     sc = _Scene(rng, int(height), int(width))
     g = _street(sc)

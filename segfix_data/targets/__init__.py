@@ -5,12 +5,12 @@
 * :mod:`.direction`: angle -> bin -> offset tables and flips of bins.
 * :mod:`.core`: :class:`Targets`, :func:`semantic_targets`, :func:`instance_targets`, the presets.
 """
-from .core import PRESETS, Targets, instance_targets, min_distance_bound, semantic_targets
+from .core import PRESETS, Targets, instance_targets, min_distance_bound, resolve_params, semantic_targets
 from .direction import (DIRECTION_IGNORE, SUPPORTED_DIRECTIONS, angle_to_bin, bin_centres, bin_offsets,
                         flip_bins, flip_direction_map)
 from .edt import multilabel_distance, multilabel_sqdist
 
 __all__ = ["PRESETS", "Targets", "semantic_targets", "instance_targets", "min_distance_bound",
-           "DIRECTION_IGNORE",
+           "resolve_params", "DIRECTION_IGNORE",
            "SUPPORTED_DIRECTIONS", "angle_to_bin", "bin_centres", "bin_offsets", "flip_bins",
            "flip_direction_map", "multilabel_distance", "multilabel_sqdist"]

@@ -1,6 +1,6 @@
 """SegFix ground-truth targets: ``Targets``, ``semantic_targets``, ``instance_targets``, presets.
 
-Definitions: ``../shared/docs/targets.md`` (sections 2-4 for ``paper``, section 6 for
+Definitions: ``docs/targets.md`` (sections 2-4 for ``paper``, section 6 for
 ``openseg``). One exact multi-label distance transform (:mod:`segfix_data.targets.edt`) and one
 label-masked filter (:mod:`segfix_data.targets.gradient`) give every class's targets at once.
 
@@ -25,6 +25,7 @@ import numpy as np
 from .direction import DIRECTION_IGNORE, angle_to_bin, check_num_directions, direction_kernels
 from .edt import multilabel_distance
 from .gradient import masked_gradient_torch_order, paper_fields
+from segfix_data.errors import InputError
 
 #: Default parameters of each preset. ``openseg`` reproduces the authors' generator.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -95,13 +96,24 @@ def encode_dir_deg(gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
     return (deg / gy.dtype.type(OPENSEG_DEG_REDUCE)).astype(np.uint8)
 
 
-def _resolve(preset: str, overrides: dict) -> dict:
+def resolve_params(preset: str, overrides: dict) -> dict:
+    """A preset's target parameters with ``overrides`` applied and validated.
+
+    Args:
+        preset: a key of :data:`PRESETS` ("paper" or "openseg").
+        overrides: parameters given explicitly (``gamma``, ``ksize``, ``num_directions``,
+            ``border_is_boundary``, ...); unknown keys are refused.
+
+    Returns:
+        The full parameter dict (``gamma`` a float in pixels, ``preset`` added). Raises
+        ValueError naming the bad parameter.
+    """
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        raise InputError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     params = dict(PRESETS[preset])
     unknown = set(overrides) - set(params)
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"unknown target parameter(s) {sorted(unknown)} for preset {preset!r}; "
             f"known: {sorted(params)}"
         )
@@ -109,7 +121,7 @@ def _resolve(preset: str, overrides: dict) -> dict:
     params["num_directions"] = check_num_directions(params["num_directions"])
     direction_kernels(params["ksize"])  # validates ksize
     if not params["gamma"] > 0:
-        raise ValueError(f"gamma must be > 0 pixels, got {params['gamma']!r}")
+        raise InputError(f"gamma must be > 0 pixels, got {params['gamma']!r}")
     params["gamma"] = float(params["gamma"])
     params["border_is_boundary"] = bool(params["border_is_boundary"])
     params["preset"] = preset
@@ -119,13 +131,13 @@ def _resolve(preset: str, overrides: dict) -> dict:
 def _check_map(label: np.ndarray, name: str, ignore_index: int | None) -> np.ndarray:
     arr = np.asarray(label)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D (H, W) array, got shape {arr.shape}")
+        raise InputError(f"{name} must be a 2-D (H, W) array, got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
+        raise InputError(f"{name} is empty (shape {arr.shape})")
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(
+        raise InputError(
             f"{name} must be an integer map of ids, got dtype {arr.dtype}; float label maps are "
             "ambiguous (interpolated?): convert with .astype(np.int32) once you know they hold ids"
         )
@@ -134,7 +146,7 @@ def _check_map(label: np.ndarray, name: str, ignore_index: int | None) -> np.nda
         if ignore_index is not None and ignore_index < 0:
             negative &= arr != ignore_index
         if negative.any():
-            raise ValueError(
+            raise InputError(
                 f"{name} holds negative ids (e.g. {int(arr[negative].min())}); ids must be >= 0 "
                 "(pass the negative value as ignore_index if it marks ignored pixels)"
             )
@@ -158,7 +170,7 @@ def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict,
     if distance_bound is not None:
         need = min_distance_bound(params["gamma"], params["ksize"])
         if not float(distance_bound) >= need:
-            raise ValueError(
+            raise InputError(
                 f"distance_bound {distance_bound!r} is below {need:.3f} pixels = gamma + "
                 "(ksize // 2) * sqrt(2), the distances the boundary and direction targets read; "
                 "pass at least that, or None for the full distance")
@@ -176,7 +188,7 @@ def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict,
 
 def _no_bound_for_openseg(distance_bound) -> None:
     if distance_bound is not None:
-        raise ValueError("distance_bound applies to the paper preset only: the openseg preset "
+        raise InputError("distance_bound applies to the paper preset only: the openseg preset "
                          "stores the authors' full depth")
 
 
@@ -253,7 +265,7 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, prese
         >>> t.direction[0, 3], t.direction[0, 4]   # bin 0 points left, bin 4 right
         (0, 4)
     """
-    params = _resolve(preset, overrides)
+    params = resolve_params(preset, overrides)
     lab = _check_map(label, "label", ignore_index)
     valid = np.ones(lab.shape, bool) if ignore_index is None else lab != ignore_index
     if preset == "paper":
@@ -284,7 +296,7 @@ def instance_targets(segments: np.ndarray, *, ignore_index: int | None = None,
         preset, distance_bound, overrides: as for :func:`semantic_targets` (openseg instance:
             no small-segment skip, float64 sums).
     """
-    params = _resolve(preset, overrides)
+    params = resolve_params(preset, overrides)
     seg = _check_map(segments, "segments", ignore_index)
     valid = np.ones(seg.shape, bool) if ignore_index is None else seg != ignore_index
     if preset == "paper":

@@ -1,6 +1,6 @@
 """Direction kernels, angle -> bin -> offset tables and the horizontal flip of bins.
 
-Conventions (``../shared/docs/targets.md`` section 4): row ``y`` grows downward, column ``x``
+Conventions (``docs/targets.md`` section 4): row ``y`` grows downward, column ``x``
 rightward; an offset is ``(dy, dx)``; an angle ``theta = atan2(gy, gx)`` is in degrees in
 ``(-180, 180]`` and points from a boundary pixel into its object's interior.
 
@@ -17,6 +17,7 @@ so binning compares against exact edges and never divides.
 from __future__ import annotations
 
 import numpy as np
+from segfix_data.errors import InputError
 
 SUPPORTED_DIRECTIONS = (4, 8, 16)
 
@@ -27,7 +28,7 @@ DIRECTION_IGNORE = 255
 def check_num_directions(m: int) -> int:
     """Return ``m`` as an int, or raise ``ValueError`` naming the supported values."""
     if int(m) != m or int(m) not in SUPPORTED_DIRECTIONS:
-        raise ValueError(f"num_directions must be one of {SUPPORTED_DIRECTIONS}, got {m!r}")
+        raise InputError(f"num_directions must be one of {SUPPORTED_DIRECTIONS}, got {m!r}")
     return int(m)
 
 
@@ -41,7 +42,7 @@ def direction_kernels(ksize: int) -> tuple[np.ndarray, np.ndarray]:
         Two float64 arrays of shape ``(ksize, ksize)``.
     """
     if int(ksize) != ksize or ksize < 3 or ksize % 2 == 0:
-        raise ValueError(f"ksize must be an odd integer >= 3, got {ksize!r}")
+        raise InputError(f"ksize must be an odd integer >= 3, got {ksize!r}")
     r = ksize // 2
     j, i = np.mgrid[-r : r + 1, -r : r + 1].astype(np.float64)
     norm = i * i + j * j

@@ -2,7 +2,7 @@
 
 For every pixel ``p`` of a label map ``L`` the transform gives the squared Euclidean distance from
 the centre of ``p`` to the centre of the nearest pixel ``q`` with ``L(q) != L(p)``
-(``../shared/docs/targets.md`` section 2). Its cost does not depend on the number of labels.
+(``docs/targets.md`` section 2). Its cost does not depend on the number of labels.
 
 Why two separable passes are exact with many labels: write
 ``d2(y, x) = min_y' [(y - y')^2 + g_k(y', x)]`` with ``g_k(y', x)`` the squared distance, along row

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from segfix_data.errors import InputError
+
 #: The authors' backbone names -> ours.
 OPENSEG_BACKBONES = {"hrnet18": "hrnet_w18", "hrnet32": "hrnet_w32", "hrnet48": "hrnet_w48",
                      "hrnet2x20": "hrnet2x20"}
@@ -63,12 +65,12 @@ def load_weights_file(path: str) -> object:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's text would advise weights_only=False: never do that
-        raise ValueError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
+        raise InputError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
                          "and plain values (damaged, another format, or pickled objects that could run "
                          "code when loaded, which are refused)") from None
     except Exception as e:  # noqa: BLE001 -- name the file and the fix
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
+        raise InputError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
                          f"checkpoint saved with torch.save holding only tensors and plain values") from e
 
 
@@ -116,7 +118,7 @@ def _infer_arch(path: str, sd: dict) -> str:
         return "hrnet2x20"
     w = sd.get("backbone.transition1.0.0.weight")
     if w is None or int(w.shape[0]) not in _WIDTHS:
-        raise ValueError(f"{path!r}: cannot tell the HRNet architecture from its keys; pass --model "
+        raise InputError(f"{path!r}: cannot tell the HRNet architecture from its keys; pass --model "
                          f"({', '.join(OPENSEG_BACKBONES.values())})")
     return _WIDTHS[int(w.shape[0])]
 
@@ -129,7 +131,7 @@ def read_openseg_checkpoint(path: str, obj: object | None = None, model: str | N
     obj = load_weights_file(path) if obj is None else obj
     sd = _state_dict_of(obj)
     if sd is None or not is_openseg_segfix(obj):
-        raise ValueError(f"{path!r} is not an openseg.pytorch SegFix checkpoint (no mask_head/dir_head "
+        raise InputError(f"{path!r} is not an openseg.pytorch SegFix checkpoint (no mask_head/dir_head "
                          f"weights under 'state_dict')")
     sd = _strip_module(sd)
     cfg_backbone = None
@@ -140,7 +142,7 @@ def read_openseg_checkpoint(path: str, obj: object | None = None, model: str | N
         arch, source = model, "override"
     elif cfg_backbone is not None:
         if cfg_backbone not in OPENSEG_BACKBONES:
-            raise ValueError(f"{path!r}: its config_dict names backbone {cfg_backbone!r}, which segfix does "
+            raise InputError(f"{path!r}: its config_dict names backbone {cfg_backbone!r}, which segfix does "
                              f"not implement (supported: {sorted(OPENSEG_BACKBONES)})")
         arch, source = OPENSEG_BACKBONES[cfg_backbone], "config_dict"
     else:
@@ -150,11 +152,11 @@ def read_openseg_checkpoint(path: str, obj: object | None = None, model: str | N
     elif "mask_head.1.weight" in sd:
         layout, act = "inplace_abn", "leaky_relu"
     else:
-        raise ValueError(f"{path!r}: mask_head has neither the InPlace-ABN layout (mask_head.1.weight) "
+        raise InputError(f"{path!r}: mask_head has neither the InPlace-ABN layout (mask_head.1.weight) "
                          f"nor the torch BN layout (mask_head.1.0.weight)")
     d = sd.get("dir_head.2.weight")
     if d is None or d.ndim != 4:
-        raise ValueError(f"{path!r}: dir_head.2.weight (the direction classifier) is missing")
+        raise InputError(f"{path!r}: dir_head.2.weight (the direction classifier) is missing")
     out = {}
     for k, v in sd.items():
         for h in ("mask_head.", "dir_head."):
@@ -188,7 +190,7 @@ def load_state_strict(model: torch.nn.Module, sd: dict, path: str, hint: str = "
         parts = [f"{name} [{_shorten(keys)}]" for name, keys in
                  (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
                  if keys]
-        raise ValueError(f"{path!r} does not fit {hint or 'the model'}: " + "; ".join(parts))
+        raise InputError(f"{path!r} does not fit {hint or 'the model'}: " + "; ".join(parts))
     full = dict(sd)
     for k in own:
         if k not in full:
@@ -201,7 +203,7 @@ def build_openseg_model(ck: OpensegCheckpoint, num_directions: int | None = None
     from .segfix import create_model
 
     if num_directions is not None and int(num_directions) != ck.spec["num_directions"]:
-        raise ValueError(f"{ck.path!r} predicts {ck.spec['num_directions']} directions but "
+        raise InputError(f"{ck.path!r} predicts {ck.spec['num_directions']} directions but "
                          f"{num_directions} are needed (the shards' num_directions)")
     model = create_model(**ck.spec)
     load_state_strict(model, ck.state_dict, ck.path,

@@ -21,12 +21,13 @@ so that they always rebuild the same network.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from segfix_data.errors import InputError
 
 from .hrnet import MODEL_CONFIGS, create_hrnetv2
 from .hrnet2x import HighResolutionNext
@@ -50,11 +51,11 @@ def create_backbone(name: str, **overrides) -> nn.Module:
     """Build a backbone by name (``BACKBONES``); ``overrides`` replace its table entries (e.g.
     ``blocks=1, modules=(1, 1, 1)`` for a tiny test network) or set ``align_corners``."""
     if name in _REMOVED:
-        raise ValueError(_REMOVED[name])
+        raise InputError(_REMOVED[name])
     if name == "hrnet2x20":
         return HighResolutionNext(**overrides)
     if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown model {name!r}; choose one of {list(BACKBONES)}")
+        raise InputError(f"unknown model {name!r}; choose one of {list(BACKBONES)}")
     return create_hrnetv2(name, **overrides)
 
 
@@ -71,7 +72,7 @@ def _openseg_head(cin: int, cout: int, act: str) -> nn.Sequential:
     """The authors' head: ``0`` conv, ``1`` BN, ``2`` activation, ``3`` conv (their files number
     the last conv ``2``: BN and activation are one module there; the importer renames)."""
     if act not in HEAD_ACTIVATIONS:
-        raise ValueError(f"head activation must be one of {HEAD_ACTIVATIONS}, got {act!r}")
+        raise InputError(f"head activation must be one of {HEAD_ACTIVATIONS}, got {act!r}")
     return nn.Sequential(
         nn.Conv2d(cin, HEAD_CHANNELS, 1, bias=False),
         nn.BatchNorm2d(HEAD_CHANNELS),
@@ -106,11 +107,11 @@ class SegFixModel(nn.Module):
                  head_act: str = "relu", align_corners: bool = False):
         super().__init__()
         if num_directions not in (4, 8, 16):
-            raise ValueError(f"num_directions must be 4, 8 or 16, got {num_directions!r}")
+            raise InputError(f"num_directions must be 4, 8 or 16, got {num_directions!r}")
         if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+            raise InputError(f"head must be one of {HEADS}, got {head!r}")
         if head == "segfix" and head_act != "relu":
-            raise ValueError(f"the 'segfix' head uses a ReLU, got head_act={head_act!r}")
+            raise InputError(f"the 'segfix' head uses a ReLU, got head_act={head_act!r}")
         self.backbone = backbone
         self.num_directions = int(num_directions)
         self.head = head
@@ -189,7 +190,7 @@ def _backbone_state_dict(path: str, obj: object | None = None) -> dict[str, torc
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f"{path!r} does not hold a state dict (got {type(obj).__name__})")
+        raise InputError(f"{path!r} does not hold a state dict (got {type(obj).__name__})")
     out = {}
     for k, v in obj.items():
         for prefix in ("module.", "backbone."):
@@ -254,7 +255,7 @@ def create_model(name: str, num_directions: int = 8, pretrained: str | None = No
         if is_openseg_segfix(obj):
             ck = read_openseg_checkpoint(pretrained, obj)
             if ck.spec["name"] != name:
-                raise ValueError(f"{pretrained!r} holds the authors' {ck.spec['name']} SegFix model, not "
+                raise InputError(f"{pretrained!r} holds the authors' {ck.spec['name']} SegFix model, not "
                                  f"{name}; pass --model {ck.spec['name']}")
             model = build_openseg_model(ck, num_directions).train()
             model.pretrained_report = LoadReport(loaded=sorted(ck.state_dict))

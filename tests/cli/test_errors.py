@@ -13,7 +13,8 @@ from cli.gt import main as gt_main
 from cli.main import main
 from segfix_data.datasets import LayoutError
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
-from segfix_data.shards.pipeline import BuildError, ParamsMismatch
+from segfix_data.errors import InputError
+from segfix_data.shards.pipeline import BuildError, ParamsMismatch, SplitBusy
 from tests.support.build_data import write_cityscapes
 
 
@@ -27,7 +28,9 @@ def _group():
         def cmd():
             raise exc
 
-    add("value", ValueError("data/x.png: bad ids; pass --id-space trainIds"))
+    add("value", InputError("data/x.png: bad ids; pass --id-space trainIds"))
+    add("busy", SplitBusy("out/val: another build is writing this split; wait for it"))
+    add("internal_value", ValueError("operands could not be broadcast together"))
     add("layout", LayoutError("data: missing directory; check --layout"))
     add("missing", FileNotFoundError(2, "No such file or directory", "data/none.png"))
     add("params", ParamsMismatch("out/val: built with other parameters; use --overwrite"))
@@ -47,6 +50,7 @@ def _group():
     ("layout", 2, "error: data: missing directory"),
     ("missing", 2, "data/none.png"),
     ("params", 2, "--overwrite"),
+    ("busy", 2, "error: out/val: another build is writing this split"),
     ("user", 2, "run segfix-gt build"),
     ("build", 1, "error: data/bad.png: unreadable"),
 ])
@@ -58,8 +62,9 @@ def test_errors_become_one_line_by_type(name, code, text):
 
 
 def test_bugs_show_a_traceback_and_say_so_and_exits_pass_through():
-    r = CliRunner().invoke(_group(), ["bug"])
-    assert r.exit_code == 1 and "Traceback" in r.output and BUG_REPORT in r.output
+    for name in ("bug", "internal_value"):  # a plain ValueError is not a user error
+        r = CliRunner().invoke(_group(), [name])
+        assert r.exit_code == 1 and "Traceback" in r.output and BUG_REPORT in r.output, r.output
     r = CliRunner().invoke(_group(), ["usage"])
     assert r.exit_code == 2 and "no such option" in r.output and "Traceback" not in r.output
     assert CliRunner().invoke(_group(), ["status"]).exit_code == 3
@@ -124,3 +129,43 @@ def test_typical_bad_input_prints_one_line_and_exits_2(bad_inputs):
         assert "Traceback" not in r.output, where
         errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
         assert len(errors) == 1 and hint in errors[0], where
+
+
+def test_an_internal_value_error_in_a_command_is_a_bug(bad_inputs, monkeypatch):
+    # numpy raising deep inside the library (here: the panel of `segfix-gt inspect`) is not bad input
+    import segfix_data.inspect.shards as inspect_shards
+
+    def broken(*a, **k):
+        raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
+
+    monkeypatch.setattr(inspect_shards, "sample_panel", broken)
+    r = CliRunner().invoke(gt_main, ["inspect", str(bad_inputs / "shards"), "--out",
+                                     str(bad_inputs / "panel.png")])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" in r.output and BUG_REPORT in r.output and "broadcast" in r.output
+
+
+def test_an_internal_key_error_in_the_panel_is_not_a_bad_sample(bad_inputs, monkeypatch):
+    # only ShardSet.index_of's KeyError means "bad --sample"; one from the panel code is a bug
+    import segfix_data.inspect.shards as inspect_shards
+
+    def broken(*a, **k):
+        raise KeyError("semantic/distance")
+
+    monkeypatch.setattr(inspect_shards, "sample_panel", broken)
+    r = CliRunner().invoke(gt_main, ["inspect", str(bad_inputs / "shards"), "--out",
+                                     str(bad_inputs / "panel.png")])
+    assert r.exit_code == 1 and "Traceback" in r.output and "--sample" not in r.output, r.output
+
+
+def test_a_split_locked_by_another_build_is_one_line(bad_inputs):
+    import fcntl
+
+    out = bad_inputs / "busy"
+    (out / "val").mkdir(parents=True)
+    with open(out / "val" / "build.lock", "a") as f:  # the other build's lock
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = CliRunner().invoke(gt_main, ["build", str(bad_inputs / "data"), str(out), "-q"])
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "another build is writing this split" in errors[0], r.output

@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from segfix_data.metrics.instances import _compatible, evaluate_instances, format_instance_table
 from tests.support.build_data import write_cityscapes

@@ -17,7 +17,7 @@ from PIL import Image
 from cli.gt import main
 from segfix_data import instance_targets, semantic_targets
 from segfix_data.datasets import labels
-from segfix_data.shards import BuildConfig, BuildError, ParamsMismatch, build_split
+from segfix_data.shards import BuildConfig, BuildError, ParamsMismatch, SplitBusy, build_split
 from segfix_data.datasets import LayoutError, read_image, read_instance_ids, read_label
 from segfix_data.shards import ShardSet
 
@@ -201,7 +201,7 @@ def test_kill_9_mid_build_then_rerun_equals_uninterrupted(tmp_path):
 
 def _corrupt_dataset(root):
     """Bad files in a 7-frame train split: one per kind of problem, and two good frames."""
-    gt, img = root / "gtFine" / "train", root / "leftImg8bit" / "train"
+    gt = root / "gtFine" / "train"
     files = sorted(gt.glob("*/*_labelIds.png"))
     assert len(files) == 7
     trunc = files[0].read_bytes()
@@ -386,6 +386,6 @@ def test_concurrent_build_into_the_same_split_refuses(cityscapes_dir, tmp_path):
     split_dir.mkdir(parents=True)
     with open(split_dir / "build.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(ParamsMismatch, match="another build is writing this split"):
+        with pytest.raises(SplitBusy, match="another build is writing this split"):  # not a parameter mismatch
             build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig())
     assert build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig()).built == 2

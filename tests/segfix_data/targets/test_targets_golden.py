@@ -2,7 +2,7 @@
 
 The digests were recorded from the targets code before the speed work of issue 13 (capped EDT,
 faster masked filter, cheaper binning) and must never change unless a definition in
-``../shared/docs/targets.md`` changes. Each digest covers the dtype, shape and bytes of
+``docs/targets.md`` changes. Each digest covers the dtype, shape and bytes of
 ``distance``, ``boundary``, ``direction`` and ``gradient`` (and the openseg arrays), so a sign of
 zero or one rounding step anywhere fails the test.
 
