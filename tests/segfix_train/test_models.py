@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from segfix_train.models import BACKBONES, MODEL_CONFIGS, create_backbone, create_model
+from segfix_train.checkpoint import CheckpointError
+from segfix_train.models import (BACKBONES, MODEL_CONFIGS, PretrainedError, SegFixModel, create_backbone,
+                                 create_model, load_pretrained)
 from tests.support.fakes import one_torch_thread  # noqa: F401
 
 TINY = dict(blocks=1, modules=(1, 1, 1))
@@ -148,10 +150,67 @@ def test_partial_file_reports_missing_and_unexpected(tmp_path):
     sd["bn1.weight"] = torch.zeros(7)
     path = tmp_path / "w.pth"
     torch.save({"state_dict": sd}, path)
-    rep = create_model("hrnet_w18", pretrained=str(path)).pretrained_report
+    rep = create_model("hrnet_w18", pretrained=str(path), allow_partial=True).pretrained_report
     assert rep.missing == ["bn1.weight", "conv1.weight"]
     assert rep.unexpected == ["extra.weight"]
     assert len(rep.mismatched) == 1 and rep.mismatched[0].startswith("bn1.weight")
+    assert rep.summary().startswith(f"loaded {rep.total - 2} of {rep.total} tensors;")
+
+
+def test_partial_file_is_refused_unless_allowed(tmp_path):
+    sd = official_keys(MODEL_CONFIGS["hrnet_w18"]["channels"])
+    del sd["conv1.weight"]
+    path = tmp_path / "w.pth"
+    torch.save(sd, path)
+    with pytest.raises(PretrainedError, match=r"w\.pth: lacks 1 of the \d+ tensors .*conv1\.weight.*"
+                                              r"--allow-partial-pretrained"):
+        create_model("hrnet_w18", pretrained=str(path))
+    model = create_model("hrnet_w18", pretrained=str(path), allow_partial=True)
+    assert model.pretrained_report.missing == ["conv1.weight"]
+    assert isinstance(PretrainedError("x"), CheckpointError)  # the user-error family of checkpoints
+
+
+@pytest.mark.parametrize("allow_partial", [False, True])
+def test_file_that_loads_no_backbone_tensor_is_refused(tmp_path, allow_partial):
+    path = tmp_path / "classifier_only.pth"  # e.g. another network's weights: nothing fits
+    torch.save({"fc.weight": torch.zeros(10, 4), "layer9.bias": torch.zeros(3)}, path)
+    model = create_model("hrnet_w18", **TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(PretrainedError, match=r"classifier_only\.pth: loads no tensor of the hrnet_w18 backbone"):
+        load_pretrained(model, str(path), allow_partial=allow_partial)
+    assert model.pretrained_report is None
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_pretrained_report_is_none_without_a_file():
+    assert create_model("hrnet_w18", **TINY).pretrained_report is None
+    direct = SegFixModel(create_backbone("hrnet_w18", **TINY))
+    assert direct.pretrained_report is None
+
+
+def test_directly_built_model_saves_a_spec_load_model_rebuilds(tmp_path):
+    from segfix_train.checkpoint import save_checkpoint
+    from segfix_train.predict import load_model
+
+    torch.manual_seed(0)
+    backbone = create_backbone("hrnet2x20", channels=(4, 8, 8, 8, 8), align_corners=True, **TINY2X)
+    model = SegFixModel(backbone, num_directions=4, head="openseg", head_act="leaky_relu",
+                        align_corners=True).eval()
+    assert model.spec == dict(name="hrnet2x20", num_directions=4, head="openseg", head_act="leaky_relu",
+                              align_corners=True, channels=(4, 8, 8, 8, 8), **TINY2X)
+    path = str(tmp_path / "ckpt_00000001.pt")
+    save_checkpoint(path, {"model": model.state_dict(), "model_spec": model.spec, "num_directions": 4,
+                           "config": {"model": "hrnet2x20"}})
+    rebuilt = load_model(path)
+    x = torch.randn(1, 3, 32, 40)
+    with torch.no_grad():
+        for a, b in zip(model(x), rebuilt(x)):
+            assert torch.equal(a, b)
+
+
+def test_backbone_and_heads_must_agree_on_align_corners():
+    with pytest.raises(ValueError, match="align_corners"):
+        SegFixModel(create_backbone("hrnet_w18", align_corners=True, **TINY), align_corners=False)
 
 
 def test_missing_file_names_it(tmp_path):
