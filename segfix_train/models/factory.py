@@ -40,8 +40,10 @@ class LoadReport:
     total: int | None = None
 
     def summary(self) -> str:
+        """One line; the loaded count, like ``total``, leaves out ``num_batches_tracked`` buffers."""
+        n = sum(1 for k in self.loaded if not k.endswith("num_batches_tracked"))
         of = f" of {self.total}" if self.total is not None else ""
-        return (f"loaded {len(self.loaded)}{of} tensors; missing {len(self.missing)}; unexpected "
+        return (f"loaded {n}{of} tensors; missing {len(self.missing)}; unexpected "
                 f"{len(self.unexpected)}; shape mismatches {len(self.mismatched)}; classification-head "
                 f"keys skipped {len(self.classifier)}")
 
