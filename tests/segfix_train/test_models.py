@@ -44,12 +44,36 @@ def test_two_logit_head_equals_sigmoid_of_difference():
     from segfix_train.models import boundary_probability
 
     model = create_model("hrnet_w18", head="openseg", head_act="leaky_relu", align_corners=True, **TINY).eval()
+    # make the mask head output known constants: first conv 0, BN (eval: mean 0, var 1) adds
+    # bias 1, leaky ReLU(1) = 1, last conv sums 256 ones with weights l_k / 256 -> logits
+    # (l0, l1) = (0.25, 1.5) everywhere (exact in float32)
+    conv0, bn, _, conv3 = model.mask_head
+    with torch.no_grad():
+        conv0.weight.zero_()
+        bn.bias.fill_(1.0)
+        conv3.weight[0].fill_(0.25 / 256)
+        conv3.weight[1].fill_(1.5 / 256)
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         m, _ = model.forward_raw(x)
         b, _ = model(x)
-    assert torch.allclose(boundary_probability(m), torch.sigmoid(m[:, 1:2] - m[:, :1]), atol=1e-6)
+    assert torch.equal(m[:, 0], torch.full_like(m[:, 0], 0.25)) and torch.equal(m[:, 1], torch.full_like(m[:, 1], 1.5))
+    # channel 1 is the boundary class: one logit l1 - l0 = 1.25 (hand-computed), and its sigmoid
+    # 1 / (1 + exp(-1.25)) = 0.7773 equals the softmax's boundary channel
     assert b.shape == (1, 1, 32, 32)
+    assert torch.allclose(b, torch.full_like(b, 1.25), atol=1e-6)
+    p = boundary_probability(m)
+    assert p.shape == (1, 1, 8, 8)
+    assert torch.allclose(p, torch.full_like(p, 0.777299861), atol=1e-6)
+    assert torch.allclose(torch.sigmoid(b), torch.full_like(b, 0.777299861), atol=1e-6)
+    # and on a non-constant head the one-logit output is still sigmoid(l1 - l0) of the two
+    model.mask_head[3].weight.data.normal_()
+    with torch.no_grad():
+        m, _ = model.forward_raw(x)
+        b = model(x)[0]
+    up = torch.nn.functional.interpolate(m[:, 1:2] - m[:, 0:1], size=(32, 32), mode="bilinear", align_corners=True)
+    assert torch.allclose(b, up, atol=1e-5)
+    assert torch.allclose(boundary_probability(m), torch.softmax(m, dim=1)[:, 1:2], atol=1e-6)
 
 
 def test_removed_hrnet2x_says_what_to_use():
