@@ -199,6 +199,16 @@ def test_panel_with_segments_shows_instances():
     plain = render_panel(image, label, t.distance, t.boundary, t.direction, 8, **kw)
     inst = render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments, **kw)
     assert inst.shape == plain.shape and not np.array_equal(inst, plain)
+    # the label tile (second of the first row; 6 px gaps, a 20 px caption bar at tile width 128,
+    # 2x the 40x64 frame) colours the two touching class-2 instances differently, and the plain
+    # panel the same
+    def colour(panel, y, x):
+        return tuple(panel[6 + 20 + 2 * y, 6 + 128 + 6 + 2 * x])
+
+    left, right = (10, 15), (10, 25)  # (row, col) inside segment 2 and inside segment 7
+    assert colour(plain, *left) == colour(plain, *right)
+    assert colour(inst, *left) != colour(inst, *right)
+    assert colour(plain, *left) == tuple(colourise_labels(label)[left])  # it is the label tile
     with pytest.raises(ValueError, match="segments"):
         render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments[:, :-1], **kw)
 
