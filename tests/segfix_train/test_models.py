@@ -240,3 +240,23 @@ def test_backbone_and_heads_must_agree_on_align_corners():
 def test_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         create_model("hrnet_w18", pretrained=str(tmp_path / "nope.pth"), **TINY)
+
+
+def test_model_modules_import_one_way():
+    # hrnet <- hrnet2x <- segfix (the network) <- openseg_import <- factory, with every import
+    # (top-level or inside a function) pointing down that order: no cycle can hide in a function
+    import ast
+    import pathlib
+
+    import segfix_train.models as pkg
+
+    order = ["hrnet", "hrnet2x", "segfix", "openseg_import", "factory"]
+    root = pathlib.Path(pkg.__file__).parent
+    assert sorted(p.stem for p in root.glob("*.py")) == sorted(order + ["__init__"])
+    for i, name in enumerate(order):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = {n.module.split(".")[0] for n in ast.walk(tree)
+                    if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1
+                     and not n.module for a in n.names}
+        assert imported <= set(order[:i]), f"models/{name}.py imports {sorted(imported - set(order[:i]))}"
