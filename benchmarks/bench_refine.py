@@ -35,10 +35,10 @@ from _common import machine_metadata, median_time_and_result, print_metadata, wr
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
-from segfix_data.metrics.boundary import (BOUNDARY_THRESHOLDS, boundary_f_image,  # noqa: E402
-                                          boundary_f_image_reference)
+from segfix_data.metrics.boundary import BOUNDARY_THRESHOLDS, boundary_f_image  # noqa: E402
 from segfix_data.refine import offsets_from_direction, refine_labels, refine_labels_with_offsets  # noqa: E402
 from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402
+from tests.support.oracles import boundary_f_image_reference  # noqa: E402  (the one slow reference)
 
 
 def median_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:

@@ -37,10 +37,13 @@ import click
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
               help="Local ImageNet backbone file (hrnetv2_w*_imagenet_pretrained.pth, "
                    "hr_rnet_bt_w20_imagenet_pretrained.pth) or an authors' SegFix checkpoint (strict).")
+@click.option("--allow-partial-pretrained/--no-allow-partial-pretrained", default=None,
+              help="Train even when the --pretrained backbone file lacks some backbone tensors (they "
+                   "stay randomly initialised); a file that loads none is always refused [off].")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
 def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accum, crop, seed, lr, out,
               log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,
-              config_file, pretrained, resume):
+              config_file, pretrained, allow_partial_pretrained, resume):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -57,7 +60,7 @@ def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accu
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
                   direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
-                  resume=resume)
+                  allow_partial_pretrained=allow_partial_pretrained, resume=resume)
     if cfg.val_split == "":
         cfg.val_split = None
     metrics = train(cfg, echo=click.echo)

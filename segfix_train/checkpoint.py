@@ -165,6 +165,35 @@ def load_checkpoint(path: str, *, verify: bool = True) -> dict:
     return state
 
 
+def _numpy_safe_globals() -> list:
+    """The numpy objects a pickled numpy scalar needs (allowed in addition to torch's defaults)."""
+    out = [np.dtype]
+    core = getattr(np, "_core", None) or np.core
+    out.append(core.multiarray.scalar)
+    for t in (np.float64, np.float32, np.int64, np.int32, np.bool_):
+        out.append(type(np.dtype(t)))
+    return out
+
+
+def load_weights_file(path: str) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU, with numpy scalars allowed.
+
+    Raises ``FileNotFoundError`` or a one-line ``InputError`` naming the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"weights file {path!r} not found (nothing is downloaded; pass a local file)")
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's text would advise weights_only=False: never do that
+        raise InputError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
+                         "and plain values (damaged, another format, or pickled objects that could run "
+                         "code when loaded, which are refused)") from None
+    except Exception as e:  # noqa: BLE001 -- name the file and the fix
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
+                         f"checkpoint saved with torch.save holding only tensors and plain values") from e
+
+
 def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, str]]]:
     """The newest intact checkpoint of ``run_dir``.
 

@@ -35,6 +35,7 @@ class TrainConfig:
     model: str = "hrnet_w18"
     model_args: dict = field(default_factory=dict)  # backbone overrides, e.g. {"blocks": 1}
     pretrained: str | None = None
+    allow_partial_pretrained: bool = False  # accept a backbone file that lacks some backbone tensors
     iters: int = 80000
     batch: int = 16
     accum: int = 1

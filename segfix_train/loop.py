@@ -148,7 +148,7 @@ class TrainStep:
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "sync_bn"})
+    "pretrained", "allow_partial_pretrained", "sync_bn"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -225,7 +225,8 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     m = int(sets[0].params.get("num_directions", 8))
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained, **cfg.model_args)
+    model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained,
+                         allow_partial=cfg.allow_partial_pretrained, **cfg.model_args)
     if model.pretrained_report is not None and dd.main:
         echo(f"pretrained {cfg.pretrained}: {model.pretrained_report.summary()}")
     if dd.main:

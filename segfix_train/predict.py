@@ -22,7 +22,7 @@ import torch
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
-from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint
+from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint, load_weights_file
 from .data import normalise
 from .models import create_model
 from segfix_data.errors import InputError
@@ -63,7 +63,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", mode
     weights are read (``segfix_train.models.openseg_import``). A project checkpoint rebuilds its
     network from its ``model_spec`` (or, for older files, ``config`` with our head and
     ``align_corners=False``). ``path`` may be a run directory: its latest checkpoint."""
-    from .models.openseg_import import is_openseg_segfix, load_openseg_model, load_weights_file
+    from .models.openseg_import import is_openseg_segfix, load_openseg_model
 
     path = resolve_checkpoint(path)
     if os.path.exists(path + DIGEST_SUFFIX):  # a segfix checkpoint: digest checked, weights_only

@@ -16,8 +16,8 @@ the ``seg2bmap`` boundaries of all classes at once (a pixel is on the boundary o
 ``c`` is among the values of its 2x2 block ``{p, right, down, down-right}`` and they are not all
 equal; last row / column along the edge only), and each boundary pixel looks for the nearest
 boundary pixel of the same class in the other map, scanning the disk's offsets in order of
-distance. :func:`boundary_f_image_reference` is the straightforward per-class dilation it is
-checked against (identical numbers).
+distance. The straightforward per-class dilation it is checked against (identical numbers) is the
+test oracle ``tests/support/oracles.py:boundary_f_image_reference``.
 
 Ground-truth values outside ``0 .. K-1`` (255 in practice) are ignore; predicted values outside
 ``0 .. K-1`` are "no evaluated class".
@@ -87,48 +87,6 @@ def _precision_recall_f(n_pred: np.ndarray, n_gt: np.ndarray, m_pred: np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         f = np.where(p + r == 0, 0.0, 2 * p * r / (p + r))
     return p, r, f
-
-
-def boundary_f_image_reference(
-    pred: np.ndarray, gt: np.ndarray, num_classes: int, thresholds=BOUNDARY_THRESHOLDS
-) -> np.ndarray:
-    """Per-class boundary F of one image by per-class disk dilation (the slow reference).
-
-    A direct port of the authors' ``db_eval_boundary`` loop: for every class and threshold,
-    two ``seg2bmap`` calls and two binary dilations with ``skimage.morphology.disk(r)``
-    (``scipy.ndimage.binary_dilation``, which is what ``skimage.morphology.binary_dilation`` calls).
-
-    Returns:
-        float64 ``(K, T)``: F per class and threshold.
-    """
-    from scipy.ndimage import binary_dilation
-    from skimage.morphology import disk
-
-    pred, gt = check_pair(pred, gt)
-    k = check_num_classes(num_classes)
-    ignore = (gt < 0) | (gt >= k)
-    out = np.zeros((k, len(thresholds)), dtype=np.float64)
-    for c in range(k):
-        fg = (pred == c) & ~ignore
-        gm = (gt == c) & ~ignore
-        fg_b = seg2bmap(fg)
-        gt_b = seg2bmap(gm)
-        for j, t in enumerate(thresholds):
-            r = boundary_radius(t, gt.shape)
-            fg_dil = binary_dilation(fg_b, disk(r))
-            gt_dil = binary_dilation(gt_b, disk(r))
-            n_fg, n_gt = int(fg_b.sum()), int(gt_b.sum())
-            m_gt, m_fg = int((gt_b & fg_dil).sum()), int((fg_b & gt_dil).sum())
-            if n_fg == 0 and n_gt > 0:
-                precision, recall = 1.0, 0.0
-            elif n_fg > 0 and n_gt == 0:
-                precision, recall = 0.0, 1.0
-            elif n_fg == 0 and n_gt == 0:
-                precision, recall = 1.0, 1.0
-            else:
-                precision, recall = m_fg / float(n_fg), m_gt / float(n_gt)
-            out[c, j] = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-    return out
 
 
 def disk_offsets(radius: int) -> np.ndarray:

@@ -139,15 +139,7 @@ class HighResolutionModule(nn.Module):
                 elif j == i:
                     row.append(None)
                 else:
-                    units = []
-                    for k in range(i - j):
-                        last = k == i - j - 1
-                        c_out = channels[i] if last else channels[j]
-                        layers = [_conv3x3(channels[j], c_out, stride=2), nn.BatchNorm2d(c_out)]
-                        if not last:
-                            layers.append(nn.ReLU(inplace=True))
-                        units.append(nn.Sequential(*layers))
-                    row.append(nn.Sequential(*units))
+                    row.append(_down_chain(channels[j], channels[i], i - j, last_relu=False))
             fuse.append(nn.ModuleList(row))
         self.fuse_layers = nn.ModuleList(fuse)
 
@@ -202,10 +194,11 @@ class HighResolutionNet(nn.Module):
 
     Input: float ``(N, 3, H, W)``. Output: list of 4 feature maps, highest resolution first,
     ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 4 * 2**b``. ``out_channels``
-    and ``stride`` give the widths and the first stride.
+    and ``stride`` give the widths and the first stride; ``spec`` the ``create_backbone`` name and
+    overrides that rebuild it.
 
     Example:
-        >>> net = create_backbone("hrnet_w18")
+        >>> net = create_hrnetv2("hrnet_w18")
         >>> [f.shape[1] for f in net(torch.zeros(1, 3, 64, 64))]
         [18, 36, 72, 144]
     """
@@ -219,6 +212,11 @@ class HighResolutionNet(nn.Module):
                              f"got modules={modules!r}, channels={channels!r}")
         self.out_channels = channels
         self.stride = 4
+        cfg = dict(channels=channels, blocks=int(blocks), modules=tuple(int(m) for m in modules))
+        name = next((n for n, c in MODEL_CONFIGS.items() if c["channels"] == channels), "hrnet_w18")
+        #: ``create_backbone`` arguments that rebuild this network (``align_corners`` aside): the
+        #: table entry with these branch widths (else ``hrnet_w18``) and the settings that differ.
+        self.spec = {"name": name, **{k: v for k, v in cfg.items() if v != MODEL_CONFIGS[name][k]}}
         self.align_corners = bool(align_corners)
         self.conv1 = _conv3x3(3, STEM_CHANNELS, stride=2)
         self.bn1 = nn.BatchNorm2d(STEM_CHANNELS)

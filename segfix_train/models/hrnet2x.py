@@ -40,7 +40,8 @@ class HighResolutionNext(nn.Module):
             network).
 
     Input: float ``(N, 3, H, W)``. Output: list of 5 feature maps, highest resolution first,
-    ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 2 * 2**b``.
+    ``(N, channels[b], ceil(H / s_b), ceil(W / s_b))`` with ``s_b = 2 * 2**b``. ``spec``: the
+    ``create_backbone`` name and overrides that rebuild it.
     """
 
     def __init__(self, stage1_channels=HRNET2X20["stage1_channels"], channels=HRNET2X20["channels"],
@@ -53,6 +54,10 @@ class HighResolutionNext(nn.Module):
                              f"{stage1_channels!r}, {channels!r}, {modules!r}")
         self.out_channels = channels
         self.stride = 2
+        cfg = dict(stage1_channels=stage1_channels, channels=channels, blocks=int(blocks),
+                   modules=tuple(int(m) for m in modules))
+        #: ``create_backbone`` arguments that rebuild this network (``align_corners`` aside).
+        self.spec = {"name": "hrnet2x20", **{k: v for k, v in cfg.items() if v != HRNET2X20[k]}}
         self.align_corners = bool(align_corners)
         self.conv1 = _conv3x3(3, STEM_CHANNELS, stride=2)
         self.bn1 = nn.BatchNorm2d(STEM_CHANNELS)

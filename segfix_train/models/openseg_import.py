@@ -29,13 +29,13 @@ are the only other objects allowed.
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from segfix_data.errors import InputError
+from ..checkpoint import file_sha256, load_weights_file
+from .segfix import build_model
 
 #: The authors' backbone names -> ours.
 OPENSEG_BACKBONES = {"hrnet18": "hrnet_w18", "hrnet32": "hrnet_w32", "hrnet48": "hrnet_w48",
@@ -43,35 +43,6 @@ OPENSEG_BACKBONES = {"hrnet18": "hrnet_w18", "hrnet32": "hrnet_w32", "hrnet48": 
 _WIDTHS = {18: "hrnet_w18", 32: "hrnet_w32", 48: "hrnet_w48"}
 INPLACE_ABN_EPS = 1e-5
 CONVERTED_FORMAT = "segfix-openseg-import-1"
-
-
-def _numpy_safe_globals() -> list:
-    """The numpy objects a pickled numpy scalar needs (allowed in addition to torch's defaults)."""
-    out = [np.dtype]
-    core = getattr(np, "_core", None) or np.core
-    out.append(core.multiarray.scalar)
-    for t in (np.float64, np.float32, np.int64, np.int32, np.bool_):
-        out.append(type(np.dtype(t)))
-    return out
-
-
-def load_weights_file(path: str) -> object:
-    """``torch.load(path, weights_only=True)`` on the CPU, with numpy scalars allowed.
-
-    Raises ``FileNotFoundError`` or a one-line ``ValueError`` naming the file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file {path!r} not found (nothing is downloaded; pass a local file)")
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's text would advise weights_only=False: never do that
-        raise InputError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
-                         "and plain values (damaged, another format, or pickled objects that could run "
-                         "code when loaded, which are refused)") from None
-    except Exception as e:  # noqa: BLE001 -- name the file and the fix
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
-                         f"checkpoint saved with torch.save holding only tensors and plain values") from e
 
 
 def _state_dict_of(obj: object) -> dict | None:
@@ -200,12 +171,10 @@ def load_state_strict(model: torch.nn.Module, sd: dict, path: str, hint: str = "
 
 def build_openseg_model(ck: OpensegCheckpoint, num_directions: int | None = None) -> torch.nn.Module:
     """Our ``SegFixModel`` holding the checkpoint's weights (eval mode)."""
-    from .segfix import create_model
-
     if num_directions is not None and int(num_directions) != ck.spec["num_directions"]:
         raise InputError(f"{ck.path!r} predicts {ck.spec['num_directions']} directions but "
                          f"{num_directions} are needed (the shards' num_directions)")
-    model = create_model(**ck.spec)
+    model = build_model(**ck.spec)
     load_state_strict(model, ck.state_dict, ck.path,
                       hint=f"the authors' {ck.spec['name']} SegFix model ({ck.bn_layout} layout, arch from "
                            f"{ck.arch_source}); pass --model if the architecture is wrong")
@@ -222,8 +191,6 @@ def converted_payload(model: torch.nn.Module, source: OpensegCheckpoint) -> dict
     """A project checkpoint for an imported model (plain values and tensors only, so
     ``weights_only=True`` loads it; write it with ``checkpoint.save_checkpoint``, which puts its
     digest beside it, and ``segfix predict --checkpoint`` reads it like a training checkpoint)."""
-    from ..checkpoint import file_sha256
-
     spec = dict(model.spec)
     return {
         "format": CONVERTED_FORMAT,

@@ -1,5 +1,6 @@
 """The SegFix network: an HRNet backbone, its branches concatenated at the highest resolution,
-and two heads (boundary and direction), plus loading of ImageNet-pretrained backbone weights.
+and two heads (boundary and direction); ``build_model`` builds it from its ``spec``
+(``factory.create_model`` adds pretrained weights).
 
 Two head layouts (``head``):
 
@@ -21,8 +22,6 @@ so that they always rebuild the same network.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,9 +38,6 @@ LEAKY_SLOPE = 0.01
 
 #: Backbone names accepted by ``create_model``.
 BACKBONES = (*MODEL_CONFIGS, "hrnet2x20")
-
-#: Key prefixes of the official classification checkpoints that are not part of the backbone.
-CLASSIFIER_PREFIXES = ("incre_modules.", "downsamp_modules.", "final_layer.", "classifier.")
 
 _REMOVED = {"hrnet2x": "'hrnet2x' (our stem-branch approximation of HRNet-2x) was removed; use "
                        "'hrnet2x20', the authors' HRNet-2x, which has ImageNet and SegFix weights"}
@@ -93,12 +89,16 @@ class SegFixModel(nn.Module):
         align_corners: of every bilinear upsampling after the backbone (the backbone has its own).
 
     Input: float ``(N, 3, H, W)`` normalised image.
+    ``spec``: the ``build_model`` arguments that rebuild this network (set here, so that a model
+    built directly saves a checkpoint ``predict.load_model`` can rebuild); ``pretrained_report``:
+    what ``load_pretrained`` loaded (None until then).
+
     Output of ``forward``: ``(boundary, direction)``: float ``(N, 1, H, W)`` boundary logits and
     float ``(N, m, H, W)`` direction logits. ``forward_raw`` gives the heads' outputs at the
     network's stride.
 
     Example:
-        >>> model = create_model("hrnet_w18", blocks=1, modules=(1, 1, 1)).eval()
+        >>> model = build_model("hrnet_w18", blocks=1, modules=(1, 1, 1)).eval()
         >>> [t.shape[1] for t in model(torch.zeros(1, 3, 64, 64))]
         [1, 8]
     """
@@ -112,6 +112,13 @@ class SegFixModel(nn.Module):
             raise InputError(f"head must be one of {HEADS}, got {head!r}")
         if head == "segfix" and head_act != "relu":
             raise InputError(f"the 'segfix' head uses a ReLU, got head_act={head_act!r}")
+        backbone_spec = getattr(backbone, "spec", None)
+        if not isinstance(backbone_spec, dict) or "name" not in backbone_spec:
+            raise InputError("the backbone has no spec (name and overrides) to rebuild it from a "
+                             "checkpoint; build it with create_backbone")
+        if bool(getattr(backbone, "align_corners", align_corners)) != bool(align_corners):
+            raise InputError(f"the backbone was built with align_corners={backbone.align_corners} and the "
+                             f"model with {bool(align_corners)}: a checkpoint records one choice for both")
         self.backbone = backbone
         self.num_directions = int(num_directions)
         self.head = head
@@ -124,7 +131,12 @@ class SegFixModel(nn.Module):
         else:
             self.mask_head = _openseg_head(cin, 2, head_act)
             self.dir_head = _openseg_head(cin, self.num_directions, head_act)
-        self.spec: dict = {}  # filled by create_model
+        #: ``build_model`` / ``create_model`` arguments that rebuild this network (checkpoints store it).
+        self.spec: dict = dict(name=backbone_spec["name"], num_directions=self.num_directions, head=head,
+                               head_act=head_act, align_corners=self.align_corners,
+                               **{k: v for k, v in backbone_spec.items() if k != "name"})
+        #: What ``load_pretrained`` loaded into this model (a ``LoadReport``), or None.
+        self.pretrained_report = None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated branch features at the highest branch resolution, ``(N, C, H/s, W/s)``."""
@@ -163,107 +175,10 @@ def boundary_probability(mask_logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(mask_logits)
 
 
-@dataclass
-class LoadReport:
-    """What ``load_pretrained`` did: keys loaded, backbone keys the file lacked (``missing``), file
-    keys that fit nowhere (``unexpected``), classification-head keys skipped, shape mismatches
-    (also listed as missing, since they were not loaded)."""
-
-    loaded: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    classifier: list[str] = field(default_factory=list)
-    mismatched: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"loaded {len(self.loaded)} tensors; missing {len(self.missing)}; unexpected "
-                f"{len(self.unexpected)}; shape mismatches {len(self.mismatched)}; classification-head "
-                f"keys skipped {len(self.classifier)}")
-
-
-def _backbone_state_dict(path: str, obj: object | None = None) -> dict[str, torch.Tensor]:
-    if obj is None:
-        from .openseg_import import load_weights_file
-
-        obj = load_weights_file(path)
-    for key in ("state_dict", "model"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-    if not isinstance(obj, dict):
-        raise InputError(f"{path!r} does not hold a state dict (got {type(obj).__name__})")
-    out = {}
-    for k, v in obj.items():
-        for prefix in ("module.", "backbone."):
-            if k.startswith(prefix):
-                k = k[len(prefix):]
-        out[k] = v
-    return out
-
-
-def load_pretrained(model: SegFixModel, path: str, obj: object | None = None) -> LoadReport:
-    """Load backbone weights from an official ``hrnetv2_w*_imagenet_pretrained.pth``, the
-    authors' ``hr_rnet_bt_w20_imagenet_pretrained.pth`` for ``hrnet2x20`` (or any state dict with
-    the same key layout, optionally prefixed ``module.`` / ``backbone.``); ``obj``: the file's
-    content when already loaded.
-
-    Keys are matched by name and shape; ``num_batches_tracked`` buffers absent from older files are
-    not counted as missing. Returns a ``LoadReport``; never downloads.
-    """
-    src = _backbone_state_dict(path, obj)
-    own = model.backbone.state_dict()
-    report = LoadReport()
-    to_load = {}
-    for k, v in src.items():
-        if k.startswith(CLASSIFIER_PREFIXES):
-            report.classifier.append(k)
-        elif k not in own:
-            report.unexpected.append(k)
-        elif tuple(own[k].shape) != tuple(v.shape):
-            report.mismatched.append(f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}")
-        else:
-            to_load[k] = v
-    report.loaded = sorted(to_load)
-    report.missing = sorted(k for k in own if k not in to_load and not k.endswith("num_batches_tracked"))
-    model.backbone.load_state_dict(to_load, strict=False)
-    return report
-
-
-def create_model(name: str, num_directions: int = 8, pretrained: str | None = None, *,
-                 head: str = "segfix", head_act: str = "relu", align_corners: bool = False,
-                 **backbone_overrides) -> SegFixModel:
-    """Build a SegFix model by backbone name (``hrnet_w18``, ``hrnet_w32``, ``hrnet_w48``,
-    ``hrnet2x20``).
-
-    Args:
-        num_directions: ``m`` (4, 8 or 16).
-        pretrained: a local weights file: an ImageNet backbone file (see ``load_pretrained``; the
-            report is stored as ``model.pretrained_report``), or one of the authors' SegFix
-            checkpoints (``segfix_train.models.openseg_import``), whose architecture then replaces
-            ``head``, ``head_act`` and ``align_corners`` and whose weights are loaded strictly.
-        head, head_act, align_corners: see ``SegFixModel``; the defaults are ours.
-        backbone_overrides: e.g. ``blocks=1, modules=(1, 1, 1)`` for a tiny test network.
-
-    ``model.spec`` holds everything needed to build the same network again
-    (``create_model(**model.spec)``).
-    """
-    obj = None
-    if pretrained:
-        from .openseg_import import (build_openseg_model, is_openseg_segfix, load_weights_file,
-                                     read_openseg_checkpoint)
-
-        obj = load_weights_file(pretrained)
-        if is_openseg_segfix(obj):
-            ck = read_openseg_checkpoint(pretrained, obj)
-            if ck.spec["name"] != name:
-                raise InputError(f"{pretrained!r} holds the authors' {ck.spec['name']} SegFix model, not "
-                                 f"{name}; pass --model {ck.spec['name']}")
-            model = build_openseg_model(ck, num_directions).train()
-            model.pretrained_report = LoadReport(loaded=sorted(ck.state_dict))
-            return model
+def build_model(name: str, num_directions: int = 8, *, head: str = "segfix", head_act: str = "relu",
+                align_corners: bool = False, **backbone_overrides) -> SegFixModel:
+    """A freshly initialised ``SegFixModel`` from its ``spec`` (``build_model(**model.spec)``
+    rebuilds ``model``'s network); ``create_model`` adds pretrained weights."""
     backbone = create_backbone(name, align_corners=align_corners, **backbone_overrides)
-    model = SegFixModel(backbone, num_directions=num_directions, head=head, head_act=head_act,
-                        align_corners=align_corners)
-    model.spec = dict(name=name, num_directions=int(num_directions), head=head, head_act=head_act,
-                      align_corners=bool(align_corners), **backbone_overrides)
-    model.pretrained_report = load_pretrained(model, pretrained, obj) if pretrained else None
-    return model
+    return SegFixModel(backbone, num_directions=num_directions, head=head, head_act=head_act,
+                       align_corners=align_corners)

@@ -67,3 +67,26 @@ def test_train_cli_errors(tmp_path):
     r = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "missing"), "--out", str(tmp_path / "r"),
                                   "--device", "cpu"])
     assert r.exit_code != 0 and "manifest" in r.output
+
+
+def test_partial_pretrained_file_is_refused_unless_allowed(generated_shards, tmp_path):
+    import torch
+
+    from segfix_train.models import create_backbone
+
+    cfg = write_tiny_config(tmp_path / "tiny.toml")
+    sd = create_backbone("hrnet_w18", blocks=1, modules=(1, 1, 1), channels=(8, 16, 32, 64)).state_dict()
+    del sd["conv1.weight"]
+    weights = tmp_path / "partial_backbone.pth"
+    torch.save(sd, weights)
+    args = ["train", "--shards", str(generated_shards / "shards"), "--split", "train", "--val-split", "none",
+            "--batch", "2", "--crop", "32", "--iters", "1", "--ckpt-every", "1", "--device", "cpu",
+            "--config", str(cfg), "--pretrained", str(weights)]
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "refused")])
+    assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    assert "partial_backbone.pth: lacks 1 of the" in r.output and "--allow-partial-pretrained" in r.output
+    assert not (tmp_path / "refused" / "checkpoints").exists()
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run"), "--allow-partial-pretrained"])
+    assert r.exit_code == 0, r.output
+    total = sum(1 for k in sd if not k.endswith("num_batches_tracked")) + 1
+    assert f"loaded {total - 1} of {total} tensors; missing 1;" in r.output

@@ -79,8 +79,12 @@ def test_sliding_windows_as_predict(fix):
     img = scene(3, 40, 56)[0]
     tiled = SegFix(fix.model, device="cpu", tile=24, stride=16, batch=3, threshold=fix.threshold)
     x = torch.from_numpy(normalise(img))
-    pb, _ = predict_probs(fix.model, x, tile=24, stride=16, batch=3)
-    np.testing.assert_allclose(tiled.probabilities(img)[0], pb.numpy(), rtol=0, atol=1e-6)
+    pb, pd = predict_probs(fix.model, x, tile=24, stride=16, batch=3)
+    got_b, got_d = tiled.probabilities(img)
+    np.testing.assert_allclose(got_b, pb.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got_d, pd.numpy(), rtol=0, atol=1e-6)
+    whole_b, _ = fix.probabilities(img)  # the windows are really used: tiled differs from whole
+    assert np.abs(whole_b - got_b).max() > 1e-4
 
 
 def test_bad_inputs_say_what_is_expected(fix):

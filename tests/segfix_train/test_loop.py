@@ -76,11 +76,33 @@ def test_resume_refuses_changed_settings(tmp_path):
         train(_cfg(tmp_path, iters=4, batch=2, resume=True, val_split=None), open_set=fake_open, echo=lambda s: None)
 
 
+def _one_scene_open(directory, split):
+    """A set of 8 copies of one 32x32 scene: with 32-pixel crops, no flip and no brightness jitter
+    every crop is the same, so BatchNorm statistics and loss means do not depend on how the batch
+    is split into micro-batches."""
+    from tests.support.fakes import FakeShardSet
+
+    fs = FakeShardSet(n=8, h=32, w=32, seed=3)
+    fs.frames = [fs.frames[0]] * len(fs.frames)
+    return fs
+
+
+@pytest.mark.slow
 def test_accumulation_matches_large_batch_loss_scale(tmp_path):
-    # batch 4 as 2 x 2 accumulated: same crops (stream indexed by micro-batch), finite, logged per step
-    train(_cfg(tmp_path, iters=2, accum=2, log_every=1, val_split=None), open_set=fake_open, echo=lambda s: None)
-    rows = _log(tmp_path / "train.jsonl")
-    assert [r["iter"] for r in rows] == [1, 2] and all(r["loss"] > 0 for r in rows)
+    # one SGD step with batch 4 in one pass, and as 2 x 2 accumulated micro-batches, must move the
+    # weights by the same amount: accumulation divides each micro-batch loss by their number
+    def step(out, **kw):
+        train(_cfg(tmp_path / out, iters=1, ckpt_every=1, log_every=1, val_split=None, crop=32, flip=False,
+                   brightness=0, **kw), open_set=_one_scene_open, echo=lambda s: None)
+        sd = _final_model(tmp_path / out)
+        return {k: v for k, v in sd.items() if "running_" not in k and "num_batches" not in k}
+
+    start = step("lr0", lr=0.0, accum=1)  # the initial weights (same seed, no update)
+    big, acc = step("batch4", accum=1), step("accum2x2", accum=2)
+    upd_big = torch.cat([(big[k] - start[k]).flatten() for k in start])
+    upd_acc = torch.cat([(acc[k] - start[k]).flatten() for k in start])
+    assert upd_big.abs().max() > 1e-4  # the step moved the weights
+    assert (upd_acc - upd_big).abs().max() <= 1e-3 * upd_big.abs().max()
     with pytest.raises(ValueError, match="divisible"):
         train(_cfg(tmp_path / "x", batch=3, accum=2), open_set=fake_open)
 

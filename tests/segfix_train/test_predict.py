@@ -1,4 +1,6 @@
 """Offsets prediction: window tiling and averaging, maps, files, CLI."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -59,11 +61,19 @@ def test_overlap_is_averaged():
                 outs.append(torch.full((1, 1) + x.shape[-2:], float(self.k)))
                 self.k += 1
             b = torch.cat(outs)
-            return b, torch.zeros(x.shape[0], 8, *x.shape[-2:])
+            d = torch.zeros(x.shape[0], 8, *x.shape[-2:])
+            d[:, 0] = 3.0 * (b[:, 0] - 1) ** 2  # window 0: direction logit 3 on bin 0; window 1: 0
+            return b, d
 
-    pb, _ = predict_probs(Const(), torch.zeros(3, 1, 6), tile=4, stride=2, batch=1)
+    pb, pd = predict_probs(Const(), torch.zeros(3, 1, 6), tile=4, stride=2, batch=1)
     s = torch.sigmoid(torch.tensor([0.0, 1.0]))
     assert torch.allclose(pb[0], torch.stack([s[0], s[0], (s[0] + s[1]) / 2, (s[0] + s[1]) / 2, s[1], s[1]]))
+    # directions: the probabilities are averaged (not the logits): bin 0 of window 0 has
+    # e^3 / (e^3 + 7) = 0.7415, of window 1 1/8; the overlap (columns 2, 3) their mean 0.4333
+    p0, p1 = math.exp(3) / (math.exp(3) + 7), 1 / 8
+    expect = torch.tensor([p0, p0, (p0 + p1) / 2, (p0 + p1) / 2, p1, p1])
+    assert torch.allclose(pd[0, 0], expect, atol=1e-6)
+    assert torch.allclose(pd.sum(0), torch.ones(1, 6), atol=1e-6)
 
 
 def test_maps_and_offsets_array():

@@ -128,6 +128,47 @@ def test_panel_shape_and_changes():
     assert not np.array_equal(p, p3)
     p4 = render_panel(None, label, t.distance, t.boundary, t.direction, 8, tile_width=128, crop_rows=10)
     assert p4.dtype == np.uint8
+    _assert_zoom_arrows_point_into_their_object()  # the changes are the right ones: arrow directions
+
+
+def _arrow_heads(label, zoom=24):
+    """Render the zoom tile of ``label``'s targets (every pixel in view) and return, per pixel,
+    the offset (dy, dx) of the centroid of its arrow's black pixels from the pixel's centre: the
+    shaft is symmetric about the centre, so the centroid lies on the side of the arrow head."""
+    from segfix_data import semantic_targets
+    from segfix_data.inspect.panels import _zoom_tile
+
+    t = semantic_targets(label, num_directions=8)
+    h, w = label.shape
+    colours = np.full((h, w, 3), 128, np.uint8)
+    tile, z = _zoom_tile(None, label, colours, t.boundary, t.direction, 8, (0, 0, h, w), w * zoom, h * zoom)
+    assert z == zoom
+    black = (tile == 0).all(axis=2)
+    heads = np.zeros((h, w, 2))
+    for r in range(h):
+        for c in range(w):
+            ys, xs = np.nonzero(black[r * zoom:(r + 1) * zoom, c * zoom:(c + 1) * zoom])
+            assert ys.size > 0, (r, c)  # every pixel here has a direction: one arrow each
+            heads[r, c] = ys.mean() + 0.5 - zoom / 2, xs.mean() + 0.5 - zoom / 2
+    return heads
+
+
+def _assert_zoom_arrows_point_into_their_object():
+    # a vertical edge between class 0 (left) and class 1 (right): the pixels beside it point away
+    # from it, into their own object: left of the edge left (-x), right of it right (+x)
+    label = np.zeros((12, 8), np.uint8)
+    label[:, 4:] = 1
+    heads = _arrow_heads(label)
+    for r in range(4, 8):
+        (dy0, dx0), (dy1, dx1) = heads[r, 3], heads[r, 4]
+        assert dx0 < -0.75 and abs(dy0) < 0.5, (r, heads[r, 3])
+        assert dx1 > 0.75 and abs(dy1) < 0.5, (r, heads[r, 4])
+    # the same edge turned horizontal: above it up (-y), below it down (+y)
+    heads = _arrow_heads(label.T.copy())
+    for c in range(4, 8):
+        (dy0, dx0), (dy1, dx1) = heads[3, c], heads[4, c]
+        assert dy0 < -0.75 and abs(dx0) < 0.5, (c, heads[3, c])
+        assert dy1 > 0.75 and abs(dx1) < 0.5, (c, heads[4, c])
 
 
 def test_panel_bad_inputs():
@@ -158,6 +199,16 @@ def test_panel_with_segments_shows_instances():
     plain = render_panel(image, label, t.distance, t.boundary, t.direction, 8, **kw)
     inst = render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments, **kw)
     assert inst.shape == plain.shape and not np.array_equal(inst, plain)
+    # the label tile (second of the first row; 6 px gaps, a 20 px caption bar at tile width 128,
+    # 2x the 40x64 frame) colours the two touching class-2 instances differently, and the plain
+    # panel the same
+    def colour(panel, y, x):
+        return tuple(panel[6 + 20 + 2 * y, 6 + 128 + 6 + 2 * x])
+
+    left, right = (10, 15), (10, 25)  # (row, col) inside segment 2 and inside segment 7
+    assert colour(plain, *left) == colour(plain, *right)
+    assert colour(inst, *left) != colour(inst, *right)
+    assert colour(plain, *left) == tuple(colourise_labels(label)[left])  # it is the label tile
     with pytest.raises(ValueError, match="segments"):
         render_panel(image, label, t.distance, t.boundary, t.direction, 8, segments=segments[:, :-1], **kw)
 
