@@ -26,11 +26,14 @@ from pathlib import Path
 
 from segfix_data import __version__
 from segfix_data import datasets as _datasets
+from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels
 
-from . import store as _shards
+from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
+from .manifest import read_records
 from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
+from .writer import ShardWriter
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
 #: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
@@ -79,7 +82,7 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
             for p in split_dir.iterdir():
                 if p.name.startswith(("shard-", "manifest.json", "build.json")):
                     p.unlink()
-    _shards.atomic_write_json(path, params)
+    atomic_write_json(path, params)
 
 
 def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
@@ -87,7 +90,7 @@ def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
     tried again), every source file has the size and mtime recorded when it was built, and every
     array checks out."""
     try:
-        rec = _shards.read_records(path)
+        rec = read_records(path)
     except Exception:
         return False
     stems = sorted([s["stem"] for s in rec["samples"]] + [f["stem"] for f in rec["failed"]])
@@ -231,12 +234,12 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
 
     S = config.shard_size
     plan = [frames[k:k + S] for k in range(0, len(frames), S)]
-    names = [_shards.SHARD_PATTERN.format(k) for k in range(len(plan))]
+    names = [SHARD_PATTERN.format(k) for k in range(len(plan))]
     for p in split_dir.iterdir():  # leftovers of a killed build, shards beyond the plan
         if _STALE.match(p.name) or (p.name.startswith("shard-") and p.name not in names):
             p.unlink()
-    (split_dir / _shards.MANIFEST).unlink(missing_ok=True)
-    _shards.atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
+    (split_dir / MANIFEST).unlink(missing_ok=True)
+    atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
                                                  "command": command})
     done = set()
     for k, name in enumerate(names):
@@ -303,7 +306,7 @@ def _write_shard(path: Path, results: list) -> None:
 
 def _write_shard_file(path: Path, results: list) -> None:
     samples, failed = [], []
-    with _shards.ShardWriter(path) as w:
+    with ShardWriter(path) as w:
         for r in results:
             if r["ok"]:
                 index = len(samples)
@@ -318,7 +321,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
     samples, failed, shards = [], [], []
     pixels, boundary = {}, {v: {} for v in params["variants"]}
     for name in names:
-        rec = _shards.read_records(split_dir / name)
+        rec = read_records(split_dir / name)
         shards.append({"file": name, "samples": len(rec["samples"]),
                        "bytes": (split_dir / name).stat().st_size})
         failed += rec["failed"]
@@ -331,7 +334,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
                     boundary[v][k] = boundary[v].get(k, 0) + n
     num_classes = {"cityscapes": 19, "gta5": 19, "ade20k": _labels.ADE20K_NUM_CLASSES}.get(params["layout"])
     manifest = {
-        "format": _shards.FORMAT_NAME, "format_version": _shards.FORMAT_VERSION,
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
         "tool": "segfix", "tool_version": __version__, "split": params["split"],
         "params": params, "num_classes": num_classes,
         "class_names": list(_labels.CITYSCAPES_CLASS_NAMES) if num_classes == 19 else None,
@@ -342,9 +345,9 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
                                   for v, c in boundary.items()},
     }
     try:
-        _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
+        atomic_write_json(split_dir / MANIFEST, manifest)
     except OSError as exc:
-        raise _write_error(split_dir / _shards.MANIFEST, exc) from None
+        raise _write_error(split_dir / MANIFEST, exc) from None
     return manifest
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 import h5py
 
 from .codec import checksum
-from .store import MANIFEST, ManifestError, ShardSet, check_hdf5_file, shard_path
+from .format import MANIFEST, ManifestError
+from .links import check_hdf5_file
+from .paths import shard_path
+from .reader import ShardSet
 
 #: ``OUT_DIR/<split>/plan.json``: ``{"shards", "frames", "command"}``, written when a build starts.
 PLAN = "plan.json"
