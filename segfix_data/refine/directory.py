@@ -64,10 +64,10 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
     return FrameOffsets((direction != DIRECTION_IGNORE).astype(np.uint8), direction, 8)
 
 
-def _load_offsets_mat(path: Path) -> np.ndarray:
+def _load_offsets_mat(path: Path, expect_shape=None) -> np.ndarray:
     from segfix_data.interop import load_openseg_offsets_mat
 
-    return load_openseg_offsets_mat(path)
+    return load_openseg_offsets_mat(path, expect_shape)
 
 
 def _index_files(root: Path, suffix: str) -> dict[str, Path]:
@@ -116,8 +116,10 @@ class OffsetsSource:
                              "run `segfix predict` or `segfix-gt build` first")
         self.keys = set(self._files)
 
-    def get(self, key: str, *, instance: bool = False) -> FrameOffsets:
-        """Offsets of one frame; ``instance`` picks a shard's instance targets when built."""
+    def get(self, key: str, *, instance: bool = False, expect_shape=None) -> FrameOffsets:
+        """Offsets of one frame; ``instance`` picks a shard's instance targets when built.
+        ``expect_shape`` (H, W): the frame's size, checked against a ``.mat`` file's declared
+        shape before it is decompressed."""
         if self.kind == "shards":
             ds, i = self._shards[key]
             variant = "instance" if instance and "instance" in ds.params.get("variants", ("semantic",)) else "semantic"
@@ -128,7 +130,7 @@ class OffsetsSource:
         if self.kind == "predict":
             d = read_offsets(path)
             return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
-        return offsets_from_openseg(_load_offsets_mat(path), str(path))
+        return offsets_from_openseg(_load_offsets_mat(path, expect_shape), str(path))
 
 
 # ----------------------------------------------------------------------------- files
@@ -297,7 +299,7 @@ def refine_directory(
         if id_space is not None:
             _check_id_space(path, label, id_space)
         if key is not None:
-            fo = source.get(key)
+            fo = source.get(key, expect_shape=label.shape)
             if fo.boundary.shape != label.shape:
                 raise ValueError(f"{path}: prediction size {label.shape} differs from its offsets' "
                                  f"{fo.boundary.shape} (frame {key!r}); predict offsets at full resolution")
