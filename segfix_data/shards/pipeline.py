@@ -4,7 +4,8 @@
 
 1. The split's frames (sorted source order, :mod:`segfix_data.datasets`) are cut into shards of
    ``shard_size`` consecutive frames: shard ``k`` always holds frames ``k*S .. k*S+S-1``.
-2. ``OUT_DIR/<split>/build.json`` records the build parameters. A rerun with other parameters
+2. ``OUT_DIR/<split>/build.json`` records the build parameters, and so does every shard (its
+   ``records``), so a shard built with other parameters is never kept, even without ``build.json``. A rerun with other parameters
    refuses (:class:`ParamsMismatch`) unless ``overwrite``; a rerun with the same parameters resumes:
    every published shard whose frames match the plan and whose arrays pass their checksums is
    kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
@@ -30,7 +31,7 @@ from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels
 
 from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
-from .manifest import read_records
+from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
 from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
 from .writer import ShardWriter
@@ -85,13 +86,16 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     atomic_write_json(path, params)
 
 
-def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
-    """A published shard is kept if it holds exactly ``frames``, none failed (failed frames are
-    tried again), every source file has the size and mtime recorded when it was built, and every
-    array checks out."""
+def _shard_ok(path: Path, frames: list, params: dict, variants, res: SplitResult) -> bool:
+    """A published shard is kept if it was built with ``params`` (the parameters it records:
+    without them, or with others, it is stale whatever ``build.json`` says), holds exactly
+    ``frames``, none failed (failed frames are tried again), every source file has the size and
+    mtime recorded when it was built, and every array checks out."""
     try:
         rec = read_records(path)
     except Exception:
+        return False
+    if rec.get("params") != params:
         return False
     stems = sorted([s["stem"] for s in rec["samples"]] + [f["stem"] for f in rec["failed"]])
     if stems != sorted(f.stem for f in frames):
@@ -245,7 +249,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
     for k, name in enumerate(names):
         path = split_dir / name
         if path.exists():
-            if _shard_ok(path, plan[k], config.variants, res):
+            if _shard_ok(path, plan[k], params, config.variants, res):
                 done.add(k)
             else:
                 path.unlink()
@@ -269,7 +273,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
             if progress is not None:
                 progress(1, len(frames))
             if len(pending) == len(plan[current]):
-                _write_shard(split_dir / names[current], pending)
+                _write_shard(split_dir / names[current], pending, params)
                 res.built += sum(1 for p in pending if p["ok"])
                 pending = []
                 current = next(shard_iter, None)
@@ -297,14 +301,14 @@ def _write_error(path: Path, exc: OSError) -> BuildError:
     return BuildError(f"{path}: cannot write: {why}; {fix}")
 
 
-def _write_shard(path: Path, results: list) -> None:
+def _write_shard(path: Path, results: list, params: dict) -> None:
     try:
-        _write_shard_file(path, results)
+        _write_shard_file(path, results, params)
     except OSError as exc:
         raise _write_error(path, exc) from None
 
 
-def _write_shard_file(path: Path, results: list) -> None:
+def _write_shard_file(path: Path, results: list, params: dict) -> None:
     samples, failed = [], []
     with ShardWriter(path) as w:
         for r in results:
@@ -314,7 +318,7 @@ def _write_shard_file(path: Path, results: list) -> None:
                 samples.append(dict(r["record"], index=index))
             else:
                 failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
-        w.set_records({"samples": samples, "failed": failed})
+        w.set_records({"samples": samples, "failed": failed, "params": params})
 
 
 def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) -> dict:
@@ -344,6 +348,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
                                   for v, c in boundary.items()},
     }
+    manifest[CHECKSUM_KEY] = manifest_checksum(manifest)
     try:
         atomic_write_json(split_dir / MANIFEST, manifest)
     except OSError as exc:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -10,9 +9,10 @@ import h5py
 import numpy as np
 
 from .codec import decode_boundary_direction, derive_window
-from .format import DEFAULT_FIELDS, FORMAT_VERSION, MANIFEST, VARIANTS, ManifestError, ShardReadError
+from .format import (DEFAULT_FIELDS, FORMAT_VERSION, MANIFEST, VARIANTS, ManifestError, ShardReadError,
+                     check_dataset)
 from .links import check_hdf5_file
-from .manifest import load_manifest
+from .manifest import check_records, load_manifest, records_of
 from .paths import shard_path
 
 
@@ -24,8 +24,11 @@ class ShardSet:
 
     The manifest is untrusted input: shard paths must stay inside the split directory
     (:func:`shard_path`), a shard file with links or external storage is refused
-    (:func:`check_hdf5_file`), and each shard's own records must agree with the manifest (stem,
-    index, shape, checksums) when it is first opened (:class:`ManifestError`). Every stored chunk
+    (:func:`check_hdf5_file`), and each shard's own records must agree with the manifest (the
+    build parameters, each sample's whole record) when it is first opened (:class:`ManifestError`;
+    the first shard is opened by the constructor unless ``open_first`` is False, so edited
+    parameters are refused before they are used). Only the datasets a sample's record lists are
+    read, each checked against the format's dtype and the sample's shape first. Every stored chunk
     carries a Fletcher-32 sum checked by HDF5 on read: damaged data raises
     :class:`ShardReadError` naming the shard file, the sample and ``segfix-gt verify``.
 
@@ -41,7 +44,8 @@ class ShardSet:
         crop = ds.read(0, window=(100, 200, 512, 512))   # image, label, semantic boundary/direction
     """
 
-    def __init__(self, out_dir: str | os.PathLike, split: str, *, cache_bytes: int = 4 << 20) -> None:
+    def __init__(self, out_dir: str | os.PathLike, split: str, *, cache_bytes: int = 4 << 20,
+                 open_first: bool = True) -> None:
         self.cache_bytes = int(cache_bytes)  # HDF5 chunk cache per open dataset
         self.root = Path(out_dir) / split
         path = self.root / MANIFEST
@@ -62,6 +66,15 @@ class ShardSet:
             shard_path(self.root, name)
         self._files: dict = {}
         self._pid = os.getpid()
+        if open_first and self.samples:  # the build parameters a shard records, before anyone
+            try:                            # uses self.params (e.g. a trainer's num_directions)
+                self._file(self.samples[0]["shard"])
+            except ManifestError:
+                raise
+            except Exception:  # damage: reported where it is read, and by `segfix-gt verify`
+                pass
+            finally:
+                self.close()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -94,22 +107,15 @@ class ShardSet:
         return f
 
     def _check_records(self, f: h5py.File, path: Path, shard: str) -> None:
-        """The shard's own records must describe the manifest's samples at their indices."""
+        """The shard's own records must hold the manifest's build parameters and, at each index,
+        the manifest's sample record (:func:`~segfix_data.shards.manifest.check_records`)."""
         try:
-            records = json.loads(f["records"][()].tobytes().decode())["samples"]
+            records = records_of(f, path)
         except Exception as exc:
             raise ShardReadError(f"{path}: cannot read its records ({type(exc).__name__}: {exc}); the shard "
                                  f"is damaged: run `segfix-gt verify {self.root.parent}` and rerun the build "
                                  "to rebuild it") from None
-        by_index = {r.get("index"): r for r in records if isinstance(r, dict)}
-        for i in self._by_shard.get(shard, ()):
-            s = self.samples[i]
-            r = by_index.get(s["index"])
-            if r is None or any(r.get(k) != s.get(k) for k in ("stem", "shape", "checksums")):
-                held = r.get("stem") if r else "nothing"
-                raise ManifestError(f"{self.root / MANIFEST}: sample {i} ({s['stem']}) is {shard} index "
-                                    f"{s['index']}, but {path} holds {held} there; the manifest was "
-                                    "edited or mixed with other shards: rebuild the split")
+        check_records(records, self.manifest, self._by_shard.get(shard, ()), shard, path, self.root)
 
     def group(self, i: int) -> h5py.Group:
         """The HDF5 group of sample ``i``."""
@@ -161,30 +167,63 @@ class ShardSet:
                 raise ShardReadError(self._damaged(i, field, exc)) from None
         return out
 
+    def _dataset(self, g: h5py.Group, i: int, name: str):
+        """The stored dataset ``name`` of sample ``i``, or None if the build did not store it.
+
+        Only the datasets the sample's record lists (its ``checksums``) are used, each checked
+        against the format's dtype and the sample's shape before any data is read
+        (:func:`~segfix_data.shards.format.check_dataset`).
+        """
+        s = self.samples[i]
+        if name not in s.get("checksums", {}):
+            return None
+        ds = g.get(name)
+        where = f"{self.root / s['shard']}: sample {i} ({s['stem']})"
+        if ds is None:
+            raise ShardReadError(f"{where}: {name} is missing although the manifest lists it; the shard "
+                                 f"file is damaged: run `segfix-gt verify {self.root.parent}` and rerun "
+                                 "the same `segfix-gt build` to rebuild it")
+        check_dataset(ds, name, s["shape"], where)
+        return ds
+
     def _read_field(self, g: h5py.Group, i: int, field: str, window, codes: dict) -> np.ndarray:
         y0, x0, h, w = window
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
         variant, _, name = field.partition("/")
-        if name in ("boundary", "direction") and f"{variant}/boundary_direction" in g:
-            if variant not in codes:
-                codes[variant] = decode_boundary_direction(g[f"{variant}/boundary_direction"][sl])
-            return codes[variant][0 if name == "boundary" else 1]
-        if field in g:
-            return g[field][sl]
-        if field == "image" and "image_file" in g:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(g["image_file"][()].tobytes())) as im:
-                return np.asarray(im.convert("RGB"))[sl]
+        if name in ("boundary", "direction"):
+            code = self._dataset(g, i, f"{variant}/boundary_direction")
+            if code is not None:
+                if variant not in codes:
+                    codes[variant] = decode_boundary_direction(code[sl])
+                return codes[variant][0 if name == "boundary" else 1]
+        ds = self._dataset(g, i, field)
+        if ds is not None:
+            return ds[sl]
+        raw = self._dataset(g, i, "image_file") if field == "image" else None
+        if raw is not None:
+            return self._decode_image_file(raw, i)[sl]
         if name == "distance" and variant in VARIANTS:
-            source = "label" if variant == "semantic" else "instance/segments"
-            if source in g:
+            source = self._dataset(g, i, "label" if variant == "semantic" else "instance/segments")
+            if source is not None:
                 info = self.samples[i]["distance"][variant]
-                return derive_window(g[source], window, info["ignore_value"], info["cap"],
-                                      info["border_is_boundary"])
+                return derive_window(source, window, info["ignore_value"], info["cap"],
+                                     info["border_is_boundary"])
         raise KeyError(f"field {field!r} is not stored in sample {i} ({self.samples[i]['stem']}) "
                        f"of {self.root}; built with variant={self.params.get('variant')!r}, "
                        f"images={self.params.get('images')!r}")
+
+    def _decode_image_file(self, raw: h5py.Dataset, i: int) -> np.ndarray:
+        """RGB uint8 (H, W, 3) of a stored image file, its declared size checked against the
+        sample's shape from the header before the pixels are decoded."""
+        from PIL import Image
+
+        s = self.samples[i]
+        with Image.open(io.BytesIO(raw[()].tobytes())) as im:
+            if im.size != (s["shape"][1], s["shape"][0]):
+                raise ManifestError(f"{self.root / s['shard']}: sample {i} ({s['stem']}): its image file "
+                                    f"declares {im.size[0]}x{im.size[1]} pixels, the manifest "
+                                    f"{s['shape'][1]}x{s['shape'][0]}; rebuild the split")
+            return np.asarray(im.convert("RGB"))
 
     def close(self) -> None:
         """Close the open HDF5 files (they reopen on the next read)."""
