@@ -128,7 +128,7 @@ class OffsetsSource:
                                 int(ds.params["num_directions"]))
         path = self._files[key]
         if self.kind == "predict":
-            d = read_offsets(path)
+            d = read_offsets(path, expect_shape)
             return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
         return offsets_from_openseg(_load_offsets_mat(path, expect_shape), str(path))
 
