@@ -213,3 +213,25 @@ def test_a_dataset_the_record_does_not_list_is_never_read(out):
         f.create_dataset("samples/00000/semantic/distance", data=np.full((40, 72), 7, np.float32))
     got = ShardSet(out, "train").read(0, fields=("semantic/distance",))["semantic/distance"]
     np.testing.assert_array_equal(got, want)
+
+
+def test_an_image_file_declaring_another_size_is_refused_before_decoding(tmp_path):
+    import io
+
+    from PIL import Image
+
+    data = write_cityscapes(tmp_path / "cs", {"train": 1}, 24, 40)
+    out = tmp_path / "out"
+    build_split(data, out, "train", BuildConfig(tile=16, image_format="file"))
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((3000, 3000, 3), np.uint8)).save(buf, format="PNG")
+    raw = np.frombuffer(buf.getvalue(), np.uint8)
+    with h5py.File(out / "train" / "shard-00000.h5", "r+") as f:
+        del f["samples/00000/image_file"]
+        write_bytes(f["samples/00000"], "image_file", raw)
+    digest = checksum(raw)
+    _records(out, "shard-00000.h5", lambda r: r["samples"][0]["checksums"].update(image_file=digest))
+    _manifest(out, lambda m: m["samples"][0]["checksums"].update(image_file=digest))
+    assert verify_split(out, "train")[1] == []  # consistent bytes: only the declared size tells
+    with pytest.raises(ManifestError, match=r"its image file declares 3000x3000 pixels, the manifest 40x24"):
+        ShardSet(out, "train").read(0, fields=("image",))
