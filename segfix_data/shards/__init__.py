@@ -24,6 +24,8 @@ from .writer import ShardWriter
 from .verify import PLAN, incomplete_message, list_splits, split_status, verify_samples, verify_split
 
 __all__ = ["BuildConfig", "BuildError", "ParamsMismatch", "SplitResult", "build", "build_split",
-           "process_frame", "BACKENDS", "IMAGE_FORMATS", "ON_ERROR", "VARIANT_CHOICES", "ShardSet", "ShardWriter", "DEFAULT_FIELDS", "FORMAT_NAME",
-           "FORMAT_VERSION", "MANIFEST", "ManifestError", "ShardReadError", "check_hdf5_file", "is_plain_name", "output_path", "shard_path", "SHARD_PATTERN", "VARIANTS", "atomic_write_json",
-           "read_records", "PLAN", "incomplete_message", "split_status", "list_splits", "verify_samples", "verify_split"]
+           "process_frame", "BACKENDS", "IMAGE_FORMATS", "ON_ERROR", "VARIANT_CHOICES", "ShardSet",
+           "ShardWriter", "DEFAULT_FIELDS", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST", "ManifestError",
+           "ShardReadError", "check_hdf5_file", "is_plain_name", "output_path", "shard_path",
+           "SHARD_PATTERN", "VARIANTS", "atomic_write_json", "read_records", "PLAN", "incomplete_message",
+           "split_status", "list_splits", "verify_samples", "verify_split"]

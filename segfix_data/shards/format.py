@@ -29,8 +29,8 @@ class ShardReadError(ValueError):
     names the shard file, the sample and ``segfix-gt verify``."""
 
 
-_PLANE_FIELDS = {"boundary_direction": np.uint8, "boundary": np.uint8, "direction": np.uint8, "distance": np.float32, "openseg_depth": np.uint8,
-                 "openseg_dir_deg": np.uint8}
+_PLANE_FIELDS = {"boundary_direction": np.uint8, "boundary": np.uint8, "direction": np.uint8,
+                 "distance": np.float32, "openseg_depth": np.uint8, "openseg_dir_deg": np.uint8}
 
 
 def field_format(name: str, shape) -> tuple | None:

@@ -5,10 +5,10 @@
 1. The split's frames (sorted source order, :mod:`segfix_data.datasets`) are cut into shards of
    ``shard_size`` consecutive frames: shard ``k`` always holds frames ``k*S .. k*S+S-1``.
 2. ``OUT_DIR/<split>/build.json`` records the build parameters, and so does every shard (its
-   ``records``), so a shard built with other parameters is never kept, even without ``build.json``. A rerun with other parameters
-   refuses (:class:`ParamsMismatch`) unless ``overwrite``; a rerun with the same parameters resumes:
-   every published shard whose frames match the plan and whose arrays pass their checksums is
-   kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
+   ``records``), so a shard built with other parameters is never kept, even without
+   ``build.json``. A rerun with other parameters refuses (:class:`ParamsMismatch`) unless
+   ``overwrite``; a rerun with the same parameters resumes: every published shard built with them
+   whose frames match the plan and whose arrays pass their checksums is kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
    published by ``os.replace`` only once complete).
 3. :func:`process_frame` (in worker processes or on a Dask cluster) reads the files, makes the
    targets and encodes the arrays into compressed tiles. Results come back in frame order, so the

@@ -18,8 +18,8 @@ def test_train_refuses_edited_num_directions_with_one_line(tmp_path):
     m[CHECKSUM_KEY] = manifest_checksum(m)
     path.write_text(json.dumps(m))
     r = CliRunner().invoke(main, ["train", "--shards", str(tmp_path / "out"), "--split", "train",
-                                  "--val-split", "none", "--out", str(tmp_path / "run"), "--device", "cpu", "--iters", "1",
-                                  "--batch", "1", "--crop", "16", "--model", "hrnet_w18"])
+                                  "--val-split", "none", "--out", str(tmp_path / "run"), "--device", "cpu",
+                                  "--iters", "1", "--batch", "1", "--crop", "16", "--model", "hrnet_w18"])
     assert r.exit_code == 2, r.output
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and str(path) in lines[0] and "num_directions: 8 (shard) vs 16 (manifest)" in lines[0]

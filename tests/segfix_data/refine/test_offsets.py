@@ -56,7 +56,8 @@ def test_npz_bomb_is_refused_from_its_declared_shape_before_decompressing(tmp_pa
                                         "num_directions": (), "format_version": ()}
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=r"big\.npz: boundary declares shape \(4000, 4000\), but the frame is \(8, 8\)"):
+        with pytest.raises(ValueError, match=r"big\.npz: boundary declares shape \(4000, 4000\), but the "
+                                             r"frame is \(8, 8\)"):
             read_offsets(big, expect_shape=(8, 8))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
