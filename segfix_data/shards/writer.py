@@ -4,7 +4,8 @@
 A shard holds a group ``samples/NNNNN`` per sample with the arrays below, each chunked in square
 tiles (``tile`` x ``tile`` pixels, 128 by default) and compressed (format 2: Blosc-LZ4 target
 tiles through hdf5plugin; format 1: deflate), so a window read touches only the tiles it overlaps,
-plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples.
+plus a ``records`` dataset (UTF-8 JSON bytes) describing its samples, its failed frames and the
+build parameters it was built with (``params``).
 
 Arrays of a sample (``H x W`` pixels):
 
@@ -95,7 +96,8 @@ class ShardWriter:
             write_encoded(group, name, enc)
 
     def set_records(self, records: dict) -> None:
-        """JSON-able description of the shard's samples and failures (stored as ``records``)."""
+        """JSON-able ``{"samples", "failed", "params"}``: the shard's sample records, its failed
+        frames and the build parameters (stored as ``records``; see :mod:`.manifest`)."""
         self._records = records
 
     def __exit__(self, exc_type, exc, tb) -> None:
