@@ -138,7 +138,7 @@ def frame_breakdown(frame, repeats: int) -> dict:
 
     from segfix_data import semantic_targets
     from segfix_data.shards import codec
-    from segfix_data.shards.store import _write_encoded
+    from segfix_data.shards.writer import write_encoded
     from segfix_data.targets import min_distance_bound
 
     out = {}
@@ -175,7 +175,7 @@ def frame_breakdown(frame, repeats: int) -> dict:
         def write():
             with h5py.File(tempfile.mktemp(suffix=".h5"), "w", driver="core", backing_store=False) as f:
                 for k, e in encs.items():
-                    _write_encoded(f, k, e)
+                    write_encoded(f, k, e)
         out[f"write label + code, {name} (HDF5, in memory)"] = median_ms(write, repeats)
     return out
 

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
 from segfix_data import shards  # noqa: E402
 from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split  # noqa: E402
+from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum  # noqa: E402
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 
@@ -277,6 +278,7 @@ def bad_inputs(tmp: Path) -> dict:
     def with_manifest(edit, check) -> bool:
         m = json.loads(good)
         edit(m)
+        m[CHECKSUM_KEY] = manifest_checksum(m)  # as a hostile user would: the refusal under test stops it
         mpath.write_text(json.dumps(m))
         try:
             return check()
@@ -317,6 +319,139 @@ def bad_inputs(tmp: Path) -> dict:
     return {"kinds": len(kinds), "handled": sum(kinds.values()), "by_kind": kinds}
 
 
+# --------------------------------------------------------------------------------------------
+# Issue 18 points 1, 5, 6, 7, 8: stale shards, records, manifest edits, declared sizes, dtypes
+
+
+def _peak_bytes(fn):
+    """(result of fn(), peak bytes traced by tracemalloc while it ran: numpy and h5py reads count)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        return fn(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def stale_shards_case(tmp: Path) -> bool:
+    """Point 1: build (gamma 5), delete build.json, rebuild with --gamma 3: every shard rebuilt."""
+    from segfix_data.shards import read_records
+
+    data, out = tmp / "p1", tmp / "p1_out"
+    write_example_dataset(data, splits={"train": 3}, height=32, width=64)
+    build_split(data, out, "train", BuildConfig(shard_size=1, tile=16))
+    (out / "train" / "build.json").unlink()
+    res = build_split(data, out, "train", BuildConfig(shard_size=1, tile=16, gamma=3))
+    gammas = {read_records(p)["params"]["targets"]["gamma"] for p in (out / "train").glob("shard-*.h5")}
+    return (res.built, res.kept) == (3, 0) and gammas == {3} and verify_split(out, "train")[1] == []
+
+
+def _small_split(tmp: Path, name: str) -> Path:
+    data, out = tmp / f"{name}_data", tmp / name
+    write_example_dataset(data, splits={"train": 2}, height=32, width=64)
+    build_split(data, out, "train", BuildConfig(shard_size=2, tile=16))
+    return out
+
+
+def _edit(out: Path, edit, recompute: bool) -> None:
+    path = out / "train" / "manifest.json"
+    m = json.loads(path.read_text())
+    edit(m)
+    if recompute:
+        m[CHECKSUM_KEY] = manifest_checksum(m)
+    path.write_text(json.dumps(m))
+
+
+def _refused(fn, text: str) -> bool:
+    try:
+        fn()
+    except shards.ManifestError as exc:
+        return text in str(exc)
+    except Exception:
+        return False
+    return False
+
+
+def integrity_cases(tmp: Path) -> dict:
+    """Issue 18 points 1, 5, 6, 7, 8: each case handled (refused or reported, naming the file)."""
+    kinds = {"stale shards, build.json deleted, rebuilt with --gamma 3 (18.1)": stale_shards_case(tmp)}
+    out = _small_split(tmp, "p5")
+    shard = out / "train" / "shard-00000.h5"
+    with h5py.File(shard, "r") as f:
+        info = f["records"].id.get_chunk_info(0)
+    with open(shard, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        b = fh.read(1)
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(bytes([b[0] ^ 1]))
+    damaged = verify_split(out, "train")[1]
+    kinds["flipped byte in the records dataset, found by verify (18.5)"] = (
+        len(damaged) == 2 and all(d["problems"][0].startswith("records:") for d in damaged))
+    out = _small_split(tmp, "p6")
+    mpath = str(out / "train" / "manifest.json")
+    good = (out / "train" / "manifest.json").read_text()
+    ignore251 = lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_value=251)  # noqa: E731
+    for what, edit, recompute in (
+            ("ignore_value 255 -> 251", ignore251, False),
+            ("ignore_value 255 -> 251, checksum recomputed", ignore251, True),
+            ("num_directions 8 -> 16, checksum recomputed", lambda m: m["params"].update(num_directions=16), True)):
+        _edit(out, edit, recompute)
+        kinds[f"manifest {what}: reader refuses (18.6)"] = _refused(
+            lambda: ShardSet(out, "train").read(0, fields="semantic/distance"), mpath)
+        kinds[f"manifest {what}: verify reports (18.6)"] = _verify_flags(out)
+        (out / "train" / "manifest.json").write_text(good)
+    out = _small_split(tmp, "p7")
+    with h5py.File(out / "train" / "shard-00000.h5", "r+") as f:
+        del f["samples/00000/label"]
+        f.create_dataset("samples/00000/label", shape=(100_000, 100_000), dtype=np.uint8,
+                         chunks=(1024, 1024), compression="gzip", fletcher32=True)
+    damaged, peak = _peak_bytes(lambda: verify_split(out, "train")[1])
+    kinds["label declared 100000x100000: verify refuses, < 64 MiB (18.7)"] = (
+        peak < 64 << 20 and any("label: refused" in p for d in damaged for p in d["problems"]))
+    kinds["label declared 100000x100000: reader refuses (18.7)"] = _refused(
+        lambda: ShardSet(out, "train").read(0, fields="label"), "shard-00000.h5")
+    kinds["zlib-bomb .mat offsets (16 MB declared, 16 KB file): refused, < 2 MB (18.7)"] = _mat_bomb_refused(tmp)
+    out = _small_split(tmp, "p8")
+    with h5py.File(out / "train" / "shard-00000.h5", "r+") as f:
+        img = f["samples/00000/image"][()].astype(np.float32)
+        del f["samples/00000/image"]
+        f.create_dataset("samples/00000/image", data=img, chunks=(16, 16, 3), fletcher32=True)
+        rec = json.loads(f["records"][()].tobytes())
+        rec["samples"][0]["checksums"]["image"] = shards.codec.checksum(img)
+        del f["records"]
+        shards.writer.write_bytes(f, "records", np.frombuffer(json.dumps(rec).encode(), np.uint8))
+    _edit(out, lambda m: m["samples"][0]["checksums"].update(image=shards.codec.checksum(img)), True)
+    kinds["float32 image, checksums recomputed: reader refuses (18.8)"] = _refused(
+        lambda: ShardSet(out, "train").read(0, fields="image"), "float32")
+    kinds["float32 image, checksums recomputed: verify reports (18.8)"] = _verify_flags(out)
+    return {"kinds": len(kinds), "handled": sum(kinds.values()), "by_kind": kinds}
+
+
+def _verify_flags(out: Path) -> bool:
+    """`segfix-gt verify` exits 1 on ``out`` (a damaged sample or an unreadable manifest)."""
+    r = _cli("verify", str(out), "-q")
+    return r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def _mat_bomb_refused(tmp: Path) -> bool:
+    import scipy.io
+
+    from segfix_data.interop import load_openseg_offsets_mat
+
+    path = tmp / "bomb.mat"
+    scipy.io.savemat(path, {"mat": np.zeros((2000, 2000, 2), np.int16)}, do_compression=True)
+
+    def load():
+        try:
+            load_openseg_offsets_mat(path, expect_shape=(64, 64))
+        except ValueError as exc:
+            return str(path) in str(exc)
+        return False
+    ok, peak = _peak_bytes(load)
+    return ok and peak < 2_000_000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer trials (for the tests)")
@@ -337,7 +472,8 @@ def main() -> None:
         res = {"kills": kills(tmp, data, clean, n_kill, rng),
                "damage": damage(tmp, clean, n_damage, rng),
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
-               "bad_inputs": bad_inputs(tmp)}
+               "bad_inputs": bad_inputs(tmp),
+               "integrity": integrity_cases(tmp)}
     res["seconds"] = time.perf_counter() - t0
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
@@ -354,6 +490,11 @@ def main() -> None:
           f"{c['crafted_pickles']} (code ran: {c['crafted_code_ran']})")
     print(f"bad input kinds handled: {b['handled']}/{b['kinds']}")
     for kind, ok in b["by_kind"].items():
+        print(f"  {'ok ' if ok else 'NOT'} {kind}")
+    g = res["integrity"]
+    print(f"stale shards, records, manifest edits, declared sizes, dtypes (issue 18 points 1, 5-8): "
+          f"{g['handled']}/{g['kinds']} handled")
+    for kind, ok in g["by_kind"].items():
         print(f"  {'ok ' if ok else 'NOT'} {kind}")
     print(f"({res['seconds']:.0f} s)")
     path = write_json("fault_injection", path=args.out,

@@ -1,13 +1,12 @@
 """``segfix eval``: mIoU and boundary F-score of a prediction directory (thin CLI)."""
 from __future__ import annotations
 
-import json
 
 import click
 
 from cli._progress import progressbar
-from segfix_data.atomic import atomic_path
 from segfix_data.errors import SegfixUserError
+from segfix_data.atomic import atomic_write_json
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
                                            resolve_eval_split)
@@ -34,8 +33,7 @@ def _run(gt_dir, pred_dir, label, **kw):
 
 
 def _write_json(json_path, out):
-    with atomic_path(json_path) as tmp, open(tmp, "w") as f:
-        json.dump(out, f, indent=2)
+    atomic_write_json(json_path, out, indent=2, sort_keys=False)
     click.echo(f"wrote {json_path}")
 
 

@@ -31,7 +31,7 @@ def verify_cmd(out_dir, splits, quiet):
             bad += 1
             continue
         try:
-            n = len(_shards.ShardSet(out_dir, split))
+            n = len(_shards.ShardSet(out_dir, split, open_first=False))
         except (OSError, SegfixUserError) as exc:
             click.echo(f"{split}: cannot read the manifest: {exc}", err=True)
             bad += 1

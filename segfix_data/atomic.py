@@ -6,6 +6,7 @@ A reader never sees a half-written file, and a crash (even ``kill -9``) leaves a
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,3 +31,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj, *, indent: int = 1, sort_keys: bool = True) -> None:
+    """Write ``obj`` as JSON (UTF-8, a final newline) to ``path`` atomically (:func:`atomic_path`),
+    flushed to disk (``fsync``) before it is published: the one JSON writer of the project."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=indent, sort_keys=sort_keys)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())

@@ -12,10 +12,14 @@ shapes and dtypes and raise a ``ValueError`` naming the file and what is wrong.
 """
 from __future__ import annotations
 
+import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import scipy.io
+
 from segfix_data.atomic import atomic_path
 from segfix_data.errors import InputError
 
@@ -50,6 +54,68 @@ def _load_mat(path, keys: tuple[str, ...]) -> dict:
         raise InputError(f"{path}: missing key(s) {missing} (expected keys {list(keys)}); "
                          "is this file of the right kind?")
     return data
+
+
+#: MAT v5 data types read by :func:`mat_declared_shapes`.
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+#: Inflated bytes of a compressed variable read for its header (flags, dimensions, name).
+_HEADER_BYTES = 1024
+
+
+def _matrix_header(b: bytes, e: str) -> tuple[str, tuple]:
+    """(name, dims) from the subelements of a MAT v5 miMATRIX element (``b`` starts after its tag)."""
+    def element(off):
+        (w0,) = struct.unpack_from(e + "I", b, off)
+        if w0 >> 16:  # small data element: size in the high half, data in the tag's second word
+            return w0 >> 16, off + 4, off + 8
+        _, nb = struct.unpack_from(e + "II", b, off)
+        return nb, off + 8, off + 8 + (nb + 7) // 8 * 8
+
+    _, _, off = element(0)                       # array flags
+    nb, start, off = element(off)                # dimensions, int32
+    dims = struct.unpack_from(e + f"{nb // 4}i", b, start)
+    nb, start, off = element(off)                # array name
+    return bytes(b[start:start + nb]).decode("latin-1"), tuple(int(d) for d in dims)
+
+
+def mat_declared_shapes(path) -> dict:
+    """``{variable name: declared shape}`` of a MAT v5 file, read from the variables' headers only.
+
+    A compressed variable's header is the start of its zlib stream: at most 1 KiB of it is
+    inflated, so a file declaring a huge array (a zlib bomb) is measured before anything large
+    is decompressed. Returns ``{}`` for a file that is not MAT v5 (v4 files are not compressed,
+    so their size bounds what loading them costs; :func:`scipy.io.loadmat` judges the rest).
+
+    Raises:
+        ValueError: naming the file when a variable header cannot be read.
+    """
+    out = {}
+    with open(path, "rb") as f:
+        head = f.read(128)
+        if len(head) < 128 or head[126:128] not in (b"IM", b"MI"):
+            return {}
+        e = "<" if head[126:128] == b"IM" else ">"
+        size = os.fstat(f.fileno()).st_size
+        pos = 128
+        while pos + 8 <= size:
+            f.seek(pos)
+            typ, nbytes = struct.unpack(e + "II", f.read(8))
+            try:
+                if typ == _MI_COMPRESSED:
+                    d = zlib.decompressobj()
+                    body = d.decompress(f.read(min(nbytes, 64 << 10)), _HEADER_BYTES)
+                    typ, _ = struct.unpack_from(e + "II", body, 0)
+                    body = body[8:]
+                else:
+                    body = f.read(min(nbytes, _HEADER_BYTES))
+                if typ == _MI_MATRIX:
+                    name, dims = _matrix_header(body, e)
+                    out[name] = dims
+            except (struct.error, zlib.error) as exc:
+                raise InputError(f"{path}: a variable header at byte {pos} cannot be read ({exc}); the "
+                                 "file is damaged or not a MATLAB .mat file: write it again") from None
+            pos += 8 + nbytes
+    return out
 
 
 def _check_map(arr, name: str, where: str, ndim: int = 2) -> np.ndarray:
@@ -133,11 +199,20 @@ def save_openseg_offsets_mat(path, offsets: np.ndarray) -> Path:
     return _save_mat_atomic(path, {"mat": offsets.astype(np.int16)})
 
 
-def load_openseg_offsets_mat(path) -> np.ndarray:
+def load_openseg_offsets_mat(path, expect_shape=None) -> np.ndarray:
     """Read the authors' offsets ``.mat`` (key ``mat``) -> int16 (H, W, 2) ``(dy, dx)``.
 
-    Float files holding whole numbers (as MATLAB writes doubles) are accepted.
+    Float files holding whole numbers (as MATLAB writes doubles) are accepted. With
+    ``expect_shape`` (H, W), the shapes the file declares are checked against it before any
+    variable is decompressed (:func:`mat_declared_shapes`): a file declaring more than an
+    ``(H, W, 2)`` array is refused at once, whatever its compressed size.
     """
+    if expect_shape is not None and Path(path).is_file():
+        want = (int(expect_shape[0]), int(expect_shape[1]), 2)
+        for name, dims in mat_declared_shapes(path).items():
+            if (name == "mat" and dims != want) or int(np.prod(dims, dtype=np.float64)) > want[0] * want[1] * 2:
+                raise InputError(f"{path}: {name} declares shape {dims}, but the frame needs mat of shape "
+                                 f"{want}; refusing to decompress it (write the offsets for this frame again)")
     mat = _check_map(_load_mat(path, ("mat",))["mat"], "mat", str(path), ndim=3)
     if mat.shape[2] != 2:
         raise InputError(f"{path}: mat must have shape (H, W, 2) of (dy, dx), got {mat.shape}")

@@ -6,13 +6,12 @@ The resolved configuration is written to ``RUN_DIR/config.json``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
-from segfix_data.atomic import atomic_path
 from segfix_data.errors import InputError
+from segfix_data.atomic import atomic_write_json
 
 
 @dataclass
@@ -148,5 +147,4 @@ def shard_entries(cfg: TrainConfig) -> list[tuple[str, str, float]]:
 
 def save_json(cfg: TrainConfig, path: str, extra: dict | None = None) -> None:
     """Write the resolved configuration (atomically)."""
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        json.dump({**cfg.to_dict(), **(extra or {})}, f, indent=2, sort_keys=True)
+    atomic_write_json(path, {**cfg.to_dict(), **(extra or {})}, indent=2)

@@ -68,10 +68,10 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
     return FrameOffsets((direction != DIRECTION_IGNORE).astype(np.uint8), direction, 8)
 
 
-def _load_offsets_mat(path: Path) -> np.ndarray:
+def _load_offsets_mat(path: Path, expect_shape=None) -> np.ndarray:
     from segfix_data.interop import load_openseg_offsets_mat
 
-    return load_openseg_offsets_mat(path)
+    return load_openseg_offsets_mat(path, expect_shape)
 
 
 def _index_files(root: Path, suffix: str) -> dict[str, Path]:
@@ -115,13 +115,15 @@ class OffsetsSource:
                              "run `segfix predict` or `segfix-gt build` first")
         self.keys = set(self._files)
 
-    def get(self, key: str, *, instance: bool = False) -> FrameOffsets:
-        """Offsets of one frame (``instance`` is for :class:`ShardOffsets`' interface)."""
+    def get(self, key: str, *, instance: bool = False, expect_shape=None) -> FrameOffsets:
+        """Offsets of one frame (``instance`` is for :class:`ShardOffsets`' interface).
+        ``expect_shape`` (H, W): the frame's size, checked against a ``.mat`` or ``.npz`` file's
+        declared shape before it is decompressed."""
         path = self._files[key]
         if self.kind == "predict":
-            d = read_offsets(path)
+            d = read_offsets(path, expect_shape)
             return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
-        return offsets_from_openseg(_load_offsets_mat(path), str(path))
+        return offsets_from_openseg(_load_offsets_mat(path, expect_shape), str(path))
 
 
 # ----------------------------------------------------------------------------- files
@@ -275,7 +277,7 @@ def refine_directory(
         if id_space is not None:
             _check_id_space(path, label, id_space)
         if key is not None:
-            fo = source.get(key)
+            fo = source.get(key, expect_shape=label.shape)
             if fo.boundary.shape != label.shape:
                 raise InputError(f"{path}: prediction size {label.shape} differs from its offsets' "
                                  f"{fo.boundary.shape} (frame {key!r}); predict offsets at full resolution")

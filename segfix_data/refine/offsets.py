@@ -83,8 +83,35 @@ def write_offsets(
     return path
 
 
-def read_offsets(path: str | os.PathLike) -> dict:
+def npz_declared_shapes(path: str | os.PathLike) -> dict:
+    """``{array name: declared shape}`` of an ``.npz`` file, from each member's ``.npy`` header
+    only (a few hundred bytes inflated per member), so a compressed member declaring a huge array
+    is measured before it is decompressed. Raises ValueError naming the file if a header cannot
+    be read."""
+    import zipfile
+
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if not name.endswith(".npy"):
+                    continue
+                with z.open(name) as fp:
+                    version = np.lib.format.read_magic(fp)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, _, _ = read(fp)
+                out[name[:-4]] = tuple(int(v) for v in shape)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read offsets file ({exc}); re-run `segfix predict`") from None
+    return out
+
+
+def read_offsets(path: str | os.PathLike, expect_shape=None) -> dict:
     """Read a file written by :func:`write_offsets`.
+
+    With ``expect_shape`` (H, W), the shapes the file declares are checked against it before any
+    array is decompressed (:func:`npz_declared_shapes`): a file declaring larger maps is refused.
 
     Returns:
         ``dict(boundary=uint8 (H, W) 0/1, direction=uint8 (H, W) bins or 255,
@@ -94,6 +121,13 @@ def read_offsets(path: str | os.PathLike) -> dict:
         ValueError: naming the file when it is not a valid offsets file.
     """
     path = Path(path)
+    if expect_shape is not None and path.is_file():
+        want = (int(expect_shape[0]), int(expect_shape[1]))
+        for name, shape in npz_declared_shapes(path).items():
+            if np.prod(shape, dtype=np.float64) > want[0] * want[1] or (
+                    name in ("boundary", "direction") and shape != want):
+                raise InputError(f"{path}: {name} declares shape {shape}, but the frame is {want}; "
+                                 "refusing to decompress it (re-run `segfix predict` for this frame)")
     try:
         z = np.load(path, allow_pickle=False)
     except FileNotFoundError:

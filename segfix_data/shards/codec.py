@@ -356,7 +356,7 @@ def derive_distance(seg: np.ndarray, *, ignore_value: int | None, cap: float,
     return d
 
 
-def _derive_window(ds: "h5py.Dataset", window, ignore_value, cap: float, border: bool) -> np.ndarray:
+def derive_window(ds: "h5py.Dataset", window, ignore_value, cap: float, border: bool) -> np.ndarray:
     """Derived distance of a window: EDT of the window grown by the cap (exact, see docs)."""
     h, w = ds.shape
     y0, x0, wh, ww = window

@@ -18,7 +18,7 @@ from pathlib import Path
 from segfix_data.errors import InputError
 from segfix_data.interop import save_openseg_targets_mat
 
-from .store import output_path
+from .paths import output_path
 
 __all__ = ["ExportError", "check_openseg_exportable", "export_openseg_mat"]
 

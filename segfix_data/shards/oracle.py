@@ -14,8 +14,9 @@ from typing import NamedTuple
 import numpy as np
 
 from segfix_data.datasets.io import frame_key
+from segfix_data.errors import InputError
 
-from .store import ShardSet
+from .reader import ShardSet
 
 
 class StoredOffsets(NamedTuple):
@@ -56,10 +57,17 @@ class ShardOffsets:
                 self._samples[frame_key(s["stem"])] = (ds, i)
         self.keys = set(self._samples)
 
-    def get(self, key: str, *, instance: bool = False) -> StoredOffsets:
-        """Targets of one frame; ``instance`` picks the instance targets when the split has them."""
+    def get(self, key: str, *, instance: bool = False, expect_shape=None) -> StoredOffsets:
+        """Targets of one frame; ``instance`` picks the instance targets when the split has them.
+        ``expect_shape`` (H, W), when given, must be the stored frame's size."""
         ds, i = self._samples[key]
         variant = "instance" if instance and "instance" in ds.params.get("variants", ("semantic",)) else "semantic"
+        if expect_shape is not None:
+            stored = tuple(int(v) for v in ds.samples[i]["shape"][:2])
+            if stored != tuple(int(v) for v in expect_shape[:2]):
+                raise InputError(f"{ds.root}: frame {key!r} is {stored[0]}x{stored[1]} in the shards but "
+                                 f"{expect_shape[0]}x{expect_shape[1]} in the predictions; refine "
+                                 "predictions made at the label maps' size")
         arrays = ds.read(i, fields=(f"{variant}/boundary", f"{variant}/direction"))
         return StoredOffsets(arrays[f"{variant}/boundary"], arrays[f"{variant}/direction"],
                              int(ds.params["num_directions"]))

@@ -4,10 +4,11 @@
 
 1. The split's frames (sorted source order, :mod:`segfix_data.datasets`) are cut into shards of
    ``shard_size`` consecutive frames: shard ``k`` always holds frames ``k*S .. k*S+S-1``.
-2. ``OUT_DIR/<split>/build.json`` records the build parameters. A rerun with other parameters
-   refuses (:class:`ParamsMismatch`) unless ``overwrite``; a rerun with the same parameters resumes:
-   every published shard whose frames match the plan and whose arrays pass their checksums is
-   kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
+2. ``OUT_DIR/<split>/build.json`` records the build parameters, and so does every shard (its
+   ``records``), so a shard built with other parameters is never kept, even without
+   ``build.json``. A rerun with other parameters refuses (:class:`ParamsMismatch`) unless
+   ``overwrite``; a rerun with the same parameters resumes: every published shard built with them
+   whose frames match the plan and whose arrays pass their checksums is kept, any other is removed and redone (this is what makes ``kill -9`` safe: shards are
    published by ``os.replace`` only once complete).
 3. :func:`process_frame` (in worker processes or on a Dask cluster) reads the files, makes the
    targets and encodes the arrays into compressed tiles. Results come back in frame order, so the
@@ -26,12 +27,15 @@ from pathlib import Path
 
 from segfix_data import __version__
 from segfix_data import datasets as _datasets
+from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels
 
-from . import store as _shards
+from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
+from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
 from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
 from segfix_data.errors import InputError, SegfixUserError
+from .writer import ShardWriter
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
 #: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
@@ -88,16 +92,19 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
             for p in split_dir.iterdir():
                 if p.name.startswith(("shard-", "manifest.json", "build.json")):
                     p.unlink()
-    _shards.atomic_write_json(path, params)
+    atomic_write_json(path, params)
 
 
-def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
-    """A published shard is kept if it holds exactly ``frames``, none failed (failed frames are
-    tried again), every source file has the size and mtime recorded when it was built, and every
-    array checks out."""
+def _shard_ok(path: Path, frames: list, params: dict, variants, res: SplitResult) -> bool:
+    """A published shard is kept if it was built with ``params`` (the parameters it records:
+    without them, or with others, it is stale whatever ``build.json`` says), holds exactly
+    ``frames``, none failed (failed frames are tried again), every source file has the size and
+    mtime recorded when it was built, and every array checks out."""
     try:
-        rec = _shards.read_records(path)
+        rec = read_records(path)
     except Exception:
+        return False
+    if rec.get("params") != params:
         return False
     stems = sorted([s["stem"] for s in rec["samples"]] + [f["stem"] for f in rec["failed"]])
     if stems != sorted(f.stem for f in frames):
@@ -240,18 +247,18 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
 
     S = config.shard_size
     plan = [frames[k:k + S] for k in range(0, len(frames), S)]
-    names = [_shards.SHARD_PATTERN.format(k) for k in range(len(plan))]
+    names = [SHARD_PATTERN.format(k) for k in range(len(plan))]
     for p in split_dir.iterdir():  # leftovers of a killed build, shards beyond the plan
         if _STALE.match(p.name) or (p.name.startswith("shard-") and p.name not in names):
             p.unlink()
-    (split_dir / _shards.MANIFEST).unlink(missing_ok=True)
-    _shards.atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
+    (split_dir / MANIFEST).unlink(missing_ok=True)
+    atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
                                                  "command": command})
     done = set()
     for k, name in enumerate(names):
         path = split_dir / name
         if path.exists():
-            if _shard_ok(path, plan[k], config.variants, res):
+            if _shard_ok(path, plan[k], params, config.variants, res):
                 done.add(k)
             else:
                 path.unlink()
@@ -277,7 +284,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
             if progress is not None:
                 progress(1, len(frames))
             if len(pending) == len(plan[current]):
-                _write_shard(split_dir / names[current], pending)
+                _write_shard(split_dir / names[current], pending, params)
                 res.built += sum(1 for p in pending if p["ok"])
                 pending = []
                 current = next(shard_iter, None)
@@ -305,16 +312,16 @@ def _write_error(path: Path, exc: OSError) -> BuildError:
     return BuildError(f"{path}: cannot write: {why}; {fix}")
 
 
-def _write_shard(path: Path, results: list) -> None:
+def _write_shard(path: Path, results: list, params: dict) -> None:
     try:
-        _write_shard_file(path, results)
+        _write_shard_file(path, results, params)
     except OSError as exc:
         raise _write_error(path, exc) from None
 
 
-def _write_shard_file(path: Path, results: list) -> None:
+def _write_shard_file(path: Path, results: list, params: dict) -> None:
     samples, failed = [], []
-    with _shards.ShardWriter(path) as w:
+    with ShardWriter(path) as w:
         for r in results:
             if r["ok"]:
                 index = len(samples)
@@ -322,14 +329,14 @@ def _write_shard_file(path: Path, results: list) -> None:
                 samples.append(dict(r["record"], index=index))
             else:
                 failed.append({k: r[k] for k in ("stem", "path", "error", "sources")})
-        w.set_records({"samples": samples, "failed": failed})
+        w.set_records({"samples": samples, "failed": failed, "params": params})
 
 
 def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) -> dict:
     samples, failed, shards = [], [], []
     pixels, boundary = {}, {v: {} for v in params["variants"]}
     for name in names:
-        rec = _shards.read_records(split_dir / name)
+        rec = read_records(split_dir / name)
         shards.append({"file": name, "samples": len(rec["samples"]),
                        "bytes": (split_dir / name).stat().st_size})
         failed += rec["failed"]
@@ -342,7 +349,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
                     boundary[v][k] = boundary[v].get(k, 0) + n
     num_classes = {"cityscapes": 19, "gta5": 19, "ade20k": _labels.ADE20K_NUM_CLASSES}.get(params["layout"])
     manifest = {
-        "format": _shards.FORMAT_NAME, "format_version": _shards.FORMAT_VERSION,
+        "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
         "tool": "segfix", "tool_version": __version__, "split": params["split"],
         "params": params, "num_classes": num_classes,
         "class_names": list(_labels.CITYSCAPES_CLASS_NAMES) if num_classes == 19 else None,
@@ -352,10 +359,11 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
                                   for v, c in boundary.items()},
     }
+    manifest[CHECKSUM_KEY] = manifest_checksum(manifest)
     try:
-        _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
+        atomic_write_json(split_dir / MANIFEST, manifest)
     except OSError as exc:
-        raise _write_error(split_dir / _shards.MANIFEST, exc) from None
+        raise _write_error(split_dir / MANIFEST, exc) from None
     return manifest
 
 

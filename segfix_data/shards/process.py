@@ -16,7 +16,7 @@ from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 
 from . import codec as _codec
-from .store import FORMAT_VERSION
+from .format import FORMAT_VERSION
 from segfix_data.errors import InputError
 
 VARIANT_CHOICES = {"semantic": ("semantic",), "instance": ("instance",), "both": ("semantic", "instance")}

@@ -107,3 +107,41 @@ def test_bad_inputs_to_save(tmp_path):
     with pytest.raises(ValueError, match=r"\(H, W, 2\)"):
         save_openseg_offsets_mat(tmp_path / "a.mat", np.zeros((2, 3, 2), np.float32))
     assert not (tmp_path / "a.mat").exists()
+
+
+# --- declared sizes (issue 18 point 7): a zlib-bomb offsets .mat is refused before it inflates
+
+
+def test_declared_shapes_are_read_from_the_headers(tmp_path):
+    import scipy.io
+
+    from segfix_data.interop import mat_declared_shapes
+
+    path = tmp_path / "v.mat"
+    scipy.io.savemat(path, {"mat": np.zeros((5, 7, 2), np.int16), "b": np.ones((3, 4)), "c": np.uint8(1)},
+                     do_compression=True)
+    assert mat_declared_shapes(path) == {"mat": (5, 7, 2), "b": (3, 4), "c": (1, 1)}
+    scipy.io.savemat(path, {"mat": np.zeros((5, 7, 2), np.int16)}, do_compression=False)
+    assert mat_declared_shapes(path) == {"mat": (5, 7, 2)}
+
+
+def test_zlib_bomb_offsets_mat_is_refused_before_decompressing(tmp_path):
+    import tracemalloc
+
+    import scipy.io
+
+    from segfix_data.interop import load_openseg_offsets_mat
+
+    path = tmp_path / "bomb.mat"  # 2000 x 2000 x 2 int16: 16 MB inflated from ~16 KB
+    scipy.io.savemat(path, {"mat": np.zeros((2000, 2000, 2), np.int16)}, do_compression=True)
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"bomb\.mat: mat declares shape \(2000, 2000, 2\).*\(8, 8, 2\)"):
+            load_openseg_offsets_mat(path, expect_shape=(8, 8))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # the declared size alone refuses it: nothing near 16 MB was allocated
+    scipy.io.savemat(path, {"mat": np.zeros((8, 8, 2), np.int16)}, do_compression=True)
+    assert load_openseg_offsets_mat(path, expect_shape=(8, 8)).shape == (8, 8, 2)

@@ -42,3 +42,26 @@ def test_read_names_file_on_garbage(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="other.npz.*missing"):
         read_offsets(tmp_path / "other.npz")
+
+
+def test_npz_bomb_is_refused_from_its_declared_shape_before_decompressing(tmp_path):
+    import tracemalloc
+
+    from segfix_data.refine.offsets import npz_declared_shapes
+
+    big = tmp_path / "big.npz"  # 4000 x 4000 x 2 maps: 32 MB inflated from a ~60 KB file
+    write_offsets(big, np.zeros((4000, 4000), np.uint8), np.full((4000, 4000), 255, np.uint8), 8)
+    assert big.stat().st_size < 200_000
+    assert npz_declared_shapes(big) == {"boundary": (4000, 4000), "direction": (4000, 4000),
+                                        "num_directions": (), "format_version": ()}
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"big\.npz: boundary declares shape \(4000, 4000\), but the "
+                                             r"frame is \(8, 8\)"):
+            read_offsets(big, expect_shape=(8, 8))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # nothing near the 16 MB of one map was allocated
+    small = write_offsets(tmp_path / "ok.npz", np.zeros((8, 8), np.uint8), np.full((8, 8), 255, np.uint8), 8)
+    assert read_offsets(small, expect_shape=(8, 8))["boundary"].shape == (8, 8)

@@ -94,7 +94,7 @@ def test_disk_full_is_named_with_the_file(tmp_path, monkeypatch):
 
     data = write_cityscapes(tmp_path / "cs", {"train": 2}, 16, 32)
 
-    def full(path, results):
+    def full(path, *args):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(pipeline, "_write_shard_file", full)
     with pytest.raises(BuildError, match=r"shard-00000\.h5: cannot write: disk full"):

@@ -87,7 +87,7 @@ def test_derived_window_distance_equals_full(tmp_path_factory, h, w, cap, seed):
     with h5py.File(root / "shard-00000.h5", "r") as f:
         y0, x0 = int(rng.integers(0, h)), int(rng.integers(0, w))
         wh, ww = int(rng.integers(1, h - y0 + 1)), int(rng.integers(1, w - x0 + 1))
-        win = shard_codec._derive_window(f["samples/00000/label"], (y0, x0, wh, ww), 255, cap, False)
+        win = shard_codec.derive_window(f["samples/00000/label"], (y0, x0, wh, ww), 255, cap, False)
     np.testing.assert_array_equal(win, full[y0:y0 + wh, x0:x0 + ww])
 
 

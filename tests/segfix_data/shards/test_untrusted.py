@@ -15,6 +15,7 @@ from cli.gt import main
 from segfix_data import shards
 from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_samples
 from segfix_data.shards.codec import checksum
+from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum
 from tests.support.build_data import write_cityscapes
 from tests.segfix_data.shards.test_build import assert_same, contents
 
@@ -35,9 +36,12 @@ def _copy(built, tmp_path):
 
 
 def _edit_manifest(out, fn):
+    """Edit the manifest as a hostile user would: its content checksum recomputed, so that the
+    refusal under test (not the checksum) is what stops it."""
     path = out / "train" / "manifest.json"
     m = json.loads(path.read_text())
     fn(m)
+    m[CHECKSUM_KEY] = manifest_checksum(m)
     path.write_text(json.dumps(m))
 
 
@@ -121,9 +125,8 @@ def _extlink(tmp_path):
 def test_hdf5_indirection_is_refused(built, tmp_path, kind, match):
     out = _copy(built, tmp_path)
     _swap_label(out, kind(tmp_path))
-    ds = ShardSet(out, "train")
-    with pytest.raises(shards.ManifestError, match=match):
-        ds.read(0, fields="label")
+    with pytest.raises(shards.ManifestError, match=match):  # refused when the reader opens the shard
+        ShardSet(out, "train").read(0, fields="label")
     r = _verify(out)
     assert r.exit_code == 1 and match in r.output, r.output
 
@@ -131,9 +134,8 @@ def test_hdf5_indirection_is_refused(built, tmp_path, kind, match):
 def test_edited_index_invalid_json_and_bad_stems_are_refused(built, tmp_path):
     out = _copy(built, tmp_path)
     _edit_manifest(out, lambda m: m["samples"][0].update(index=1))
-    ds = ShardSet(out, "train")
     with pytest.raises(shards.ManifestError, match="holds .* there; the manifest was edited"):
-        ds.read(0, fields="label")
+        ShardSet(out, "train").read(0, fields="label")
     path = out / "train" / "manifest.json"
     path.write_text(path.read_text()[:-20])
     with pytest.raises(shards.ManifestError, match=f"{path}: not valid JSON"):
