@@ -25,10 +25,11 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -46,13 +47,18 @@ PAD_COLOUR = np.rint(IMAGENET_MEAN).astype(np.uint8)  # image padding: zero afte
 class AugmentConfig:
     """Augmentation parameters. ``crop``: output side in pixels; ``brightness``: max integer shift
     of the 0..255 intensities; ``scale``: ``(min, max)`` random rescale factor or ``None``;
-    ``target``: ``"semantic"`` or ``"instance"`` (which target group of the shards to read)."""
+    ``target``: ``"semantic"`` or ``"instance"`` (which target group of the shards to read);
+    ``resize_short``: rescale each frame so its shorter side has this many pixels before the crop
+    (the authors' ADE20K ``resize: min_side_length``), or ``None``; ``pad_mode``: where a frame
+    smaller than the crop is placed, ``"corner"`` (top-left) or ``"random"`` (uniform offset)."""
 
     crop: int = 512
     flip: bool = True
     brightness: int = 10
     scale: tuple[float, float] | None = None
     target: str = "semantic"
+    resize_short: int | None = None
+    pad_mode: str = "corner"
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -118,6 +124,8 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     c = aug.crop
     h, w = (int(v) for v in ds.samples[index]["shape"])
     s = float(rng.uniform(*aug.scale)) if aug.scale else 1.0
+    if aug.resize_short:
+        s *= aug.resize_short / min(h, w)  # the window read is c / s source pixels: resize, then crop
     src = max(1, int(round(c / s)))  # side of the window read from the shard
     ch, cw = min(src, h), min(src, w)
     y0 = int(rng.integers(0, h - ch + 1))
@@ -136,13 +144,16 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     hh, ww = bnd.shape
     if (hh, ww) == (c, c):
         return img, bnd, dirn, delta, flip
+    oy = ox = 0
+    if aug.pad_mode == "random":
+        oy, ox = int(rng.integers(0, c - hh + 1)), int(rng.integers(0, c - ww + 1))
     out_img = np.empty((c, c, 3), np.uint8)
     out_img[...] = PAD_COLOUR
     out_b = np.full((c, c), IGNORE, np.uint8)
     out_d = np.full((c, c), DIRECTION_IGNORE, np.uint8)
-    out_img[:hh, :ww] = img
-    out_b[:hh, :ww] = bnd
-    out_d[:hh, :ww] = dirn
+    out_img[oy:oy + hh, ox:ox + ww] = img
+    out_b[oy:oy + hh, ox:ox + ww] = bnd
+    out_d[oy:oy + hh, ox:ox + ww] = dirn
     return out_img, out_b, out_d, delta, flip
 
 
@@ -160,10 +171,23 @@ def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None)
         raise ValueError(f"expected uint8 crops of shape (N, H, W, 3), got {tuple(images.shape)}")
     x = images.float()
     if brightness is not None:
-        x = (x + brightness.to(x.device, torch.float32).view(-1, 1, 1, 1)).clamp_(0, 255)
-    mean = torch.as_tensor(IMAGENET_MEAN, device=x.device)
-    std = torch.as_tensor(IMAGENET_STD, device=x.device)
+        shift = brightness.to(x.device, non_blocking=True).to(torch.float32)
+        x = (x + shift.view(-1, 1, 1, 1)).clamp_(0, 255)
+    mean, std = _normalisation(x.device)
     return ((x - mean) / std).permute(0, 3, 1, 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std (float32 ``(3,)``, 0..255 scale) on ``device``, built once per device
+    (a per-step copy from the host would be a blocking host-to-device transfer)."""
+    return torch.as_tensor(IMAGENET_MEAN, device=device), torch.as_tensor(IMAGENET_STD, device=device)
+
+
+@functools.lru_cache(maxsize=None)
+def _device_flip_lookup(device: torch.device, num_directions: int) -> torch.Tensor:
+    """``flip_lookup(num_directions)`` on ``device``, built once per device."""
+    return flip_lookup(num_directions).to(device)
 
 
 def flip_lookup(num_directions: int) -> torch.Tensor:
@@ -189,7 +213,7 @@ def device_batch(batch: dict, device: torch.device, num_directions: int, channel
         f = batch["flip"].to(device, non_blocking=True).view(-1, 1, 1)
         img = torch.where(f[..., None], img.flip(2), img)
         bnd = torch.where(f, bnd.flip(2), bnd)
-        dirn = torch.where(f, flip_lookup(num_directions).to(device)[dirn.flip(2).long()], dirn)
+        dirn = torch.where(f, _device_flip_lookup(device, num_directions)[dirn.flip(2).long()], dirn)
     x = to_model_input(img, batch.get("brightness"))
     x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     return x, bnd, dirn
@@ -265,29 +289,38 @@ class CropStream(torch.utils.data.Dataset):
         }
 
 
-def seed_worker_fn(seed: int, rank: int) -> Callable[[int], None]:
+class SeedWorker:
     """``worker_init_fn`` seeding Python, NumPy and torch in every worker from the run seed, the
     rank and the worker id (the crops themselves use explicit generators; this covers any other
-    randomness), and pinning each worker to one torch thread."""
+    randomness), and pinning each worker to one torch thread. A module-level class, so it pickles:
+    DataLoader workers started by ``spawn`` or ``forkserver`` receive it by pickling."""
 
-    def init(worker_id: int) -> None:
-        s = (seed * 1_000_003 + rank * 1009 + worker_id) % 2**32
+    def __init__(self, seed: int, rank: int):
+        self.seed, self.rank = int(seed), int(rank)
+
+    def __call__(self, worker_id: int) -> None:
+        s = (self.seed * 1_000_003 + self.rank * 1009 + worker_id) % 2**32
         random.seed(s)
         np.random.seed(s)
         torch.manual_seed(s)
         torch.set_num_threads(1)
 
-    return init
+
+def seed_worker_fn(seed: int, rank: int) -> SeedWorker:
+    """The ``worker_init_fn`` of rank ``rank`` (``SeedWorker``)."""
+    return SeedWorker(seed, rank)
 
 
 def make_loader(stream: CropStream, start: int, stop: int, num_workers: int = 0,
-                pin_memory: bool = False) -> torch.utils.data.DataLoader:
-    """DataLoader over local batches ``start .. stop-1`` of ``stream`` (one batch per item)."""
+                pin_memory: bool = False, multiprocessing_context=None) -> torch.utils.data.DataLoader:
+    """DataLoader over local batches ``start .. stop-1`` of ``stream`` (one batch per item);
+    ``multiprocessing_context``: the workers' start method (None: the platform's default)."""
     return torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=range(int(start), int(stop)), num_workers=num_workers,
         worker_init_fn=seed_worker_fn(stream.seed, stream.rank) if num_workers else None,
         pin_memory=pin_memory, persistent_workers=False,
         prefetch_factor=2 if num_workers else None,
+        multiprocessing_context=multiprocessing_context if num_workers else None,
     )
 
 

@@ -16,7 +16,6 @@ uninterrupted one.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -26,10 +25,10 @@ import torch.distributed as dist
 
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
-from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
-from .losses import segfix_loss
+from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
 from .models import create_model
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
+from .step import TrainForward, TrainStep, amp_choice, amp_name, bf16_native  # noqa: F401 (re-exported)
 from .validate import COUNTS, count, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
@@ -85,45 +84,13 @@ def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
     return lambda step: max(0.0, 1.0 - step / iters) ** power
 
 
-class TrainStep:
-    """One optimiser step: ``accum`` micro-batches forward + backward (DDP gradient sync on the last
-    only), SGD step, schedule step. Returns the summed (loss, boundary, direction) of the
-    micro-batches as a float64 ``(3,)`` tensor on the device (no host synchronisation)."""
-
-    def __init__(self, net, opt, sched, cfg: TrainConfig, device: torch.device, use_cl: bool,
-                 use_amp: bool, world: int):
-        self.net, self.opt, self.sched, self.cfg = net, opt, sched, cfg
-        self.device, self.use_cl, self.world = device, use_cl, world
-        self.num_directions = getattr(net, "module", net).num_directions
-        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-
-    def __call__(self, micro_batches: list[dict]) -> torch.Tensor:
-        cfg, dev = self.cfg, self.device
-        sums = torch.zeros(3, dtype=torch.float64, device=dev)
-        n = len(micro_batches)
-        for a, b in enumerate(micro_batches):
-            x, bt, dt = device_batch(b, dev, self.num_directions, self.use_cl)
-            sync = self.net.no_sync() if self.world > 1 and a < n - 1 else contextlib.nullcontext()
-            with sync:
-                with self.autocast():
-                    bl, dl = self.net(x)
-                losses = segfix_loss(bl.float(), dl.float(), bt, dt, mask=cfg.direction_mask,
-                                     boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
-                (losses["loss"] / n).backward()
-            sums += torch.stack([losses[k].detach().double() for k in ("loss", "boundary", "direction")])
-        self.opt.step()
-        self.opt.zero_grad(set_to_none=True)
-        self.sched.step()
-        return sums
-
-
 #: Settings a resumed run may change: when and how it logs, validates and checkpoints, where it
 #: runs, and ``iters`` (the poly schedule then runs to the new total). Any other difference from
 #: the checkpoint's configuration is refused (it would be ignored, or change the run midway).
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "sync_bn"})
+    "pretrained", "sync_bn", "from_scratch", "recipe", "sources", "base_lr"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -155,11 +122,11 @@ def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> 
     return local, [a * cfg.accum * world for a in local]
 
 
-def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch) -> list[str]:
+def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
     local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
     lines = [f"model {cfg.model}: {n_params / 1e6:.2f} M parameters; device {dd.device}, "
-             f"AMP {'bf16' if use_amp else 'off'}, channels-last {'on' if use_cl else 'off'}, "
+             f"AMP {amp_name(amp_dtype)}, channels-last {'on' if use_cl else 'off'}, "
              f"{dd.world} process{'es' if dd.world > 1 else ''}"]
     for (d, split, w), ds, a in zip(entries, sets, alloc):
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
@@ -194,7 +161,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     if dd.main:
         _write_config(cfg, dd, run)
     batches = _batches(cfg, dd, run, step)
-    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.use_amp, dd.world)
+    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.amp_dtype, dd.world)
     log = LogWindow(cfg, dd, window.to(dd.device), run.train_log, say)
     last_val: dict = {}
     run.net.train()
@@ -212,6 +179,19 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     return last_val if dd.main else {}
 
 
+SCRATCH_WARNING = ("warning: training from scratch: no --pretrained weights (the paper starts from "
+                   "ImageNet weights); give --pretrained FILE, or --from-scratch if this is intended")
+
+
+def initialisation(cfg: TrainConfig, report) -> str:
+    """How the weights start, as recorded in ``config.json`` (``init``) and printed: the pretrained
+    file and its load report (``model.pretrained_report.summary()``: tensors loaded, missing, ...),
+    or training from scratch, asked for (``--from-scratch``) or warned about."""
+    if cfg.pretrained:
+        return f"pretrained {cfg.pretrained}" + (f": {report.summary()}" if report is not None else "")
+    return "from scratch (--from-scratch)" if cfg.from_scratch else "from scratch (no --pretrained; warned)"
+
+
 def _silent(_: str) -> None:
     """``echo`` of the ranks other than 0."""
 
@@ -223,8 +203,9 @@ class _Run:
 
     local_batch: int
     cuda: bool
-    use_amp: bool
+    amp_dtype: torch.dtype | None
     use_cl: bool
+    init: str
     entries: list
     sets: list
     val_set: object
@@ -245,7 +226,9 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
         raise ValueError(f"batch {cfg.batch} is not divisible by world_size * accum = {per_step}")
     local_batch = cfg.batch // per_step
     cuda = dd.device.type == "cuda"
-    use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
+    amp_dtype = amp_choice(cfg.amp, dd.device)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed crop size: autotuned kernels pay off
     use_cl = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
 
     entries = shard_entries(cfg)
@@ -255,23 +238,24 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained, **cfg.model_args)
-    if model.pretrained_report is not None:
-        say(f"pretrained {cfg.pretrained}: {model.pretrained_report.summary()}")
-    for line in _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch):
+    init = initialisation(cfg, getattr(model, "pretrained_report", None))
+    if cfg.pretrained or not cfg.from_scratch:
+        say(init if cfg.pretrained else SCRATCH_WARNING)
+    for line in _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch):
         say(line)
     if dd.world > 1 and cfg.sync_bn and cuda:  # SyncBatchNorm is CUDA-only in PyTorch
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(dd.device)
     if use_cl:
         model.to(memory_format=torch.channels_last)
-    net = model
+    net = TrainForward(model, amp_dtype)
     if dd.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dd.device.index] if cuda else None)
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dd.device.index] if cuda else None)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.resolved_lr(), momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(cfg.iters, cfg.poly_power))
     os.makedirs(cfg.out, exist_ok=True)
-    return _Run(local_batch, cuda, use_amp, use_cl, entries, sets, val_set, m, model, net, opt, sched,
+    return _Run(local_batch, cuda, amp_dtype, use_cl, init, entries, sets, val_set, m, model, net, opt, sched,
                 os.path.join(cfg.out, "train.jsonl"), os.path.join(cfg.out, "val.jsonl"))
 
 
@@ -338,7 +322,7 @@ def _write_config(cfg: TrainConfig, dd: _Dist, run: _Run) -> None:
     alloc = step_allocation(cfg, run.entries, run.local_batch, dd.world)[1]
     save_json(cfg, os.path.join(cfg.out, "config.json"),
               {"resolved_lr": cfg.resolved_lr(), "world_size": dd.world, "local_batch": run.local_batch,
-               "num_directions": run.num_directions, "amp": "bf16" if run.use_amp else "off",
+               "num_directions": run.num_directions, "amp": amp_name(run.amp_dtype), "init": run.init,
                "channels_last": run.use_cl, "device": str(dd.device),
                "shard_sets": [{"dir": d, "split": os.path.basename(str(getattr(ds, "root", split))), "weight": w,
                                "samples": len(ds.samples), "crops_per_batch": a}
@@ -348,7 +332,8 @@ def _write_config(cfg: TrainConfig, dd: _Dist, run: _Run) -> None:
 def _batches(cfg: TrainConfig, dd: _Dist, run: _Run, step: int):
     """The crop stream of this rank from micro-batch ``step * accum`` on, through the DataLoader."""
     aug = AugmentConfig(crop=cfg.crop, flip=cfg.flip, brightness=cfg.brightness,
-                        scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target)
+                        scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target,
+                        resize_short=cfg.resize_short, pad_mode=cfg.pad_mode)
     stream = CropStream(run.sets, [w for _, _, w in run.entries], run.local_batch, seed=cfg.seed,
                         rank=dd.rank, world_size=dd.world, aug=aug)
     loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=run.cuda)
