@@ -6,12 +6,14 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 
 * **Mixing.** Every batch holds a fixed number of crops from each shard set, by largest remainder
   of ``batch * w_s / sum(w)`` (weights 1 + 1 at batch 16 give the paper's 8 + 8).
-* **Order.** Within a set, a rank walks its images in a fresh random permutation per epoch
-  (seeded by ``seed``, set, rank and epoch); crop position, flip and brightness of sample ``k`` come
-  from a generator seeded by ``(seed, rank, b, k)``.
-* **Splitting.** Shards (HDF5 files) are split between DDP ranks (shard ``i`` goes to rank
-  ``i % world_size``; when a set has fewer shards than ranks, its images are split instead).
-  Between DataLoader workers the unit is the batch: each batch is read by exactly one worker.
+* **Order.** Within a set, the ranks together walk all its images in one fresh random permutation
+  per epoch (seeded by ``seed``, set and epoch): the ``c``-th draw of rank ``r`` is draw
+  ``c * world_size + r`` of the global walk, so every frame is drawn equally often whatever the
+  number of ranks (giving each rank whole shards would draw the frames of a rank with fewer
+  images more often). One rank is the plain walk. Crop position, flip and brightness of sample
+  ``k`` come from a generator seeded by ``(seed, rank, b, k)``.
+* **Splitting.** Between DataLoader workers the unit is the batch: each batch is read by exactly
+  one worker.
   (Giving workers whole shards, as timm's streaming reader does, would make the crops depend on
   the number of workers, which this project's determinism rule forbids.)
 * **Reads.** Only the crop window is read (``ShardSet.read(window=...)`` touches only the HDF5
@@ -82,20 +84,6 @@ def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
     for i in order[: batch - n.sum()]:
         n[i] += 1
     return n.tolist()
-
-
-def rank_images(ds, rank: int, world_size: int) -> np.ndarray:
-    """Indices of the images of ``ds`` this rank reads (shards split by rank), int64 ``(n,)``."""
-    shards = np.array([s.get("shard", 0) for s in ds.samples])
-    names = sorted(set(shards.tolist()), key=str)
-    if len(names) >= world_size:
-        mine = {n for i, n in enumerate(names) if i % world_size == rank}
-        idx = np.flatnonzero([s in mine for s in shards.tolist()])
-    else:
-        idx = np.arange(len(ds.samples))[rank::world_size]
-    if len(idx) == 0:
-        raise ValueError(f"rank {rank} of {world_size} has no images ({len(ds.samples)} in the set)")
-    return idx.astype(np.int64)
 
 
 def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int, int]):
@@ -246,7 +234,9 @@ class CropStream(torch.utils.data.Dataset):
         self.aug = aug or AugmentConfig()
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.alloc = batch_allocation(batch, weights)
-        self.images = [rank_images(ds, rank, world_size) for ds in self.sets]
+        for ds in self.sets:
+            if not ds.samples:
+                raise ValueError("a shard set has no images")
         dirs = {int(ds.params.get("num_directions", 8)) for ds in self.sets}
         if len(dirs) != 1:
             raise ValueError(f"shard sets disagree on num_directions: {sorted(dirs)}")
@@ -257,15 +247,17 @@ class CropStream(torch.utils.data.Dataset):
         return 2**62
 
     def _image(self, s: int, count: int) -> int:
-        n = len(self.images[s])
-        epoch, pos = divmod(count, n)
+        """Image index of this rank's ``count``-th draw from set ``s``: draw
+        ``count * world_size + rank`` of the global walk (a permutation per epoch)."""
+        n = len(self.sets[s].samples)
+        epoch, pos = divmod(count * self.world_size + self.rank, n)
         key = (s, epoch)
         if key not in self._perm_cache:
             if len(self._perm_cache) > 8:
                 self._perm_cache.clear()
-            g = np.random.default_rng([self.seed, 1, s, self.rank, epoch])
+            g = np.random.default_rng([self.seed, 1, s, 0, epoch])
             self._perm_cache[key] = g.permutation(n)
-        return int(self.images[s][self._perm_cache[key][pos]])
+        return int(self._perm_cache[key][pos])
 
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
         b = int(b)

@@ -16,6 +16,7 @@ uninterrupted one.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -354,9 +355,19 @@ def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window
             f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
             f"boundary, {metrics['dir_acc_pred']:.4f} in predicted")
     if step % cfg.ckpt_every == 0 or last:
+        _check_finite(dd, window, step)
         saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions)
         say(f"saved checkpoint {saved}")
     return metrics
+
+
+def _check_finite(dd: _Dist, window: torch.Tensor, step: int) -> None:
+    """Refuse to checkpoint after a non-finite loss: ``window`` holds the losses of the steps since
+    the last log line (those before were checked when logged), summed over ranks here."""
+    tot = dd.all_sum(window.clone())
+    if not math.isfinite(float(tot[:3].sum())):
+        raise FloatingPointError(f"non-finite loss before the checkpoint at step {step}; nothing saved; "
+                                 "lower --lr or check the shards (segfix-gt verify), then --resume")
 
 
 def _save(cfg, dd, model, opt, sched, step, window, m) -> str:
