@@ -29,7 +29,7 @@ from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
 from .models import create_model
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
-from .step import TrainForward, TrainStep, amp_choice, amp_name, bf16_native  # noqa: F401 (re-exported)
+from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
 from .validate import COUNTS, count, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
