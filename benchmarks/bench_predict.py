@@ -49,9 +49,10 @@ def timed(fn, dev, repeats: int) -> float:
     return median_time(fn, repeats, warmup=1, sync=lambda: sync(dev))
 
 
-def bench(name: str, frame: np.ndarray, dev: torch.device, precision: str, preset: str, repeats: int) -> dict:
+def bench(name: str, frame: np.ndarray, dev: torch.device, precision: str, preset: str, repeats: int,
+          model_args: dict | None = None) -> dict:
     torch.manual_seed(0)
-    model = create_model(name).to(dev).eval()
+    model = create_model(name, **(model_args or {})).to(dev).eval()
     cuda = dev.type == "cuda"
     if cuda:
         model.to(memory_format=torch.channels_last)
@@ -67,7 +68,7 @@ def bench(name: str, frame: np.ndarray, dev: torch.device, precision: str, prese
             b, d = openseg_maps(*openseg_predict(model, openseg_normalise(frame).to(dev)))
         else:
             x = torch.from_numpy(normalise(frame)).to(dev)
-            b, d = probs_to_maps(*predict_probs(model, x, autocast=autocast))
+            b, d = probs_to_maps(*predict_probs(model, x, autocast=autocast, channels_last=cuda))
         return offsets_array(b, d, m)
 
     x0 = torch.from_numpy(normalise(frame)).to(dev)[None]

@@ -15,13 +15,17 @@ import click
 @click.option("--split", default=None, help="Training split of --shards entries without one [train]; "
                                           "train/training and val/validation are aliases.")
 @click.option("--val-split", default=None, help="Validation split of the first shard dir [val]; 'none' disables.")
-@click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [hrnet_w18].")
+@click.option("--recipe", type=click.Choice(["cityscapes", "ade20k", "gta5", "unified"]), default=None,
+              help="The paper's settings for this dataset (README table); --config and explicit options "
+                   "override it.")
+@click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [hrnet_w18; "
+                                            "hrnet2x20 with --recipe].")
 @click.option("--iters", type=int, default=None, help="Optimiser steps [80000].")
 @click.option("--batch", type=int, default=None, help="Global batch per step, all ranks [16].")
 @click.option("--accum", type=int, default=None, help="Gradient accumulation steps per optimiser step [1].")
 @click.option("--crop", type=int, default=None, help="Square crop side in pixels [512].")
 @click.option("--seed", type=int, default=None, help="Run seed [0].")
-@click.option("--lr", type=float, default=None, help="Base learning rate [0.04 * batch / 16].")
+@click.option("--lr", type=float, default=None, help="Base learning rate [0.04 * batch / 16; 0.02 * batch / 16 for --recipe ade20k|unified].")
 @click.option("--out", default=None, metavar="RUN_DIR", help="Run directory (logs, config, checkpoints).")
 @click.option("--log-every", type=int, default=None, help="Log every K steps [20].")
 @click.option("--ckpt-every", type=int, default=None, help="Checkpoint every K steps [1000].")
@@ -31,7 +35,8 @@ import click
 @click.option("--direction-mask", type=click.Choice(["gt", "pred"]), default=None,
               help="Boundary mask of the direction loss: gt (paper) or pred (authors' code) [gt].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[auto]")
-@click.option("--amp", type=click.Choice(["auto", "bf16", "off"]), default=None, help="[auto: bf16 on CUDA]")
+@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default=None,
+              help="[auto: on CUDA bf16 where native (compute capability >= 8), else fp16 + GradScaler]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with any of these settings (command-line options win).")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,
@@ -40,29 +45,34 @@ import click
 @click.option("--allow-partial-pretrained/--no-allow-partial-pretrained", default=None,
               help="Train even when the --pretrained backbone file lacks some backbone tensors (they "
                    "stay randomly initialised); a file that loads none is always refused [off].")
+@click.option("--from-scratch", is_flag=True, default=None,
+              help="Train without --pretrained weights on purpose (otherwise a warning is printed).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
-def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accum, crop, seed, lr, out,
+def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, batch, accum, crop, seed, lr, out,
               log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,
-              config_file, pretrained, allow_partial_pretrained, resume):
+              config_file, pretrained, allow_partial_pretrained, from_scratch, resume):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
     Metrics go to RUN_DIR/train.jsonl and RUN_DIR/val.jsonl; the resolved configuration to
     RUN_DIR/config.json.
     """
-    from segfix_train.config import resolve
+    from segfix_train.config import describe_sources, resolve
     from segfix_train.loop import train
 
     if val_split is not None and val_split.lower() in ("", "none"):
         val_split = ""
-    cfg = resolve(config_file, shards=list(shards) or None, shard_weights=list(shard_weights) or None,
+    cfg = resolve(config_file, recipe=recipe, shards=list(shards) or None, shard_weights=list(shard_weights) or None,
                   split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
                   direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
-                  allow_partial_pretrained=allow_partial_pretrained, resume=resume)
+                  allow_partial_pretrained=allow_partial_pretrained, from_scratch=from_scratch,
+                  resume=resume)
     if cfg.val_split == "":
         cfg.val_split = None
+    for line in describe_sources(cfg):
+        click.echo(line)
     metrics = train(cfg, echo=click.echo)
     if metrics:
         click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))

@@ -48,6 +48,7 @@ def rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore ``rng_state()``'s generators; CUDA states only for the devices visible now."""
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]
@@ -58,7 +59,10 @@ def set_rng_state(state: dict) -> None:
         np.random.set_state(n)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # only the devices visible now: a run saved on 8 GPUs resumes on fewer (DDP: each rank
+        # restores its own state list; devices beyond the count keep their fresh state)
+        for i, s in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(s, i)
 
 
 def checkpoint_path(run_dir: str, step: int) -> str:

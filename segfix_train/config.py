@@ -1,7 +1,10 @@
-"""Training configuration: defaults, TOML files (``tomllib``) and command-line overrides.
+"""Training configuration: defaults, the paper's recipes, TOML files (``tomllib``) and
+command-line overrides.
 
-Precedence: built-in defaults < ``--config FILE.toml`` < options given on the command line.
-The resolved configuration is written to ``RUN_DIR/config.json``.
+Precedence: built-in defaults < ``--recipe NAME`` < ``--config FILE.toml`` < options given on the
+command line. ``TrainConfig.sources`` records where each setting came from (``default``,
+``recipe NAME``, ``config FILE``, ``flag``); the resolved configuration, with its sources, is
+written to ``RUN_DIR/config.json``.
 """
 from __future__ import annotations
 
@@ -20,7 +23,11 @@ class TrainConfig:
 
     ``batch`` is the global batch of one optimiser step (all ranks, all accumulation steps); each
     rank processes ``batch / (world_size * accum)`` crops per forward pass. ``lr`` defaults to
-    ``0.04 * batch / 16`` (the paper's 0.04 at batch 16). ``shards`` entries are ``DIR`` or
+    ``base_lr * batch / 16`` (``base_lr``: the lr at batch 16, the paper's 0.04; 0.02 for ADE20K and
+    the unified model). ``resize_short``: resize each frame so its shorter side has this many
+    pixels before cropping (the authors' ADE20K preprocessing); ``pad_mode``: where a frame
+    smaller than the crop sits in it (``corner``: top-left, ``random``: a random place, as the
+    authors' ``pad_mode: random``). ``shards`` entries are ``DIR`` or
     ``DIR:SPLIT`` (``split`` is the default split); a directory may be listed several times; each
     entry gets the weight at the same position of ``shard_weights`` (default 1), and entries with
     the same directory and split are merged, their weights summed.
@@ -41,6 +48,7 @@ class TrainConfig:
     crop: int = 512
     seed: int = 0
     lr: float | None = None
+    base_lr: float = 0.04  # lr at batch 16 when ``lr`` is not given
     momentum: float = 0.9
     weight_decay: float = 5e-4
     poly_power: float = 0.9
@@ -51,21 +59,26 @@ class TrainConfig:
     flip: bool = True
     brightness: int = 10
     scale: list[float] | None = None  # [min, max] random rescale, off by default
+    resize_short: int | None = None  # shorter side resized to this before cropping (ADE20K recipe)
+    pad_mode: str = "corner"  # "corner" or "random": where a frame smaller than the crop is placed
     num_workers: int = 2
     log_every: int = 20
     ckpt_every: int = 1000
     val_every: int | None = None  # default: ckpt_every
     val_max_images: int | None = None
     keep_checkpoints: int = 3
-    amp: str = "auto"  # "auto" (bf16 on CUDA), "bf16", "off"
+    amp: str = "auto"  # "auto" (bf16 where native, else fp16 + GradScaler, on CUDA), "bf16", "fp16", "off"
     channels_last: str = "auto"  # "auto" (on CUDA), "on", "off"
     device: str = "auto"  # "auto", "cpu", "cuda"
     sync_bn: bool = True  # SyncBatchNorm under DDP on CUDA (PyTorch has none on CPU)
     resume: bool = False
     stop_after: int | None = None  # testing aid: return after this step as if killed
+    from_scratch: bool = False  # the user's word that no --pretrained is intended (no warning)
+    recipe: str | None = None  # the recipe the settings started from (its values are the fields)
+    sources: dict = field(default_factory=dict)  # setting -> "default" | "recipe NAME" | "config FILE" | "flag"
 
     def resolved_lr(self) -> float:
-        return float(self.lr) if self.lr is not None else 0.04 * self.batch / 16
+        return float(self.lr) if self.lr is not None else self.base_lr * self.batch / 16
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,18 +103,55 @@ def load_toml(path: str) -> dict[str, Any]:
     return data
 
 
-def resolve(config_file: str | None = None, **cli: Any) -> TrainConfig:
-    """Defaults < TOML file < ``cli`` entries that are not ``None``."""
-    values: dict[str, Any] = {}
+#: The paper's settings (Sec. 4.1 and Appendix: crop 512, batch 16, 80k iterations, SGD momentum
+#: 0.9, weight decay 5e-4, poly 0.9, lr 0.04 -- 0.02 for ADE20K and the unified model --, flip,
+#: brightness +-10, HRNet-2x) and the authors' config files (configs/*/H_SEGFIX.json: random
+#: padding; ADE20K: shorter side resized to 512 before the crop). README.md tabulates them.
+_PAPER = {"model": "hrnet2x20", "crop": 512, "batch": 16, "iters": 80000, "momentum": 0.9,
+          "weight_decay": 5e-4, "poly_power": 0.9, "flip": True, "brightness": 10, "scale": None,
+          "pad_mode": "random", "boundary_weight": 1.0, "direction_weight": 1.0, "sync_bn": True}
+RECIPES: dict[str, dict[str, Any]] = {
+    "cityscapes": {**_PAPER, "base_lr": 0.04},
+    "gta5": {**_PAPER, "base_lr": 0.04},
+    "ade20k": {**_PAPER, "base_lr": 0.02, "resize_short": 512},
+    "unified": {**_PAPER, "base_lr": 0.02},
+}
+
+
+def resolve(config_file: str | None = None, recipe: str | None = None, **cli: Any) -> TrainConfig:
+    """Defaults < ``RECIPES[recipe]`` < TOML file < ``cli`` entries that are not ``None``; the
+    result's ``sources`` names, for every setting, which of these gave its value."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if recipe is not None:
+        if recipe not in RECIPES:
+            raise InputError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+        layers.append((f"recipe {recipe}", {**RECIPES[recipe], "recipe": recipe}))
     if config_file:
-        values.update(load_toml(config_file))
-    values.update({k: v for k, v in cli.items() if v is not None})
-    unknown = sorted(set(values) - FIELDS)
-    if unknown:
-        raise InputError(f"unknown configuration keys {unknown}")
-    cfg = TrainConfig(**values)
+        layers.append((f"config {config_file}", load_toml(config_file)))
+    layers.append(("flag", {k: v for k, v in cli.items() if v is not None}))
+    values: dict[str, Any] = {}
+    sources = {name: "default" for name in FIELDS - {"sources"}}
+    for origin, layer in layers:
+        unknown = sorted(set(layer) - FIELDS)
+        if unknown:
+            raise InputError(f"unknown configuration keys {unknown}")
+        values.update(layer)
+        sources.update({k: origin for k in layer})
+    values.pop("sources", None)
+    cfg = TrainConfig(**values, sources=dict(sorted(sources.items())))
     validate(cfg)
     return cfg
+
+
+def describe_sources(cfg: TrainConfig) -> list[str]:
+    """One line per origin (``default``, ``recipe NAME``, ``config FILE``, ``flag``) listing the
+    settings it gave, ``name=value`` sorted by name: what ``segfix train`` prints at start-up."""
+    by_origin: dict[str, list[str]] = {}
+    values = cfg.to_dict()
+    for name, origin in sorted(cfg.sources.items()):
+        by_origin.setdefault(origin, []).append(f"{name}={values[name]!r}")
+    order = sorted(by_origin, key=lambda o: (o != "default", not o.startswith("recipe"), o == "flag", o))
+    return [f"settings from {o}: {', '.join(by_origin[o])}" for o in order]
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -115,9 +165,13 @@ def validate(cfg: TrainConfig) -> None:
             raise InputError(f"{name} must be >= 1, got {getattr(cfg, name)!r}")
     if cfg.direction_mask not in ("gt", "pred"):
         raise InputError(f"direction_mask must be 'gt' or 'pred', got {cfg.direction_mask!r}")
-    if cfg.amp not in ("auto", "bf16", "off") or cfg.channels_last not in ("auto", "on", "off"):
-        raise InputError(f"amp must be auto|bf16|off and channels_last auto|on|off, got {cfg.amp!r}, "
+    if cfg.amp not in ("auto", "bf16", "fp16", "off") or cfg.channels_last not in ("auto", "on", "off"):
+        raise InputError(f"amp must be auto|bf16|fp16|off and channels_last auto|on|off, got {cfg.amp!r}, "
                          f"{cfg.channels_last!r}")
+    if cfg.pad_mode not in ("corner", "random"):
+        raise InputError(f"pad_mode must be 'corner' or 'random', got {cfg.pad_mode!r}")
+    if cfg.resize_short is not None and int(cfg.resize_short) < 1:
+        raise InputError(f"resize_short must be >= 1, got {cfg.resize_short!r}")
     if cfg.scale is not None and (len(cfg.scale) != 2 or not 0 < cfg.scale[0] <= cfg.scale[1]):
         raise InputError(f"scale must be [min, max] with 0 < min <= max, got {cfg.scale!r}")
 

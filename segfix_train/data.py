@@ -6,12 +6,14 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 
 * **Mixing.** Every batch holds a fixed number of crops from each shard set, by largest remainder
   of ``batch * w_s / sum(w)`` (weights 1 + 1 at batch 16 give the paper's 8 + 8).
-* **Order.** Within a set, a rank walks its images in a fresh random permutation per epoch
-  (seeded by ``seed``, set, rank and epoch); crop position, flip and brightness of sample ``k`` come
-  from a generator seeded by ``(seed, rank, b, k)``.
-* **Splitting.** Shards (HDF5 files) are split between DDP ranks (shard ``i`` goes to rank
-  ``i % world_size``; when a set has fewer shards than ranks, its images are split instead).
-  Between DataLoader workers the unit is the batch: each batch is read by exactly one worker.
+* **Order.** Within a set, the ranks together walk all its images in one fresh random permutation
+  per epoch (seeded by ``seed``, set and epoch): the ``c``-th draw of rank ``r`` is draw
+  ``c * world_size + r`` of the global walk, so every frame is drawn equally often whatever the
+  number of ranks (giving each rank whole shards would draw the frames of a rank with fewer
+  images more often). One rank is the plain walk. Crop position, flip and brightness of sample
+  ``k`` come from a generator seeded by ``(seed, rank, b, k)``.
+* **Splitting.** Between DataLoader workers the unit is the batch: each batch is read by exactly
+  one worker.
   (Giving workers whole shards, as timm's streaming reader does, would make the crops depend on
   the number of workers, which this project's determinism rule forbids.)
 * **Reads.** Only the crop window is read (``ShardSet.read(window=...)`` touches only the HDF5
@@ -25,10 +27,11 @@ rank ``r`` is the same bytes whatever the number of DataLoader workers, and resu
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -47,13 +50,18 @@ PAD_COLOUR = np.rint(IMAGENET_MEAN).astype(np.uint8)  # image padding: zero afte
 class AugmentConfig:
     """Augmentation parameters. ``crop``: output side in pixels; ``brightness``: max integer shift
     of the 0..255 intensities; ``scale``: ``(min, max)`` random rescale factor or ``None``;
-    ``target``: ``"semantic"`` or ``"instance"`` (which target group of the shards to read)."""
+    ``target``: ``"semantic"`` or ``"instance"`` (which target group of the shards to read);
+    ``resize_short``: rescale each frame so its shorter side has this many pixels before the crop
+    (the authors' ADE20K ``resize: min_side_length``), or ``None``; ``pad_mode``: where a frame
+    smaller than the crop is placed, ``"corner"`` (top-left) or ``"random"`` (uniform offset)."""
 
     crop: int = 512
     flip: bool = True
     brightness: int = 10
     scale: tuple[float, float] | None = None
     target: str = "semantic"
+    resize_short: int | None = None
+    pad_mode: str = "corner"
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -77,20 +85,6 @@ def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
     for i in order[: batch - n.sum()]:
         n[i] += 1
     return n.tolist()
-
-
-def rank_images(ds, rank: int, world_size: int) -> np.ndarray:
-    """Indices of the images of ``ds`` this rank reads (shards split by rank), int64 ``(n,)``."""
-    shards = np.array([s.get("shard", 0) for s in ds.samples])
-    names = sorted(set(shards.tolist()), key=str)
-    if len(names) >= world_size:
-        mine = {n for i, n in enumerate(names) if i % world_size == rank}
-        idx = np.flatnonzero([s in mine for s in shards.tolist()])
-    else:
-        idx = np.arange(len(ds.samples))[rank::world_size]
-    if len(idx) == 0:
-        raise InputError(f"rank {rank} of {world_size} has no images ({len(ds.samples)} in the set)")
-    return idx.astype(np.int64)
 
 
 def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int, int]):
@@ -119,6 +113,8 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     c = aug.crop
     h, w = (int(v) for v in ds.samples[index]["shape"])
     s = float(rng.uniform(*aug.scale)) if aug.scale else 1.0
+    if aug.resize_short:
+        s *= aug.resize_short / min(h, w)  # the window read is c / s source pixels: resize, then crop
     src = max(1, int(round(c / s)))  # side of the window read from the shard
     ch, cw = min(src, h), min(src, w)
     y0 = int(rng.integers(0, h - ch + 1))
@@ -137,13 +133,16 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     hh, ww = bnd.shape
     if (hh, ww) == (c, c):
         return img, bnd, dirn, delta, flip
+    oy = ox = 0
+    if aug.pad_mode == "random":
+        oy, ox = int(rng.integers(0, c - hh + 1)), int(rng.integers(0, c - ww + 1))
     out_img = np.empty((c, c, 3), np.uint8)
     out_img[...] = PAD_COLOUR
     out_b = np.full((c, c), IGNORE, np.uint8)
     out_d = np.full((c, c), DIRECTION_IGNORE, np.uint8)
-    out_img[:hh, :ww] = img
-    out_b[:hh, :ww] = bnd
-    out_d[:hh, :ww] = dirn
+    out_img[oy:oy + hh, ox:ox + ww] = img
+    out_b[oy:oy + hh, ox:ox + ww] = bnd
+    out_d[oy:oy + hh, ox:ox + ww] = dirn
     return out_img, out_b, out_d, delta, flip
 
 
@@ -161,10 +160,23 @@ def to_model_input(images: torch.Tensor, brightness: torch.Tensor | None = None)
         raise InputError(f"expected uint8 crops of shape (N, H, W, 3), got {tuple(images.shape)}")
     x = images.float()
     if brightness is not None:
-        x = (x + brightness.to(x.device, torch.float32).view(-1, 1, 1, 1)).clamp_(0, 255)
-    mean = torch.as_tensor(IMAGENET_MEAN, device=x.device)
-    std = torch.as_tensor(IMAGENET_STD, device=x.device)
+        shift = brightness.to(x.device, non_blocking=True).to(torch.float32)
+        x = (x + shift.view(-1, 1, 1, 1)).clamp_(0, 255)
+    mean, std = _normalisation(x.device)
     return ((x - mean) / std).permute(0, 3, 1, 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _normalisation(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet mean and std (float32 ``(3,)``, 0..255 scale) on ``device``, built once per device
+    (a per-step copy from the host would be a blocking host-to-device transfer)."""
+    return torch.as_tensor(IMAGENET_MEAN, device=device), torch.as_tensor(IMAGENET_STD, device=device)
+
+
+@functools.lru_cache(maxsize=None)
+def _device_flip_lookup(device: torch.device, num_directions: int) -> torch.Tensor:
+    """``flip_lookup(num_directions)`` on ``device``, built once per device."""
+    return flip_lookup(num_directions).to(device)
 
 
 def flip_lookup(num_directions: int) -> torch.Tensor:
@@ -190,7 +202,7 @@ def device_batch(batch: dict, device: torch.device, num_directions: int, channel
         f = batch["flip"].to(device, non_blocking=True).view(-1, 1, 1)
         img = torch.where(f[..., None], img.flip(2), img)
         bnd = torch.where(f, bnd.flip(2), bnd)
-        dirn = torch.where(f, flip_lookup(num_directions).to(device)[dirn.flip(2).long()], dirn)
+        dirn = torch.where(f, _device_flip_lookup(device, num_directions)[dirn.flip(2).long()], dirn)
     x = to_model_input(img, batch.get("brightness"))
     x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     return x, bnd, dirn
@@ -223,7 +235,9 @@ class CropStream(torch.utils.data.Dataset):
         self.aug = aug or AugmentConfig()
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.alloc = batch_allocation(batch, weights)
-        self.images = [rank_images(ds, rank, world_size) for ds in self.sets]
+        for ds in self.sets:
+            if not ds.samples:
+                raise InputError("a shard set has no images")
         dirs = {int(ds.params.get("num_directions", 8)) for ds in self.sets}
         if len(dirs) != 1:
             raise InputError(f"shard sets disagree on num_directions: {sorted(dirs)}")
@@ -234,15 +248,17 @@ class CropStream(torch.utils.data.Dataset):
         return 2**62
 
     def _image(self, s: int, count: int) -> int:
-        n = len(self.images[s])
-        epoch, pos = divmod(count, n)
+        """Image index of this rank's ``count``-th draw from set ``s``: draw
+        ``count * world_size + rank`` of the global walk (a permutation per epoch)."""
+        n = len(self.sets[s].samples)
+        epoch, pos = divmod(count * self.world_size + self.rank, n)
         key = (s, epoch)
         if key not in self._perm_cache:
             if len(self._perm_cache) > 8:
                 self._perm_cache.clear()
-            g = np.random.default_rng([self.seed, 1, s, self.rank, epoch])
+            g = np.random.default_rng([self.seed, 1, s, 0, epoch])
             self._perm_cache[key] = g.permutation(n)
-        return int(self.images[s][self._perm_cache[key][pos]])
+        return int(self._perm_cache[key][pos])
 
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
         b = int(b)
@@ -266,29 +282,38 @@ class CropStream(torch.utils.data.Dataset):
         }
 
 
-def seed_worker_fn(seed: int, rank: int) -> Callable[[int], None]:
+class SeedWorker:
     """``worker_init_fn`` seeding Python, NumPy and torch in every worker from the run seed, the
     rank and the worker id (the crops themselves use explicit generators; this covers any other
-    randomness), and pinning each worker to one torch thread."""
+    randomness), and pinning each worker to one torch thread. A module-level class, so it pickles:
+    DataLoader workers started by ``spawn`` or ``forkserver`` receive it by pickling."""
 
-    def init(worker_id: int) -> None:
-        s = (seed * 1_000_003 + rank * 1009 + worker_id) % 2**32
+    def __init__(self, seed: int, rank: int):
+        self.seed, self.rank = int(seed), int(rank)
+
+    def __call__(self, worker_id: int) -> None:
+        s = (self.seed * 1_000_003 + self.rank * 1009 + worker_id) % 2**32
         random.seed(s)
         np.random.seed(s)
         torch.manual_seed(s)
         torch.set_num_threads(1)
 
-    return init
+
+def seed_worker_fn(seed: int, rank: int) -> SeedWorker:
+    """The ``worker_init_fn`` of rank ``rank`` (``SeedWorker``)."""
+    return SeedWorker(seed, rank)
 
 
 def make_loader(stream: CropStream, start: int, stop: int, num_workers: int = 0,
-                pin_memory: bool = False) -> torch.utils.data.DataLoader:
-    """DataLoader over local batches ``start .. stop-1`` of ``stream`` (one batch per item)."""
+                pin_memory: bool = False, multiprocessing_context=None) -> torch.utils.data.DataLoader:
+    """DataLoader over local batches ``start .. stop-1`` of ``stream`` (one batch per item);
+    ``multiprocessing_context``: the workers' start method (None: the platform's default)."""
     return torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=range(int(start), int(stop)), num_workers=num_workers,
         worker_init_fn=seed_worker_fn(stream.seed, stream.rank) if num_workers else None,
         pin_memory=pin_memory, persistent_workers=False,
         prefetch_factor=2 if num_workers else None,
+        multiprocessing_context=multiprocessing_context if num_workers else None,
     )
 
 

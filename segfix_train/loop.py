@@ -16,22 +16,21 @@ uninterrupted one.
 """
 from __future__ import annotations
 
-import contextlib
-import json
+import math
 import os
-import time
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.distributed as dist
 
-from segfix_data.atomic import atomic_path
 from segfix_data.errors import InputError
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
-from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
-from .losses import segfix_loss
+from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
 from .models import create_model
+from .runlog import LogWindow, append_jsonl, truncate_jsonl
+from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
 from .validate import COUNTS, count, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
@@ -82,64 +81,9 @@ class _Dist:
             dist.destroy_process_group()
 
 
-def _append_jsonl(path: str, obj: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(obj, sort_keys=True) + "\n")
-        f.flush()
-
-
-def _truncate_jsonl(path: str, step: int) -> None:
-    """Keep only the complete lines with ``iter <= step`` (written before the checkpoint; a kill
-    may have left a half-written last line)."""
-    if not os.path.exists(path):
-        return
-    keep = []
-    with open(path) as f:
-        for ln in f:
-            try:
-                if ln.endswith("\n") and json.loads(ln)["iter"] <= step:
-                    keep.append(ln)
-            except (ValueError, KeyError):
-                continue
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
-        f.writelines(keep)
-
-
 def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
     """lr factor ``(1 - step / iters) ** power`` at optimiser step ``step``."""
     return lambda step: max(0.0, 1.0 - step / iters) ** power
-
-
-class TrainStep:
-    """One optimiser step: ``accum`` micro-batches forward + backward (DDP gradient sync on the last
-    only), SGD step, schedule step. Returns the summed (loss, boundary, direction) of the
-    micro-batches as a float64 ``(3,)`` tensor on the device (no host synchronisation)."""
-
-    def __init__(self, net, opt, sched, cfg: TrainConfig, device: torch.device, use_cl: bool,
-                 use_amp: bool, world: int):
-        self.net, self.opt, self.sched, self.cfg = net, opt, sched, cfg
-        self.device, self.use_cl, self.world = device, use_cl, world
-        self.num_directions = getattr(net, "module", net).num_directions
-        self.autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-
-    def __call__(self, micro_batches: list[dict]) -> torch.Tensor:
-        cfg, dev = self.cfg, self.device
-        sums = torch.zeros(3, dtype=torch.float64, device=dev)
-        n = len(micro_batches)
-        for a, b in enumerate(micro_batches):
-            x, bt, dt = device_batch(b, dev, self.num_directions, self.use_cl)
-            sync = self.net.no_sync() if self.world > 1 and a < n - 1 else contextlib.nullcontext()
-            with sync:
-                with self.autocast():
-                    bl, dl = self.net(x)
-                losses = segfix_loss(bl.float(), dl.float(), bt, dt, mask=cfg.direction_mask,
-                                     boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
-                (losses["loss"] / n).backward()
-            sums += torch.stack([losses[k].detach().double() for k in ("loss", "boundary", "direction")])
-        self.opt.step()
-        self.opt.zero_grad(set_to_none=True)
-        self.sched.step()
-        return sums
 
 
 #: Settings a resumed run may change: when and how it logs, validates and checkpoints, where it
@@ -148,7 +92,7 @@ class TrainStep:
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "allow_partial_pretrained", "sync_bn"})
+    "pretrained", "allow_partial_pretrained", "sync_bn", "from_scratch", "recipe", "sources", "base_lr"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -180,11 +124,11 @@ def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> 
     return local, [a * cfg.accum * world for a in local]
 
 
-def _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch) -> list[str]:
+def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
     local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
     lines = [f"model {cfg.model}: {n_params / 1e6:.2f} M parameters; device {dd.device}, "
-             f"AMP {'bf16' if use_amp else 'off'}, channels-last {'on' if use_cl else 'off'}, "
+             f"AMP {amp_name(amp_dtype)}, channels-last {'on' if use_cl else 'off'}, "
              f"{dd.world} process{'es' if dd.world > 1 else ''}"]
     for (d, split, w), ds, a in zip(entries, sets, alloc):
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
@@ -211,12 +155,82 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
 
 
 def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str], None]) -> dict:
+    """The orchestration: set up, restore, record the configuration, then step, log, validate and
+    save until ``cfg.iters`` (or ``cfg.stop_after``)."""
+    say = echo if dd.main else _silent
+    run = _setup(cfg, dd, open_set, say)
+    step, window = _restore(cfg, dd, run, say)
+    if dd.main:
+        _write_config(cfg, dd, run)
+    batches = _batches(cfg, dd, run, step)
+    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.amp_dtype, dd.world)
+    log = LogWindow(cfg, dd, window.to(dd.device), run.train_log, say)
+    last_val: dict = {}
+    run.net.train()
+    while step < cfg.iters:
+        step_lr = run.opt.param_groups[0]["lr"]
+        sums = stepper([next(batches) for _ in range(cfg.accum)])
+        step += 1
+        log.add(sums, cfg.accum)
+        if step % cfg.log_every == 0 or step == cfg.iters:
+            log.flush(step, step_lr)
+        with log.pause():
+            last_val = _validate_and_save(cfg, dd, run, step, log.window, stepper.autocast, say) or last_val
+        if cfg.stop_after is not None and step >= cfg.stop_after:
+            break
+    return last_val if dd.main else {}
+
+
+SCRATCH_WARNING = ("warning: training from scratch: no --pretrained weights (the paper starts from "
+                   "ImageNet weights); give --pretrained FILE, or --from-scratch if this is intended")
+
+
+def initialisation(cfg: TrainConfig, report) -> str:
+    """How the weights start, as recorded in ``config.json`` (``init``) and printed: the pretrained
+    file and its load report (``model.pretrained_report.summary()``: tensors loaded, missing, ...),
+    or training from scratch, asked for (``--from-scratch``) or warned about."""
+    if cfg.pretrained:
+        return f"pretrained {cfg.pretrained}" + (f": {report.summary()}" if report is not None else "")
+    return "from scratch (--from-scratch)" if cfg.from_scratch else "from scratch (no --pretrained; warned)"
+
+
+def _silent(_: str) -> None:
+    """``echo`` of the ranks other than 0."""
+
+
+@dataclass
+class _Run:
+    """What ``_setup`` builds: precision choices, the opened shard sets, the model (``net`` is the
+    DDP wrapper, or the model itself in one process), optimiser, schedule and log paths."""
+
+    local_batch: int
+    cuda: bool
+    amp_dtype: torch.dtype | None
+    use_cl: bool
+    init: str
+    entries: list
+    sets: list
+    val_set: object
+    num_directions: int
+    model: torch.nn.Module
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: object
+    train_log: str
+    val_log: str
+
+
+def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str], None]) -> _Run:
+    """Device and precision, shard sets, model (on the device, DDP-wrapped), SGD and poly schedule;
+    prints the pretrained report and the banner."""
     per_step = dd.world * cfg.accum
     if cfg.batch % per_step:
         raise InputError(f"batch {cfg.batch} is not divisible by world_size * accum = {per_step}")
     local_batch = cfg.batch // per_step
     cuda = dd.device.type == "cuda"
-    use_amp = cfg.amp == "bf16" or (cfg.amp == "auto" and cuda)
+    amp_dtype = amp_choice(cfg.amp, dd.device)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed crop size: autotuned kernels pay off
     use_cl = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
 
     entries = shard_entries(cfg)
@@ -227,143 +241,135 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained,
                          allow_partial=cfg.allow_partial_pretrained, **cfg.model_args)
-    if model.pretrained_report is not None and dd.main:
-        echo(f"pretrained {cfg.pretrained}: {model.pretrained_report.summary()}")
-    if dd.main:
-        for line in _banner(cfg, dd, model, entries, sets, val_set, use_amp, use_cl, local_batch):
-            echo(line)
+    init = initialisation(cfg, getattr(model, "pretrained_report", None))
+    if cfg.pretrained or not cfg.from_scratch:
+        say(init if cfg.pretrained else SCRATCH_WARNING)
+    for line in _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch):
+        say(line)
     if dd.world > 1 and cfg.sync_bn and cuda:  # SyncBatchNorm is CUDA-only in PyTorch
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(dd.device)
     if use_cl:
         model.to(memory_format=torch.channels_last)
-    net = model
+    net = TrainForward(model, amp_dtype)
     if dd.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dd.device.index] if cuda else None)
-
-    lr = cfg.resolved_lr()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dd.device.index] if cuda else None)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.resolved_lr(), momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(cfg.iters, cfg.poly_power))
-
     os.makedirs(cfg.out, exist_ok=True)
-    train_log = os.path.join(cfg.out, "train.jsonl")
-    val_log = os.path.join(cfg.out, "val.jsonl")
-    step = 0
-    window = torch.zeros(4, dtype=torch.float64)  # loss, boundary, direction sums; steps (on the device)
+    return _Run(local_batch, cuda, amp_dtype, use_cl, init, entries, sets, val_set, m, model, net, opt, sched,
+                os.path.join(cfg.out, "train.jsonl"), os.path.join(cfg.out, "val.jsonl"))
+
+
+def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None]) -> tuple[int, torch.Tensor]:
+    """Remove files left by an interrupted save; with ``--resume``, load the latest intact
+    checkpoint (refusing other settings, another direction count or weights that do not fit) and
+    cut the logs back to it; without, start fresh logs. Returns ``(step, log window)``: the window
+    is float64 ``(4,)`` (loss, boundary, direction sums; steps), on the CPU."""
     if dd.main:
         for p in ckpt.remove_stale(cfg.out):
-            echo(f"removed {p} (left by an interrupted save)")
+            say(f"removed {p} (left by an interrupted save)")
     path, state = None, None
     if cfg.resume:
         path, state, skipped = ckpt.load_latest(cfg.out)
-        if dd.main:
-            for p, why in skipped:
-                echo(f"--resume: skipped {p}: {why}")
+        for p, why in skipped:
+            say(f"--resume: skipped {p}: {why}")
         if skipped and state is None:
             raise ckpt.CheckpointError(f"--resume: no intact checkpoint in {cfg.out}/checkpoints "
                                        f"({len(skipped)} skipped, listed above); use a new --out or "
                                        "remove them to start from scratch")
-        if state is None and dd.main:
-            echo(f"--resume: no checkpoint in {cfg.out}/checkpoints; starting from scratch")
-    if state is not None:
-        diff = resume_differences(state["config"], cfg)
-        if diff:
-            raise InputError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
-                             "run's values (see its config.json) or start a new run with another --out")
-        if int(state["config"].get("iters", cfg.iters)) != cfg.iters and dd.main:
-            echo(f"iters {state['config'].get('iters')} -> {cfg.iters}: the lr schedule continues "
-                 "towards the new total")
-        got_m = int(state.get("num_directions", m))
-        if got_m != m:
-            raise ckpt.CheckpointError(f"cannot resume from {path}: it predicts {got_m} directions, the "
-                                       f"shards have {m} (built with --directions {m}); use a new --out")
-        try:
-            model.load_state_dict(state["model"])
-        except RuntimeError as e:
-            raise ckpt.CheckpointError(f"cannot resume from {path}: its weights do not fit model "
-                                       f"{cfg.model!r} ({str(e).splitlines()[0]}); use a new --out") from None
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        window = state["log_window"].clone()
-        rngs = state["rng"]
-        ckpt.set_rng_state(rngs[dd.rank] if len(rngs) == dd.world else rngs[0])
+        if state is None:
+            say(f"--resume: no checkpoint in {cfg.out}/checkpoints; starting from scratch")
+    if state is None:
         if dd.main:
-            _truncate_jsonl(train_log, step)
-            _truncate_jsonl(val_log, step)
-            echo(f"resumed from {path} at step {step}")
-    elif dd.main:
-        for p in (train_log, val_log):
-            if os.path.exists(p):
-                os.remove(p)
-    stream_alloc = step_allocation(cfg, entries, local_batch, dd.world)[1]
+            for p in (run.train_log, run.val_log):
+                if os.path.exists(p):
+                    os.remove(p)
+        return 0, torch.zeros(4, dtype=torch.float64)
+    _check_resumable(cfg, state, path, run.num_directions, say)
+    try:
+        run.model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise ckpt.CheckpointError(f"cannot resume from {path}: its weights do not fit model "
+                                   f"{cfg.model!r} ({str(e).splitlines()[0]}); use a new --out") from None
+    run.opt.load_state_dict(state["optimizer"])
+    run.sched.load_state_dict(state["scheduler"])
+    step = int(state["step"])
+    rngs = state["rng"]
+    ckpt.set_rng_state(rngs[dd.rank] if len(rngs) == dd.world else rngs[0])
     if dd.main:
-        save_json(cfg, os.path.join(cfg.out, "config.json"),
-                  {"resolved_lr": lr, "world_size": dd.world, "local_batch": local_batch, "num_directions": m,
-                   "amp": "bf16" if use_amp else "off", "channels_last": use_cl, "device": str(dd.device),
-                   "shard_sets": [{"dir": d, "split": os.path.basename(str(getattr(ds, "root", split))), "weight": w,
-                                   "samples": len(ds.samples), "crops_per_batch": a}
-                                  for (d, split, w), ds, a in zip(entries, sets, stream_alloc)]})
+        truncate_jsonl(run.train_log, step)
+        truncate_jsonl(run.val_log, step)
+    say(f"resumed from {path} at step {step}")
+    return step, state["log_window"].clone()
 
+
+def _check_resumable(cfg: TrainConfig, state: dict, path: str, m: int, say: Callable[[str], None]) -> None:
+    """Refuse a checkpoint whose settings (``RESUME_MAY_CHANGE`` aside) or direction count differ."""
+    diff = resume_differences(state["config"], cfg)
+    if diff:
+        raise InputError(f"{path}: cannot resume with other settings ({'; '.join(diff)}); give the "
+                         "run's values (see its config.json) or start a new run with another --out")
+    if int(state["config"].get("iters", cfg.iters)) != cfg.iters:
+        say(f"iters {state['config'].get('iters')} -> {cfg.iters}: the lr schedule continues "
+            "towards the new total")
+    got_m = int(state.get("num_directions", m))
+    if got_m != m:
+        raise ckpt.CheckpointError(f"cannot resume from {path}: it predicts {got_m} directions, the "
+                                   f"shards have {m} (built with --directions {m}); use a new --out")
+
+
+def _write_config(cfg: TrainConfig, dd: _Dist, run: _Run) -> None:
+    """``RUN_DIR/config.json``: the configuration and what it resolved to on this machine."""
+    alloc = step_allocation(cfg, run.entries, run.local_batch, dd.world)[1]
+    save_json(cfg, os.path.join(cfg.out, "config.json"),
+              {"resolved_lr": cfg.resolved_lr(), "world_size": dd.world, "local_batch": run.local_batch,
+               "num_directions": run.num_directions, "amp": amp_name(run.amp_dtype), "init": run.init,
+               "channels_last": run.use_cl, "device": str(dd.device),
+               "shard_sets": [{"dir": d, "split": os.path.basename(str(getattr(ds, "root", split))), "weight": w,
+                               "samples": len(ds.samples), "crops_per_batch": a}
+                              for (d, split, w), ds, a in zip(run.entries, run.sets, alloc)]})
+
+
+def _batches(cfg: TrainConfig, dd: _Dist, run: _Run, step: int):
+    """The crop stream of this rank from micro-batch ``step * accum`` on, through the DataLoader."""
     aug = AugmentConfig(crop=cfg.crop, flip=cfg.flip, brightness=cfg.brightness,
-                        scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target)
-    stream = CropStream(sets, [w for _, _, w in entries], local_batch, seed=cfg.seed, rank=dd.rank,
-                        world_size=dd.world, aug=aug)
-    loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=cuda)
-    batches = checked_batches(loader)  # a worker's shard error keeps its one-line message
-    stepper = TrainStep(net, opt, sched, cfg, dd.device, use_cl, use_amp, dd.world)
-    autocast = stepper.autocast
-    window = window.to(dd.device)
-    last_val: dict = {}
-    val_every = cfg.val_every or cfg.ckpt_every
-    t_window = time.perf_counter()
-    t_start = t_window
-    # img/s counts the steps of this process since the last log line (a resumed window also holds
-    # steps run before the checkpoint) over the time spent training (validation and checkpoint
-    # writing excluded)
-    timed_steps, paused = 0, 0.0
-    net.train()
-    while step < cfg.iters:
-        step_lr = opt.param_groups[0]["lr"]
-        sums = stepper([next(batches) for _ in range(cfg.accum)])
-        step += 1
-        window[:3] += sums / cfg.accum
-        window[3] += 1
-        timed_steps += 1
-        if step % cfg.log_every == 0 or step == cfg.iters:
-            tot = dd.all_sum(window.clone())  # the one host synchronisation per log line
-            # tot[3] counts rank-steps: the means are over ranks and steps
-            now = time.perf_counter()
-            rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
-                   "direction_loss": float(tot[2] / tot[3]), "lr": step_lr,
-                   "images_per_s": timed_steps * cfg.batch / max(now - t_window - paused, 1e-9),
-                   "elapsed_s": now - t_start}
-            if not all(map(lambda v: v == v and abs(v) != float("inf"), (rec["loss"],))):
-                raise FloatingPointError(f"non-finite loss at step {step}: {rec}; lower --lr or check the "
-                                         "shards (segfix-gt verify), then --resume")
-            if dd.main:
-                _append_jsonl(train_log, rec)
-                echo(f"iter {step}/{cfg.iters} loss {rec['loss']:.4f} (boundary {rec['boundary_loss']:.4f}, "
-                     f"direction {rec['direction_loss']:.4f}) lr {step_lr:.5f} "
-                     f"{rec['images_per_s']:.3g} img/s")
-            window.zero_()
-            t_window, timed_steps, paused = now, 0, 0.0
-        t_pause = time.perf_counter()
-        if val_set is not None and (step % val_every == 0 or step == cfg.iters):
-            last_val = _validate(model, val_set, cfg, dd, autocast, use_cl)
-            if dd.main:
-                _append_jsonl(val_log, {"iter": step, **last_val})
-                echo(f"val iter {step}: boundary F {last_val['boundary_f']:.4f} (all-boundary "
-                     f"{last_val['boundary_f_all']:.4f}), direction acc {last_val['dir_acc_gt']:.4f} in GT "
-                     f"boundary, {last_val['dir_acc_pred']:.4f} in predicted")
-        if step % cfg.ckpt_every == 0 or step == cfg.iters:
-            saved = _save(cfg, dd, model, opt, sched, step, window, m)
-            if dd.main:
-                echo(f"saved checkpoint {saved}")
-        paused += time.perf_counter() - t_pause
-        if cfg.stop_after is not None and step >= cfg.stop_after:
-            break
-    return last_val if dd.main else {}
+                        scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target,
+                        resize_short=cfg.resize_short, pad_mode=cfg.pad_mode)
+    stream = CropStream(run.sets, [w for _, _, w in run.entries], run.local_batch, seed=cfg.seed,
+                        rank=dd.rank, world_size=dd.world, aug=aug)
+    loader = make_loader(stream, step * cfg.accum, cfg.iters * cfg.accum, cfg.num_workers, pin_memory=run.cuda)
+    return checked_batches(loader)  # a worker's shard error keeps its one-line message
+
+
+def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window: torch.Tensor,
+                       autocast, say: Callable[[str], None]) -> dict | None:
+    """At validation steps run ``_validate`` and append to ``val.jsonl`` (returns the metrics); at
+    checkpoint steps save. Both happen at the last step."""
+    metrics = None
+    last = step == cfg.iters
+    if run.val_set is not None and (step % (cfg.val_every or cfg.ckpt_every) == 0 or last):
+        metrics = _validate(run.model, run.val_set, cfg, dd, autocast, run.use_cl)
+        if dd.main:
+            append_jsonl(run.val_log, {"iter": step, **metrics})
+        say(f"val iter {step}: boundary F {metrics['boundary_f']:.4f} (all-boundary "
+            f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
+            f"boundary, {metrics['dir_acc_pred']:.4f} in predicted")
+    if step % cfg.ckpt_every == 0 or last:
+        _check_finite(dd, window, step)
+        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions)
+        say(f"saved checkpoint {saved}")
+    return metrics
+
+
+def _check_finite(dd: _Dist, window: torch.Tensor, step: int) -> None:
+    """Refuse to checkpoint after a non-finite loss: ``window`` holds the losses of the steps since
+    the last log line (those before were checked when logged), summed over ranks here."""
+    tot = dd.all_sum(window.clone())
+    if not math.isfinite(float(tot[:3].sum())):
+        raise FloatingPointError(f"non-finite loss before the checkpoint at step {step}; nothing saved; "
+                                 "lower --lr or check the shards (segfix-gt verify), then --resume")
 
 
 def _save(cfg, dd, model, opt, sched, step, window, m) -> str:

@@ -48,6 +48,13 @@ def test_readme_unified_recipe_as_written(tmp_path, monkeypatch):
     assert "shards shards/cs:train: 1 samples, weight 1, 1 crops per batch" in outputs[2]
     assert "shards shards/ade:training: 1 samples, weight 1, 1 crops per batch" in outputs[2]
     assert "saved checkpoint runs/unified/checkpoints/ckpt_00000001.pt" in outputs[2]
+    # the unified recipe's lr: the paper's 0.02 at batch 16, scaled to the test's batch 2
+    unified = json.loads((tmp_path / "runs/unified/config.json").read_text())
+    assert unified["recipe"] == "unified" and unified["base_lr"] == 0.02
+    assert unified["resolved_lr"] == 0.02 * 2 / 16 and "lr 0.0025," in outputs[2]
+    assert unified["sources"]["base_lr"] == "recipe unified" and unified["sources"]["batch"] == "flag"
+    assert unified["sources"]["model_args"] == "config tiny.toml"
+    assert "settings from recipe unified: " in outputs[2]
 
     # the form: each entry with its split; validation sets given by their on-disk names
     run = "runs/v"

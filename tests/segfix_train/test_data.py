@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from segfix_data.targets.direction import bin_offsets, flip_bins, flip_direction_map
 from segfix_train.data import (IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, CropStream, batch_allocation,
-                               device_batch, make_loader, normalise, random_crop, rank_images, to_model_input)
+                               device_batch, make_loader, normalise, random_crop, to_model_input)
 
 from tests.support.fakes import FakeShardSet, one_torch_thread  # noqa: F401
 
@@ -56,14 +56,29 @@ def test_epoch_walks_every_image_once(sets):
     assert sorted(seen) == list(range(6))
 
 
-def test_ranks_get_disjoint_shards(sets):
-    ds = sets[0]  # 3 shards of 2 images
-    parts = [set(rank_images(ds, r, 2).tolist()) for r in range(2)]
-    assert parts[0].isdisjoint(parts[1]) and parts[0] | parts[1] == set(range(6))
-    shard_of = [ds.samples[i]["shard"] for i in range(6)]
-    assert {shard_of[i] for i in parts[0]}.isdisjoint({shard_of[i] for i in parts[1]})
-    small = FakeShardSet(n=2, images_per_shard=2)  # one shard, two ranks: split images
-    assert [rank_images(small, r, 2).tolist() for r in range(2)] == [[0], [1]]
+@pytest.mark.parametrize("world", [2, 3, 4])
+def test_ranks_sample_every_frame_equally_often(world):
+    """5 images in shards of 2, 2 and 1 (whole shards per rank would give 2 ranks 4 and 1
+    images): over any whole number of global epochs every frame is drawn the same number of
+    times, and within one epoch the ranks draw disjoint frames."""
+    ds = FakeShardSet(n=5, h=16, w=16, images_per_shard=2)
+    streams = [CropStream([ds], [1], 1, seed=3, rank=r, world_size=world, aug=AugmentConfig(crop=8))
+               for r in range(world)]
+    draws = 5 * 4  # 4 global epochs: 20 draws per rank
+    counts = np.zeros(5, int)
+    for stream in streams:
+        for c in range(draws):
+            counts[stream._image(0, c)] += 1
+    assert counts.tolist() == [world * 4] * 5
+    first_epoch = [st._image(0, c) for c in range(5) for st in streams][:5]
+    assert sorted(first_epoch) == list(range(5))
+
+
+def test_one_rank_walk_is_unchanged_by_the_global_walk(sets):
+    """world_size 1: the permutation seeded as before ([seed, 1, set, 0, epoch]) -- old runs resume."""
+    s = CropStream(sets[:1], [1], 2, seed=5, aug=AugmentConfig(crop=16))
+    expect = np.random.default_rng([5, 1, 0, 0, 1]).permutation(6)
+    assert [s._image(0, 6 + k) for k in range(6)] == expect.tolist()
 
 
 def test_only_the_window_is_read(sets):

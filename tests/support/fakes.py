@@ -102,6 +102,6 @@ def generated_shards(tmp_path_factory):
 
 def write_tiny_config(path, extra: str = ""):
     """A TOML training config for a tiny HRNet-W18 (CPU tests); ``extra``: more TOML lines."""
-    path.write_text("[train]\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
+    path.write_text("[train]\nmodel = \"hrnet_w18\"\nmodel_args = {blocks = 1, modules = [1, 1, 1], "
                     "channels = [8, 16, 32, 64]}\nnum_workers = 0\nlog_every = 1\n" + extra)
     return path
