@@ -13,7 +13,8 @@ Arrays of a sample (``H x W`` pixels):
 ``image_file``             uint8 (N,)      the source image file's bytes (``--image-format file``)
 ``label``                  uint8 (H,W)     train ids, 255 ignore
 ``<v>/boundary_direction`` uint8 (H,W)     ``v`` = ``semantic`` or ``instance``: both targets in
-                                           one code (:func:`encode_boundary_direction`)
+                                           one code (:func:`encode_boundary_direction`); format
+                                           3 adds the direction band's off-boundary bins
 ``<v>/distance``           float32 (H,W)   only where it cannot be derived (see below)
 ``instance/segments``      int32 (H,W)     the segment map the instance targets were made from
 ``<v>/openseg_depth``      uint8 (H,W)     ``--preset openseg``: the authors' ``depth``
@@ -42,11 +43,13 @@ import h5py
 import numpy as np
 
 from segfix_data.atomic import atomic_path
-from .codec import EncodedArray, _derive_window, decode_boundary_direction, filter_args
+from .codec import EncodedArray, _derive_window, decode_boundary_direction, decode_direction_band, filter_args
 
 FORMAT_NAME = "segfix-shards"
-#: 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13). 1: deflate. Readers read both.
-FORMAT_VERSION = 2
+#: 3: direction targets on a band wider than the boundary (``params["direction_band"]``, field
+#: ``<v>/direction_band``; issue 17). 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13).
+#: 1: deflate. Readers read all three.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
@@ -363,7 +366,8 @@ class ShardSet:
         Args:
             i: sample index (0 <= i < len(self)).
             fields: names among ``image``, ``label``, ``<variant>/distance``, ``<variant>/boundary``,
-                ``<variant>/direction``, ``instance/segments``, ``<variant>/openseg_depth``,
+                ``<variant>/direction``, ``<variant>/direction_band`` (the direction on the whole
+                direction band, format 3; older shards: on the boundary only), ``instance/segments``, ``<variant>/openseg_depth``,
                 ``<variant>/openseg_dir_deg``.
             window: None for the whole sample, or ``(y0, x0, h, w)`` in pixels inside the image.
 
@@ -395,10 +399,16 @@ class ShardSet:
         y0, x0, h, w = window
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
         variant, _, name = field.partition("/")
-        if name in ("boundary", "direction") and f"{variant}/boundary_direction" in g:
+        if name in ("boundary", "direction", "direction_band") and f"{variant}/boundary_direction" in g:
             if variant not in codes:
-                codes[variant] = decode_boundary_direction(g[f"{variant}/boundary_direction"][sl])
-            return codes[variant][0 if name == "boundary" else 1]
+                codes[variant] = g[f"{variant}/boundary_direction"][sl]
+            if name == "direction_band":  # issue 17 (format 3; older shards: the boundary's)
+                return decode_direction_band(codes[variant])
+            if variant + "/decoded" not in codes:
+                codes[variant + "/decoded"] = decode_boundary_direction(codes[variant])
+            return codes[variant + "/decoded"][0 if name == "boundary" else 1]
+        if name == "direction_band" and f"{variant}/direction" in g:  # format 1 without a code
+            return g[f"{variant}/direction"][sl]
         if field in g:
             return g[field][sl]
         if field == "image" and "image_file" in g:
