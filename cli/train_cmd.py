@@ -28,8 +28,13 @@ import click
 @click.option("--val-every", type=int, default=None, help="Validate every K steps [= --ckpt-every].")
 @click.option("--val-max-images", type=int, default=None, help="Validate on at most this many images.")
 @click.option("--workers", "num_workers", type=int, default=None, help="DataLoader workers per rank [2].")
-@click.option("--direction-mask", type=click.Choice(["gt", "pred"]), default=None,
-              help="Boundary mask of the direction loss: gt (paper) or pred (authors' code) [gt].")
+@click.option("--direction-pixels", type=click.Choice(["predicted", "gt", "both"]), default=None,
+              help="Pixels of the direction loss: predicted (the pixels predicted as boundary, as the "
+                   "paper, Sec. 3.2, and the authors' code), gt (the ground-truth boundary band) or both "
+                   "(their union) [predicted].")
+@click.option("--keep-best/--no-keep-best", default=None,
+              help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
+                   "(delta mIoU of the refined coarse labels; docs/training.md).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[auto]")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "off"]), default=None, help="[auto: bf16 on CUDA]")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -39,8 +44,8 @@ import click
                    "hr_rnet_bt_w20_imagenet_pretrained.pth) or an authors' SegFix checkpoint (strict).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
 def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accum, crop, seed, lr, out,
-              log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,
-              config_file, pretrained, resume):
+              log_every, ckpt_every, val_every, val_max_images, num_workers, direction_pixels, device, amp,
+              config_file, pretrained, resume, keep_best):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -56,8 +61,8 @@ def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accu
                   split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
-                  direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
-                  resume=resume)
+                  direction_pixels=direction_pixels, device=device, amp=amp, pretrained=pretrained,
+                  resume=resume, keep_best=keep_best)
     if cfg.val_split == "":
         cfg.val_split = None
     metrics = train(cfg, echo=click.echo)

@@ -178,3 +178,43 @@ def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, 
         except CheckpointError as e:
             skipped.append((path, str(e)))
     return None, None, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# --keep-best (issue 17): RUN_DIR/best.pt, its digest, and best.json (which step, which score)
+
+BEST = "best.pt"
+BEST_RECORD = "best.json"
+
+
+def best_path(run_dir: str) -> str:
+    return os.path.join(run_dir, BEST)
+
+
+def save_best(run_dir: str, step: int, key: str, value: float, payload) -> bool:
+    """Publish ``payload()`` (a model-only checkpoint, loadable by ``segfix predict``) as
+    ``RUN_DIR/best.pt`` with its digest when ``value`` beats the best recorded in ``best.json``
+    (records of a later step than ``step`` are left by a run resumed before them: ignored).
+    Returns whether it was saved."""
+    import json
+
+    rec_path = os.path.join(run_dir, BEST_RECORD)
+    try:
+        with open(rec_path) as f:
+            rec = json.load(f)
+        if int(rec["step"]) < step and rec.get("key") == key and not value > float(rec["value"]):
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    save_checkpoint(best_path(run_dir), payload())
+    with atomic_path(rec_path) as tmp, open(tmp, "w") as f:
+        json.dump({"step": int(step), "key": key, "value": float(value), "file": BEST}, f, sort_keys=True)
+    return True
+
+
+def clear_best(run_dir: str) -> None:
+    """Remove ``best.pt``, its digest and ``best.json`` (a fresh run in an old RUN_DIR)."""
+    for name in (BEST + DIGEST_SUFFIX, BEST, BEST_RECORD):
+        p = os.path.join(run_dir, name)
+        if os.path.exists(p):
+            os.remove(p)

@@ -29,9 +29,9 @@ from segfix_data.atomic import atomic_path
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
-from .losses import segfix_loss
+from .losses import band_note, segfix_loss
 from .models import create_model
-from .validate import COUNTS, count, summarise
+from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
 TIMING_FIELDS = ("images_per_s", "elapsed_s")
@@ -131,7 +131,7 @@ class TrainStep:
             with sync:
                 with self.autocast():
                     bl, dl = self.net(x)
-                losses = segfix_loss(bl.float(), dl.float(), bt, dt, mask=cfg.direction_mask,
+                losses = segfix_loss(bl.float(), dl.float(), bt, dt, pixels=cfg.direction_pixels,
                                      boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
                 (losses["loss"] / n).backward()
             sums += torch.stack([losses[k].detach().double() for k in ("loss", "boundary", "direction")])
@@ -147,7 +147,7 @@ class TrainStep:
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "sync_bn"})
+    "pretrained", "sync_bn", "keep_best"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -222,6 +222,8 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     sets = [open_set(d, split) for d, split, _ in entries]
     val_set = open_set(entries[0][0], cfg.val_split) if cfg.val_split else None
     m = int(sets[0].params.get("num_directions", 8))
+    if dd.main and (note := band_note([ds.params for ds in sets], cfg.direction_pixels)):
+        echo(note)
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained, **cfg.model_args)
@@ -294,6 +296,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         for p in (train_log, val_log):
             if os.path.exists(p):
                 os.remove(p)
+        ckpt.clear_best(cfg.out)
     stream_alloc = step_allocation(cfg, entries, local_batch, dd.world)[1]
     if dd.main:
         save_json(cfg, os.path.join(cfg.out, "config.json"),
@@ -353,7 +356,10 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
                 _append_jsonl(val_log, {"iter": step, **last_val})
                 echo(f"val iter {step}: boundary F {last_val['boundary_f']:.4f} (all-boundary "
                      f"{last_val['boundary_f_all']:.4f}), direction acc {last_val['dir_acc_gt']:.4f} in GT "
-                     f"boundary, {last_val['dir_acc_pred']:.4f} in predicted")
+                     f"boundary, {last_val['dir_acc_pred']:.4f} in predicted; refinement of the x8 coarse "
+                     f"labels: mIoU {last_val['delta_miou']:+.4f}, F@1px {last_val['delta_f_1px']:+.4f}")
+            if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, model, cfg, step, last_val, m)):
+                echo(kept)
         if step % cfg.ckpt_every == 0 or step == cfg.iters:
             saved = _save(cfg, dd, model, opt, sched, step, window, m)
             if dd.main:
@@ -388,12 +394,14 @@ def _validate(model, val_set, cfg, dd, autocast, use_cl) -> dict:
     was = model.training
     model.eval()
     c = torch.zeros(len(COUNTS), dtype=torch.float64)
-    for x, bt, dt in val_items(val_set, cfg.target, cfg.val_max_images, dd.rank, dd.world):
+    ref = RefinementScore(num_classes_of(val_set, cfg.val_max_images))
+    for x, bt, dt, lab in val_items(val_set, cfg.target, cfg.val_max_images, dd.rank, dd.world, with_label=True):
         x = x.to(dd.device)
         if use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
             bl, dl = model(x)
         c += count(bl.float(), dl.float(), bt.to(dd.device), dt.to(dd.device))
+        ref.update(lab, bl, dl)
     model.train(was)
-    return summarise(dd.all_sum(c))
+    return {**summarise(dd.all_sum(c)), **ref.load(dd.all_sum(ref.state())).result()}

@@ -74,7 +74,7 @@ def test_only_the_window_is_read(sets):
     assert (h, w) == (24, 24) and delta == 0 and not flip
     f = ds.frames[0]
     assert np.array_equal(b, f["semantic/boundary"][y0:y0 + 24, x0:x0 + 24])
-    assert np.array_equal(d, f["semantic/direction"][y0:y0 + 24, x0:x0 + 24])
+    assert np.array_equal(d, f["semantic/direction_band"][y0:y0 + 24, x0:x0 + 24])  # the band (format 3)
     assert np.array_equal(img, f["image"][y0:y0 + 24, x0:x0 + 24])
 
 
@@ -85,7 +85,7 @@ def test_flip_mirrors_pixels_and_bins():
     draws = [random_crop(ds, 0, np.random.default_rng(seed), aug, 8) for seed in range(12)]
     assert {d[4] for d in draws} == {True, False}
     table = flip_bins(8)
-    src = f["semantic/direction"][:, ::-1]
+    src = f["semantic/direction_band"][:, ::-1]
     mirrored = np.where(src == 255, 255, table[np.minimum(src, 7)]).astype(np.uint8)
     for img, b, d, delta, flip in draws:
         assert np.array_equal(b, f["semantic/boundary"])  # as read: flipping is device_batch's job
@@ -95,10 +95,10 @@ def test_flip_mirrors_pixels_and_bins():
         if flip:
             assert np.array_equal(bt[0].numpy(), f["semantic/boundary"][:, ::-1])
             assert np.array_equal(dt[0].numpy(), mirrored)
-            assert np.array_equal(dt[0].numpy(), flip_direction_map(f["semantic/direction"], 8))
+            assert np.array_equal(dt[0].numpy(), flip_direction_map(f["semantic/direction_band"], 8))
             assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"][:, ::-1])), atol=1e-6)
         else:
-            assert np.array_equal(dt[0].numpy(), f["semantic/direction"])
+            assert np.array_equal(dt[0].numpy(), f["semantic/direction_band"])
             assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"])), atol=1e-6)
         # applied in the worker instead (apply_flip=True), the result is the same
     img2, b2, d2, _, flip2 = random_crop(ds, 0, np.random.default_rng(0), aug, 8, apply_flip=True)
