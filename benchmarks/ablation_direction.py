@@ -12,9 +12,9 @@ Reported per mode: delta mIoU and delta boundary F at 1 and 3 true pixels (refin
 offset scale 2 as the paper and 1), and where the predicted boundary pixels fall: inside the GT
 band (distance <= gamma) and inside the direction band (distance <= 3 gamma).
 
-    nice python3 benchmarks/ablation_direction.py [--iters 200] [--quick]
+    nice python3 benchmarks/ablation_direction.py [--iters 400] [--quick]
 
-Sized to run in about 5 minutes on one busy core: 200 iterations of 4 crops of 64 px each. Such
+Sized to run in about 6 minutes on one busy core: 400 iterations of 4 crops of 64 px per mode. Such
 small models learn little; the figures compare the modes under equal conditions, not the method.
 """
 from __future__ import annotations
@@ -133,12 +133,14 @@ def main(argv=None) -> int:
     ap.add_argument("--val-frames", type=int, default=3)
     ap.add_argument("--height", type=int, default=256)
     ap.add_argument("--width", type=int, default=512)
-    ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--iters", type=int, default=400)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--crop", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared machine more threads are ~20x slower, not faster)")
     ap.add_argument("--quick", action="store_true", help="a smoke run (tests): 2 iterations, tiny frames")
     ap.add_argument("--workdir", default=None, help="keep data, shards and runs here")
     ap.add_argument("--json", default=None, help="output JSON [benchmarks/results/ablation_direction.json]")
@@ -146,6 +148,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.train_frames, args.val_frames, args.height, args.width = 2, 1, 64, 128
         args.iters, args.batch, args.crop = 2, 2, 32
+    import torch
+
+    torch.set_num_threads(args.threads)
     meta = machine_metadata()
     print_metadata(meta)
     if args.workdir:
