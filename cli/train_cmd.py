@@ -31,7 +31,7 @@ import click
 @click.option("--direction-pixels", type=click.Choice(["predicted", "gt", "both"]), default=None,
               help="Pixels of the direction loss: predicted (the pixels predicted as boundary, as the "
                    "paper, Sec. 3.2, and the authors' code), gt (the ground-truth boundary band) or both "
-                   "(their union) [predicted].")
+                   "(their union) [gt: it gained more in benchmarks/ablation_direction.py].")
 @click.option("--keep-best/--no-keep-best", default=None,
               help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
                    "(delta mIoU of the refined coarse labels; docs/training.md).")

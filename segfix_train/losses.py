@@ -138,7 +138,7 @@ def band_note(params: list[dict], pixels: str) -> str | None:
 
 def segfix_loss(boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
                 boundary_target: torch.Tensor, direction_target: torch.Tensor, *,
-                pixels: str = "predicted", boundary_weight: float = 1.0,
+                pixels: str = "gt", boundary_weight: float = 1.0,
                 direction_weight: float = 1.0) -> dict[str, torch.Tensor]:
     """Total SegFix loss (paper: both weights 1); ``direction_target`` holds the direction band's
     bins (255 none), ``pixels`` picks the pixels of the direction loss (:data:`DIRECTION_PIXELS`).
