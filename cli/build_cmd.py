@@ -105,11 +105,14 @@ class _Progress:
               help="mmseg, folder: label 0 is ignore and 1..K are classes 0..K-1 (mmsegmentation's option).")
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order), for tables and panels.")
+@click.option("--direction-band", type=float, default=None,
+              help="Also store direction targets where gamma < distance <= this many pixels, for "
+                   "`segfix train --direction-pixels predicted|both` (paper preset; 0: off) [3 x gamma].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
               codec, level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
-              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
+              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, direction_band, quiet):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
     Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
@@ -122,7 +125,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
 
     class_names = read_class_names(class_names_file) if class_names_file else None
     config = _shards.BuildConfig(
-        layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize,
+        layout=layout, variant=variant, preset=preset, gamma=gamma, ksize=ksize, direction_band=direction_band,
         num_directions=int(num_directions) if num_directions else None,
         border_is_boundary=border_is_boundary, images=images, image_format=image_format,
         tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,

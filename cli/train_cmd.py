@@ -32,8 +32,13 @@ import click
 @click.option("--val-every", type=int, default=None, help="Validate every K steps [= --ckpt-every].")
 @click.option("--val-max-images", type=int, default=None, help="Validate on at most this many images.")
 @click.option("--workers", "num_workers", type=int, default=None, help="DataLoader workers per rank [2].")
-@click.option("--direction-mask", type=click.Choice(["gt", "pred"]), default=None,
-              help="Boundary mask of the direction loss: gt (paper) or pred (authors' code) [gt].")
+@click.option("--direction-pixels", type=click.Choice(["predicted", "gt", "both"]), default=None,
+              help="Pixels of the direction loss: predicted (the pixels predicted as boundary, as the "
+                   "paper, Sec. 3.2, and the authors' code), gt (the ground-truth boundary band) or both "
+                   "(their union) [gt: it gained more in benchmarks/ablation_direction.py].")
+@click.option("--keep-best/--no-keep-best", default=None,
+              help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
+                   "(delta mIoU of the refined coarse labels; docs/training.md).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[auto]")
 @click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default=None,
               help="[auto: on CUDA bf16 where native (compute capability >= 8), else fp16 + GradScaler]")
@@ -49,8 +54,8 @@ import click
               help="Train without --pretrained weights on purpose (otherwise a warning is printed).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
 def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, batch, accum, crop, seed, lr, out,
-              log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,
-              config_file, pretrained, allow_partial_pretrained, from_scratch, resume):
+              log_every, ckpt_every, val_every, val_max_images, num_workers, direction_pixels, device, amp,
+              config_file, pretrained, allow_partial_pretrained, from_scratch, resume, keep_best):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -66,9 +71,9 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
                   split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
-                  direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
+                  direction_pixels=direction_pixels, device=device, amp=amp, pretrained=pretrained,
                   allow_partial_pretrained=allow_partial_pretrained, from_scratch=from_scratch,
-                  resume=resume)
+                  resume=resume, keep_best=keep_best)
     if cfg.val_split == "":
         cfg.val_split = None
     for line in describe_sources(cfg):

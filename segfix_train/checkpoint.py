@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 import torch
-from segfix_data.atomic import atomic_path
+from segfix_data.atomic import atomic_path, atomic_write_json
 from segfix_data.errors import InputError
 
 _NAME = re.compile(r"ckpt_(\d{8})\.pt$")
@@ -212,3 +212,42 @@ def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, 
         except CheckpointError as e:
             skipped.append((path, str(e)))
     return None, None, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# --keep-best (issue 17): RUN_DIR/best.pt, its digest, and best.json (which step, which score)
+
+BEST = "best.pt"
+BEST_RECORD = "best.json"
+
+
+def best_path(run_dir: str) -> str:
+    return os.path.join(run_dir, BEST)
+
+
+def save_best(run_dir: str, step: int, key: str, value: float, payload) -> bool:
+    """Publish ``payload()`` (a model-only checkpoint, loadable by ``segfix predict``) as
+    ``RUN_DIR/best.pt`` with its digest when ``value`` beats the best recorded in ``best.json``
+    (records of a later step than ``step`` are left by a run resumed before them: ignored).
+    Returns whether it was saved."""
+    import json
+
+    rec_path = os.path.join(run_dir, BEST_RECORD)
+    try:
+        with open(rec_path) as f:
+            rec = json.load(f)
+        if int(rec["step"]) < step and rec.get("key") == key and not value > float(rec["value"]):
+            return False
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    save_checkpoint(best_path(run_dir), payload())
+    atomic_write_json(rec_path, {"step": int(step), "key": key, "value": float(value), "file": BEST})
+    return True
+
+
+def clear_best(run_dir: str) -> None:
+    """Remove ``best.pt``, its digest and ``best.json`` (a fresh run in an old RUN_DIR)."""
+    for name in (BEST + DIGEST_SUFFIX, BEST, BEST_RECORD):
+        p = os.path.join(run_dir, name)
+        if os.path.exists(p):
+            os.remove(p)

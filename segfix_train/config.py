@@ -52,7 +52,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     poly_power: float = 0.9
-    direction_mask: str = "gt"  # "gt" (paper) or "pred" (authors' code)
+    direction_pixels: str = "gt"  # direction loss on: "gt" band (default: gained more, ablation), "predicted" boundary (paper Sec. 3.2), "both"
     boundary_weight: float = 1.0
     direction_weight: float = 1.0
     target: str = "semantic"  # which target group of the shards: "semantic" or "instance"
@@ -67,6 +67,7 @@ class TrainConfig:
     val_every: int | None = None  # default: ckpt_every
     val_max_images: int | None = None
     keep_checkpoints: int = 3
+    keep_best: bool = False  # also keep best.pt: the checkpoint with the best validation refinement gain
     amp: str = "auto"  # "auto" (bf16 where native, else fp16 + GradScaler, on CUDA), "bf16", "fp16", "off"
     channels_last: str = "auto"  # "auto" (on CUDA), "on", "off"
     device: str = "auto"  # "auto", "cpu", "cuda"
@@ -163,8 +164,8 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("iters", "batch", "accum", "crop", "log_every", "ckpt_every"):
         if int(getattr(cfg, name)) < 1:
             raise InputError(f"{name} must be >= 1, got {getattr(cfg, name)!r}")
-    if cfg.direction_mask not in ("gt", "pred"):
-        raise InputError(f"direction_mask must be 'gt' or 'pred', got {cfg.direction_mask!r}")
+    if cfg.direction_pixels not in ("predicted", "gt", "both"):
+        raise InputError(f"direction_pixels must be 'predicted', 'gt' or 'both', got {cfg.direction_pixels!r}")
     if cfg.amp not in ("auto", "bf16", "fp16", "off") or cfg.channels_last not in ("auto", "on", "off"):
         raise InputError(f"amp must be auto|bf16|fp16|off and channels_last auto|on|off, got {cfg.amp!r}, "
                          f"{cfg.channels_last!r}")

@@ -107,7 +107,8 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
 
     Returns:
         image uint8 ``(c, c, 3)`` (padding: the mean colour); boundary uint8 ``(c, c)`` (0/1/255,
-        padding 255); direction uint8 ``(c, c)`` bins, 255 none; brightness shift (int in
+        padding 255); direction uint8 ``(c, c)`` bins of the direction band (``<v>/direction_band``:
+        the boundary's, and with format-3 shards those of a wider band), 255 none; brightness shift (int in
         ``[-aug.brightness, aug.brightness]``); flip (bool); ``c = aug.crop``.
     """
     c = aug.crop
@@ -121,7 +122,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     x0 = int(rng.integers(0, w - cw + 1))
     flip = bool(aug.flip and rng.random() < 0.5)
     delta = int(rng.integers(-aug.brightness, aug.brightness + 1)) if aug.brightness else 0
-    fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction"
+    fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction_band"  # band: issue 17
     r = ds.read(index, fields=("image", fb, fd), window=(y0, x0, ch, cw))
     img, bnd, dirn = r["image"], r[fb], r[fd]
     if flip and apply_flip:
@@ -346,12 +347,14 @@ def checked_batches(loader: Iterable):
 
 
 def val_items(ds, aug_target: str = "semantic", max_images: int | None = None,
-              rank: int = 0, world_size: int = 1):
+              rank: int = 0, world_size: int = 1, with_label: bool = False):
     """Yield ``(image float32 (1, 3, H, W), boundary uint8 (1, H, W), direction uint8 (1, H, W))``
-    for every validation image of this rank (images split round-robin by rank), unaugmented."""
+    for every validation image of this rank (images split round-robin by rank), unaugmented;
+    ``with_label``: a fourth item, the label map uint8 ``(H, W)`` (numpy)."""
     n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
     fb, fd = f"{aug_target}/boundary", f"{aug_target}/direction"
     for i in range(rank, n, world_size):
-        r = ds.read(i, fields=("image", fb, fd))
-        yield (torch.from_numpy(normalise(r["image"]))[None], torch.from_numpy(r[fb])[None],
-               torch.from_numpy(r[fd])[None])
+        r = ds.read(i, fields=("image", fb, fd) + (("label",) if with_label else ()))
+        item = (torch.from_numpy(normalise(r["image"]))[None], torch.from_numpy(r[fb])[None],
+                torch.from_numpy(r[fd])[None])
+        yield item + (r["label"],) if with_label else item

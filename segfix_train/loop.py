@@ -28,10 +28,11 @@ from segfix_data.errors import InputError
 from . import checkpoint as ckpt
 from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
+from .losses import band_note
 from .models import create_model
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
 from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
-from .validate import COUNTS, count, summarise
+from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
 TIMING_FIELDS = ("images_per_s", "elapsed_s")
@@ -92,7 +93,8 @@ def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "allow_partial_pretrained", "sync_bn", "from_scratch", "recipe", "sources", "base_lr"})
+    "pretrained", "allow_partial_pretrained", "sync_bn", "from_scratch", "recipe", "sources", "base_lr",
+    "keep_best"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -237,6 +239,8 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
     sets = [open_set(d, split) for d, split, _ in entries]
     val_set = open_set(entries[0][0], cfg.val_split) if cfg.val_split else None
     m = int(sets[0].params.get("num_directions", 8))
+    if note := band_note([ds.params for ds in sets], cfg.direction_pixels):
+        say(note)
 
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, num_directions=m, pretrained=cfg.pretrained,
@@ -286,6 +290,7 @@ def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None])
             for p in (run.train_log, run.val_log):
                 if os.path.exists(p):
                     os.remove(p)
+            ckpt.clear_best(cfg.out)
         return 0, torch.zeros(4, dtype=torch.float64)
     _check_resumable(cfg, state, path, run.num_directions, say)
     try:
@@ -355,7 +360,11 @@ def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window
             append_jsonl(run.val_log, {"iter": step, **metrics})
         say(f"val iter {step}: boundary F {metrics['boundary_f']:.4f} (all-boundary "
             f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
-            f"boundary, {metrics['dir_acc_pred']:.4f} in predicted")
+            f"boundary, {metrics['dir_acc_pred']:.4f} in predicted; refinement of the x8 coarse "
+            f"labels: mIoU {metrics['delta_miou']:+.4f}, F@1px {metrics['delta_f_1px']:+.4f}")
+        if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics,
+                                                               run.num_directions)):
+            say(kept)
     if step % cfg.ckpt_every == 0 or last:
         _check_finite(dd, window, step)
         saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions)
@@ -396,12 +405,14 @@ def _validate(model, val_set, cfg, dd, autocast, use_cl) -> dict:
     was = model.training
     model.eval()
     c = torch.zeros(len(COUNTS), dtype=torch.float64)
-    for x, bt, dt in val_items(val_set, cfg.target, cfg.val_max_images, dd.rank, dd.world):
+    ref = RefinementScore(num_classes_of(val_set, cfg.val_max_images))
+    for x, bt, dt, lab in val_items(val_set, cfg.target, cfg.val_max_images, dd.rank, dd.world, with_label=True):
         x = x.to(dd.device)
         if use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast():
             bl, dl = model(x)
         c += count(bl.float(), dl.float(), bt.to(dd.device), dt.to(dd.device))
+        ref.update(lab, bl, dl)
     model.train(was)
-    return summarise(dd.all_sum(c))
+    return {**summarise(dd.all_sum(c)), **ref.load(dd.all_sum(ref.state())).result()}

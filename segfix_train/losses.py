@@ -13,11 +13,19 @@ Where the authors' loss turns NaN this one stays finite:
 Ignore: boundary targets equal to 255 and direction targets equal to 255
 (``segfix_data.targets.direction.DIRECTION_IGNORE``) are left out.
 
-The direction loss covers the pixels whose ground-truth direction is defined and that are
-boundary pixels according to ``mask``: ``"gt"`` (the ground-truth boundary; the paper's reading)
-or ``"pred"`` (the predicted boundary, ``sigmoid(logit) > 0.5``; the authors' code). Since our
-direction targets are only defined on ground-truth boundary pixels, ``"pred"`` covers the
-intersection of both boundaries.
+The direction loss covers the pixels whose direction target is defined and that are selected
+by ``pixels`` (:data:`DIRECTION_PIXELS`, ``segfix train --direction-pixels``):
+
+* ``"predicted"``: the pixels the boundary branch predicts as boundary (``sigmoid(logit) > 0.5``,
+  not ignore) -- the paper's Sec. 3.2 ("we mask the direction map D by the (binarized) boundary
+  map B") and the authors' loss. With format-3 shards the direction targets cover a band wider
+  than the ground-truth boundary (``segfix-gt build --direction-band``), so predicted pixels outside
+  the ground-truth band are supervised too; with older shards only those inside it are.
+* ``"gt"``: the ground-truth boundary band (``boundary target == 1``), whatever is predicted.
+* ``"both"``: the union of the two.
+
+The direction targets passed in are those of the direction band (``<v>/direction_band``); on
+ground-truth boundary pixels they equal the boundary's directions.
 """
 from __future__ import annotations
 
@@ -25,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 IGNORE = 255
-DIRECTION_MASKS = ("gt", "pred")
+#: ``--direction-pixels`` modes: which pixels the direction loss covers (module docstring).
+DIRECTION_PIXELS = ("predicted", "gt", "both")
 
 
 _EPS = 1e-12
@@ -102,22 +111,42 @@ def direction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     return _balanced_mean(per_pixel, cls, covered, m)
 
 
+def direction_pixels_mask(boundary_logits: torch.Tensor, boundary_target: torch.Tensor,
+                          pixels: str) -> torch.Tensor:
+    """bool ``(N, H, W)``: the pixels whose direction the loss covers in mode ``pixels``
+    (:data:`DIRECTION_PIXELS`); ``boundary_logits`` float ``(N, 1, H, W)``, ``boundary_target``
+    ``(N, H, W)`` 0/1/255. No gradient flows through the predicted mask."""
+    if pixels not in DIRECTION_PIXELS:
+        raise ValueError(f"direction pixels must be one of {DIRECTION_PIXELS}, got {pixels!r}")
+    gt = boundary_target == 1
+    if pixels == "gt":
+        return gt
+    with torch.no_grad():
+        pred = (boundary_logits[:, 0] > 0) & (boundary_target != IGNORE)
+    return pred if pixels == "predicted" else pred | gt
+
+
+def band_note(params: list[dict], pixels: str) -> str | None:
+    """One warning line when mode ``pixels`` uses predicted pixels but some shard set (its build
+    ``params``) has no direction band (format < 3 or ``--direction-band 0``), else None."""
+    if pixels == "gt" or all(float(p.get("direction_band") or 0) > 0 for p in params):
+        return None
+    return (f"warning: --direction-pixels {pixels}: these shards carry direction targets on the "
+            "ground-truth boundary only, so predicted boundary pixels outside it get no direction "
+            "loss; rebuild them with this segfix (format 3, --direction-band) for the paper's supervision")
+
+
 def segfix_loss(boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
                 boundary_target: torch.Tensor, direction_target: torch.Tensor, *,
-                mask: str = "gt", boundary_weight: float = 1.0,
+                pixels: str = "gt", boundary_weight: float = 1.0,
                 direction_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """Total SegFix loss (paper: both weights 1).
+    """Total SegFix loss (paper: both weights 1); ``direction_target`` holds the direction band's
+    bins (255 none), ``pixels`` picks the pixels of the direction loss (:data:`DIRECTION_PIXELS`).
 
     Returns:
         dict with scalar tensors ``loss`` (weighted sum), ``boundary`` and ``direction``.
     """
-    if mask not in DIRECTION_MASKS:
-        raise ValueError(f"mask must be one of {DIRECTION_MASKS}, got {mask!r}")
+    sel = direction_pixels_mask(boundary_logits, boundary_target, pixels)
     lb = boundary_loss(boundary_logits, boundary_target)
-    if mask == "gt":
-        sel = boundary_target == 1
-    else:
-        with torch.no_grad():
-            sel = (boundary_logits[:, 0] > 0) & (boundary_target != IGNORE)
     ld = direction_loss(direction_logits, direction_target, sel)
     return {"loss": boundary_weight * lb + direction_weight * ld, "boundary": lb, "direction": ld}

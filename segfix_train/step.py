@@ -93,7 +93,7 @@ class TrainStep:
             sync = self.net.no_sync() if self.world > 1 and a < n - 1 else contextlib.nullcontext()
             with sync:
                 bl, dl = self.net(x)
-                losses = segfix_loss(bl, dl, bt, dt, mask=cfg.direction_mask,
+                losses = segfix_loss(bl, dl, bt, dt, pixels=cfg.direction_pixels,
                                      boundary_weight=cfg.boundary_weight, direction_weight=cfg.direction_weight)
                 loss = losses["loss"] / n
                 (self.scaler.scale(loss) if self.scaler else loss).backward()

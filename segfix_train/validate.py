@@ -9,9 +9,19 @@ All are pixel counts summed over the validation set (so they reduce exactly acro
 * direction accuracy: ``argmax`` of the direction logits equals the target bin, among pixels with a
   defined target direction that are (a) predicted boundary, (b) ground-truth boundary;
 * ``boundary_f_all``: the F-score of the trivial predictor that marks every pixel boundary.
+
+Refinement (what SegFix is for; :class:`RefinementScore`): each validation label map gets a fixed
+coarse version (:func:`coarse_labels`: nearest down- then up-sampling by 8, the oracle of the
+paper's Table 1), refined with the model's own offsets (boundary ``sigmoid > 0.5``, direction
+argmax, shift scale 2 as ``segfix refine``); ``segfix_data.metrics.SegmentationScore`` scores both
+against the label map. Reported: ``coarse_miou``, ``refined_miou``, ``delta_miou`` and the same for
+the boundary F-score at 1 and 3 true pixels (``*_f_1px``, ``*_f_3px``), fractions in [0, 1].
+``--keep-best`` keeps the model with the best ``delta_miou`` as ``RUN_DIR/best.pt``
+(:func:`keep_if_best`).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 COUNTS = ("tp", "fp", "fn", "dir_ok_pred", "dir_n_pred", "dir_ok_gt", "dir_n_gt", "valid")
@@ -57,3 +67,108 @@ def trivial_f(boundary_pixels: float, valid_pixels: float) -> float:
     fraction."""
     p = _div(boundary_pixels, valid_pixels)
     return _div(2 * p, 1 + p)
+
+
+#: Table 1 oracle: the label map down- and up-sampled (nearest) by this factor.
+COARSE_FACTOR = 8
+#: Offset scale of the refinement (paper scheme (i), ``segfix refine``'s default for label maps).
+REFINE_SCALE = 2
+#: Boundary F tolerances in true pixels (``SegmentationScore`` reads thresholds >= 1 as pixels).
+F_PIXELS = (1, 3)
+#: Which gain ``--keep-best`` maximises.
+BEST_KEY = "delta_miou"
+
+
+def coarse_labels(label: np.ndarray, factor: int = COARSE_FACTOR) -> np.ndarray:
+    """``(H, W)`` label map down-sampled by ``factor`` with nearest neighbour (the pixel at
+    ``(factor * i, factor * j)``, as ``F.interpolate(mode="nearest")`` and OpenCV pick it) and
+    up-sampled back (each value repeated ``factor x factor``, cropped to ``(H, W)``); same dtype."""
+    lab = np.asarray(label)
+    small = lab[::factor, ::factor]
+    return np.repeat(np.repeat(small, factor, 0), factor, 1)[: lab.shape[0], : lab.shape[1]]
+
+
+def refine_with_logits(label: np.ndarray, boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
+                       scale: int = REFINE_SCALE) -> np.ndarray:
+    """Refine ``label`` (H, W) with the offsets of one image's logits (``(1, 1|m, H, W)`` or
+    ``(1|m, H, W)``): boundary where ``sigmoid > 0.5``, direction the argmax (``predict.probs_to_maps``)."""
+    from segfix_data.refine import refine_labels
+    from .predict import probs_to_maps
+
+    bl = boundary_logits.reshape(-1, *boundary_logits.shape[-2:])[0].float()
+    dl = direction_logits.reshape(-1, *direction_logits.shape[-2:]).float()
+    boundary, direction = probs_to_maps(torch.sigmoid(bl), dl)
+    return refine_labels(label, boundary, direction, dl.shape[0], scale=scale)
+
+
+def num_classes_of(ds, max_images: int | None = None) -> int:
+    """Classes to score: the build's ``class_names``, else one more than the largest train id in
+    the samples' ``class_pixels`` (sets without them: in the first ``max_images`` label maps)."""
+    names = ds.params.get("class_names")
+    if names:
+        return len(names)
+    ids = [int(k) for s in ds.samples for k in (s.get("class_pixels") or {})]
+    if not ids:
+        n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
+        for i in range(n):
+            v = ds.read(i, fields=("label",))["label"]
+            ids.append(int(v[v < 255].max()) if (v < 255).any() else 0)
+    return max(ids, default=0) + 1
+
+
+class RefinementScore:
+    """Coarse and refined scores over the validation frames of this rank; ``state`` / ``load``
+    move the sums through one all-reduce (float64)."""
+
+    _FIELDS = ("conf", "f_sum", "f_present_sum", "present")
+
+    def __init__(self, num_classes: int):
+        from segfix_data.metrics import SegmentationScore
+
+        self.scores = [SegmentationScore(num_classes, thresholds=F_PIXELS) for _ in range(2)]
+
+    def update(self, label: np.ndarray, boundary_logits: torch.Tensor, direction_logits: torch.Tensor) -> None:
+        """One frame: ``label`` uint8 (H, W) train ids (255 ignore), the model's logits for it."""
+        coarse = coarse_labels(label)
+        self.scores[0].update(coarse, label)
+        self.scores[1].update(refine_with_logits(coarse, boundary_logits, direction_logits), label)
+
+    def state(self) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate(
+            [np.asarray(getattr(s, f), np.float64).ravel() for s in self.scores for f in self._FIELDS]
+            + [np.array([s.num_images], np.float64) for s in self.scores]))
+
+    def load(self, t: torch.Tensor) -> "RefinementScore":
+        v, i = t.numpy(), 0
+        for s in self.scores:
+            for f in self._FIELDS:
+                a = getattr(s, f)
+                a[...] = v[i: i + a.size].reshape(a.shape)
+                i += a.size
+        for s in self.scores:
+            s.num_images = int(v[i])
+            i += 1
+        return self
+
+    def result(self) -> dict[str, float]:
+        (c, r) = (s.result() for s in self.scores)
+        out = {"coarse_miou": c["miou"] or 0.0, "refined_miou": r["miou"] or 0.0}
+        for px in F_PIXELS:
+            out[f"coarse_f_{px}px"] = c["boundary_f"][str(px)]
+            out[f"refined_f_{px}px"] = r["boundary_f"][str(px)]
+        for k in ["miou"] + [f"f_{px}px" for px in F_PIXELS]:
+            out[f"delta_{k}"] = out[f"refined_{k}"] - out[f"coarse_{k}"]
+        return out
+
+
+def keep_if_best(run_dir: str, model, cfg, step: int, metrics: dict, num_directions: int) -> str | None:
+    """Save ``RUN_DIR/best.pt`` (with its digest, ``checkpoint.save_best``) when ``metrics[BEST_KEY]``
+    beats the best so far; returns a line to print, or None."""
+    from . import checkpoint as ckpt
+
+    payload = lambda: {"format": "segfix-best-1", "step": step, "config": cfg.to_dict(),  # noqa: E731
+                       "num_directions": num_directions, "model_spec": model.spec, "val": dict(metrics),
+                       "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    if not ckpt.save_best(run_dir, step, BEST_KEY, float(metrics[BEST_KEY]), payload):
+        return None
+    return f"kept {ckpt.best_path(run_dir)}: {BEST_KEY} {metrics[BEST_KEY]:+.4f} at iter {step}"

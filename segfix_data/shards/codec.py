@@ -12,7 +12,9 @@ Pure array functions (no file I/O) used by :mod:`segfix_data.shards` and the bui
 * :func:`fletcher32`: HDF5's per-chunk Fletcher-32 checksum, appended to every stored chunk so that
   HDF5 itself checks each tile it reads (a damaged tile raises instead of returning wrong pixels);
 * :func:`encode_boundary_direction` / :func:`decode_boundary_direction`: the boundary and direction
-  targets in one uint8 array (exact; half the tiles to read per crop);
+  targets in one uint8 array (exact; half the tiles to read per crop); from format 3 the same array
+  also holds the direction of the non-boundary pixels of the direction band
+  (:func:`decode_direction_band`);
 * :func:`derive_distance`: the ``paper`` distance target recomputed exactly from the stored map.
 """
 from __future__ import annotations
@@ -228,10 +230,16 @@ def encode_array(arr: np.ndarray, *, tile: int = 128, level: int = 4, raw_tiles:
 
 #: Codes of ``<v>/boundary_direction`` besides the direction bins 0..m-1 (boundary pixels).
 BD_NOT_BOUNDARY, BD_NO_DIRECTION, BD_IGNORE = 253, 254, 255
+#: Format 3: ``BD_BAND + bin`` on a valid non-boundary pixel of the direction band (its direction
+#: target is defined; the boundary target is 0). Formats 1-2 never write codes 128..252.
+BD_BAND = 128
 _LUT_BOUNDARY = np.ones(256, np.uint8)
+_LUT_BOUNDARY[BD_BAND:BD_NOT_BOUNDARY] = 0
 _LUT_BOUNDARY[BD_NOT_BOUNDARY], _LUT_BOUNDARY[BD_IGNORE] = 0, 255
 _LUT_DIRECTION = np.arange(256, dtype=np.uint8)
-_LUT_DIRECTION[BD_NOT_BOUNDARY:] = 255
+_LUT_DIRECTION[BD_BAND:] = 255
+_LUT_DIRECTION_BAND = _LUT_DIRECTION.copy()
+_LUT_DIRECTION_BAND[BD_BAND:BD_NOT_BOUNDARY] = np.arange(BD_NOT_BOUNDARY - BD_BAND, dtype=np.uint8)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -244,7 +252,7 @@ def _encode_bd(b, d, lab, with_counts, code, pix, bnd):
             if bv == 1:
                 if dv == 255:
                     c = BD_NO_DIRECTION
-                elif dv < BD_NOT_BOUNDARY:
+                elif dv < BD_BAND:
                     c = dv
                 else:
                     return False
@@ -263,17 +271,23 @@ def _encode_bd(b, d, lab, with_counts, code, pix, bnd):
     return True
 
 
-def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray, label: np.ndarray | None = None):
+def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray, label: np.ndarray | None = None,
+                              band_direction: np.ndarray | None = None):
     """One uint8 (H, W) array holding both targets (half the tiles to read per crop).
 
     Code: the direction bin ``0..m-1`` on a boundary pixel with a direction,
     :data:`BD_NO_DIRECTION` (254) on a boundary pixel without one, :data:`BD_NOT_BOUNDARY` (253)
-    on a valid non-boundary pixel, :data:`BD_IGNORE` (255) on an ignore pixel. Exact when the
-    direction is 255 off the boundary (the Targets contract); raises ValueError otherwise.
+    on a valid non-boundary pixel, :data:`BD_IGNORE` (255) on an ignore pixel; with
+    ``band_direction`` (format 3), ``BD_BAND + bin`` (128..) on a valid non-boundary pixel whose
+    band direction is defined. Exact when the direction is 255 off the boundary (the Targets
+    contract); raises ValueError otherwise.
 
     Args:
         boundary, direction: uint8 (H, W) Targets arrays.
         label: optional uint8 (H, W) train ids: then also count pixels per label (same pass).
+        band_direction: optional uint8 (H, W) bins (255 none) of the direction band (a wider
+            band's ``Targets.direction``); only its non-boundary pixels are stored (boundary
+            pixels keep ``direction``).
 
     Returns:
         code uint8 (H, W); with ``label``: ``(code, pixels, boundary_pixels)``, the last two int64
@@ -291,7 +305,15 @@ def encode_boundary_direction(boundary: np.ndarray, direction: np.ndarray, label
     pix, bnd = np.zeros(256, np.int64), np.zeros(256, np.int64)
     if not _encode_bd(b, d, lab, with_counts, code, pix, bnd):
         raise ValueError("boundary/direction cannot share one array: boundary must be 0/1/255 and "
-                         "direction a bin < 253 on boundary pixels, 255 elsewhere")
+                         f"direction a bin < {BD_BAND} on boundary pixels, 255 elsewhere")
+    if band_direction is not None:
+        band = np.asarray(band_direction)
+        if band.shape != b.shape or band.dtype != np.uint8:
+            raise ValueError(f"band_direction must be uint8 {b.shape}, got {band.dtype}{band.shape}")
+        off = (code == BD_NOT_BOUNDARY) & (band != 255)
+        if (band[off] >= BD_NOT_BOUNDARY - BD_BAND).any():
+            raise ValueError(f"band_direction bins must be < {BD_NOT_BOUNDARY - BD_BAND} or 255")
+        code[off] = band[off] + BD_BAND
     return (code, pix, bnd) if with_counts else code
 
 
@@ -301,9 +323,12 @@ def _decode_bd(code, b, d):
     for y in range(h):
         for x in range(w):
             c = code[y, x]
-            if c < BD_NOT_BOUNDARY:
+            if c < BD_BAND:
                 b[y, x] = 1
                 d[y, x] = c
+            elif c < BD_NOT_BOUNDARY:  # format 3: band pixel off the boundary
+                b[y, x] = 0
+                d[y, x] = 255
             else:
                 b[y, x] = 0 if c == BD_NOT_BOUNDARY else (1 if c == BD_NO_DIRECTION else 255)
                 d[y, x] = 255
@@ -330,6 +355,12 @@ def decode_boundary(code: np.ndarray) -> np.ndarray:
 def decode_direction(code: np.ndarray) -> np.ndarray:
     """uint8 direction (bin, 255 none) from a boundary_direction code array."""
     return _LUT_DIRECTION[code]
+
+
+def decode_direction_band(code: np.ndarray) -> np.ndarray:
+    """uint8 direction (bin, 255 none) on the whole direction band: the boundary pixels' bins and,
+    in format 3, those of the band's non-boundary pixels (formats 1-2: the boundary pixels only)."""
+    return _LUT_DIRECTION_BAND[code]
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import numpy as np
 from segfix_data.errors import InputError
 
 FORMAT_NAME = "segfix-shards"
-#: 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13). 1: deflate. Readers read both.
-FORMAT_VERSION = 2
+#: 3: direction targets on a band wider than the boundary (``params["direction_band"]``, read as
+#: ``<v>/direction_band``; issue 17). 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13).
+#: 1: deflate. Readers read all three.
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")

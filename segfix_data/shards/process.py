@@ -23,6 +23,9 @@ VARIANT_CHOICES = {"semantic": ("semantic",), "instance": ("instance",), "both":
 IMAGE_FORMATS = ("tiles", "file")
 ON_ERROR = ("fail", "skip")
 BACKENDS = ("loky", "dask")
+#: Default direction band = this x gamma (docs/training.md, "Direction supervision": it holds the
+#: predicted boundary of a trained model; benchmarks/ablation_direction.py measures the coverage).
+DIRECTION_BAND_FACTOR = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,11 @@ class BuildConfig:
         reduce_zero_label: mmseg layout: label 0 is ignore and 1..K are classes 0..K-1.
         class_names: names of the train ids (voc: the 21 VOC names), kept in the parameters for
             tables and pictures.
+        direction_band: pixels (format 3, ``paper`` preset): direction targets are also stored on
+            the valid pixels with ``gamma < distance <= direction_band``, so that a direction loss
+            on the *predicted* boundary (paper Sec. 3.2) has targets where the prediction spills
+            past the ground-truth band. None: ``DIRECTION_BAND_FACTOR * gamma`` (15 px at gamma
+            5); 0 (and any value <= gamma): off. The ``openseg`` preset stores none.
     """
 
     layout: str = "cityscapes"
@@ -68,6 +76,7 @@ class BuildConfig:
     seg_suffix: str | None = None
     reduce_zero_label: bool = False
     class_names: tuple | None = None
+    direction_band: float | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in _datasets.LAYOUTS:
@@ -118,6 +127,16 @@ class BuildConfig:
 
         return resolve_params(self.preset, self.target_overrides())
 
+    def resolved_direction_band(self) -> float:
+        """The direction band's outer distance in pixels, or 0 when no band is stored."""
+        if self.preset != "paper":
+            return 0.0
+        gamma = self.resolved_targets()["gamma"]
+        band = DIRECTION_BAND_FACTOR * gamma if self.direction_band is None else float(self.direction_band)
+        if band < 0:
+            raise InputError(f"direction_band must be >= 0 pixels, got {self.direction_band!r}")
+        return band if band > gamma else 0.0
+
     def params(self) -> dict:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""
         p = dataclasses.asdict(self)
@@ -132,6 +151,7 @@ class BuildConfig:
         p["tool"] = "segfix"
         p["tool_version"] = __version__
         p["format_version"] = FORMAT_VERSION
+        p["direction_band"] = self.resolved_direction_band()
         if self.class_map:
             with open(self.class_map, "rb") as f:
                 p["class_map_blake2b"] = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
@@ -231,9 +251,13 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         # paper: the distance is derived on read, so the EDT need only be exact up to what the
         # boundary and direction read (a capped EDT; the same targets to the bit, test_build.py)
         bound = {}
+        band = config.resolved_direction_band()
         if config.preset == "paper":
             p = config.resolved_targets()
             bound["distance_bound"] = min_distance_bound(p["gamma"], p["ksize"])
+            # the band's directions: the same targets with gamma = band (the direction of a pixel
+            # does not depend on gamma; the capped EDT is exact up to the band's bound)
+            wide = {**over, "gamma": band, "distance_bound": min_distance_bound(band, p["ksize"])}
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
                   "source_stats": stats,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
@@ -241,12 +265,17 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
             if variant == "semantic":
                 seg, ignore = label, _labels.IGNORE_INDEX
                 t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **bound, **over)
+                band_dir = (semantic_targets(label, ignore_index=ignore, preset=config.preset, **wide).direction
+                            if band else None)
             else:
                 ids = _datasets.read_instance_ids(frame.instance, expect_shape=shape, label_path=frame.label)
                 seg, ignore = _instance_segments(ids, config.preset)
                 t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **bound, **over)
+                band_dir = (instance_targets(seg, ignore_index=ignore, preset=config.preset, **wide).direction
+                            if band else None)
                 arrays["instance/segments"] = enc(seg)
-            code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label)
+            code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label,
+                                                                             band_direction=band_dir)
             arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.

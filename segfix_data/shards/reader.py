@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .codec import decode_boundary_direction, derive_window
+from .codec import decode_boundary_direction, decode_direction_band, derive_window
 from segfix_data.errors import InputError
 from .format import (DEFAULT_FIELDS, FORMAT_VERSION, MANIFEST, VARIANTS, ManifestError, ShardReadError,
                      check_dataset)
@@ -140,8 +140,9 @@ class ShardSet:
         Args:
             i: sample index (0 <= i < len(self)).
             fields: names among ``image``, ``label``, ``<variant>/distance``, ``<variant>/boundary``,
-                ``<variant>/direction``, ``instance/segments``, ``<variant>/openseg_depth``,
-                ``<variant>/openseg_dir_deg``.
+                ``<variant>/direction``, ``<variant>/direction_band`` (the direction on the whole
+                direction band, format 3; older shards: on the boundary only), ``instance/segments``,
+                ``<variant>/openseg_depth``, ``<variant>/openseg_dir_deg``.
             window: None for the whole sample, or ``(y0, x0, h, w)`` in pixels inside the image.
 
         Returns:
@@ -191,12 +192,18 @@ class ShardSet:
         y0, x0, h, w = window
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
         variant, _, name = field.partition("/")
-        if name in ("boundary", "direction"):
+        if name in ("boundary", "direction", "direction_band"):
             code = self._dataset(g, i, f"{variant}/boundary_direction")
             if code is not None:
                 if variant not in codes:
-                    codes[variant] = decode_boundary_direction(code[sl])
-                return codes[variant][0 if name == "boundary" else 1]
+                    codes[variant] = code[sl]
+                if name == "direction_band":  # format 3 (issue 17); older shards: the boundary's
+                    return decode_direction_band(codes[variant])
+                if variant + "/decoded" not in codes:
+                    codes[variant + "/decoded"] = decode_boundary_direction(codes[variant])
+                return codes[variant + "/decoded"][0 if name == "boundary" else 1]
+            if name == "direction_band":  # format 1 stored the boundary's direction plane
+                field = f"{variant}/direction"
         ds = self._dataset(g, i, field)
         if ds is not None:
             return ds[sl]

@@ -89,7 +89,7 @@ def test_only_the_window_is_read(sets):
     assert (h, w) == (24, 24) and delta == 0 and not flip
     f = ds.frames[0]
     assert np.array_equal(b, f["semantic/boundary"][y0:y0 + 24, x0:x0 + 24])
-    assert np.array_equal(d, f["semantic/direction"][y0:y0 + 24, x0:x0 + 24])
+    assert np.array_equal(d, f["semantic/direction_band"][y0:y0 + 24, x0:x0 + 24])  # the band (format 3)
     assert np.array_equal(img, f["image"][y0:y0 + 24, x0:x0 + 24])
 
 
@@ -100,7 +100,7 @@ def test_flip_mirrors_pixels_and_bins():
     draws = [random_crop(ds, 0, np.random.default_rng(seed), aug, 8) for seed in range(12)]
     assert {d[4] for d in draws} == {True, False}
     table = flip_bins(8)
-    src = f["semantic/direction"][:, ::-1]
+    src = f["semantic/direction_band"][:, ::-1]
     mirrored = np.where(src == 255, 255, table[np.minimum(src, 7)]).astype(np.uint8)
     for img, b, d, delta, flip in draws:
         assert np.array_equal(b, f["semantic/boundary"])  # as read: flipping is device_batch's job
@@ -110,10 +110,10 @@ def test_flip_mirrors_pixels_and_bins():
         if flip:
             assert np.array_equal(bt[0].numpy(), f["semantic/boundary"][:, ::-1])
             assert np.array_equal(dt[0].numpy(), mirrored)
-            assert np.array_equal(dt[0].numpy(), flip_direction_map(f["semantic/direction"], 8))
+            assert np.array_equal(dt[0].numpy(), flip_direction_map(f["semantic/direction_band"], 8))
             assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"][:, ::-1])), atol=1e-6)
         else:
-            assert np.array_equal(dt[0].numpy(), f["semantic/direction"])
+            assert np.array_equal(dt[0].numpy(), f["semantic/direction_band"])
             assert torch.allclose(x[0], torch.from_numpy(normalise(f["image"])), atol=1e-6)
         # applied in the worker instead (apply_flip=True), the result is the same
     img2, b2, d2, _, flip2 = random_crop(ds, 0, np.random.default_rng(0), aug, 8, apply_flip=True)
@@ -168,7 +168,7 @@ def test_random_scale_keeps_size_and_labels():
         iy = np.minimum(np.arange(oh) * ch // oh, ch - 1)[:c]  # nearest: floor(i * in / out)
         ix = np.minimum(np.arange(ow) * cw // ow, cw - 1)[:c]
         f = ds.frames[0]
-        for got, key, pad in ((b, "semantic/boundary", 255), (d, "semantic/direction", 255)):
+        for got, key, pad in ((b, "semantic/boundary", 255), (d, "semantic/direction_band", 255)):
             expect = np.full((c, c), pad, np.uint8)
             expect[:len(iy), :len(ix)] = f[key][y0:y0 + ch, x0:x0 + cw][iy][:, ix]
             np.testing.assert_array_equal(got, expect, err_msg=f"{key}, seed {seed}, scale {s:.3f}")

@@ -57,8 +57,8 @@ def test_no_boundary_pixel_is_finite_with_zero_direction_gradient():
     logits_d = torch.randn(2, 8, 8, 8, requires_grad=True)
     bt = torch.zeros(2, 8, 8, dtype=torch.uint8)
     dt = torch.full((2, 8, 8), 255, dtype=torch.uint8)
-    for mask in ("gt", "pred"):
-        out = segfix_loss(logits_b, logits_d, bt, dt, mask=mask)
+    for mode in ("predicted", "gt", "both"):
+        out = segfix_loss(logits_b, logits_d, bt, dt, pixels=mode)
         assert all(torch.isfinite(v) for v in out.values())
         assert out["direction"].item() == 0.0
         out["loss"].backward()
@@ -92,16 +92,57 @@ def test_pred_mask_uses_predicted_boundary():
     ld = torch.cat([ld, torch.zeros(1, 6, 1, 2)], 1)
     bt = torch.tensor([[[1, 1]]], dtype=torch.uint8)
     dt = torch.tensor([[[1, 1]]], dtype=torch.uint8)
-    gt = segfix_loss(lb, ld, bt, dt, mask="gt")["direction"].item()
-    pred = segfix_loss(lb, ld, bt, dt, mask="pred")["direction"].item()
+    gt = segfix_loss(lb, ld, bt, dt, pixels="gt")["direction"].item()
+    pred = segfix_loss(lb, ld, bt, dt, pixels="predicted")["direction"].item()
     assert pred == pytest.approx(math.log(8), rel=1e-6)  # only pixel 0 (uniform logits)
     assert gt < pred
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="mask"):
-        segfix_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 8, 2, 2), torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), mask="x")
+    with pytest.raises(ValueError, match="direction pixels"):
+        segfix_loss(torch.zeros(1, 1, 2, 2), torch.zeros(1, 8, 2, 2), torch.zeros(1, 2, 2), torch.zeros(1, 2, 2), pixels="x")
     with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
         boundary_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2))
     with pytest.raises(ValueError, match="0..7"):
         direction_loss(torch.zeros(1, 8, 1, 1), torch.full((1, 1, 1), 9), torch.ones(1, 1, 1, dtype=torch.bool))
+
+
+# --direction-pixels on a 1 x 5 strip: boundary logits +, -, +, -, + (predicted: pixels 0, 2, 4);
+# GT boundary 1, 1, 0, 0, ignore (pixels 0, 1); the band's directions defined on pixels 0..3.
+_LB = torch.tensor([[[[1.0, -1.0, 1.0, -1.0, 1.0]]]])
+_BT = torch.tensor([[[1, 1, 0, 0, 255]]], dtype=torch.uint8)
+_DT = torch.tensor([[[2, 5, 3, 1, 255]]], dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("mode, expect", [
+    ("predicted", [1, 0, 1, 0, 0]),  # the predicted pixel 2 outside the GT band is in
+    ("gt", [1, 1, 0, 0, 0]),
+    ("both", [1, 1, 1, 0, 0]),
+])
+def test_direction_pixels_mask_of_each_mode(mode, expect):
+    from segfix_train.losses import direction_pixels_mask
+
+    got = direction_pixels_mask(_LB, _BT, mode)
+    assert got.dtype == torch.bool and got[0, 0].int().tolist() == expect
+
+
+def _ce(ld, x, t):
+    return torch.nn.functional.cross_entropy(ld[:, :, 0, x], torch.tensor([t])).item()
+
+
+@pytest.mark.parametrize("mode, pixels", [("predicted", [0, 2]), ("gt", [0, 1]), ("both", [0, 1, 2])])
+def test_direction_loss_of_each_mode_is_the_balanced_mean_over_its_pixels(mode, pixels):
+    ld = torch.randn(1, 8, 1, 5, generator=torch.Generator().manual_seed(3))
+    got = segfix_loss(_LB, ld, _BT, _DT, pixels=mode)["direction"].item()
+    # every covered pixel has its own bin: w_c = 1 - 1/n for each, so the plain mean
+    want = sum(_ce(ld, x, int(_DT[0, 0, x])) for x in pixels) / len(pixels)
+    assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_band_note_warns_only_when_predicted_pixels_lack_a_band():
+    from segfix_train.losses import band_note
+
+    assert band_note([{"direction_band": 15.0}], "predicted") is None
+    assert band_note([{}], "gt") is None
+    assert "rebuild" in band_note([{"direction_band": 15.0}, {}], "both")
+    assert "rebuild" in band_note([{"direction_band": 0.0}], "predicted")

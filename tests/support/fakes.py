@@ -38,12 +38,14 @@ class FakeShardSet:
                  num_directions: int = 8):
         self.frames = []
         self.samples = []
-        self.params = {"num_directions": num_directions, "preset": "paper"}
+        self.params = {"num_directions": num_directions, "preset": "paper", "direction_band": 15.0}
         for i in range(n):
             img, lab = scene(seed * 1000 + i, h, w)
             t = semantic_targets(lab, num_directions=num_directions)
+            band = semantic_targets(lab, num_directions=num_directions, gamma=15).direction  # format 3
             self.frames.append({"image": img, "label": lab, "semantic/boundary": t.boundary,
-                                "semantic/direction": t.direction, "semantic/distance": t.distance})
+                                "semantic/direction": t.direction, "semantic/distance": t.distance,
+                                "semantic/direction_band": band})
             self.samples.append({"stem": f"img{i:03d}", "shape": [h, w],
                                  "shard": f"shard-{i // images_per_shard:05d}.h5", "index": i % images_per_shard})
         self.reads = []

@@ -29,7 +29,7 @@ def test_version_1_shards_written_by_the_old_code_still_read_and_verify(tmp_path
     root = tmp_path / "v1"
     shutil.copytree(V1, root)
     ds = ShardSet(root, "val")
-    assert ds.manifest["format_version"] == 1 and FORMAT_VERSION == 2
+    assert ds.manifest["format_version"] == 1 and FORMAT_VERSION == 3
     n, damaged = verify_split(root, "val")
     assert n == 2 and damaged == []
     for i in range(len(ds)):
@@ -42,6 +42,9 @@ def test_version_1_shards_written_by_the_old_code_still_read_and_verify(tmp_path
         np.testing.assert_array_equal(got["semantic/distance"], t.distance)
         ti = instance_targets(got["instance/segments"], ignore_index=-1)
         np.testing.assert_array_equal(got["instance/direction"], ti.direction)
+        band = ds.read(i, fields=("semantic/direction_band", "instance/direction_band"))
+        np.testing.assert_array_equal(band["semantic/direction_band"], t.direction)  # no band: the
+        np.testing.assert_array_equal(band["instance/direction_band"], ti.direction)  # boundary's
         assert got["image"].shape == (64, 128, 3) and got["image"].dtype == np.uint8
         crop = ds.read(i, window=(5, 7, 40, 50))
         np.testing.assert_array_equal(crop["semantic/direction"], t.direction[5:45, 7:57])
@@ -50,7 +53,7 @@ def test_version_1_shards_written_by_the_old_code_still_read_and_verify(tmp_path
 def test_version_2_stores_targets_in_blosc_lz4_and_plain_h5py_reads_them(cityscapes_dir, tmp_path):
     build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig(variant="both"))
     ds = ShardSet(tmp_path / "out", "val")
-    assert ds.manifest["format_version"] == 2 and ds.params["codec"] == "lz4"
+    assert ds.manifest["format_version"] == FORMAT_VERSION and ds.params["codec"] == "lz4"
     g = ds.group(0)
     for name in ("label", "semantic/boundary_direction", "instance/boundary_direction",
                  "instance/segments"):
