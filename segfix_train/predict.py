@@ -12,7 +12,6 @@ authors' tester. ``load_model`` reads our checkpoints and the authors' (``models
 """
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from segfix_data.datasets.walk import glob_once
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
 from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint
@@ -100,8 +100,8 @@ def find_images(spec: str) -> list[str]:
     if os.path.isdir(spec):
         paths = [os.path.join(r, f) for r, _, fs in os.walk(spec) for f in fs
                  if f.lower().endswith(IMAGE_SUFFIXES)]
-    else:
-        paths = [p for p in glob.glob(spec, recursive=True) if p.lower().endswith(IMAGE_SUFFIXES)]
+    else:  # a `**` glob walks each real directory once, whatever symbolic-link loops it meets
+        paths = [p for p in glob_once(spec) if p.lower().endswith(IMAGE_SUFFIXES)]
     if not paths:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found at {spec!r}")
     return sorted(paths)
