@@ -8,6 +8,7 @@ import time
 
 import click
 
+from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
@@ -102,10 +103,12 @@ class _Progress:
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order), for tables and panels.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@max_image_pixels_option
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
               codec, level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
-              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet):
+              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet,
+              max_image_pixels):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
     Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
@@ -124,7 +127,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
             tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,
             class_map=class_map, image_glob=image_glob, label_glob=label_glob,
             img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
-            class_names=class_names)
+            class_names=class_names, max_image_pixels=max_image_pixels)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if splits:

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from segfix_data.datasets.pixels import check_pixels
 from segfix_data.datasets.walk import glob_once
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
@@ -232,10 +233,11 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     written, frac = [], []
     it = zip(paths, stems)
     for path, stem in (progress(list(it)) if progress else it):
+        check_pixels(path)  # a decompression bomb is refused (one line) before decoding
         try:
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
-        except OSError as e:
+        except (OSError, Image.DecompressionBombError) as e:
             raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
         if preset == "openseg":
             from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict

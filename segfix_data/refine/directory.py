@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.atomic import atomic_path
+from segfix_data.datasets.pixels import check_pixels
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from segfix_data.datasets.io import frame_key
 from segfix_data.refine.offsets import read_offsets
@@ -146,6 +147,7 @@ def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
             raise ValueError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
         return arr, {"kind": "npy"}
+    check_pixels(path)  # a decompression bomb is refused before decoding
     try:
         im = Image.open(path)
         im.load()

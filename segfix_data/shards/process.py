@@ -14,6 +14,7 @@ import numpy as np
 from segfix_data import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
+from segfix_data.datasets import pixels as _pixels
 
 from . import codec as _codec
 from .store import FORMAT_VERSION
@@ -44,6 +45,8 @@ class BuildConfig:
         reduce_zero_label: mmseg layout: label 0 is ignore and 1..K are classes 0..K-1.
         class_names: names of the train ids (voc: the 21 VOC names), kept in the parameters for
             tables and pictures.
+        max_image_pixels: the decompression-bomb limit of the workers (None: PIL's default; see
+            :mod:`segfix_data.datasets.pixels`); a run option, not a build parameter.
     """
 
     layout: str = "cityscapes"
@@ -67,6 +70,7 @@ class BuildConfig:
     seg_suffix: str | None = None
     reduce_zero_label: bool = False
     class_names: tuple | None = None
+    max_image_pixels: int | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in _datasets.LAYOUTS:
@@ -120,6 +124,7 @@ class BuildConfig:
     def params(self) -> dict:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""
         p = dataclasses.asdict(self)
+        del p["max_image_pixels"]  # how far a run trusts image headers, not what it builds
         p["variants"] = list(self.variants)
         for k in ("img_suffix", "seg_suffix", "reduce_zero_label", "class_names"):  # new keys: only
             if not p[k]:                                    # when set, so older builds still resume
@@ -205,6 +210,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     """
     from segfix_data.targets import instance_targets, min_distance_bound, semantic_targets
 
+    _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
         arrays = {}
