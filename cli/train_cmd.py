@@ -38,9 +38,12 @@ import click
               help="Local ImageNet backbone file (hrnetv2_w*_imagenet_pretrained.pth, "
                    "hr_rnet_bt_w20_imagenet_pretrained.pth) or an authors' SegFix checkpoint (strict).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
+@click.option("--overwrite", is_flag=True, default=None,
+              help="Replace the earlier run in a non-empty RUN_DIR (its checkpoints, logs and config); "
+                   "without it (or --resume) a non-empty RUN_DIR is refused.")
 def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accum, crop, seed, lr, out,
               log_every, ckpt_every, val_every, val_max_images, num_workers, direction_mask, device, amp,
-              config_file, pretrained, resume):
+              config_file, pretrained, resume, overwrite):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -57,7 +60,7 @@ def train_cmd(shards, shard_weights, split, val_split, model, iters, batch, accu
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
                   direction_mask=direction_mask, device=device, amp=amp, pretrained=pretrained,
-                  resume=resume)
+                  resume=resume, overwrite=overwrite)
     if cfg.val_split == "":
         cfg.val_split = None
     metrics = train(cfg, echo=click.echo)

@@ -61,6 +61,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda"
     sync_bn: bool = True  # SyncBatchNorm under DDP on CUDA (PyTorch has none on CPU)
     resume: bool = False
+    overwrite: bool = False  # without resume: replace the run already in ``out`` (segfix_train/rundir.py)
     stop_after: int | None = None  # testing aid: return after this step as if killed
 
     def resolved_lr(self) -> float:

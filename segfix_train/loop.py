@@ -31,6 +31,7 @@ from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
 from .losses import segfix_loss
 from .models import create_model
+from .rundir import claim_run_dir
 from .validate import COUNTS, count, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
@@ -147,7 +148,7 @@ class TrainStep:
 RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
-    "pretrained", "sync_bn"})
+    "pretrained", "sync_bn", "overwrite"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -204,7 +205,8 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
     open_set = open_set or default_open_set
     dd = _Dist(cfg.device)
     try:
-        return _train(cfg, dd, open_set, echo)
+        with claim_run_dir(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, main=dd.main, echo=echo):
+            return _train(cfg, dd, open_set, echo)
     finally:
         dd.close()
 
