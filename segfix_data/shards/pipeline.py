@@ -31,6 +31,7 @@ from segfix_data.datasets import labels as _labels
 from . import store as _shards
 from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
 from .verify import PLAN, verify_samples
+from segfix_data.storage import storage_message, storage_problem
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
 #: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
@@ -68,8 +69,16 @@ class SplitResult:
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
-        with open(path) as f:
-            old = json.load(f)
+        try:
+            with open(path) as f:
+                old = json.load(f)
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:  # damaged: never blocks --overwrite, and names the file
+            if not overwrite:
+                raise ParamsMismatch(f"{path}: cannot read the recorded build parameters ({exc}); pass "
+                                     "--overwrite to rebuild the split or choose another OUT_DIR") from None
+            old = None
         if old != params and not overwrite:
             keys = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
             diffs = ", ".join(f"{k}: {old.get(k)!r} -> {params.get(k)!r}" for k in keys)
@@ -144,23 +153,31 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
     from collections import deque
 
     from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
     frames = iter(todo)
     pending: deque = deque()
     try:
         for f in frames:
-            pending.append(ex.submit(process_frame, f, config, class_map))
+            pending.append((f, ex.submit(process_frame, f, config, class_map)))
             if len(pending) >= 2 * jobs:
                 break
         while pending:
-            r = pending.popleft().result()
+            f, fut = pending.popleft()
+            try:
+                r = fut.result()
+            except TerminatedWorkerError:  # SIGKILL, as the out-of-memory killer sends
+                raise BuildError(f"a build worker process died (killed, most likely by the out-of-memory "
+                                 f"killer) while building {f.label}; completed shards are kept: rerun the "
+                                 f"same command to resume, with fewer --jobs than {jobs} if memory is "
+                                 "short") from None
             nxt = next(frames, None)
             if nxt is not None:
-                pending.append(ex.submit(process_frame, nxt, config, class_map))
+                pending.append((nxt, ex.submit(process_frame, nxt, config, class_map)))
             yield r
     finally:
-        for fut in pending:
+        for _, fut in pending:
             fut.cancel()
 
 
@@ -282,10 +299,11 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
 
 
 def _write_error(path: Path, exc: OSError) -> BuildError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
-        why = "disk full (no space left on the device, or quota exceeded)"
-        fix = "free space on that disk (or choose another OUT_DIR) and rerun the same command"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    problem = storage_problem(exc)  # disk full, quota, file-size limit (EFBIG: SIGXFSZ is ignored)
+    if problem is not None:
+        return BuildError(storage_message(path, problem, "the shard", "rerun the same command to resume "
+                                          "(completed shards are kept)"))
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = f"permission denied ({exc.strerror})"
         fix = "make OUT_DIR writable or choose another one"
     else:
@@ -297,7 +315,9 @@ def _write_error(path: Path, exc: OSError) -> BuildError:
 def _write_shard(path: Path, results: list) -> None:
     try:
         _write_shard_file(path, results)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # h5py reports some failed writes as RuntimeError
+        if not isinstance(exc, OSError) and storage_problem(exc) is None:
+            raise
         raise _write_error(path, exc) from None
 
 

@@ -67,7 +67,9 @@ def load_weights_file(path: str) -> object:
                          "and plain values (damaged, another format, or pickled objects that could run "
                          "code when loaded, which are refused)") from None
     except Exception as e:  # noqa: BLE001 -- name the file and the fix
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        from segfix_train.checkpoint import torch_load_reason
+
+        msg = torch_load_reason(e)  # never torch's advice to disable weights_only
         raise ValueError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
                          f"checkpoint saved with torch.save holding only tensors and plain values") from e
 
