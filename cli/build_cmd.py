@@ -103,12 +103,16 @@ class _Progress:
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order), for tables and panels.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--check-content", is_flag=True,
+              help="On resume, also hash every source file (BLAKE2b) and rebuild frames whose bytes "
+                   "changed; the default compares size and mtime only, which misses an edit that keeps "
+                   "both (touch -r).")
 @max_image_pixels_option
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
               codec, level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
               allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, quiet,
-              max_image_pixels):
+              max_image_pixels, check_content):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
     Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
@@ -143,7 +147,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
         try:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
                                               backend=backend, scheduler=scheduler, on_error=on_error,
-                                              overwrite=overwrite, progress=bar,
+                                              overwrite=overwrite, progress=bar, check_content=check_content,
                                               command=_resume_command(dataset_dir, out_dir)))
         except _shards.BuildError as exc:
             bar.close()

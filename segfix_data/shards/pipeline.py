@@ -29,7 +29,8 @@ from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 
 from . import store as _shards
-from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
+from .process import (BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_hashes,
+                      source_stats)
 from .verify import PLAN, verify_samples
 from segfix_data.storage import storage_message, storage_problem
 
@@ -91,10 +92,11 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     _shards.atomic_write_json(path, params)
 
 
-def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
+def _shard_ok(path: Path, frames: list, variants, res: SplitResult, check_content: bool = False) -> bool:
     """A published shard is kept if it holds exactly ``frames``, none failed (failed frames are
-    tried again), every source file has the size and mtime recorded when it was built, and every
-    array checks out."""
+    tried again), every source file has the size and mtime recorded when it was built (and, with
+    ``check_content``, the same BLAKE2b digest of its bytes: a shard recorded without digests is
+    rebuilt), and every array checks out."""
     try:
         rec = _shards.read_records(path)
     except Exception:
@@ -106,7 +108,8 @@ def _shard_ok(path: Path, frames: list, variants, res: SplitResult) -> bool:
         res.retried += len(rec["failed"])
         return False
     by_stem = {f.stem: f for f in frames}
-    changed = sum(1 for s in rec["samples"] if s.get("source_stats") != source_stats(by_stem[s["stem"]], variants))
+    changed = sum(1 for s in rec["samples"] if s.get("source_stats") != source_stats(by_stem[s["stem"]], variants)
+                  or (check_content and s.get("source_hashes") != source_hashes(by_stem[s["stem"]], variants)))
     if changed:
         res.changed += changed
         return False
@@ -205,7 +208,8 @@ class _SplitLock:
 
 def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: int = 1,
                 backend: str = "loky", scheduler: str | None = None, on_error: str = "fail",
-                overwrite: bool = False, progress=None, command: str | None = None) -> SplitResult:
+                overwrite: bool = False, progress=None, command: str | None = None,
+                check_content: bool = False) -> SplitResult:
     """Build (or resume) ``OUT_DIR/<split>``. See the module docstring.
 
     Args:
@@ -213,6 +217,8 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
             frame; a resume first reports the frames kept from the previous run at once).
         command: the command line that resumes this build, recorded in ``plan.json`` so that
             ``segfix-gt verify`` can name it for an interrupted build.
+        check_content: on resume, also compare each source file's BLAKE2b digest with the one
+            recorded (reads every source; catches edits that keep size and mtime).
 
     Raises:
         LayoutError: the split's directories are missing or empty.
@@ -236,12 +242,13 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
     with _SplitLock(split_dir):
         return _build_locked(dataset_dir, split_dir, config, frames, unpaired, class_map, res, t0,
                              jobs=jobs, backend=backend, scheduler=scheduler, on_error=on_error,
-                             overwrite=overwrite, progress=progress, command=command)
+                             overwrite=overwrite, progress=progress, command=command,
+                             check_content=check_content)
 
 
 def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unpaired, class_map,
                   res: SplitResult, t0: float, *, jobs, backend, scheduler, on_error, overwrite,
-                  progress, command=None) -> SplitResult:
+                  progress, command=None, check_content=False) -> SplitResult:
     split = split_dir.name
     params = dict(config.params(), split=split, dataset_dir=str(Path(dataset_dir).resolve()))
     _check_params(split_dir, params, overwrite)
@@ -259,7 +266,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
     for k, name in enumerate(names):
         path = split_dir / name
         if path.exists():
-            if _shard_ok(path, plan[k], config.variants, res):
+            if _shard_ok(path, plan[k], config.variants, res, check_content):
                 done.add(k)
             else:
                 path.unlink()

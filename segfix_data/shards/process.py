@@ -174,6 +174,28 @@ def source_stats(frame: _datasets.Frame, variants) -> dict:
     return out
 
 
+def source_hashes(frame: _datasets.Frame, variants) -> dict:
+    """``{path: BLAKE2b-128 hex digest of the file's bytes}`` of the same files as
+    :func:`source_stats` (None where unreadable).
+
+    Recorded with each sample (``source_hashes``); ``segfix-gt build --check-content`` compares them
+    on resume, catching an edit that kept the size and the mtime (``touch -r``), which the default
+    size + mtime check misses.
+    """
+    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
+    out = {}
+    for p in paths:
+        try:
+            h = hashlib.blake2b(digest_size=16)
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[p] = h.hexdigest()
+        except OSError:
+            out[p] = None
+    return out
+
+
 _WATCHDOG_PID = None
 
 
@@ -213,6 +235,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
+        hashes = source_hashes(frame, config.variants)
         arrays = {}
         enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level, codec=config.codec)  # noqa: E731
         if config.images and config.image_format == "tiles":
@@ -240,7 +263,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
             p = config.resolved_targets()
             bound["distance_bound"] = min_distance_bound(p["gamma"], p["ksize"])
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
-                  "source_stats": stats,
+                  "source_stats": stats, "source_hashes": hashes,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":
