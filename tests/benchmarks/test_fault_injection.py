@@ -16,3 +16,4 @@ def test_fault_injection_quick(tmp_path):
     assert c["bit_flips_refused"] == c["bit_flips"] and c["crafted_code_ran"] == 0
     assert b["handled"] == b["kinds"], b["by_kind"]
     assert "bad input kinds handled" in r.stdout
+    assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]
