@@ -65,3 +65,28 @@ def test_raising_the_limit_raises_pils_too(tmp_path):
     set_max_image_pixels(10 ** 10)
     assert Image.MAX_IMAGE_PIXELS == 10 ** 10
     assert declared_size(write_png_bomb(tmp_path / "b.png")) == (30000, 30000)
+
+
+def test_refine_cli_refuses_a_bomb_in_one_line_and_takes_the_flag(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from segfix_data.refine.offsets import write_offsets
+
+    key = "frankfurt_000000_000294"
+    write_offsets(tmp_path / "off" / f"{key}_x.npz", np.zeros((20, 20), np.uint8),
+                  np.full((20, 20), 255, np.uint8), 8)
+    bomb = write_png_bomb(tmp_path / "pred" / f"{key}_x.png", colour=0)
+    args = ["refine", str(tmp_path / "pred"), str(tmp_path / "out"), "--offsets", str(tmp_path / "off")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and f"{bomb}: declares 30000x30000" in r.output, r.output
+    assert "Traceback" not in r.output
+    _small(tmp_path / "pred", f"{key}_x.png")
+    r = CliRunner().invoke(main, args + ["--max-image-pixels", "399"])
+    assert r.exit_code == 2 and "20x20 = 400 pixels" in r.output, r.output
+    r = CliRunner().invoke(main, args + ["--max-image-pixels", "400"])
+    assert r.exit_code == 0, r.output
+    for cmd in ("build", "predict", "eval"):
+        from cli import gt
+        group = gt.main if cmd == "build" else main
+        assert "--max-image-pixels" in CliRunner().invoke(group, [cmd, "--help"]).output
