@@ -434,7 +434,7 @@ def row_messages(tmp: Path) -> tuple[int, int]:
         store.ShardWriter.add_sample = fail
         try:
             cases.append(_raises(lambda: build_split(d, tmp / "msg_out", "train", BuildConfig(tile=16)),
-                                 shards.BuildError, "shard-00000.h5: cannot write the shard"))
+                                 shards.BuildError, "shard-00000.h5: cannot write: "))
         finally:
             store.ShardWriter.add_sample = real_add
         torch.save = fail

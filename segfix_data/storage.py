@@ -32,14 +32,14 @@ def storage_problem(exc: BaseException) -> str | None:
 
 
 def storage_message(path: str | os.PathLike, problem: str, what: str, resume: str) -> str:
-    """One line: ``PATH: cannot write WHAT: <why>; <what to do>, then RESUME``."""
+    """One line: ``PATH: cannot write[ WHAT]: <why>; <what to do>, then RESUME``."""
     why = {"disk full": "disk full (no space left on the device, or quota exceeded)",
            "file too large": "the file reached the file-size limit (ulimit -f)",
            "write failed": "the write failed (disk full, quota, or the file-size limit, ulimit -f)"}[problem]
     fix = {"disk full": "free space on that disk (or write elsewhere)",
            "file too large": "raise the limit (ulimit -f unlimited) or write elsewhere",
            "write failed": "free space or raise the limit (ulimit -f unlimited)"}[problem]
-    return f"{path}: cannot write {what}: {why}; {fix}, then {resume}"
+    return f"{path}: cannot write{' ' + what if what else ''}: {why}; {fix}, then {resume}"
 
 
 class StorageFull(OSError):

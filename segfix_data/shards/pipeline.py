@@ -308,7 +308,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
 def _write_error(path: Path, exc: OSError) -> BuildError:
     problem = storage_problem(exc)  # disk full, quota, file-size limit (EFBIG: SIGXFSZ is ignored)
     if problem is not None:
-        return BuildError(storage_message(path, problem, "the shard", "rerun the same command to resume "
+        return BuildError(storage_message(path, problem, "", "rerun the same command to resume "
                                           "(completed shards are kept)"))
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = f"permission denied ({exc.strerror})"

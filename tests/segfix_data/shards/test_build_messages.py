@@ -31,7 +31,7 @@ def test_disk_full_or_file_too_large_while_writing_a_shard(cityscapes_dir, tmp_p
     r = run_cli("build", cityscapes_dir, tmp_path / "out", "--split", "train", "--shard-size", "2")
     assert r.exit_code == 1, r.output
     line = next(s for s in r.output.splitlines() if s.startswith("error:"))
-    assert f"{tmp_path / 'out' / 'train' / 'shard-00000.h5'}: cannot write the shard: " in line
+    assert f"{tmp_path / 'out' / 'train' / 'shard-00000.h5'}: cannot write: " in line
     assert says in line and "rerun the same command" in line
     assert "Traceback" not in r.output and "internal error" not in r.output
 
