@@ -365,24 +365,13 @@ def row_symlink_loops(tmp: Path) -> tuple[int, int]:
 
 @row("3 PNG bomb 30000x30000 (image, label, refine, eval readers): refused before decoding")
 def row_png_bomb(tmp: Path) -> tuple[int, int]:
-    import struct
-    import zlib
-
     from segfix_data.datasets import read_image, read_label
     from segfix_data.datasets.pixels import ImageTooLarge
     from segfix_data.metrics.directory import read_ids
     from segfix_data.refine.directory import read_label_file
+    from segfix_data.synthetic.bombs import write_png_bomb
 
-    def png(path, colour):
-        def chunk(kind, data):
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, colour, 0, 0, 0)
-        rows = (b"\x00" * (1 + 30000 * (3 if colour == 2 else 1))) * 4
-        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9))
-                         + chunk(b"IEND", b""))
-        return path
-
-    rgb, grey = png(tmp / "bomb_rgb.png", 2), png(tmp / "bomb_grey.png", 0)
+    rgb, grey = write_png_bomb(tmp / "bomb_rgb.png", colour=2), write_png_bomb(tmp / "bomb_grey.png", colour=0)
     calls = [lambda: read_image(str(rgb)), lambda: read_label(str(grey), "mmseg"),
              lambda: read_label_file(grey), lambda: read_ids(grey)]
     return len(calls), sum(_raises(c, ImageTooLarge, "--max-image-pixels") for c in calls)

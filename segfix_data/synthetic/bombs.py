@@ -1,4 +1,5 @@
-"""Crafted decompression bombs: a PNG whose header declares a huge size (issue 18, point 3)."""
+"""Crafted decompression bombs for tests and the fault-injection benchmark: a small PNG whose header
+declares a huge size (issue 18, point 3)."""
 from __future__ import annotations
 
 import struct
