@@ -73,5 +73,6 @@ def glob_once(pattern: str | os.PathLike) -> list[str]:
         rel = Path(dirpath).relative_to(base).parts
         for name in dirnames + filenames:
             if _matches(rest, [*rel, name]):
-                out.append(os.path.join(dirpath, name))
+                p = os.path.join(dirpath, name)
+                out.append(os.path.normpath(p) if not n else p)  # "x/y.png" as glob gives, not "./x/y.png"
     return out

@@ -76,7 +76,7 @@ def test_folder_layout_with_link_loops_finds_each_file_once(tmp_path):
     assert unpaired == []
 
 
-def test_glob_once_agrees_with_glob_without_links(tmp_path):
+def test_glob_once_agrees_with_glob_without_links(tmp_path, monkeypatch):
     for rel in ["x.png", "a/y.png", "a/b/z.png", "a/b/z.jpg", ".hid/h.png", "a/.h.png", "c/d/e/w.png"]:
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -84,3 +84,5 @@ def test_glob_once_agrees_with_glob_without_links(tmp_path):
     for pat in ["**/*.png", "a/**/*.png", "**/b/*.png", "*/**/*.jpg", "c/**/e/*.png", "*.png"]:
         want = sorted(glob.glob(str(tmp_path / pat), recursive=True))
         assert sorted(glob_once(tmp_path / pat)) == want, pat
+    monkeypatch.chdir(tmp_path)  # a relative pattern gives relative paths, as glob does
+    assert sorted(glob_once("**/*.png")) == sorted(glob.glob("**/*.png", recursive=True))
