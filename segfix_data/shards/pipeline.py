@@ -89,7 +89,7 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
             for p in split_dir.iterdir():
                 if p.name.startswith(("shard-", "manifest.json", "build.json")):
                     p.unlink()
-    _shards.atomic_write_json(path, params)
+    _write_json(path, params)
 
 
 def _shard_ok(path: Path, frames: list, variants, res: SplitResult, check_content: bool = False) -> bool:
@@ -260,8 +260,7 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
         if _STALE.match(p.name) or (p.name.startswith("shard-") and p.name not in names):
             p.unlink()
     (split_dir / _shards.MANIFEST).unlink(missing_ok=True)
-    _shards.atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
-                                                 "command": command})
+    _write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames), "command": command})
     done = set()
     for k, name in enumerate(names):
         path = split_dir / name
@@ -368,11 +367,16 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))
                                   for v, c in boundary.items()},
     }
-    try:
-        _shards.atomic_write_json(split_dir / _shards.MANIFEST, manifest)
-    except OSError as exc:
-        raise _write_error(split_dir / _shards.MANIFEST, exc) from None
+    _write_json(split_dir / _shards.MANIFEST, manifest)
     return manifest
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """``atomic_write_json``; a failed write (disk full, file-size limit, ...) is a BuildError naming ``path``."""
+    try:
+        _shards.atomic_write_json(path, data)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 def build(dataset_dir, out_dir, splits, config: BuildConfig, **kwargs) -> list[SplitResult]:

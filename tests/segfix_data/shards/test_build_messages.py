@@ -60,3 +60,13 @@ def test_killed_worker_is_one_line_with_resume_and_jobs_advice(cityscapes_dir, t
     assert "a build worker process died" in r.output and "out-of-memory" in r.output
     assert "rerun the same command to resume" in r.output and "fewer --jobs than 2" in r.output
     assert "Traceback" not in r.output and "internal error" not in r.output
+
+
+def test_disk_full_writing_build_json_is_one_line_naming_it(cityscapes_dir, tmp_path, monkeypatch):
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(store, "atomic_write_json", full)
+    r = run_cli("build", cityscapes_dir, tmp_path / "out", "--split", "val")
+    assert r.exit_code == 1, r.output
+    assert f"{tmp_path / 'out' / 'val' / 'build.json'}: cannot write: disk full" in r.output
+    assert "Traceback" not in r.output
