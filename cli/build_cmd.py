@@ -151,8 +151,10 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
                                               command=_resume_command(dataset_dir, out_dir)))
         except _shards.BuildError as exc:
             bar.close()
-            click.echo(f"error: {exc}\nCompleted shards are kept; fix or remove the file and rerun "
-                       "the same command to resume (or use --on-error skip).", err=True)
+            hint = ("" if "rerun the same command" in str(exc) else  # it says what to do already
+                    "\nCompleted shards are kept; fix or remove the file and rerun the same command to "
+                    "resume (or use --on-error skip).")
+            click.echo(f"error: {exc}{hint}", err=True)
             status = EXIT_STOPPED
             break
         except (_datasets.LayoutError, _shards.ParamsMismatch, ValueError, OSError) as exc:

@@ -70,3 +70,12 @@ def test_disk_full_writing_build_json_is_one_line_naming_it(cityscapes_dir, tmp_
     assert r.exit_code == 1, r.output
     assert f"{tmp_path / 'out' / 'val' / 'build.json'}: cannot write: disk full" in r.output
     assert "Traceback" not in r.output
+
+
+def test_disk_full_build_message_is_exactly_one_line(cityscapes_dir, tmp_path, monkeypatch):
+    def fail(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(store.ShardWriter, "add_sample", fail)
+    r = run_cli("build", cityscapes_dir, tmp_path / "out", "--split", "train", "-q")
+    errors = [s for s in r.output.splitlines() if "error" in s.lower() or "shards are kept" in s]
+    assert len(errors) == 1 and "cannot write: disk full" in errors[0], r.output
