@@ -368,6 +368,26 @@ def _refused(fn, text: str) -> bool:
         fn()
     except shards.ManifestError as exc:
         return text in str(exc)
+
+
+# Issue 18 rows: one function per fault, registered in ROWS; each returns (cases, handled).
+
+ROWS: dict = {}
+
+
+def row(name: str):
+    """Register a fault row: ``fn(tmp) -> (cases, handled)``."""
+    def deco(fn):
+        ROWS[name] = fn
+        return fn
+    return deco
+
+
+def _raises(fn, exc, text: str = "") -> bool:
+    try:
+        fn()
+    except exc as e:
+        return text in str(e)
     except Exception:
         return False
     return False
@@ -452,6 +472,178 @@ def _mat_bomb_refused(tmp: Path) -> bool:
     return ok and peak < 2_000_000
 
 
+@row("2 symlink loops (ln -s . l1; ln -s . l2) in a label dir: walks end")
+def row_symlink_loops(tmp: Path) -> tuple[int, int]:
+    d = tmp / "loops"
+    write_example_dataset(d, splits={"train": 2}, height=32, width=64)
+    city = next((d / "gtFine" / "train").iterdir())
+    os.symlink(".", city / "l1")
+    os.symlink(".", city / "l2")
+    code = ("import sys; from segfix_data.datasets import find_frames\n"
+            f"f, u = find_frames('cityscapes', {str(d)!r}, 'train')\n"
+            f"g, v = find_frames('folder', {str(d)!r}, 'train', image_glob='leftImg8bit/**/*.png', "
+            "label_glob='gtFine/**/*_labelIds.png', img_suffix='_leftImg8bit.png', "
+            "seg_suffix='_gtFine_labelIds.png')\nprint(len(f), len(g))\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    try:
+        r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=120)
+        ok = r.returncode == 0 and r.stdout.split() == ["2", "2"]
+    except subprocess.TimeoutExpired:
+        ok = False
+    return 1, int(ok)
+
+
+@row("3 PNG bomb 30000x30000 (image, label, refine, eval readers): refused before decoding")
+def row_png_bomb(tmp: Path) -> tuple[int, int]:
+    from segfix_data.datasets import read_image, read_label
+    from segfix_data.datasets.pixels import ImageTooLarge
+    from segfix_data.metrics.directory import read_ids
+    from segfix_data.refine.directory import read_label_file
+    from segfix_data.synthetic.bombs import write_png_bomb
+
+    rgb, grey = write_png_bomb(tmp / "bomb_rgb.png", colour=2), write_png_bomb(tmp / "bomb_grey.png", colour=0)
+    calls = [lambda: read_image(str(rgb)), lambda: read_label(str(grey), "mmseg"),
+             lambda: read_label_file(grey), lambda: read_ids(grey)]
+    return len(calls), sum(_raises(c, ImageTooLarge, "--max-image-pixels") for c in calls)
+
+
+@row("4 train into a non-empty run dir / a second trainer on it: refused")
+def row_run_dir(tmp: Path) -> tuple[int, int]:
+    from segfix_train.rundir import RunDirError, claim_run_dir
+
+    run = tmp / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt_00000004.pt").write_bytes(b"old")
+
+    def claim(**kw):
+        with claim_run_dir(str(run), echo=lambda s: None, **kw):
+            pass
+
+    def nested():
+        with claim_run_dir(str(run), resume=True, echo=lambda s: None):
+            claim(resume=True)
+
+    cases = [_raises(lambda: claim(resume=False), RunDirError, "--overwrite"),
+             _raises(nested, RunDirError, "another segfix train")]
+    claim(resume=False, overwrite=True)
+    cases.append(not (run / "checkpoints" / "ckpt_00000004.pt").exists())
+    return len(cases), sum(cases)
+
+
+def _die(frame, config, class_map=None):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@row("9 disk full / EFBIG (shard, checkpoint), killed worker, damaged build.json: one line")
+def row_messages(tmp: Path) -> tuple[int, int]:
+    import errno
+
+    import torch
+
+    from segfix_data.shards import pipeline
+    from segfix_data.shards import writer as store
+    from segfix_train.checkpoint import save_checkpoint
+
+    d = tmp / "msg"
+    write_example_dataset(d, splits={"train": 2}, height=32, width=64)
+    cases = []
+    real_add, real_save, real_pf = store.ShardWriter.add_sample, torch.save, pipeline.process_frame
+    for exc in (OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EFBIG, "File too large")):
+        def fail(*a, _e=exc, **k):
+            raise _e
+        store.ShardWriter.add_sample = fail
+        try:
+            cases.append(_raises(lambda: build_split(d, tmp / "msg_out", "train", BuildConfig(tile=16)),
+                                 shards.BuildError, "shard-00000.h5: cannot write: "))
+        finally:
+            store.ShardWriter.add_sample = real_add
+        torch.save = fail
+        try:
+            cases.append(_raises(lambda: save_checkpoint(str(tmp / "ck" / "ckpt_00000001.pt"), {}), OSError,
+                                 "ckpt_00000001.pt: cannot write the checkpoint"))
+        finally:
+            torch.save = real_save
+    pipeline.process_frame = _die
+    try:
+        cases.append(_raises(lambda: build_split(d, tmp / "msg_out2", "train", BuildConfig(tile=16), jobs=2),
+                             shards.BuildError, "worker process died"))
+    finally:
+        pipeline.process_frame = real_pf
+    out = tmp / "msg_out3"
+    build_split(d, out, "train", BuildConfig(tile=16))
+    (out / "train" / "build.json").write_text("{")
+    cases.append(_raises(lambda: build_split(d, out, "train", BuildConfig(tile=16)), Exception,
+                         str(out / "train" / "build.json")))
+    try:
+        build_split(d, out, "train", BuildConfig(tile=16), overwrite=True)
+        cases.append(True)
+    except Exception:
+        cases.append(False)
+    return len(cases), sum(cases)
+
+
+@row("10 source edited with same size and mtime (touch -r): rebuilt with --check-content")
+def row_same_size_edit(tmp: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    d = tmp / "edit"
+    write_example_dataset(d, splits={"train": 2}, height=32, width=64)
+    label = sorted((d / "gtFine" / "train").glob("*/*_labelIds.png"))[0]
+    ids = np.asarray(Image.open(label))
+    Image.fromarray(ids).save(label, compress_level=0)
+    out = tmp / "edit_out"
+    cfg = BuildConfig(tile=16, shard_size=1)
+    build_split(d, out, "train", cfg)
+    st = os.stat(label)
+    vals = np.unique(ids)
+    Image.fromarray(np.where(ids == vals[0], vals[-1], ids).astype(np.uint8)).save(label, compress_level=0)
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns))
+    default = build_split(d, out, "train", cfg)
+    checked = build_split(d, out, "train", cfg, check_content=True)
+    # the default is expected to miss it (documented); the row counts --check-content
+    return 1, int(default.built == 0 and checked.built == 1)
+
+
+@row("11 refine: label-map link / mask leaving PRED_DIR: refused, nothing written")
+def row_refine_confinement(tmp: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    from segfix_data.refine.directory import refine_directory
+    from segfix_data.refine.offsets import write_offsets
+
+    key = "frankfurt_000000_000294"
+    off, cases = tmp / "r_off", []
+    write_offsets(off / f"{key}_leftImg8bit.npz", np.zeros((8, 8), np.uint8), np.full((8, 8), 255, np.uint8), 8)
+    for kind in ("map link", "mask"):
+        pred, out = tmp / f"r_pred_{kind[:3]}", tmp / f"r_out_{kind[:3]}"
+        pred.mkdir()
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(pred / f"{key}_a.png")
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp / "outside.png")
+        if kind == "map link":
+            os.symlink(tmp / "outside.png", pred / f"{key}_z.png")
+        else:
+            (pred / f"{key}_pred.txt").write_text("../outside.png 26 0.9\n")
+        refused = _raises(lambda: refine_directory(pred, out, off), ValueError, "outside PRED_DIR")
+        cases.append(refused and not (out.exists() and any(out.rglob("*"))))
+    return len(cases), sum(cases)
+
+
+def issue18_rows(tmp: Path) -> list[dict]:
+    """Run every registered row: ``[{"row", "cases", "handled"}]``."""
+    out = []
+    for name, fn in ROWS.items():
+        sub = tmp / f"row{len(out)}"
+        sub.mkdir()
+        try:
+            cases, handled = fn(sub)
+        except Exception as e:  # a row that crashes counts as not handled
+            cases, handled = 1, 0
+            name = f"{name} (crashed: {type(e).__name__}: {str(e)[:80]})"
+        out.append({"row": name, "cases": cases, "handled": handled})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer trials (for the tests)")
@@ -473,7 +665,7 @@ def main() -> None:
                "damage": damage(tmp, clean, n_damage, rng),
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
                "bad_inputs": bad_inputs(tmp),
-               "integrity": integrity_cases(tmp)}
+               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp)}
     res["seconds"] = time.perf_counter() - t0
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
@@ -496,6 +688,9 @@ def main() -> None:
           f"{g['handled']}/{g['kinds']} handled")
     for kind, ok in g["by_kind"].items():
         print(f"  {'ok ' if ok else 'NOT'} {kind}")
+    print("\nissue 18 rows (cases handled / cases):")
+    for r in res["rows"]:
+        print(f"  {'ok ' if r['handled'] == r['cases'] else 'NOT'} {r['handled']}/{r['cases']}  {r['row']}")
     print(f"({res['seconds']:.0f} s)")
     path = write_json("fault_injection", path=args.out,
                       payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,

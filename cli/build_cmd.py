@@ -8,6 +8,7 @@ import time
 
 import click
 
+from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
@@ -109,10 +110,16 @@ class _Progress:
               help="Also store direction targets where gamma < distance <= this many pixels, for "
                    "`segfix train --direction-pixels predicted|both` (paper preset; 0: off) [3 x gamma].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--check-content", is_flag=True,
+              help="On resume, also hash every source file (BLAKE2b) and rebuild frames whose bytes "
+                   "changed; the default compares size and mtime only, which misses an edit that keeps "
+                   "both (touch -r).")
+@max_image_pixels_option
 def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksize, num_directions,
               border_is_boundary, jobs, backend, scheduler, on_error, images, image_format, tile,
               codec, level, image_level, shard_size, overwrite, class_map, image_glob, label_glob,
-              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, direction_band, quiet):
+              allow_unpaired, img_suffix, seg_suffix, reduce_zero_label, class_names_file, direction_band, quiet,
+              max_image_pixels, check_content):
     """Build targets shards from DATASET_DIR into OUT_DIR/<split>/.
 
     Rerunning the same command resumes an interrupted build, rebuilds frames whose source files
@@ -131,7 +138,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
         tile=tile, codec=codec, level=level, image_level=image_level, shard_size=shard_size,
         class_map=class_map, image_glob=image_glob, label_glob=label_glob,
         img_suffix=img_suffix, seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label,
-        class_names=class_names)
+        class_names=class_names, max_image_pixels=max_image_pixels)
     if splits:
         splits = [_datasets.resolve_split(layout, dataset_dir, s) for s in splits]
     else:
@@ -144,7 +151,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
         with _Progress(split, quiet) as bar:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
                                               backend=backend, scheduler=scheduler, on_error=on_error,
-                                              overwrite=overwrite, progress=bar,
+                                              overwrite=overwrite, progress=bar, check_content=check_content,
                                               command=_resume_command(dataset_dir, out_dir)))
     _summary(results)
     if status == EXIT_OK and any(r.failed for r in results):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 from segfix_data.errors import SegfixUserError
 from segfix_data.atomic import atomic_write_json
@@ -92,9 +93,10 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--instances", is_flag=True,
               help="Score Cityscapes instance results (*_pred.txt + masks) with the official evaluator: "
                    "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
+@max_image_pixels_option
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
           seg_suffix, reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir,
-          plot_frames, instances):
+          plot_frames, instances, max_image_pixels):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 

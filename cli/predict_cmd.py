@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 
 
@@ -30,8 +31,9 @@ from cli._progress import progressbar
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Boundary probability threshold.")
 @click.option("--mat/--no-mat", default=False, help="Also write the authors' offsets .mat (key 'mat').")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@max_image_pixels_option
 def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_weight, tile, stride, batch,
-                threshold, mat, device):
+                threshold, mat, device, max_image_pixels):
     """Predict boundary and direction for every image and write one offsets file per image."""
     from segfix_train.predict import predict_images, resolve_checkpoint
 

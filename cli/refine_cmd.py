@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 
 from segfix_data.refine.directory import ID_SPACES, OffsetsSource, plan_directory, refine_directory, write_report
@@ -26,7 +27,8 @@ from segfix_data.shards import ShardOffsets, is_shard_dir
                    "(0..18), or 255. Ids are copied, never mixed, so any ids refine correctly without it.")
 @click.option("--skip-missing", is_flag=True,
               help="Copy predictions without offsets unchanged instead of failing.")
-def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing):
+@max_image_pixels_option
+def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing, max_image_pixels):
     """Refine every label map / instance result in PRED_DIR into OUT_DIR (same names and formats).
 
     Each boundary pixel takes the label its offset points to: L'(p) = L(clamp(p + s * o(p))).

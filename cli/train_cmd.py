@@ -53,9 +53,12 @@ import click
 @click.option("--from-scratch", is_flag=True, default=None,
               help="Train without --pretrained weights on purpose (otherwise a warning is printed).")
 @click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
+@click.option("--overwrite", is_flag=True, default=None,
+              help="Replace the earlier run in a non-empty RUN_DIR (its checkpoints, logs and config); "
+                   "without it (or --resume) a non-empty RUN_DIR is refused.")
 def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, batch, accum, crop, seed, lr, out,
               log_every, ckpt_every, val_every, val_max_images, num_workers, direction_pixels, device, amp,
-              config_file, pretrained, allow_partial_pretrained, from_scratch, resume, keep_best):
+              config_file, pretrained, allow_partial_pretrained, from_scratch, resume, keep_best, overwrite):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -73,7 +76,7 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
                   direction_pixels=direction_pixels, device=device, amp=amp, pretrained=pretrained,
                   allow_partial_pretrained=allow_partial_pretrained, from_scratch=from_scratch,
-                  resume=resume, keep_best=keep_best)
+                  resume=resume, keep_best=keep_best, overwrite=overwrite)
     if cfg.val_split == "":
         cfg.val_split = None
     for line in describe_sources(cfg):

@@ -13,7 +13,6 @@ Checkpoints are data, never code:
 """
 from __future__ import annotations
 
-import errno
 import glob
 import hashlib
 import os
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from segfix_data.atomic import atomic_path, atomic_write_json
 from segfix_data.errors import InputError
+from segfix_data.storage import StorageFull, storage_problem
 
 _NAME = re.compile(r"ckpt_(\d{8})\.pt$")
 DIGEST_SUFFIX = ".sha256"
@@ -100,11 +100,11 @@ def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
             digest = file_sha256(tmp)
             with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
                 f.write(f"{digest}  {os.path.basename(path)}\n")
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e):
-            raise OSError(e.errno or errno.ENOSPC, f"{path}: cannot save the checkpoint: disk full (no space "
-                          "left on the device, or quota exceeded); free space and rerun with --resume") from None
-        raise
+    except (OSError, RuntimeError) as e:  # torch's zip writer reports a failed write as RuntimeError
+        problem = storage_problem(e)
+        if problem is None:
+            raise
+        raise StorageFull(path, problem, "the checkpoint", "rerun the same command with --resume") from None
     if keep:
         for _, old in list_checkpoints(os.path.dirname(os.path.dirname(path)))[:-keep]:
             os.remove(old)
@@ -144,6 +144,24 @@ def verify_digest(path: str) -> None:
                               f"({want[:16]}...); use an earlier checkpoint")
 
 
+_UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL [\w.]+")
+_ADVICE = re.compile(r"weights.only|can still be loaded|trust the source|safe_globals|allowlist", re.I)
+
+
+def torch_load_reason(exc: BaseException) -> str:
+    """What ``torch.load`` objected to, without torch's advice: its text for a refused pickle tells
+    the reader to rerun with ``weights_only=False`` (code execution) or to allowlist the class, which
+    no segfix message may repeat. Returns the refused global when named, else torch's first sentence
+    free of that advice, else the exception's type."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    m = _UNSUPPORTED.search(text)
+    if m:
+        return m.group(0).replace("GLOBAL ", "")
+    sentences = [s.strip() for s in re.split(r"(?<=\.)\s+|\n", text) if s.strip()]
+    clean = [s for s in sentences if not _ADVICE.search(s)]
+    return clean[0][:200] if clean else type(exc).__name__
+
+
 def load_checkpoint(path: str, *, verify: bool = True) -> dict:
     """Read a checkpoint written by ``save_checkpoint`` (CPU tensors), as data only.
 
@@ -157,13 +175,12 @@ def load_checkpoint(path: str, *, verify: bool = True) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: refused: it holds objects other than tensors and plain types, "
-                              f"which could run code when loaded ({first[:200]}); only load checkpoints "
-                              "written by `segfix train`") from None
+                              f"which could run code when loaded ({torch_load_reason(e)}); only load "
+                              "checkpoints written by `segfix train`") from None
     except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
-        raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {e}); is it a "
-                              "segfix train checkpoint?") from None
+        raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {torch_load_reason(e)}); "
+                              "is it a segfix train checkpoint?") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise CheckpointError(f"{path}: not a segfix train checkpoint (needs 'model' and 'config' entries)")
     return state
@@ -193,7 +210,7 @@ def load_weights_file(path: str) -> object:
                          "and plain values (damaged, another format, or pickled objects that could run "
                          "code when loaded, which are refused)") from None
     except Exception as e:  # noqa: BLE001 -- name the file and the fix
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        msg = torch_load_reason(e)  # never torch's advice to disable weights_only
         raise InputError(f"cannot read {path!r} as a weights file ({msg}); expected a PyTorch "
                          f"checkpoint saved with torch.save holding only tensors and plain values") from e
 

@@ -73,6 +73,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda"
     sync_bn: bool = True  # SyncBatchNorm under DDP on CUDA (PyTorch has none on CPU)
     resume: bool = False
+    overwrite: bool = False  # without resume: replace the run already in ``out`` (segfix_train/rundir.py)
     stop_after: int | None = None  # testing aid: return after this step as if killed
     from_scratch: bool = False  # the user's word that no --pretrained is intended (no warning)
     recipe: str | None = None  # the recipe the settings started from (its values are the fields)

@@ -30,6 +30,7 @@ from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
 from .losses import band_note
 from .models import create_model
+from .rundir import claim_run_dir
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
 from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
 from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
@@ -94,7 +95,7 @@ RESUME_MAY_CHANGE = frozenset({
     "iters", "resume", "stop_after", "num_workers", "log_every", "ckpt_every", "val_every",
     "val_max_images", "val_split", "keep_checkpoints", "device", "amp", "channels_last", "out",
     "pretrained", "allow_partial_pretrained", "sync_bn", "from_scratch", "recipe", "sources", "base_lr",
-    "keep_best"})
+    "keep_best", "overwrite"})
 
 
 def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
@@ -151,7 +152,8 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
     open_set = open_set or default_open_set
     dd = _Dist(cfg.device)
     try:
-        return _train(cfg, dd, open_set, echo)
+        with claim_run_dir(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, main=dd.main, echo=echo):
+            return _train(cfg, dd, open_set, echo)
     finally:
         dd.close()
 

@@ -12,7 +12,6 @@ authors' tester. ``load_model`` reads our checkpoints and the authors' (``models
 """
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
@@ -20,6 +19,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from segfix_data.datasets.pixels import check_pixels
+from segfix_data.datasets.walk import glob_once
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
 from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint, load_weights_file
@@ -101,8 +102,8 @@ def find_images(spec: str) -> list[str]:
     if os.path.isdir(spec):
         paths = [os.path.join(r, f) for r, _, fs in os.walk(spec) for f in fs
                  if f.lower().endswith(IMAGE_SUFFIXES)]
-    else:
-        paths = [p for p in glob.glob(spec, recursive=True) if p.lower().endswith(IMAGE_SUFFIXES)]
+    else:  # a `**` glob walks each real directory once, whatever symbolic-link loops it meets
+        paths = [p for p in glob_once(spec) if p.lower().endswith(IMAGE_SUFFIXES)]
     if not paths:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found at {spec!r}")
     return sorted(paths)
@@ -246,10 +247,11 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     written, frac = [], []
     it = zip(paths, stems)
     for path, stem in (progress(list(it)) if progress else it):
+        check_pixels(path)  # a decompression bomb is refused (one line) before decoding
         try:
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
-        except OSError as e:
+        except (OSError, Image.DecompressionBombError) as e:
             raise InputError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
         if preset == "openseg":
             from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict

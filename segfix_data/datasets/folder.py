@@ -5,12 +5,12 @@ ids already (identity, 255 = ignore)."""
 from __future__ import annotations
 
 import os
-import glob
 from pathlib import Path
 
 from ._pairing import nothing_paired
 from .frame import Frame, require_dir, require_files, pair_by_stem
 from segfix_data.errors import InputError
+from .walk import glob_once
 
 
 def _by_suffix(files: list[Path], suffix: str) -> tuple[dict[str, Path], list[Path]]:
@@ -40,7 +40,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
     if bool(img_suffix) != bool(seg_suffix):
         raise InputError("the folder layout pairs by suffix only with both --img-suffix and --seg-suffix")
     ig, lg = image_glob.replace("{split}", split), label_glob.replace("{split}", split)
-    labels = require_files(sorted(Path(p) for p in glob.glob(str(root / lg), recursive=True)), root, lg)
+    labels = require_files(sorted(Path(p) for p in glob_once(root / lg)), root, lg)
     if not images:
         if seg_suffix:
             keyed, _ = _by_suffix(labels, seg_suffix)
@@ -48,7 +48,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
         else:
             pairs = sorted((p.stem, p) for p in labels)
         return [Frame(stem=k, split=split, image="", label=str(p)) for k, p in pairs], []
-    imgs = require_files(sorted(Path(p) for p in glob.glob(str(root / ig), recursive=True)), root, ig)
+    imgs = require_files(sorted(Path(p) for p in glob_once(root / ig)), root, ig)
     if not img_suffix:
         frames, unpaired = pair_by_stem(imgs, labels, split)
         rule = f"same file stem ({ig} with {lg})"

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 from segfix_data.errors import InputError
+from .walk import walk_once
+
 
 
 class LayoutError(InputError):
@@ -80,7 +82,7 @@ def unreadable_dirs(*dirs: Path) -> list[dict]:
     for d in dirs:
         if not os.path.isdir(d):  # a missing directory is the layout's own error, not a loss
             continue
-        for _ in os.walk(d, onerror=onerror, followlinks=True):
+        for _ in walk_once(d, onerror=onerror):  # each real directory once, whatever the links
             pass
     return sorted(out, key=lambda u: u["path"])
 

@@ -29,6 +29,7 @@ from . import labels as _labels
 from .frame import FrameError
 from .layouts import LAYOUTS
 from segfix_data.errors import InputError
+from .pixels import check_declared, check_pixels
 
 #: Largest raw id each layout's label table knows (ids above it are "outside the table").
 CITYSCAPES_MAX_LABEL_ID = 33
@@ -83,6 +84,7 @@ def decode_png(path: str, kind: str) -> np.ndarray | None:
     depth, colour = data[24], data[25]
     h = int.from_bytes(data[20:24], "big")
     w = int.from_bytes(data[16:20], "big")
+    check_declared(path, w, h)  # a bomb is refused before libspng allocates its pixels
     try:
         if kind == "rgb" and depth == 8 and colour in (0, 2, 6):  # grey, RGB, RGBA
             arr = spng.load(data, "RGB")
@@ -222,6 +224,7 @@ def _check_size(path: str, shape: tuple, expect: tuple | None, image_path: str |
 def image_size(path: str) -> tuple[int, int]:
     """(H, W) of an image file from its header (no decoding); raises :class:`FrameError`."""
     check_file(path, "image file", "restore it or remove its label")
+    check_pixels(path)
     try:
         with Image.open(path) as im:
             w, h = im.size
@@ -236,6 +239,7 @@ def image_size(path: str) -> tuple[int, int]:
 def read_image(path: str) -> np.ndarray:
     """Decode an image file to uint8 (H, W, 3) RGB (greyscale and palette images are expanded)."""
     check_file(path, "image file", "restore it or remove its label")
+    check_pixels(path)
     rgb = decode_png(path, "rgb")
     if rgb is not None:
         return rgb
@@ -294,6 +298,7 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
         uint8 (H, W) train ids, 255 = ignore.
     """
     check_file(path)
+    check_pixels(path)
     ids = decode_png(path, "ids")
     if ids is None:
         ids = _ids_array(path, _open_png(path), "label")
@@ -336,6 +341,7 @@ def read_instance_ids(path: str, *, expect_shape: tuple | None = None,
         int32 (H, W) raw instance ids.
     """
     check_file(path)
+    check_pixels(path)
     ids = decode_png(path, "ids")
     if ids is None:
         ids = _ids_array(path, _open_png(path), "instanceIds")

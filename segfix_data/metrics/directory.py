@@ -59,6 +59,7 @@ from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key
 from segfix_data.errors import InputError
+from segfix_data.datasets.pixels import check_pixels
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
@@ -71,6 +72,7 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
     else:
+        check_pixels(path)  # a decompression bomb is refused before decoding
         try:
             with Image.open(path) as im:
                 if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):

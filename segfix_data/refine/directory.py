@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from segfix_data.atomic import atomic_path
+from segfix_data.datasets.pixels import check_pixels
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from segfix_data.datasets.instance_list import read_instance_list
 from segfix_data.datasets.io import frame_key
@@ -141,6 +142,7 @@ def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
         if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
             raise InputError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
         return arr, {"kind": "npy"}
+    check_pixels(path)  # a decompression bomb is refused before decoding
     try:
         im = Image.open(path)
         im.load()
@@ -205,6 +207,22 @@ class RefineReport:
                 "masks": self.masks, "missing": self.missing or [], "source_kind": self.source_kind}
 
 
+def confined(pred_dir: Path, path: Path, what: str) -> Path:
+    """Where ``path`` really lies inside PRED_DIR: its resolved path (symbolic links followed,
+    ``..`` applied) relative to PRED_DIR resolved.
+
+    The one rule for everything refine reads (label maps, instance lists, the masks they list):
+    a file that resolves outside PRED_DIR is refused with ValueError naming it, so that refine never
+    reads, nor writes a refined copy of, a file the user did not put under PRED_DIR.
+    """
+    root = pred_dir.resolve()
+    real = path.resolve()
+    if not real.is_relative_to(root) or real == root:
+        raise InputError(f"{path}: {what} resolves to {real}, outside PRED_DIR {pred_dir} (a symbolic link "
+                         "or '..' leads out); copy the file under PRED_DIR or fix the link")
+    return real.relative_to(root)
+
+
 def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
     """Split PRED_DIR's files into label maps and instance lists (masks of a list are not maps)."""
     lists = [p for p in sorted(pred_dir.rglob("*.txt")) if _is_instance_list(p)]
@@ -258,6 +276,14 @@ def refine_directory(
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
         raise InputError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
+    # every file is confined to PRED_DIR before anything is written (no partial output)
+    for path in maps:
+        confined(pred_dir, path, "label map")
+    mask_plan = {}
+    for lst in lists:
+        confined(pred_dir, lst, "instance list")
+        mask_plan[lst] = [(lst.parent / e[0], confined(pred_dir, lst.parent / e[0], f"mask listed in {lst.name}"))
+                          for e in read_instance_list(lst)]
     report = RefineReport(missing=[], source_kind=source.kind)
 
     def lookup(path: Path):
@@ -290,13 +316,9 @@ def refine_directory(
 
     for lst in lists:
         rel = lst.relative_to(pred_dir)
-        entries = read_instance_list(lst)
         key = lookup(lst)
         fo = source.get(key, instance=True) if key is not None else None
-        mask_paths = [Path(os.path.normpath(lst.parent / e[0])) for e in entries]
-        for p in mask_paths:
-            if pred_dir.resolve() not in p.resolve().parents:
-                raise InputError(f"{lst}: mask {p} lies outside PRED_DIR {pred_dir}; keep masks under PRED_DIR")
+        mask_paths = [p for p, _ in mask_plan[lst]]
         loaded = [read_label_file(p) for p in mask_paths]
         if fo is not None:
             for p, (m, _) in zip(mask_paths, loaded):
@@ -308,8 +330,8 @@ def refine_directory(
             report.masks += len(refined)
         else:
             refined = [m for m, _ in loaded]
-        for p, m, (_, meta) in zip(mask_paths, refined, loaded):
-            write_label_file(out_dir / p.relative_to(pred_dir), m, meta)
+        for (_, mask_rel), m, (_, meta) in zip(mask_plan[lst], refined, loaded):
+            write_label_file(out_dir / mask_rel, m, meta)
         _atomic_save(out_dir / rel, lambda tmp: shutil.copyfile(lst, tmp))
         if progress:
             progress(1)

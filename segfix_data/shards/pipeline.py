@@ -32,10 +32,12 @@ from segfix_data.datasets import labels as _labels
 
 from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
 from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
-from .process import BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_stats
+from .process import (BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_hashes,
+                      source_stats)
 from .verify import PLAN, verify_samples
 from segfix_data.errors import InputError, SegfixUserError
 from .writer import ShardWriter
+from segfix_data.storage import storage_message, storage_problem
 
 #: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
 #: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
@@ -78,11 +80,15 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
         try:
-            with open(path, "rb") as f:
-                old = json.loads(f.read().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ParamsMismatch(f"{path}: not valid JSON ({exc}); pass --overwrite to rebuild the "
-                                 "split or choose another OUT_DIR") from None
+            with open(path) as f:
+                old = json.load(f)
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:  # damaged: never blocks --overwrite, and names the file
+            if not overwrite:
+                raise ParamsMismatch(f"{path}: cannot read the recorded build parameters ({exc}); pass "
+                                     "--overwrite to rebuild the split or choose another OUT_DIR") from None
+            old = None
         if old != params and not overwrite:
             keys = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
             diffs = ", ".join(f"{k}: {old.get(k)!r} -> {params.get(k)!r}" for k in keys)
@@ -92,14 +98,16 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
             for p in split_dir.iterdir():
                 if p.name.startswith(("shard-", "manifest.json", "build.json")):
                     p.unlink()
-    atomic_write_json(path, params)
+    _write_json(path, params)
 
 
-def _shard_ok(path: Path, frames: list, params: dict, variants, res: SplitResult) -> bool:
+def _shard_ok(path: Path, frames: list, params: dict, variants, res: SplitResult,
+              check_content: bool = False) -> bool:
     """A published shard is kept if it was built with ``params`` (the parameters it records:
     without them, or with others, it is stale whatever ``build.json`` says), holds exactly
     ``frames``, none failed (failed frames are tried again), every source file has the size and
-    mtime recorded when it was built, and every array checks out."""
+    mtime recorded when it was built (and, with ``check_content``, the same BLAKE2b digest of its
+    bytes: a shard recorded without digests is rebuilt), and every array checks out."""
     try:
         rec = read_records(path)
     except Exception:
@@ -113,7 +121,8 @@ def _shard_ok(path: Path, frames: list, params: dict, variants, res: SplitResult
         res.retried += len(rec["failed"])
         return False
     by_stem = {f.stem: f for f in frames}
-    changed = sum(1 for s in rec["samples"] if s.get("source_stats") != source_stats(by_stem[s["stem"]], variants))
+    changed = sum(1 for s in rec["samples"] if s.get("source_stats") != source_stats(by_stem[s["stem"]], variants)
+                  or (check_content and s.get("source_hashes") != source_hashes(by_stem[s["stem"]], variants)))
     if changed:
         res.changed += changed
         return False
@@ -160,23 +169,31 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
     from collections import deque
 
     from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
     frames = iter(todo)
     pending: deque = deque()
     try:
         for f in frames:
-            pending.append(ex.submit(process_frame, f, config, class_map))
+            pending.append((f, ex.submit(process_frame, f, config, class_map)))
             if len(pending) >= 2 * jobs:
                 break
         while pending:
-            r = pending.popleft().result()
+            f, fut = pending.popleft()
+            try:
+                r = fut.result()
+            except TerminatedWorkerError:  # SIGKILL, as the out-of-memory killer sends
+                raise BuildError(f"a build worker process died (killed, most likely by the out-of-memory "
+                                 f"killer) while building {f.label}; completed shards are kept: rerun the "
+                                 f"same command to resume, with fewer --jobs than {jobs} if memory is "
+                                 "short") from None
             nxt = next(frames, None)
             if nxt is not None:
-                pending.append(ex.submit(process_frame, nxt, config, class_map))
+                pending.append((nxt, ex.submit(process_frame, nxt, config, class_map)))
             yield r
     finally:
-        for fut in pending:
+        for _, fut in pending:
             fut.cancel()
 
 
@@ -204,7 +221,8 @@ class _SplitLock:
 
 def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: int = 1,
                 backend: str = "loky", scheduler: str | None = None, on_error: str = "fail",
-                overwrite: bool = False, progress=None, command: str | None = None) -> SplitResult:
+                overwrite: bool = False, progress=None, command: str | None = None,
+                check_content: bool = False) -> SplitResult:
     """Build (or resume) ``OUT_DIR/<split>``. See the module docstring.
 
     Args:
@@ -212,6 +230,8 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
             frame; a resume first reports the frames kept from the previous run at once).
         command: the command line that resumes this build, recorded in ``plan.json`` so that
             ``segfix-gt verify`` can name it for an interrupted build.
+        check_content: on resume, also compare each source file's BLAKE2b digest with the one
+            recorded (reads every source; catches edits that keep size and mtime).
 
     Raises:
         LayoutError: the split's directories are missing or empty.
@@ -235,12 +255,13 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
     with _SplitLock(split_dir):
         return _build_locked(dataset_dir, split_dir, config, frames, unpaired, class_map, res, t0,
                              jobs=jobs, backend=backend, scheduler=scheduler, on_error=on_error,
-                             overwrite=overwrite, progress=progress, command=command)
+                             overwrite=overwrite, progress=progress, command=command,
+                             check_content=check_content)
 
 
 def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unpaired, class_map,
                   res: SplitResult, t0: float, *, jobs, backend, scheduler, on_error, overwrite,
-                  progress, command=None) -> SplitResult:
+                  progress, command=None, check_content=False) -> SplitResult:
     split = split_dir.name
     params = dict(config.params(), split=split, dataset_dir=str(Path(dataset_dir).resolve()))
     _check_params(split_dir, params, overwrite)
@@ -252,13 +273,13 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
         if _STALE.match(p.name) or (p.name.startswith("shard-") and p.name not in names):
             p.unlink()
     (split_dir / MANIFEST).unlink(missing_ok=True)
-    atomic_write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
+    _write_json(split_dir / PLAN, {"shards": len(names), "frames": len(frames),
                                                  "command": command})
     done = set()
     for k, name in enumerate(names):
         path = split_dir / name
         if path.exists():
-            if _shard_ok(path, plan[k], params, config.variants, res):
+            if _shard_ok(path, plan[k], params, config.variants, res, check_content):
                 done.add(k)
             else:
                 path.unlink()
@@ -300,10 +321,11 @@ def _build_locked(dataset_dir, split_dir: Path, config: BuildConfig, frames, unp
 
 
 def _write_error(path: Path, exc: OSError) -> BuildError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(exc):
-        why = "disk full (no space left on the device, or quota exceeded)"
-        fix = "free space on that disk (or choose another OUT_DIR) and rerun the same command"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    problem = storage_problem(exc)  # disk full, quota, file-size limit (EFBIG: SIGXFSZ is ignored)
+    if problem is not None:
+        return BuildError(storage_message(path, problem, "", "rerun the same command to resume "
+                                          "(completed shards are kept)"))
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = f"permission denied ({exc.strerror})"
         fix = "make OUT_DIR writable or choose another one"
     else:
@@ -315,7 +337,9 @@ def _write_error(path: Path, exc: OSError) -> BuildError:
 def _write_shard(path: Path, results: list, params: dict) -> None:
     try:
         _write_shard_file(path, results, params)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # h5py reports some failed writes as RuntimeError
+        if not isinstance(exc, OSError) and storage_problem(exc) is None:
+            raise
         raise _write_error(path, exc) from None
 
 
@@ -360,11 +384,16 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
                                   for v, c in boundary.items()},
     }
     manifest[CHECKSUM_KEY] = manifest_checksum(manifest)
-    try:
-        atomic_write_json(split_dir / MANIFEST, manifest)
-    except OSError as exc:
-        raise _write_error(split_dir / MANIFEST, exc) from None
+    _write_json(split_dir / MANIFEST, manifest)
     return manifest
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """``atomic_write_json``; a failed write (disk full, file-size limit, ...) is a BuildError naming ``path``."""
+    try:
+        atomic_write_json(path, data)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
 
 
 def build(dataset_dir, out_dir, splits, config: BuildConfig, **kwargs) -> list[SplitResult]:

@@ -14,6 +14,7 @@ import numpy as np
 from segfix_data import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
+from segfix_data.datasets import pixels as _pixels
 
 from . import codec as _codec
 from .format import FORMAT_VERSION
@@ -53,6 +54,8 @@ class BuildConfig:
             on the *predicted* boundary (paper Sec. 3.2) has targets where the prediction spills
             past the ground-truth band. None: ``DIRECTION_BAND_FACTOR * gamma`` (15 px at gamma
             5); 0 (and any value <= gamma): off. The ``openseg`` preset stores none.
+        max_image_pixels: the decompression-bomb limit of the workers (None: PIL's default; see
+            :mod:`segfix_data.datasets.pixels`); a run option, not a build parameter.
     """
 
     layout: str = "cityscapes"
@@ -77,6 +80,7 @@ class BuildConfig:
     reduce_zero_label: bool = False
     class_names: tuple | None = None
     direction_band: float | None = None
+    max_image_pixels: int | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in _datasets.LAYOUTS:
@@ -140,6 +144,7 @@ class BuildConfig:
     def params(self) -> dict:
         """The JSON-able build parameters (compared on a rerun into the same OUT_DIR)."""
         p = dataclasses.asdict(self)
+        del p["max_image_pixels"]  # how far a run trusts image headers, not what it builds
         p["variants"] = list(self.variants)
         for k in ("img_suffix", "seg_suffix", "reduce_zero_label", "class_names"):  # new keys: only
             if not p[k]:                                    # when set, so older builds still resume
@@ -190,6 +195,28 @@ def source_stats(frame: _datasets.Frame, variants) -> dict:
     return out
 
 
+def source_hashes(frame: _datasets.Frame, variants) -> dict:
+    """``{path: BLAKE2b-128 hex digest of the file's bytes}`` of the same files as
+    :func:`source_stats` (None where unreadable).
+
+    Recorded with each sample (``source_hashes``); ``segfix-gt build --check-content`` compares them
+    on resume, catching an edit that kept the size and the mtime (``touch -r``), which the default
+    size + mtime check misses.
+    """
+    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
+    out = {}
+    for p in paths:
+        try:
+            h = hashlib.blake2b(digest_size=16)
+            with open(p, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            out[p] = h.hexdigest()
+        except OSError:
+            out[p] = None
+    return out
+
+
 _WATCHDOG_PID = None
 
 
@@ -226,8 +253,10 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     """
     from segfix_data.targets import instance_targets, min_distance_bound, semantic_targets
 
+    _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
+        hashes = source_hashes(frame, config.variants)
         arrays = {}
         enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level, codec=config.codec)  # noqa: E731
         if config.images and config.image_format == "tiles":
@@ -259,7 +288,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
             # does not depend on gamma; the capped EDT is exact up to the band's bound)
             wide = {**over, "gamma": band, "distance_bound": min_distance_bound(band, p["ksize"])}
         record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
-                  "source_stats": stats,
+                  "source_stats": stats, "source_hashes": hashes,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":

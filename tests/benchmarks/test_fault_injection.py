@@ -18,3 +18,4 @@ def test_fault_injection_quick(tmp_path):
     assert "bad input kinds handled" in r.stdout
     g = res["integrity"]  # issue 18 points 1, 5, 6, 7, 8
     assert g["kinds"] >= 13 and g["handled"] == g["kinds"], g["by_kind"]
+    assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]

@@ -118,6 +118,6 @@ def test_disk_full_on_save_names_the_file_and_leaves_nothing(tmp_path, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(torch, "save", full)
     path = ckpt.checkpoint_path(str(tmp_path), 3)
-    with pytest.raises(OSError, match="ckpt_00000003.pt: cannot save the checkpoint: disk full"):
+    with pytest.raises(OSError, match="ckpt_00000003.pt: cannot write the checkpoint: disk full"):
         ckpt.save_checkpoint(path, _payload(3))
     assert list((tmp_path / "checkpoints").iterdir()) == []

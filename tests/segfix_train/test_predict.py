@@ -124,3 +124,26 @@ def test_cli_predict_writes_offsets_and_mat(tmp_path, checkpoint):
     r = CliRunner().invoke(main, ["predict", "--checkpoint", checkpoint, "--images", str(tmp_path / "none*.png"),
                                   "--out", str(out)])
     assert r.exit_code != 0 and "no images" in r.output
+
+
+def test_cli_predict_refuses_a_bomb_in_one_line(tmp_path, checkpoint):
+    """Issue 18 (points 3, 9): a PNG declaring 30000x30000 is refused from its header, one line, exit 2;
+    --max-image-pixels reaches predict (a lowered limit refuses a normal image)."""
+    from cli.main import main
+    from segfix_data.datasets.pixels import set_max_image_pixels
+    from segfix_data.synthetic.bombs import write_png_bomb
+
+    bomb = write_png_bomb(tmp_path / "imgs" / "bomb.png")
+    try:
+        r = CliRunner().invoke(main, ["predict", "--checkpoint", checkpoint, "--images", str(tmp_path / "imgs"),
+                                      "--out", str(tmp_path / "off")])
+        assert r.exit_code == 2, r.output
+        assert f"{bomb}: declares 30000x30000" in r.output and "--max-image-pixels" in r.output
+        assert "Traceback" not in r.output and "internal error" not in r.output
+        bomb.unlink()
+        Image.fromarray(scene(0, 20, 30)[0]).save(tmp_path / "imgs" / "small.png")
+        r = CliRunner().invoke(main, ["predict", "--checkpoint", checkpoint, "--images", str(tmp_path / "imgs"),
+                                      "--out", str(tmp_path / "off"), "--max-image-pixels", "599"])
+        assert r.exit_code == 2 and "30x20 = 600 pixels" in r.output, r.output
+    finally:
+        set_max_image_pixels(None)

@@ -121,7 +121,8 @@ def test_val_jsonl_has_the_deltas_and_keep_best_keeps_the_best_gain(tmp_path):
     load_model(str(tmp_path / "best.pt"))
     assert any(ln.startswith("kept ") for ln in lines)
     # a fresh run in the same directory starts its own record
-    train(resolve(**{**cfg.to_dict(), "iters": 3, "keep_best": False}), open_set=fake_open, echo=lambda s: None)
+    train(resolve(**{**cfg.to_dict(), "iters": 3, "keep_best": False, "overwrite": True}), open_set=fake_open,
+          echo=lambda s: None)
     assert not (tmp_path / "best.pt").exists() and not (tmp_path / "best.json").exists()
 
 
