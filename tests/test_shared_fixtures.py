@@ -1,0 +1,43 @@
+"""The shared fixtures (``../shared``) are optional on a fresh clone and required under CI.
+
+A test reaches them only through ``tests.support.paths.shared_path``: absent, it skips with one
+reason naming the missing path; under ``CI=true`` it fails instead, so CI cannot pass by skipping.
+"""
+import pytest
+
+from tests.support import openseg_model, paths
+
+
+@pytest.fixture
+def no_shared(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "SHARED", tmp_path / "shared")
+    monkeypatch.delenv("CI", raising=False)
+
+
+def test_missing_shared_skips_with_one_reason_naming_the_path(no_shared, tmp_path):
+    with pytest.raises(pytest.skip.Exception, match="needs the shared fixtures") as info:
+        openseg_model.fixture_path("hrnet18_keys.json")
+    assert str(tmp_path / "shared" / "fixtures" / "openseg_model") in str(info.value)
+    with pytest.raises(pytest.skip.Exception, match="needs the shared fixtures"):
+        paths.parity_dir()
+
+
+@pytest.mark.parametrize("value", ["true", "1", "True"])
+def test_missing_shared_fails_under_ci(no_shared, monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        openseg_model.fixture_path("hrnet18_keys.json")
+
+
+@pytest.mark.parametrize("value", ["", "0", "false"])
+def test_ci_unset_or_false_still_skips(no_shared, monkeypatch, value):
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.skip.Exception):
+        paths.model_dir()
+
+
+def test_present_shared_is_returned(monkeypatch, tmp_path):
+    (tmp_path / "fixtures" / "openseg_parity").mkdir(parents=True)
+    monkeypatch.setattr(paths, "SHARED", tmp_path)
+    monkeypatch.setenv("CI", "true")
+    assert paths.parity_dir() == tmp_path / "fixtures" / "openseg_parity"
