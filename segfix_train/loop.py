@@ -31,6 +31,7 @@ from .config import TrainConfig, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, device_batch, make_loader, val_items
 from .losses import segfix_loss
 from .models import create_model
+from .preflight import check_val_split, require_images
 from .validate import COUNTS, count, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
@@ -220,7 +221,11 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
 
     entries = shard_entries(cfg)
     sets = [open_set(d, split) for d, split, _ in entries]
+    require_images(sets, [f"{d}:{split}" for d, split, _ in entries])
+    if cfg.val_split:
+        check_val_split(entries[0][0], cfg.val_split)
     val_set = open_set(entries[0][0], cfg.val_split) if cfg.val_split else None
+    require_images([val_set] if val_set is not None else [], [f"{entries[0][0]}:{cfg.val_split}"])
     m = int(sets[0].params.get("num_directions", 8))
 
     torch.manual_seed(cfg.seed)
