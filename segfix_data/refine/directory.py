@@ -8,9 +8,10 @@
 * a shard directory from ``segfix-gt build`` (``<split>/manifest.json``): the stored ground-truth
   boundary and direction, the oracle of the paper's Table 1.
 
-Predictions are matched to offsets by Cityscapes frame key (``city_seq_frame``, so
-``aachen_000000_000019_leftImg8bit.png`` meets ``aachen_000000_000019_gtFine_labelIds`` offsets)
-or else by file stem. Each prediction file gives one output file with the same relative path, name
+Predictions are matched to offsets by frame key (:func:`segfix_data.datasets.io.frame_key`): the
+Cityscapes ``city_seq_frame`` (``aachen_000000_000019_leftImg8bit.png`` meets
+``aachen_000000_000019_gtFine_labelIds`` offsets), the name without the layout's suffixes
+(``suffixes``: ``s0_rgb.png`` meets ``s0.npz``), or else the file stem. Each prediction file gives one output file with the same relative path, name
 and format (PNG mode and palette kept; ``.npy`` kept). Cityscapes instance results (a ``.txt`` with
 lines ``relative/mask.png classId score`` next to the mask PNGs) are refined mask by mask; the
 ``.txt`` is copied unchanged, so class ids and scores are untouched.
@@ -70,10 +71,10 @@ def _load_offsets_mat(path: Path) -> np.ndarray:
     return load_openseg_offsets_mat(path)
 
 
-def _index_files(root: Path, suffix: str) -> dict[str, Path]:
+def _index_files(root: Path, suffix: str, suffixes=()) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for p in sorted(root.rglob(f"*{suffix}")):
-        key = frame_key(p)
+        key = frame_key(p, suffixes)
         if key in files:
             raise ValueError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
                              "keep one per frame")
@@ -84,13 +85,19 @@ def _index_files(root: Path, suffix: str) -> dict[str, Path]:
 class OffsetsSource:
     """Offsets per frame key from a predict / ``.mat`` / shard directory (see module doc).
 
+    Args:
+        suffixes: the layout's ``--img-suffix`` / ``--seg-suffix``, cut off offsets file names
+            (:func:`segfix_data.datasets.io.frame_key`); a shard set's own suffixes (its manifest)
+            are always cut off its stems.
+
     Attributes:
         kind: "predict", "mat" or "shards".
         keys: the frame keys available.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, suffixes=()) -> None:
         self.root = Path(root)
+        suffixes = tuple(s for s in suffixes if s)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
                                     "`segfix predict` output, a folder of .mat offsets or a shard folder)")
@@ -102,14 +109,15 @@ class OffsetsSource:
             self.kind = "shards"
             for m in manifests:
                 ds = ShardSet(self.root, m.parent.name)
+                own = tuple(ds.params.get(k) for k in ("img_suffix", "seg_suffix") if ds.params.get(k))
                 for i, s in enumerate(ds.samples):
-                    self._shards[frame_key(s["stem"])] = (ds, i)
+                    self._shards[frame_key(s["stem"], suffixes + own)] = (ds, i)
             self.keys = set(self._shards)
             return
-        self._files = _index_files(self.root, ".npz")
+        self._files = _index_files(self.root, ".npz", suffixes)
         self.kind = "predict"
         if not self._files:
-            self._files = _index_files(self.root, ".mat")
+            self._files = _index_files(self.root, ".mat", suffixes)
             self.kind = "mat"
         if not self._files:
             raise ValueError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
@@ -248,6 +256,7 @@ def refine_directory(
     id_space: str | None = None,
     strict: bool = True,
     progress=None,
+    suffixes=(),
 ) -> RefineReport:
     """Refine every prediction under ``pred_dir`` into ``out_dir`` (same relative paths).
 
@@ -263,6 +272,9 @@ def refine_directory(
         strict: raise when a prediction has no offsets (else copy it unchanged, listed in
             ``missing``).
         progress: optional callable ``progress(n)`` called after each file.
+        suffixes: the layout's ``--img-suffix`` / ``--seg-suffix``: a prediction named after its
+            image (``s0_rgb.png``) meets the offsets of frame ``s0``
+            (:func:`segfix_data.datasets.io.frame_key`).
 
     Returns:
         A :class:`RefineReport`.
@@ -274,14 +286,15 @@ def refine_directory(
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
     if out_dir.resolve() == pred_dir.resolve():
         raise ValueError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
-    source = offsets if isinstance(offsets, OffsetsSource) else OffsetsSource(offsets)
+    suffixes = tuple(s for s in suffixes if s)
+    source = offsets if isinstance(offsets, OffsetsSource) else OffsetsSource(offsets, suffixes)
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
         raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
     report = RefineReport(missing=[], source_kind=source.kind)
 
     def lookup(path: Path):
-        key = frame_key(path)
+        key = frame_key(path, suffixes)
         if key in source.keys:
             return key
         if strict:
