@@ -37,7 +37,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
     """
     root = Path(root)
     require_dir(root, "dataset root")
-    if bool(img_suffix) != bool(seg_suffix):
+    if images and bool(img_suffix) != bool(seg_suffix):  # labels alone need only seg_suffix
         raise ValueError("the folder layout pairs by suffix only with both --img-suffix and --seg-suffix")
     ig, lg = image_glob.replace("{split}", split), label_glob.replace("{split}", split)
     labels = require_files(sorted(Path(p) for p in glob.glob(str(root / lg), recursive=True)), root, lg)

@@ -365,10 +365,12 @@ def evaluate_directory(
     preds = find_predictions(pred_dir, suffixes_of(img_suffix, seg_suffix))
     missing = sorted(set(gts) - set(preds))
     if missing:
+        extra = sorted(set(preds) - set(gts))
+        found = f"; found predictions of frames {', '.join(extra[:3])}" if extra else ""
         raise ValueError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
-                         f"(e.g. {', '.join(missing[:3])}); predictions are matched by frame key: the "
-                         "Cityscapes city_seq_frame, the name without --img-suffix/--seg-suffix, or "
-                         "the file stem")
+                         f"(e.g. {', '.join(missing[:3])}{found}); predictions are matched by frame key: "
+                         "the Cityscapes city_seq_frame, the name without --img-suffix/--seg-suffix "
+                         "(pass the dataset's suffixes), or the file stem")
     units = {float(t) >= 1 for t in thresholds}
     if len(units) > 1:
         raise ValueError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "

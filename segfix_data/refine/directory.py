@@ -298,8 +298,10 @@ def refine_directory(
         if key in source.keys:
             return key
         if strict:
+            hint = ("" if suffixes else "; if file names carry the dataset's suffixes (s0_rgb.png for "
+                    "frame s0), pass --img-suffix/--seg-suffix")
             raise ValueError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
-                             "predict offsets for it or pass --skip-missing")
+                             f"predict offsets for it or pass --skip-missing{hint}")
         report.missing.append(str(path.relative_to(pred_dir)))
         return None
 

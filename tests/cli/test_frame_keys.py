@@ -113,3 +113,16 @@ def test_predict_img_suffix_that_no_image_has_is_one_line(tmp_path, run):
     res = CliRunner().invoke(main, ["predict", "--checkpoint", str(run), "--images", str(data / "images"),
                                     "--out", str(tmp_path / "off"), "--img-suffix", "_left.png"])
     assert res.exit_code == 2 and "--img-suffix '_left.png'" in res.output, res.output
+
+
+def test_names_with_suffixes_but_no_suffix_option_say_which_option(tmp_path, run):
+    data = write_folder(tmp_path / "data", 1)
+    _segfix("predict", "--checkpoint", run, "--images", data / "images", "--out", tmp_path / "off",
+            "--img-suffix", "_rgb.png", "--device", "cpu")
+    preds = _predictions({"s0_rgb.png": data / "labels" / "s0_mask.png"}, tmp_path / "pred")
+    res = CliRunner().invoke(main, ["refine", str(preds), str(tmp_path / "out"), "--offsets", str(tmp_path / "off")])
+    assert res.exit_code == 2 and "'s0_rgb'" in res.output and "--img-suffix" in res.output, res.output
+    res = CliRunner().invoke(main, ["eval", str(data), str(preds), "--layout", "folder", "--label-glob", "labels/*",
+                                    "--seg-suffix", "_mask.png", "--id-space", "trainIds"])
+    assert res.exit_code == 2 and "found predictions of frames s0_rgb" in res.output, res.output
+    assert "--img-suffix" in res.output
