@@ -28,7 +28,7 @@ def _parse_px(ctx, param, value):
 
 def _run(gt_dir, pred_dir, label, **kw):
     n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
-                              seg_suffix=kw.get("seg_suffix")))
+                              seg_suffix=kw.get("seg_suffix"), label_glob=kw.get("label_glob")))
     with progressbar(length=n, label=label) as bar:
         return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
 
@@ -75,8 +75,16 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--px", "px", callback=_parse_px, metavar="R1,R2,..",
               help="Boundary F tolerances in pixels (e.g. 1,2,3) instead of the paper's fractions of "
                    "the image diagonal (0.0003,0.0006,0.0009: 1/2/3 px at 2048x1024 only).")
-@click.option("--img-suffix", help="mmseg: image file name ending (default .jpg), as segfix-gt build.")
-@click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending.")
+@click.option("--img-suffix", help="mmseg (default .jpg), folder: image file name ending, as segfix-gt build; "
+                                 "cut off prediction names (s0_rgb.png is frame s0).")
+@click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending; cut off the "
+                                 "frame names.")
+@click.option("--label-glob", help="folder: the label glob of segfix-gt build ({split} is replaced); "
+                                 "default: every *.png (*SEG_SUFFIX) below GT_DIR[/SPLIT].")
+@click.option("--image-glob", help="folder: accepted so that build's options can be reused; eval reads "
+                                 "no image.")
+@click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
+              help="folder: the JSON class map of segfix-gt build (raw id -> train id, 255 = ignore).")
 @click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order); sets the number of classes.")
@@ -95,8 +103,8 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
                    "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
 @max_image_pixels_option
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
-          seg_suffix, reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir,
-          plot_frames, instances, max_image_pixels):
+          seg_suffix, label_glob, image_glob, class_map, reduce_zero_label, class_names_file, no_boundary,
+          json_path, baseline, plots_dir, plot_frames, instances, max_image_pixels):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 
@@ -114,8 +122,16 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
         class_names = read_class_names(class_names_file) if class_names_file else None
     except SegfixUserError as exc:
         raise click.UsageError(str(exc)) from None
-    split = resolve_eval_split(gt_dir, layout, split)
-    kw = dict(layout=layout, split=split, id_space=id_space, num_classes=num_classes,
+    folder_only = [o for o, v in (("--label-glob", label_glob), ("--image-glob", image_glob),
+                                  ("--class-map", class_map)) if v]
+    if folder_only and layout != "folder":
+        raise click.UsageError(f"{', '.join(folder_only)}: folder layout only (--layout folder)")
+    if class_map:
+        from segfix_data.datasets.io import load_class_map
+
+        class_map = load_class_map(class_map)
+    split = resolve_eval_split(gt_dir, layout, split, label_glob)
+    kw = dict(label_glob=label_glob, class_map=class_map, layout=layout, split=split, id_space=id_space, num_classes=num_classes,
               thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
               boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
               seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
@@ -138,7 +154,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
     if plots_dir:
         from segfix_data.metrics.plots import plot_directory
 
-        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix))
+        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
+                                  label_glob=label_glob))
         pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids")}
         with progressbar(length=n, label="plots") as bar:
             paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,

@@ -31,9 +31,13 @@ from cli._progress import progressbar
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Boundary probability threshold.")
 @click.option("--mat/--no-mat", default=False, help="Also write the authors' offsets .mat (key 'mat').")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--img-suffix", default=None,
+              help="The dataset's image name ending (as segfix-gt build --img-suffix, e.g. _rgb.png): "
+                   "only such images, each written as <frame key>.npz (s0_rgb.png -> s0.npz), the name "
+                   "build, refine and eval give the frame.")
 @max_image_pixels_option
 def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_weight, tile, stride, batch,
-                threshold, mat, device, max_image_pixels):
+                threshold, mat, device, max_image_pixels, img_suffix):
     """Predict boundary and direction for every image and write one offsets file per image."""
     from segfix_train.predict import predict_images, resolve_checkpoint
 
@@ -46,6 +50,7 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
     res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
                          batch=batch or (1 if preset == "openseg" else 4), device=device,
                          threshold=threshold, write_mat=mat, preset=preset, openseg_mode=openseg_mode,
-                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar)
+                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar,
+                         img_suffix=img_suffix)
     click.echo(f"wrote {len(res.written)} offsets files to {out_dir} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")

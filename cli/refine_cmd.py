@@ -27,17 +27,23 @@ from segfix_data.shards import ShardOffsets, is_shard_dir
                    "(0..18), or 255. Ids are copied, never mixed, so any ids refine correctly without it.")
 @click.option("--skip-missing", is_flag=True,
               help="Copy predictions without offsets unchanged instead of failing.")
+@click.option("--img-suffix", default=None,
+              help="The dataset's image file name ending (as segfix-gt build / segfix predict): cut off "
+                   "prediction and offsets names, so s0_rgb.png meets the offsets of frame s0.")
+@click.option("--seg-suffix", default=None, help="The dataset's label file name ending, cut off the same way.")
 @max_image_pixels_option
-def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing, max_image_pixels):
+def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing, max_image_pixels, img_suffix, seg_suffix):
     """Refine every label map / instance result in PRED_DIR into OUT_DIR (same names and formats).
 
     Each boundary pixel takes the label its offset points to: L'(p) = L(clamp(p + s * o(p))).
     """
-    src = ShardOffsets(source) if is_shard_dir(source) else OffsetsSource(source)
+    suffixes = tuple(s for s in (img_suffix, seg_suffix) if s)
+    src = ShardOffsets(source, suffixes) if is_shard_dir(source) else OffsetsSource(source, suffixes)
     maps, lists = plan_directory(Path(pred_dir))
     with progressbar(length=len(maps) + len(lists), label="refining") as bar:
         report = refine_directory(pred_dir, out_dir, src, scale=scale, iterations=iterations,
-                                  id_space=id_space, strict=not skip_missing, progress=bar.update)
+                                  id_space=id_space, strict=not skip_missing, progress=bar.update,
+                                  suffixes=suffixes)
     write_report(out_dir, report, {"pred_dir": str(pred_dir), "offsets": str(source), "source_kind": src.kind,
                                    # the factors actually applied (the defaults resolved)
                                    "scale": 2 if scale is None else scale,

@@ -65,7 +65,7 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
     Metrics go to RUN_DIR/train.jsonl and RUN_DIR/val.jsonl; the resolved configuration to
     RUN_DIR/config.json.
     """
-    from segfix_train.config import describe_sources, resolve
+    from segfix_train.config import resolve
     from segfix_train.loop import train
 
     if val_split is not None and val_split.lower() in ("", "none"):
@@ -79,8 +79,6 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
                   resume=resume, keep_best=keep_best, overwrite=overwrite)
     if cfg.val_split == "":
         cfg.val_split = None
-    for line in describe_sources(cfg):
-        click.echo(line)
     metrics = train(cfg, echo=click.echo)
     if metrics:
         click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))

@@ -26,10 +26,11 @@ import torch.distributed as dist
 
 from segfix_data.errors import InputError
 from . import checkpoint as ckpt
-from .config import TrainConfig, save_json, shard_entries
+from .config import TrainConfig, describe_sources, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
 from .losses import band_note
 from .models import create_model
+from .preflight import check_val_split, require_images
 from .rundir import claim_run_dir
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
 from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
@@ -239,8 +240,14 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
 
     entries = shard_entries(cfg)
     sets = [open_set(d, split) for d, split, _ in entries]
+    require_images(sets, [f"{d}:{split}" for d, split, _ in entries])
+    if cfg.val_split:
+        check_val_split(entries[0][0], cfg.val_split)
     val_set = open_set(entries[0][0], cfg.val_split) if cfg.val_split else None
+    require_images([val_set] if val_set is not None else [], [f"{entries[0][0]}:{cfg.val_split}"])
     m = int(sets[0].params.get("num_directions", 8))
+    for line in describe_sources(cfg):  # once the shards are known to be usable
+        say(line)
     if note := band_note([ds.params for ds in sets], cfg.direction_pixels):
         say(note)
 

@@ -200,8 +200,24 @@ class PredictResult:
     boundary_fraction: float
 
 
-def _stem(path: str) -> str:
-    return os.path.splitext(os.path.basename(path))[0]
+def frame_names(paths: Sequence[str], img_suffix: str | None = None) -> tuple[list[str], list[str]]:
+    """``(paths, names)``: the offsets file name (without ``.npz``) of each image.
+
+    Without ``img_suffix``: the file stem (``aachen_..._leftImg8bit``; refine and eval reduce a
+    Cityscapes name to its ``city_seq_frame`` key themselves). With it (the dataset's
+    ``--img-suffix``, e.g. ``_rgb.png``): only images whose name ends in it, each named by its frame
+    key, the name without the suffix (``s0_rgb.png`` -> ``s0``), as ``segfix-gt build`` names the
+    frame (:func:`segfix_data.datasets.io.frame_key`).
+    """
+    if not img_suffix:
+        return list(paths), [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    from segfix_data.datasets.io import frame_key
+
+    kept = [p for p in paths if os.path.basename(p).endswith(img_suffix)]
+    if not kept:
+        raise FileNotFoundError(f"no image name ends in --img-suffix {img_suffix!r} (e.g. "
+                                f"{os.path.basename(paths[0])}); pass the suffix the images have")
+    return kept, [frame_key(p, (img_suffix,)) for p in kept]
 
 
 PRESETS = ("segfix", "openseg")
@@ -211,11 +227,13 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                    stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
                    write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
                    openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
-                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+                   progress: Callable[[Iterable], Iterator] | None = None,
+                   img_suffix: str | None = None) -> PredictResult:
     """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
-    the file name without extension; two images with one stem are refused.
+    the file name without extension, or with ``img_suffix`` the frame key (:func:`frame_names`);
+    two images with one name are refused.
 
     ``preset``: ``"segfix"`` (ours: RGB input, ``tile``/``stride`` windows, probabilities at the
     input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
@@ -232,7 +250,7 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     from segfix_data.refine.offsets import write_offsets
 
     paths = find_images(images) if isinstance(images, str) else list(images)
-    stems = [_stem(p) for p in paths]
+    paths, stems = frame_names(paths, img_suffix)
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
         raise InputError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .frame import Frame, LayoutError
+from .frame import Frame, LayoutError, frame_key
 
 
 def split_list_file(split: str) -> Path | None:
@@ -77,8 +77,7 @@ def pair_by_suffix(img_dir: Path, ann_dir: Path, img_suffix: str, seg_suffix: st
     frames = []
     for key in wanted:
         lab, img = labels.get(key), imgs.get(key)
-        stem = Path(key + img_suffix).name
-        stem = stem[: -len(Path(stem).suffix)] if Path(stem).suffix else stem
+        stem = frame_key(Path(key + img_suffix).name, (img_suffix,))  # the key without directories
         if lab is not None and (img is not None or not images):
             image = img if img is not None else img_dir / f"{key}{img_suffix}"
             frames.append(Frame(stem=stem, split=split, image=str(image), label=str(lab)))

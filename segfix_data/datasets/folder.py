@@ -1,6 +1,7 @@
 """Any folder: an image glob and a label glob, paired by file stem or, with ``img_suffix`` /
 ``seg_suffix``, by the file name with the suffix cut off (``a_leftImg8bit.png`` pairs with
-``a_gtFine_labelTrainIds.png``). Labels are converted by a class map; without one they are train
+``a_gtFine_labelTrainIds.png``) and the frame key is that name (``a``, see
+:func:`segfix_data.datasets.io.frame_key`). Labels are converted by a class map; without one they are train
 ids already (identity, 255 = ignore)."""
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 from pathlib import Path
 
 from ._pairing import nothing_paired
-from .frame import Frame, require_dir, require_files, pair_by_stem
+from .frame import Frame, frame_key, require_dir, require_files, pair_by_stem
 from segfix_data.errors import InputError
 from .walk import glob_once
 
@@ -37,7 +38,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
     """
     root = Path(root)
     require_dir(root, "dataset root")
-    if bool(img_suffix) != bool(seg_suffix):
+    if images and bool(img_suffix) != bool(seg_suffix):  # labels alone need only seg_suffix
         raise InputError("the folder layout pairs by suffix only with both --img-suffix and --seg-suffix")
     ig, lg = image_glob.replace("{split}", split), label_glob.replace("{split}", split)
     labels = require_files(sorted(Path(p) for p in glob_once(root / lg)), root, lg)
@@ -47,7 +48,7 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
             pairs = sorted(keyed.items())
         else:
             pairs = sorted((p.stem, p) for p in labels)
-        return [Frame(stem=k, split=split, image="", label=str(p)) for k, p in pairs], []
+        return [Frame(stem=frame_key(k), split=split, image="", label=str(p)) for k, p in pairs], []
     imgs = require_files(sorted(Path(p) for p in glob_once(root / ig)), root, ig)
     if not img_suffix:
         frames, unpaired = pair_by_stem(imgs, labels, split)
@@ -55,7 +56,8 @@ def folder_frames(root: str | os.PathLike, split: str, image_glob: str, label_gl
     else:
         ki, oi = _by_suffix(imgs, img_suffix)
         kl, ol = _by_suffix(labels, seg_suffix)
-        frames = [Frame(stem=ki[k].stem, split=split, image=str(ki[k]), label=str(kl[k]))
+        frames = [Frame(stem=frame_key(ki[k].name, (img_suffix,)), split=split, image=str(ki[k]),
+                        label=str(kl[k]))
                   for k in sorted(ki.keys() & kl.keys())]
         unpaired = [{"stem": k, "path": str(ki[k]), "problem": f"image without a label (no <name>{seg_suffix})"}
                     for k in sorted(ki.keys() - kl.keys())]

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 from segfix_data.errors import InputError
 from .walk import walk_once
 
+_FRAME_KEY = re.compile(r"^(.+?_\d{6}_\d{6})(?:_|$)")
 
 
 class LayoutError(InputError):
@@ -110,3 +112,30 @@ def pair_by_stem(images: list[Path], labels: list[Path], split: str) -> tuple[li
                  for s in sorted(by_stem_lab.keys() - by_stem_img.keys())]
     unpaired.sort(key=lambda u: u["stem"])
     return frames, unpaired
+
+
+def frame_key(path: str | os.PathLike, suffixes=()) -> str:
+    """The frame key of a file: the one name every tool (build, predict, refine, eval) gives a frame.
+
+    * A name ending in one of ``suffixes`` (a layout's image or label suffix, ``--img-suffix`` /
+      ``--seg-suffix`` such as ``_rgb.png`` or ``_gtFine_labelTrainIds.png``) loses it:
+      ``s0_rgb.png`` -> ``s0``. A suffix also matches with another extension (``s0_rgb.npz``
+      or ``.npy`` for ``_rgb.png``), so offsets and predictions named after the image agree;
+      a bare extension (``.jpg``) strips nothing more than the extension.
+    * Then a Cityscapes name gives ``city_seq_frame``
+      (``aachen_000000_000019_leftImg8bit`` -> ``aachen_000000_000019``), anything else its stem.
+    """
+    name = Path(path).name
+    stem = Path(name).stem
+    for suffix in suffixes:
+        if not suffix:
+            continue
+        core = suffix[: -len(Path(suffix).suffix)] if Path(suffix).suffix else suffix
+        if name.endswith(suffix) and len(name) > len(suffix):
+            stem = name[: -len(suffix)]
+            break
+        if core and stem.endswith(core) and len(stem) > len(core):
+            stem = stem[: -len(core)]
+            break
+    m = _FRAME_KEY.match(stem)
+    return m.group(1) if m else stem

@@ -17,16 +17,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import stat
-from pathlib import Path
 
 import numba
 import numpy as np
 from PIL import Image
 
 from . import labels as _labels
-from .frame import FrameError
+from .frame import FrameError, frame_key  # noqa: F401  (frame_key: its historical home)
 from .layouts import LAYOUTS
 from segfix_data.errors import InputError
 from .pixels import check_declared, check_pixels
@@ -36,7 +34,6 @@ CITYSCAPES_MAX_LABEL_ID = 33
 ADE20K_MAX_LABEL_ID = _labels.ADE20K_NUM_CLASSES
 
 _ID_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
-_FRAME_KEY = re.compile(r"^(.+?_\d{6}_\d{6})(?:_|$)")
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -351,10 +348,3 @@ def read_instance_ids(path: str, *, expect_shape: tuple | None = None,
     _check_range(path, ids, (ids >= 0) & (cls <= CITYSCAPES_MAX_LABEL_ID),
                  "Cityscapes instanceIds (labelIds 0..33, class*1000+k)")
     return ids.astype(np.int32)
-
-
-def frame_key(path: str | os.PathLike) -> str:
-    """Cityscapes frame key ``city_seq_frame`` of a file name, else the file's stem."""
-    stem = Path(path).stem
-    m = _FRAME_KEY.match(stem)
-    return m.group(1) if m else stem

@@ -118,13 +118,16 @@ def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]
     return [str(c) for c in range(num_classes)]
 
 
-def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None) -> str | None:
+def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None,
+                       label_glob: str | None = None) -> str | None:
     """The split to score: ``split`` (or the layout's default, :data:`EVAL_SPLITS`) as named on
     disk; a voc / mmseg split list file is kept. Raises ``LayoutError`` (a ``ValueError``) listing
     the splits found when it is absent."""
     if layout not in LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     split = EVAL_SPLITS[layout] if split is None else split
+    if layout == "folder" and label_glob:  # the glob says where a split is ({split})
+        return split
     if split is None or layout == "gta5" or split_list_file(split) is not None:
         return split if layout != "gta5" else None
     where = {"cityscapes": f"{cityscapes_label_root(gt_dir)}/<split>",
@@ -134,16 +137,17 @@ def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None
     return normalise_split(split, available_splits(layout, gt_dir), where)
 
 
-def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_suffix) -> dict[str, Path]:
-    """voc / mmseg: frame key -> label file of the layout's frames (labels only, no image read)."""
+def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_suffix,
+                         label_glob: str | None = None) -> dict[str, Path]:
+    """voc / mmseg / folder with ``label_glob``: frame key -> label file of the layout's frames
+    (labels only, no image read), keyed as ``segfix-gt build`` names them (``Frame.stem``)."""
     from segfix_data.datasets import find_frames
 
-    frames, _ = find_frames(layout, root, split, img_suffix=img_suffix, seg_suffix=seg_suffix, images=False)
-    suffix = seg_suffix or ".png"
+    frames, _ = find_frames(layout, root, split or "", img_suffix=img_suffix, seg_suffix=seg_suffix,
+                            image_glob=label_glob, label_glob=label_glob, images=False)
     out: dict[str, Path] = {}
     for f in frames:
-        name = Path(f.label).name
-        key = frame_key(name[: -len(suffix)] if layout == "mmseg" and name.endswith(suffix) else name)
+        key = frame_key(f.stem)
         if key in out:
             raise InputError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f.label}")
         out[key] = Path(f.label)
@@ -151,18 +155,21 @@ def _frames_ground_truth(root: Path, layout: str, split: str, img_suffix, seg_su
 
 
 def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None, *,
-                      img_suffix: str | None = None, seg_suffix: str | None = None) -> dict[str, Path]:
+                      img_suffix: str | None = None, seg_suffix: str | None = None,
+                      label_glob: str | None = None) -> dict[str, Path]:
     """Frame key -> ground-truth file of one split (see the module table; ``split`` as resolved
     by :func:`resolve_eval_split`).
 
-    ``img_suffix`` / ``seg_suffix``: mmseg pairing; ``seg_suffix`` also filters the folder layout's files.
+    ``img_suffix`` / ``seg_suffix``: mmseg pairing; ``seg_suffix`` also filters the folder layout's
+    files and is cut off their names (``s0_mask.png`` is frame ``s0``). ``label_glob``: folder
+    layout, the labels as ``segfix-gt build --label-glob`` finds them (``{split}`` replaced).
     """
     root = Path(gt_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: ground-truth directory not found")
-    split = resolve_eval_split(root, layout, split)
-    if layout in ("voc", "mmseg"):
-        return _frames_ground_truth(root, layout, split, img_suffix, seg_suffix)
+    split = resolve_eval_split(root, layout, split, label_glob)
+    if layout in ("voc", "mmseg") or (layout == "folder" and label_glob):
+        return _frames_ground_truth(root, layout, split, img_suffix, seg_suffix, label_glob)
     if layout == "cityscapes":
         files = sorted((cityscapes_label_root(root) / split).glob("*/*_gtFine_labelIds.png"))
         where = "gtFine/<split>/<city>/*_gtFine_labelIds.png"
@@ -180,15 +187,24 @@ def find_ground_truth(gt_dir: str | os.PathLike, layout: str, split: str | None,
         raise InputError(f"{root}: no ground truth found ({where}) for layout {layout!r}, split {split!r}")
     out: dict[str, Path] = {}
     for f in files:
-        key = frame_key(f)
+        key = frame_key(f, (seg_suffix,) if layout == "folder" and seg_suffix else ())
         if key in out:
             raise InputError(f"{root}: two ground-truth files for frame {key!r}: {out[key]} and {f}")
         out[key] = f
     return out
 
 
-def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
-    """Frame key -> prediction file (PNG or ``.npy``, searched recursively)."""
+def suffixes_of(img_suffix: str | None, seg_suffix: str | None) -> tuple[str, ...]:
+    """The layout suffixes given (for :func:`find_predictions`)."""
+    return tuple(s for s in (img_suffix, seg_suffix) if s)
+
+
+def find_predictions(pred_dir: str | os.PathLike, suffixes=()) -> dict[str, Path]:
+    """Frame key -> prediction file (PNG or ``.npy``, searched recursively).
+
+    ``suffixes``: the layout's ``img_suffix`` / ``seg_suffix``; a prediction named after its image
+    or label (``s0_rgb.png``) is frame ``s0`` as one named by the key (``s0.png``), see
+    :func:`segfix_data.datasets.io.frame_key`."""
     root = Path(pred_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: prediction directory not found")
@@ -196,7 +212,7 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
     for f in sorted(root.rglob("*")):
         if f.suffix not in _PRED_SUFFIXES or not f.is_file():
             continue
-        key = frame_key(f)
+        key = frame_key(f, suffixes)
         if key in out:
             raise InputError(f"{root}: two predictions for frame {key!r}: {out[key]} and {f}; keep one")
         out[key] = f
@@ -204,9 +220,14 @@ def find_predictions(pred_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
-                    reduce_zero_label: bool = False) -> np.ndarray:
+                    reduce_zero_label: bool = False, class_map: np.ndarray | None = None) -> np.ndarray:
     """Ground-truth raw ids -> train ids (uint8, 255 = ignore); ``reduce_zero_label`` (mmseg,
-    folder): 0 is ignore and k is class k-1."""
+    folder): 0 is ignore and k is class k-1; ``class_map`` (folder): the table of
+    :func:`segfix_data.datasets.io.load_class_map` (raw ids not in it are ignored)."""
+    if class_map is not None and layout == "folder":
+        inside = (ids >= 0) & (ids < class_map.size)
+        mapped = np.where(inside, class_map[np.where(inside, ids, 0)], -1).astype(np.int64)
+        return np.where((mapped >= 0) & (mapped < num_classes), mapped, 255)
     if reduce_zero_label:
         ids = _labels.reduce_zero_label(ids).astype(np.int64)
     if layout in ("cityscapes", "gta5"):
@@ -316,6 +337,8 @@ def evaluate_directory(
     seg_suffix: str | None = None,
     reduce_zero_label: bool = False,
     class_names=None,
+    label_glob: str | None = None,
+    class_map: np.ndarray | None = None,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -328,7 +351,8 @@ def evaluate_directory(
         allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
             module doc) instead of stopping.
         progress: optional callable ``progress(n)`` called after each frame.
-        img_suffix, seg_suffix, reduce_zero_label: mmseg (and folder) options, as ``segfix-gt build``.
+        img_suffix, seg_suffix, reduce_zero_label, label_glob: mmseg and folder options, as
+            ``segfix-gt build`` takes them; ``class_map``: folder, the table of ``--class-map``.
         class_names: names of the train ids (their count is the number of classes for mmseg/folder).
 
     Returns:
@@ -338,14 +362,18 @@ def evaluate_directory(
         (``{threshold: {"HxW": pixels}}``).
     """
     k = num_classes_of(layout, num_classes, class_names)
-    split = resolve_eval_split(gt_dir, layout, split)
-    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
-    preds = find_predictions(pred_dir)
+    split = resolve_eval_split(gt_dir, layout, split, label_glob)
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
+                            label_glob=label_glob)
+    preds = find_predictions(pred_dir, suffixes_of(img_suffix, seg_suffix))
     missing = sorted(set(gts) - set(preds))
     if missing:
+        extra = sorted(set(preds) - set(gts))
+        found = f"; found predictions of frames {', '.join(extra[:3])}" if extra else ""
         raise InputError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
-                         f"(e.g. {', '.join(missing[:3])}); predictions are matched by Cityscapes frame "
-                         "key (city_seq_frame) or file stem")
+                         f"(e.g. {', '.join(missing[:3])}{found}); predictions are matched by frame key: "
+                         "the Cityscapes city_seq_frame, the name without --img-suffix/--seg-suffix "
+                         "(pass the dataset's suffixes), or the file stem")
     units = {float(t) >= 1 for t in thresholds}
     if len(units) > 1:
         raise InputError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
@@ -353,7 +381,8 @@ def evaluate_directory(
     score = SegmentationScore(k, thresholds, boundary=boundary)
     sizes = set()
     for key, gpath in gts.items():
-        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
+        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label,
+                             class_map=class_map)
         raw = read_ids(preds[key])
         if raw.shape != gt.shape:
             raise InputError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "

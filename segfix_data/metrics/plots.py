@@ -273,7 +273,8 @@ def _safe(key: str) -> str:
 def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str = "cityscapes",
                    split: str = "val", id_space: str = "labelIds", num_classes: int | None = None,
                    img_suffix: str | None = None, seg_suffix: str | None = None,
-                   reduce_zero_label: bool = False, class_names=None, result: dict | None = None,
+                   reduce_zero_label: bool = False, class_names=None, label_glob: str | None = None,
+                   class_map=None, result: dict | None = None,
                    baseline_result: dict | None = None, frames: int = 4, max_px: int = 30,
                    progress=None) -> list[Path]:
     """Write the pictures of the module docstring into ``out_dir``; returns their paths.
@@ -284,23 +285,26 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
     from segfix_data.datasets.io import read_image
 
     from .directory import (find_ground_truth, find_predictions, gt_to_train_ids, num_classes_of,
-                            pred_to_train_ids, read_ids)
+                            pred_to_train_ids, read_ids, suffixes_of)
     from .report import compare
 
     plt_check = require_matplotlib  # fail before the long pass when matplotlib is missing
     plt_check()
     out_dir = Path(out_dir)
     k = num_classes_of(layout, num_classes, class_names)
-    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
-    preds = find_predictions(pred_dir)
-    bases = find_predictions(baseline_dir) if baseline_dir else None
+    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
+                            label_glob=label_glob)
+    suffixes = suffixes_of(img_suffix, seg_suffix)
+    preds = find_predictions(pred_dir, suffixes)
+    bases = find_predictions(baseline_dir, suffixes) if baseline_dir else None
     for name, found in (("PRED_DIR", preds), ("baseline", bases)):
         if found is not None and set(gts) - set(found):
             missing = sorted(set(gts) - set(found))
             raise InputError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
 
     def load(key):
-        gt = gt_to_train_ids(read_ids(gts[key]), layout, k, reduce_zero_label=reduce_zero_label)
+        gt = gt_to_train_ids(read_ids(gts[key]), layout, k, reduce_zero_label=reduce_zero_label,
+                             class_map=class_map)
         pr = pred_to_train_ids(read_ids(preds[key]), layout, id_space, k)
         ba = pred_to_train_ids(read_ids(bases[key]), layout, id_space, k) if bases else None
         return gt, pr, ba

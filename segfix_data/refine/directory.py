@@ -10,9 +10,10 @@
   :class:`segfix_data.shards.ShardOffsets` (the shard package owns the format; the CLI opens it and
   passes it in, so this module does not import the shards).
 
-Predictions are matched to offsets by Cityscapes frame key (``city_seq_frame``, so
-``aachen_000000_000019_leftImg8bit.png`` meets ``aachen_000000_000019_gtFine_labelIds`` offsets)
-or else by file stem. Each prediction file gives one output file with the same relative path, name
+Predictions are matched to offsets by frame key (:func:`segfix_data.datasets.io.frame_key`): the
+Cityscapes ``city_seq_frame`` (``aachen_000000_000019_leftImg8bit.png`` meets
+``aachen_000000_000019_gtFine_labelIds`` offsets), the name without the layout's suffixes
+(``suffixes``: ``s0_rgb.png`` meets ``s0.npz``), or else the file stem. Each prediction file gives one output file with the same relative path, name
 and format (PNG mode and palette kept; ``.npy`` kept). Cityscapes instance results (a ``.txt`` with
 lines ``relative/mask.png classId score`` next to the mask PNGs) are refined mask by mask; the
 ``.txt`` is copied unchanged, so class ids and scores are untouched.
@@ -75,10 +76,10 @@ def _load_offsets_mat(path: Path, expect_shape=None) -> np.ndarray:
     return load_openseg_offsets_mat(path, expect_shape)
 
 
-def _index_files(root: Path, suffix: str) -> dict[str, Path]:
+def _index_files(root: Path, suffix: str, suffixes=()) -> dict[str, Path]:
     files: dict[str, Path] = {}
     for p in sorted(root.rglob(f"*{suffix}")):
-        key = frame_key(p)
+        key = frame_key(p, suffixes)
         if key in files:
             raise InputError(f"{root}: two offsets files for frame {key!r}: {files[key]} and {p}; "
                              "keep one per frame")
@@ -93,23 +94,28 @@ class OffsetsSource:
     interface (``kind``, ``root``, ``keys``, ``get(key, instance=...)``); :func:`refine_directory`
     takes either.
 
+    Args:
+        suffixes: the layout's ``--img-suffix`` / ``--seg-suffix``, cut off offsets file names
+            (:func:`segfix_data.datasets.io.frame_key`).
+
     Attributes:
         kind: "predict" or "mat".
         keys: the frame keys available.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, suffixes=()) -> None:
         self.root = Path(root)
+        suffixes = tuple(s for s in suffixes if s)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: offsets directory not found (--offsets takes a "
                                     "`segfix predict` output, a folder of .mat offsets or a shard folder)")
         if any(self.root.glob("*/manifest.json")):
             raise InputError(f"{self.root}: a shard directory; read its stored targets with "
                              "segfix_data.shards.ShardOffsets (`segfix refine --offsets` does)")
-        self._files = _index_files(self.root, ".npz")
+        self._files = _index_files(self.root, ".npz", suffixes)
         self.kind = "predict"
         if not self._files:
-            self._files = _index_files(self.root, ".mat")
+            self._files = _index_files(self.root, ".mat", suffixes)
             self.kind = "mat"
         if not self._files:
             raise InputError(f"{self.root}: no offsets found (no */manifest.json, *.npz or *.mat); "
@@ -245,6 +251,7 @@ def refine_directory(
     id_space: str | None = None,
     strict: bool = True,
     progress=None,
+    suffixes=(),
 ) -> RefineReport:
     """Refine every prediction under ``pred_dir`` into ``out_dir`` (same relative paths).
 
@@ -261,6 +268,9 @@ def refine_directory(
         strict: raise when a prediction has no offsets (else copy it unchanged, listed in
             ``missing``).
         progress: optional callable ``progress(n)`` called after each file.
+        suffixes: the layout's ``--img-suffix`` / ``--seg-suffix``: a prediction named after its
+            image (``s0_rgb.png``) meets the offsets of frame ``s0``
+            (:func:`segfix_data.datasets.io.frame_key`).
 
     Returns:
         A :class:`RefineReport`.
@@ -272,7 +282,8 @@ def refine_directory(
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
     if out_dir.resolve() == pred_dir.resolve():
         raise InputError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
-    source = OffsetsSource(offsets) if isinstance(offsets, (str, os.PathLike)) else offsets
+    suffixes = tuple(s for s in suffixes if s)
+    source = OffsetsSource(offsets, suffixes) if isinstance(offsets, (str, os.PathLike)) else offsets
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
         raise InputError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
@@ -287,12 +298,14 @@ def refine_directory(
     report = RefineReport(missing=[], source_kind=source.kind)
 
     def lookup(path: Path):
-        key = frame_key(path)
+        key = frame_key(path, suffixes)
         if key in source.keys:
             return key
         if strict:
+            hint = ("" if suffixes else "; if file names carry the dataset's suffixes (s0_rgb.png for "
+                    "frame s0), pass --img-suffix/--seg-suffix")
             raise InputError(f"{path}: no offsets for frame {key!r} in {source.root} ({source.kind}); "
-                             "predict offsets for it or pass --skip-missing")
+                             f"predict offsets for it or pass --skip-missing{hint}")
         report.missing.append(str(path.relative_to(pred_dir)))
         return None
 

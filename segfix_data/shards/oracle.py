@@ -34,7 +34,9 @@ def is_shard_dir(root: str | os.PathLike) -> bool:
 
 
 class ShardOffsets:
-    """Every built split of ROOT, indexed by frame key (``city_seq_frame`` or the file stem).
+    """Every built split of ROOT, indexed by frame key (``city_seq_frame``, the stem without the
+    dataset's suffixes, or the file stem): ``suffixes`` (``--img-suffix`` / ``--seg-suffix``) and
+    each split's own (its build parameters) are cut off the stored stems.
 
     Attributes:
         kind: "shards".
@@ -44,7 +46,7 @@ class ShardOffsets:
 
     kind = "shards"
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, suffixes=()) -> None:
         self.root = Path(root)
         manifests = sorted(self.root.glob("*/manifest.json"))
         if not manifests:
@@ -53,8 +55,9 @@ class ShardOffsets:
         self._samples: dict[str, tuple[ShardSet, int]] = {}
         for m in manifests:
             ds = ShardSet(self.root, m.parent.name)
+            own = tuple(ds.params.get(k) for k in ("img_suffix", "seg_suffix") if ds.params.get(k))
             for i, s in enumerate(ds.samples):
-                self._samples[frame_key(s["stem"])] = (ds, i)
+                self._samples[frame_key(s["stem"], tuple(x for x in suffixes if x) + own)] = (ds, i)
         self.keys = set(self._samples)
 
     def get(self, key: str, *, instance: bool = False, expect_shape=None) -> StoredOffsets:

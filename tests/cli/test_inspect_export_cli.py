@@ -1,5 +1,4 @@
 """`segfix-gt inspect` and `segfix-gt export` on a tiny dataset built with `segfix-gt build`."""
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,7 +6,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.gt import main
-from tests.support.paths import PARITY_DIR
+from tests.support.paths import parity_dir
 from segfix_data import instance_targets, semantic_targets
 from segfix_data.interop import load_openseg_targets_mat
 from segfix_data.datasets.labels import cityscapes_instance_ids_to_openseg_segments, cityscapes_label_ids_to_train_ids
@@ -103,12 +102,11 @@ def test_export_refuses_paper_shards_and_missing_splits(built, tmp_path):
     assert res.exit_code == 2 and "--format" in res.output
 
 
-FIXTURES = Path(PARITY_DIR)
-
-
 def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
     """End to end: PNGs -> build --preset openseg -> export == the authors' generator's output."""
     import shutil
+
+    fixtures = parity_dir()
 
     data = tmp_path / "cs"
     stems = {}
@@ -118,9 +116,9 @@ def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
         img = data / "leftImg8bit" / "val" / "frankfurt"
         gt.mkdir(parents=True, exist_ok=True)
         img.mkdir(parents=True, exist_ok=True)
-        shutil.copy(FIXTURES / f"{name}_labelIds.png", gt / f"{base}_gtFine_labelIds.png")
-        shutil.copy(FIXTURES / f"{name}_instanceIds.png", gt / f"{base}_gtFine_instanceIds.png")
-        w, h = Image.open(FIXTURES / f"{name}_labelIds.png").size
+        shutil.copy(fixtures / f"{name}_labelIds.png", gt / f"{base}_gtFine_labelIds.png")
+        shutil.copy(fixtures / f"{name}_instanceIds.png", gt / f"{base}_gtFine_instanceIds.png")
+        w, h = Image.open(fixtures / f"{name}_labelIds.png").size
         Image.new("RGB", (w, h), (90, 90, 90)).save(img / f"{base}_leftImg8bit.png")
         stems[name] = f"{base}_leftImg8bit"
     out, dest = tmp_path / "shards", tmp_path / "mat"
@@ -130,7 +128,7 @@ def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
         res = _invoke("export", out, dest, "--format", "openseg-mat", "--variant", variant)
         assert res.exit_code == 0, res.output
     for name, stem in stems.items():
-        ref = np.load(FIXTURES / f"{name}_openseg.npz")
+        ref = np.load(fixtures / f"{name}_openseg.npz")
         sem = load_openseg_targets_mat(dest / "val" / "semantic" / f"{stem}.mat")
         ins = load_openseg_targets_mat(dest / "val" / "instance" / f"{stem}.mat")
         np.testing.assert_array_equal(sem["depth"], ref["depth"])

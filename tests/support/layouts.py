@@ -86,3 +86,18 @@ def write_mmseg(root, splits=None, *, img_suffix: str = "_leftImg8bit.png",
             Image.fromarray(_labels.cityscapes_label_ids_to_train_ids(lab)).save(
                 root / "ann_dir" / split / sub / f"{name}{seg_suffix}")
     return root
+
+
+def write_folder(root, count: int = 3, *, img_suffix: str = "_rgb.png", seg_suffix: str = "_mask.png",
+                 height: int = 48, width: int = 64) -> Path:
+    """A folder-layout tree ``images/s<k><img_suffix>`` (RGB) and ``labels/s<k><seg_suffix>``
+    (train ids, 255 = ignore); build it with ``--layout folder --image-glob 'images/*'
+    --label-glob 'labels/*' --img-suffix ... --seg-suffix ...``. Frame keys: ``s0``, ``s1``, ..."""
+    root = Path(root)
+    for d in ("images", "labels"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for k in range(count):
+        img, lab, _ = draw_cityscapes_frame(200 + k, height, width)
+        Image.fromarray(img).save(root / "images" / f"s{k}{img_suffix}")
+        Image.fromarray(_labels.cityscapes_label_ids_to_train_ids(lab)).save(root / "labels" / f"s{k}{seg_suffix}")
+    return root

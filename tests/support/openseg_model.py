@@ -9,12 +9,12 @@ import os
 import numpy as np
 import torch
 
-from tests.support.paths import MODEL_DIR
+from tests.support.paths import model_dir
 ARCHS = {"hrnet18": "hrnet_w18", "hrnet2x20": "hrnet2x20"}
 
 
 def fixture_path(name: str) -> str:
-    return os.path.join(MODEL_DIR, name)
+    return os.path.join(model_dir(), name)
 
 
 def authors_state_dict(arch: str) -> dict[str, torch.Tensor]:

@@ -69,7 +69,8 @@ def test_mmseg_pairs_cityscapes_names_by_suffix(tmp_path):
                              seg_suffix="_gtFine_labelTrainIds.png")
     assert len(frames) == 3 and un == []
     for f in frames:
-        assert f.image.endswith("_leftImg8bit.png") and f.stem.endswith("_leftImg8bit")
+        # the frame key is the name without the suffix, as predict, refine and eval name the frame
+        assert f.image.endswith("_leftImg8bit.png") and f.stem == f.image.split("/")[-1][: -len("_leftImg8bit.png")]
         assert f.label.replace("ann_dir", "img_dir").replace("_gtFine_labelTrainIds", "_leftImg8bit") == f.image
 
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from tests.support.paths import PARITY_DIR
+from tests.support.paths import parity_dir
 from tests.support.oracles import (
     brute_force_sqdist, openseg_instance_reference, openseg_reference, per_label_gradient,
 )
@@ -172,12 +172,12 @@ def test_rejects_bad_parameters(kwargs, match):
 # --- openseg preset ---------------------------------------------------------------------------
 
 def _png(name):
-    return np.array(Image.open(os.path.join(PARITY_DIR, name)))
+    return np.array(Image.open(os.path.join(parity_dir(), name)))
 
 
 @pytest.mark.parametrize("stem", ["cityscapes_a", "cityscapes_b"])
 def test_openseg_matches_the_authors_cityscapes_files(stem):
-    ref = np.load(os.path.join(PARITY_DIR, f"{stem}_openseg.npz"))
+    ref = np.load(os.path.join(parity_dir(), f"{stem}_openseg.npz"))
     train_ids = cityscapes_label_ids_to_train_ids(_png(f"{stem}_labelIds.png"))
     got = semantic_targets(train_ids, preset="openseg").to_openseg()
     assert got["deg_reduce"] == 2
@@ -190,7 +190,7 @@ def test_openseg_matches_the_authors_cityscapes_files(stem):
 
 
 def test_openseg_matches_the_authors_ade20k_file():
-    ref = np.load(os.path.join(PARITY_DIR, "ade20k_a_openseg.npz"))
+    ref = np.load(os.path.join(parity_dir(), "ade20k_a_openseg.npz"))
     got = semantic_targets(ade20k_to_train_ids(_png("ade20k_a_annotation.png")),
                            preset="openseg").to_openseg()
     assert np.array_equal(got["depth"], ref["depth"])
