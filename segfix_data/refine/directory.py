@@ -253,7 +253,9 @@ def refine_directory(
 
     Args:
         pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
-        out_dir: output directory (created); files are written atomically.
+        out_dir: output directory (created). Outputs are written into a hidden sibling staging
+            directory and moved into ``out_dir`` only when every file is refined: a run that fails
+            leaves no partial output (the staging directory is removed).
         offsets: an :class:`OffsetsSource` or its directory.
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
         iterations: 1 = scheme (i); > 1 = scheme (ii).
@@ -279,6 +281,47 @@ def refine_directory(
     if not maps and not lists:
         raise ValueError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
     report = RefineReport(missing=[], source_kind=source.kind)
+    final_out, out_dir = out_dir, _staging_dir(out_dir)
+    try:
+        _refine_into(pred_dir, out_dir, source, maps, lists, report, scale, iterations, id_space,
+                     strict, progress)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    _publish(out_dir, final_out)
+    return report
+
+
+def _staging_dir(out_dir: Path) -> Path:
+    """A fresh hidden sibling of ``out_dir`` that the outputs are written into before publishing."""
+    import tempfile
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become OUT_DIR's mode on publishing
+    return staging
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move every file of ``staging`` to the same place under ``out_dir`` (one rename when
+    ``out_dir`` does not exist yet), then remove ``staging``."""
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    for p in sorted(staging.rglob("*")):
+        if p.is_file():
+            dest = out_dir / p.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refine_into(pred_dir, out_dir, source, maps, lists, report, scale, iterations, id_space, strict,
+                 progress) -> None:
+    """The body of :func:`refine_directory`: write every output under ``out_dir`` (the staging
+    directory)."""
 
     def lookup(path: Path):
         key = frame_key(path)
@@ -333,7 +376,6 @@ def refine_directory(
         _atomic_save(out_dir / rel, lambda tmp: shutil.copyfile(lst, tmp))
         if progress:
             progress(1)
-    return report
 
 
 def write_report(out_dir: str | os.PathLike, report: RefineReport, params: dict) -> Path:
