@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -182,8 +182,33 @@ def offsets_array(boundary: np.ndarray, direction: np.ndarray, m: int) -> np.nda
 
 @dataclass
 class PredictResult:
+    """``written``: offsets files written; ``boundary_fraction``: mean share of boundary pixels over
+    the written and kept files; ``kept``: complete files of an earlier run left as they were
+    (``overwrite=False``); ``skipped``: ``(image path, reason)`` of unreadable images
+    (``on_error="skip"``)."""
+
     written: list[str]
     boundary_fraction: float
+    kept: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: A boundary fraction above this is implausible (boundaries cover a few percent of the pixels):
+#: wrong weights, normalisation or preset rather than a real prediction.
+IMPLAUSIBLE_BOUNDARY_FRACTION = 0.5
+
+
+def _complete_output(npz: str, write_mat: bool) -> float | None:
+    """The boundary fraction of an earlier run's complete output for one image (its ``.npz``
+    reads back, and its ``.mat`` exists when asked for); None when it must be (re)written."""
+    from segfix_data.refine.offsets import read_offsets
+
+    if not os.path.isfile(npz) or (write_mat and not os.path.isfile(npz[:-4] + ".mat")):
+        return None
+    try:
+        return float(read_offsets(npz)["boundary"].mean())
+    except (ValueError, OSError):
+        return None
 
 
 def _stem(path: str) -> str:
@@ -197,7 +222,8 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                    stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
                    write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
                    openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
-                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+                   progress: Callable[[Iterable], Iterator] | None = None, on_error: str = "stop",
+                   overwrite: bool = True) -> PredictResult:
     """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
@@ -207,7 +233,13 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
     authors' tester, ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or
     ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
+
+    ``on_error``: ``"stop"`` (an unreadable image raises ``ValueError`` naming it) or ``"skip"``
+    (it is listed in ``PredictResult.skipped`` and the others are predicted). ``overwrite=False``
+    resumes: an image whose offsets file (and ``.mat``) of an earlier run reads back is kept.
     """
+    if on_error not in ("stop", "skip"):
+        raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
@@ -229,14 +261,24 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     use_amp = False if preset == "openseg" else ((dev.type == "cuda") if amp is None else amp)
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
     os.makedirs(out_dir, exist_ok=True)
-    written, frac = [], []
+    written, frac, kept, skipped = [], [], [], []
     it = zip(paths, stems)
     for path, stem in (progress(list(it)) if progress else it):
+        npz = os.path.join(out_dir, stem + ".npz")
+        done = None if overwrite else _complete_output(npz, write_mat)
+        if done is not None:
+            kept.append(npz)
+            frac.append(done)
+            continue
         try:
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
         except OSError as e:
-            raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
+            if on_error == "skip":
+                skipped.append((str(path), str(e)))
+                continue
+            raise ValueError(f"cannot read image {path!r} ({e}); remove it or fix the file, "
+                             "or pass --on-error skip") from e
         if preset == "openseg":
             from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 
@@ -246,10 +288,10 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
             x = torch.from_numpy(normalise(arr)).to(dev)
             pb, pd = predict_probs(net, x, tile=tile, stride=stride, batch=batch, autocast=autocast)
             boundary, direction = probs_to_maps(pb, pd, threshold)
-        written.append(str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m)))
-        if write_mat:
+        if write_mat:  # the .mat first: a .npz without its .mat is redone on resume
             from segfix_data.interop import save_openseg_offsets_mat
 
             save_openseg_offsets_mat(os.path.join(out_dir, stem + ".mat"), offsets_array(boundary, direction, m))
+        written.append(str(write_offsets(npz, boundary, direction, m)))
         frac.append(float(boundary.mean()))
-    return PredictResult(written, float(np.mean(frac)) if frac else 0.0)
+    return PredictResult(written, float(np.mean(frac)) if frac else 0.0, kept, skipped)
