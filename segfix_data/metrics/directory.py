@@ -37,7 +37,10 @@ Prediction ids are checked so that a wrong ``--id-space`` cannot silently score 
 the file, the ids and the option to use; and a file in which most pixels with ground truth carry
 ids that no evaluated class has (trainIds read as Cityscapes labelIds land on ``unlabeled`` ..
 ``traffic light``'s labelIds 0..6, mostly ignored) stops the run with the same advice, unless
-``allow_ignored_ids`` insists.
+``allow_ignored_ids`` insists. A file whose prediction is the ground-truth id plus (or minus)
+one on most pixels (raw ADE20K ids 1..150 against ``reduce_zero_label`` ground truth, which scores
+mIoU ~3 and a high boundary F) stops the run naming ``pred_reduce_zero_label`` (or
+``reduce_zero_label``), the same escape applying.
 
 Boundary tolerances are fractions of the image diagonal (the paper's 0.0003 / 0.0006 / 0.0009:
 1 / 2 / 3 px at 2048 x 1024, but all 1 px below about 1700 px of diagonal) or, ``>= 1``, pixels
@@ -245,15 +248,50 @@ def _impossible(ids: np.ndarray, hi: int) -> np.ndarray:
 IGNORED_SHARE_LIMIT = 0.5
 
 
+def _check_shifted_ids(path, pred: np.ndarray, gt: np.ndarray, reduce_zero_label: bool) -> None:
+    """Raise when most pixels' prediction is the ground-truth id plus or minus one and few agree:
+    the two sides use id spaces that differ by one (raw ids 1..K with 0 = background against train
+    ids 0..K-1), which scores near-zero mIoU and a meaningless boundary F.
+
+    Args:
+        pred, gt: (N,) train ids of the pixels with ground truth.
+    """
+    same = float(np.mean(pred == gt))
+    for d in (1, -1):
+        share = float(np.mean(pred == gt + d))
+        if share <= SHIFTED_SHARE_LIMIT or share <= 2 * same:
+            continue
+        if d == 1:
+            fix = ("they look like raw ids 1..K (0 = background) while the ground truth is read as train "
+                   "ids 0..K-1" + (" (--reduce-zero-label applies to the ground truth only)" if reduce_zero_label
+                                   else "") + ": pass --pred-reduce-zero-label, or --layout ade20k "
+                   "--id-space labelIds for ADE20K")
+        else:
+            fix = ("the ground truth looks like raw ids 1..K (0 = background) and the predictions like "
+                   "train ids 0..K-1: " + ("drop --pred-reduce-zero-label" if reduce_zero_label == "pred"
+                                           else "pass --reduce-zero-label"))
+        raise ValueError(f"{path}: {100 * share:.0f}% of the pixels with ground truth are predicted as the "
+                         f"ground-truth id {d:+d} and only {100 * same:.0f}% as the same id; {fix} "
+                         "(or --allow-ignored-ids to score them anyway)")
+
+
+#: A file whose prediction equals the ground-truth id + 1 (or - 1) on more than this share of the
+#: pixels with ground truth (and on more than twice as many as the same id) has shifted ids.
+SHIFTED_SHARE_LIMIT = 0.5
+
+
 def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: str, id_space: str,
-                         num_classes: int, allow_ignored_ids: bool = False) -> None:
+                         num_classes: int, allow_ignored_ids: bool = False,
+                         reduce_zero_label: bool | str = False) -> None:
     """Raise ``ValueError`` when the ids of prediction ``path`` cannot be (or are unlikely to be)
     in ``id_space`` (see the module doc).
 
     Args:
         ids: (H, W) integer prediction as read.
         gt_train: (H, W) ground truth in train ids (255 = ignore).
-        allow_ignored_ids: skip the plausibility test (impossible ids are always an error).
+        allow_ignored_ids: skip the plausibility tests (impossible ids are always an error).
+        reduce_zero_label: how the ids were read, for the hint of the shifted-ids test: False,
+            True (the ground truth's zero reduced) or ``"pred"`` (the predictions' too).
     """
     hi, what = id_table(layout, id_space, num_classes)
     other = "trainIds" if id_space == "labelIds" else "labelIds"
@@ -273,6 +311,7 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
     if n == 0:
         return
     mapped = pred_to_train_ids(ids, layout, id_space, num_classes)
+    _check_shifted_ids(path, mapped[valid], gt_train[valid].astype(np.int64), reduce_zero_label)
     m = mapped[valid]
     no_class = (m < 0) | (m >= num_classes)
     share = float(no_class.sum()) / n
@@ -313,6 +352,7 @@ def evaluate_directory(
     seg_suffix: str | None = None,
     reduce_zero_label: bool = False,
     class_names=None,
+    pred_reduce_zero_label: bool = False,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -327,6 +367,7 @@ def evaluate_directory(
         progress: optional callable ``progress(n)`` called after each frame.
         img_suffix, seg_suffix, reduce_zero_label: mmseg (and folder) options, as ``segfix-gt build``.
         class_names: names of the train ids (their count is the number of classes for mmseg/folder).
+        pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
@@ -352,10 +393,13 @@ def evaluate_directory(
     for key, gpath in gts.items():
         gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label)
         raw = read_ids(preds[key])
+        if pred_reduce_zero_label:
+            raw = _labels.reduce_zero_label(raw).astype(np.int64)
         if raw.shape != gt.shape:
             raise ValueError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
                              f"{gt.shape} ({gpath}); predict at full resolution")
-        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids)
+        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids,
+                             "pred" if pred_reduce_zero_label else reduce_zero_label)
         score.update(pred_to_train_ids(raw, layout, id_space, k), gt)
         sizes.add(gt.shape)
         if progress:
