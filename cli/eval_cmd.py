@@ -6,6 +6,7 @@ import json
 import click
 
 from cli._progress import progressbar
+from cli._text import plural
 from segfix_data.atomic import atomic_path
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
@@ -96,8 +97,8 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
               help="Score Cityscapes instance results (*_pred.txt + masks) with the official evaluator: "
                    "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
-          seg_suffix, reduce_zero_label, pred_reduce_zero_label, class_names_file, no_boundary, json_path, baseline, plots_dir,
-          plot_frames, instances):
+          seg_suffix, reduce_zero_label, pred_reduce_zero_label, class_names_file, no_boundary, json_path,
+          baseline, plots_dir, plot_frames, instances):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 
@@ -149,5 +150,5 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
         with progressbar(length=n, label="plots") as bar:
             paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
                                    baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
-        click.echo(f"wrote {len(paths)} figures to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
+        click.echo(f"wrote {plural(len(paths), 'figure')} to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
                    + (" ..." if len(paths) > 6 else ""))

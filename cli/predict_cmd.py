@@ -9,6 +9,7 @@ import click
 from cli.build_cmd import EXIT_SKIPPED
 
 from cli._progress import progressbar
+from cli._text import plural
 
 
 @click.command("predict")
@@ -58,7 +59,7 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
                          model=model, abn_scale=abn_weight == "abs-eps", progress=bar, on_error=on_error,
                          overwrite=overwrite)
     kept = f", kept {len(res.kept)} complete from an earlier run (--overwrite redoes them)" if res.kept else ""
-    click.echo(f"wrote {len(res.written)} offsets files to {out_dir}{kept} "
+    click.echo(f"wrote {plural(len(res.written), 'offsets file')} to {out_dir}{kept} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")
     if res.boundary_fraction > IMPLAUSIBLE_BOUNDARY_FRACTION:
         click.echo(f"warning: {100 * res.boundary_fraction:.0f}% of the pixels are boundary pixels, where "
@@ -69,6 +70,6 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
         for path, why in res.skipped[:20]:
             click.echo(f"  skipped: {path} ({why})", err=True)
         more = f" (first 20 listed)" if len(res.skipped) > 20 else ""
-        click.echo(f"skipped {len(res.skipped)} unreadable images{more}; fix them and rerun the same "
+        click.echo(f"skipped {plural(len(res.skipped), 'unreadable image')}{more}; fix them and rerun the same "
                    "command to predict only those", err=True)
         sys.exit(EXIT_SKIPPED)

@@ -7,6 +7,7 @@ import click
 
 from cli._errors import UserError
 from cli._progress import progressbar
+from cli._text import plural
 from cli.build_cmd import EXIT_SKIPPED
 
 from segfix_data import shards as _shards
@@ -49,7 +50,7 @@ def verify_cmd(out_dir, splits, quiet):
         if len(failed) > 20:
             click.echo(f"... and {len(failed) - 20} more skipped frames (manifest.json 'failed')")
         click.echo(f"{split}: {total} samples, {len(damaged)} damaged"
-                   + (f", {len(failed)} frames skipped by the build (--on-error skip): not in the shards"
+                   + (f", {plural(len(failed), 'frame')} skipped by the build (--on-error skip): not in the shards"
                       if failed else ""))
         bad += len(damaged)
         skipped += len(failed)

@@ -60,11 +60,12 @@ from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, citysca
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
-from segfix_data.datasets.io import frame_key
+from segfix_data.datasets.io import frame_key, is_grey_rgb
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
 _PRED_SUFFIXES = (".png", ".npy")
+_LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
 def read_ids(path: str | os.PathLike) -> np.ndarray:
@@ -76,6 +77,10 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+                    if is_grey_rgb(im):
+                        raise ValueError(f"{path}: PNG mode {im.mode} with three equal channels (ids saved "
+                                         "as colour); convert it to single-channel: "
+                                         "Image.open(path).convert('L').save(path)")
                     raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids; save ids, not colours")
                 arr = np.array(im)
         except ValueError:
@@ -380,6 +385,11 @@ def evaluate_directory(
     gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
     preds = find_predictions(pred_dir)
     missing = sorted(set(gts) - set(preds))
+    lossy = sorted(p for p in Path(pred_dir).rglob("*") if p.suffix.lower() in _LOSSY_SUFFIXES
+                   and frame_key(p) in missing)
+    if lossy:
+        raise ValueError(f"{pred_dir}: JPEG predictions for {len(lossy)} of {len(gts)} frames (e.g. {lossy[0]}); "
+                         "JPEG is lossy and changes ids near every edge: save the label maps as PNG (or .npy)")
     if missing:
         raise ValueError(f"{pred_dir}: no prediction for {len(missing)} of {len(gts)} frames "
                          f"(e.g. {', '.join(missing[:3])}); predictions are matched by Cityscapes frame "

@@ -18,7 +18,7 @@ def test_verify_names_frames_the_build_skipped_and_exits_3(tmp_path):
     assert r.exit_code == 3, r.output
     v = run_cli("verify", tmp_path / "out")
     assert v.exit_code == 3, v.output
-    assert "train: 2 samples, 0 damaged, 1 frames skipped by the build" in v.output
+    assert "train: 2 samples, 0 damaged, 1 frame skipped by the build" in v.output
     assert "skipped: train/" in v.output and str(bad) in v.output
 
 

@@ -33,7 +33,7 @@ def test_unreadable_image_stops_by_default_and_is_skipped_on_request(tmp_path, c
     assert r.exit_code == 2 and "broken.png" in r.output and "--on-error skip" in r.output, r.output
     r = _predict(checkpoint, imgs, out, "--on-error", "skip")
     assert r.exit_code == 3, r.output
-    assert "skipped: " in r.output and "broken.png" in r.output and "skipped 1 unreadable images" in r.output
+    assert "skipped: " in r.output and "broken.png" in r.output and "skipped 1 unreadable image" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["f0.npz", "f1.npz"]
 
 
@@ -47,7 +47,7 @@ def test_rerun_resumes_and_overwrite_redoes(tmp_path, checkpoint):
     before = os.path.getmtime(out / "f0.npz")
     r = _predict(checkpoint, imgs, out)
     assert r.exit_code == 0, r.output
-    assert "wrote 1 offsets files" in r.output and "kept 1 complete from an earlier run" in r.output
+    assert "wrote 1 offsets file" in r.output and "kept 1 complete from an earlier run" in r.output
     assert os.path.getmtime(out / "f0.npz") == before
     r = _predict(checkpoint, imgs, out, "--overwrite")
     assert r.exit_code == 0 and "wrote 2 offsets files" in r.output and "kept" not in r.output, r.output
