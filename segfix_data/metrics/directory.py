@@ -79,7 +79,7 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
                 if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
                     if is_grey_rgb(im):
                         raise ValueError(f"{path}: PNG mode {im.mode} with three equal channels (ids saved "
-                                         "as colour); convert it to single-channel: "
+                                         "as colour); save ids, not colours: convert it to single-channel, "
                                          "Image.open(path).convert('L').save(path)")
                     raise ValueError(f"{path}: PNG mode {im.mode} is not a map of ids; save ids, not colours")
                 arr = np.array(im)
