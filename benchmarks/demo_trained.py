@@ -7,9 +7,15 @@ bilinearly) with (a) the predicted offsets and (b) ground-truth offsets, and sco
 mIoU and boundary F-score. The predicted offsets are used at the default boundary threshold (0.5)
 and at shift scale 1 and 2 (the paper's 2 assumes accurate directions; a small CPU-trained model
 errs more, and a wrong direction costs twice as much at scale 2). Nothing is tuned on the frames
-that are scored. Takes about 10-15 minutes on 2 cores.
+that are scored.
 
-    python benchmarks/demo_trained.py [--iters 1000] [--train-frames 16]
+Deterministic for a seed: one thread everywhere (numba, BLAS, torch), ``torch.manual_seed``,
+``torch.use_deterministic_algorithms(True)`` and generated data fixed by the seed, so two runs on
+the same machine and library versions print the same table and write the same ``results`` JSON.
+Boundary F columns are at pixel radii 1, 2 and 3 (``SegmentationScore(thresholds=PIXEL_RADII)``,
+as ``segfix eval --px``), not diagonal fractions, which at 1024x512 would round 1 and 2 px alike.
+
+    python benchmarks/demo_trained.py [--iters N] [--train-frames N] [--quick]
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from _common import machine_metadata, print_metadata, write_json  # noqa: E402
+from _common import machine_metadata, pin_single_thread, print_metadata, write_json  # noqa: E402
+
+pin_single_thread()  # before numba / torch read their thread settings
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.shards import BuildConfig, build  # noqa: E402
@@ -37,6 +45,20 @@ from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 K = len(CITYSCAPES_CLASS_NAMES)
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [16, 32, 64, 128]}
+#: Boundary F tolerances in pixels (values >= 1 are radii in pixels for the metrics).
+PIXEL_RADII = (1, 2, 3)
+#: ``--quick``: a smoke run of the whole pipeline in seconds (the numbers mean nothing).
+QUICK = {"iters": 3, "train_frames": 2, "val_frames": 1, "height": 256, "width": 512, "crop": 64,
+         "batch": 2}
+
+
+def make_deterministic(seed: int) -> None:
+    """One torch thread, deterministic kernels and a seeded torch generator (call before training)."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
 
 
 def run(args, work: Path) -> dict:
@@ -44,6 +66,7 @@ def run(args, work: Path) -> dict:
     from segfix_train.loop import train
     from segfix_train.predict import predict_images
 
+    make_deterministic(args.seed)
     t0 = time.perf_counter()
     data, shards, run_dir, offsets = work / "cs", work / "shards", work / "run", work / "offsets"
     write_example_dataset(data, splits={"train": args.train_frames, "val": args.val_frames},
@@ -61,7 +84,7 @@ def run(args, work: Path) -> dict:
 
     methods = ["w/o SegFix", "trained model, scale 1", "trained model, scale 2",
                "GT offsets, scale 2"]
-    scores = {m: SegmentationScore(K) for m in methods}
+    scores = {m: SegmentationScore(K, thresholds=PIXEL_RADII) for m in methods}
     diag = {"boundary_precision": [], "boundary_recall": [], "direction_accuracy": []}
     rng = np.random.default_rng(args.seed)
     for label_png in sorted((data / "gtFine" / "val").rglob("*_gtFine_labelIds.png")):
@@ -89,6 +112,8 @@ def run(args, work: Path) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: " + ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
     ap.add_argument("--train-frames", type=int, default=16)
     ap.add_argument("--val-frames", type=int, default=4)
     ap.add_argument("--height", type=int, default=512)
@@ -100,6 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", default=None, help="keep data, shards, run and offsets here")
     ap.add_argument("--json", default=None, help="output JSON [benchmarks/results/demo_trained.json]")
     args = ap.parse_args(argv)
+    if args.quick:
+        for k, v in QUICK.items():
+            setattr(args, k, v)
     meta = machine_metadata()
     print_metadata(meta)
     if args.workdir:
@@ -108,10 +136,10 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             results = run(args, Path(tmp))
     base = results["w/o SegFix"]
-    print(f"\n{'method':<24} {'mIoU':>14} {'F@1px':>14} {'F@2px':>14} {'F@3px':>14}")
+    print(f"\n{'method':<24} {'mIoU':>14}" + "".join(f"{f'F@{r}px':>14}" for r in PIXEL_RADII))
     for name, r in results.items():
-        cells = [(r["miou"], base["miou"])] + [(r["boundary_f"][t], base["boundary_f"][t])
-                                               for t in ("0.0003", "0.0006", "0.0009")]
+        cells = [(r["miou"], base["miou"])] + [(r["boundary_f"][str(t)], base["boundary_f"][str(t)])
+                                               for t in PIXEL_RADII]
         text = "".join(f"{100 * v:8.1f}" + (f" ({100 * (v - b):+.1f})" if name != "w/o SegFix" else " " * 8)
                        for v, b in cells)
         print(f"{name:<24} {text}")

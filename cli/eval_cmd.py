@@ -6,6 +6,7 @@ import click
 
 from cli._options import max_image_pixels_option
 from cli._progress import progressbar
+from cli._text import plural
 from segfix_data.errors import SegfixUserError
 from segfix_data.atomic import atomic_write_json
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
@@ -86,6 +87,8 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
               help="folder: the JSON class map of segfix-gt build (raw id -> train id, 255 = ignore).")
 @click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
+@click.option("--pred-reduce-zero-label", is_flag=True,
+              help="The predictions are raw ids too (0 = ignore, k is class k-1), e.g. ADE20K 1..150.")
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order); sets the number of classes.")
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
@@ -103,8 +106,9 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
                    "AP and AP50 (needs cityscapesscripts: pip install 'segfix[instances]').")
 @max_image_pixels_option
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
-          seg_suffix, label_glob, image_glob, class_map, reduce_zero_label, class_names_file, no_boundary,
-          json_path, baseline, plots_dir, plot_frames, instances, max_image_pixels):
+          seg_suffix, label_glob, image_glob, class_map, reduce_zero_label, pred_reduce_zero_label,
+          class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames, instances,
+          max_image_pixels):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 
@@ -134,7 +138,11 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
     kw = dict(label_glob=label_glob, class_map=class_map, layout=layout, split=split, id_space=id_space, num_classes=num_classes,
               thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
               boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
-              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names)
+              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
+              pred_reduce_zero_label=pred_reduce_zero_label)
+    if plots_dir and pred_reduce_zero_label:
+        raise click.UsageError("--plots does not read --pred-reduce-zero-label predictions yet; "
+                               "save them as train ids 0..K-1 to draw figures")
     if plots_dir:
         from segfix_data.metrics.plots import require_matplotlib
 
@@ -156,9 +164,9 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
         n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
                                   label_glob=label_glob))
-        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids")}
+        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids", "pred_reduce_zero_label")}
         with progressbar(length=n, label="plots") as bar:
             paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
                                    baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
-        click.echo(f"wrote {len(paths)} figures to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
+        click.echo(f"wrote {plural(len(paths), 'figure')} to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
                    + (" ..." if len(paths) > 6 else ""))

@@ -2,10 +2,14 @@
 of the authors' SegFix checkpoints (thin wrapper over ``segfix_train.predict.predict_images``)."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from cli._options import max_image_pixels_option
+from cli.build_cmd import EXIT_SKIPPED
 from cli._progress import progressbar
+from cli._text import plural
 
 
 @click.command("predict")
@@ -36,10 +40,17 @@ from cli._progress import progressbar
                    "only such images, each written as <frame key>.npz (s0_rgb.png -> s0.npz), the name "
                    "build, refine and eval give the frame.")
 @max_image_pixels_option
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
+              help="An unreadable image: stop, or skip it (listed at the end, exit 3) and go on.")
+@click.option("--overwrite", is_flag=True,
+              help="Predict every image again; by default an image whose offsets file (and .mat) in "
+                   "OFFSETS_DIR is complete is kept, so a rerun resumes an interrupted run.")
 def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_weight, tile, stride, batch,
-                threshold, mat, device, max_image_pixels, img_suffix):
-    """Predict boundary and direction for every image and write one offsets file per image."""
-    from segfix_train.predict import predict_images, resolve_checkpoint
+                threshold, mat, device, max_image_pixels, img_suffix, on_error, overwrite):
+    """Predict boundary and direction for every image and write one offsets file per image.
+
+    Exit status: 0 done, 2 bad input, 3 some images were skipped (--on-error skip)."""
+    from segfix_train.predict import IMPLAUSIBLE_BOUNDARY_FRACTION, predict_images, resolve_checkpoint
 
     checkpoint = resolve_checkpoint(checkpoint)
     click.echo(f"checkpoint {checkpoint}", err=True)
@@ -50,7 +61,20 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
     res = predict_images(checkpoint, images, out_dir, tile=tile, stride=stride,
                          batch=batch or (1 if preset == "openseg" else 4), device=device,
                          threshold=threshold, write_mat=mat, preset=preset, openseg_mode=openseg_mode,
-                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar,
-                         img_suffix=img_suffix)
-    click.echo(f"wrote {len(res.written)} offsets files to {out_dir} "
+                         model=model, abn_scale=abn_weight == "abs-eps", progress=bar, on_error=on_error,
+                         img_suffix=img_suffix, overwrite=overwrite)
+    kept = f", kept {len(res.kept)} complete from an earlier run (--overwrite redoes them)" if res.kept else ""
+    click.echo(f"wrote {plural(len(res.written), 'offsets file')} to {out_dir}{kept} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")
+    if res.boundary_fraction > IMPLAUSIBLE_BOUNDARY_FRACTION:
+        click.echo(f"warning: {100 * res.boundary_fraction:.0f}% of the pixels are boundary pixels, where "
+                   "a few percent are expected: check the checkpoint (wrong or untrained weights), "
+                   "--preset (input normalisation: segfix for our checkpoints, openseg for the authors') "
+                   "and --threshold", err=True)
+    if res.skipped:
+        for path, why in res.skipped[:20]:
+            click.echo(f"  skipped: {path} ({why})", err=True)
+        more = " (first 20 listed)" if len(res.skipped) > 20 else ""
+        click.echo(f"skipped {plural(len(res.skipped), 'unreadable image')}{more}; fix them and rerun the same "
+                   "command to predict only those", err=True)
+        sys.exit(EXIT_SKIPPED)

@@ -7,6 +7,8 @@ import click
 
 from cli._errors import UserError
 from cli._progress import progressbar
+from cli._text import plural
+from cli.build_cmd import EXIT_SKIPPED
 
 from segfix_data import shards as _shards
 from segfix_data.errors import SegfixUserError
@@ -18,12 +20,13 @@ from segfix_data.errors import SegfixUserError
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def verify_cmd(out_dir, splits, quiet):
     """Check every stored array of OUT_DIR against its manifest; exit 1 if any sample is damaged or
-    any split's build is incomplete (interrupted or stopped)."""
+    any split's build is incomplete (interrupted or stopped), else 3 (as build) if a split lacks
+    frames that its build skipped (--on-error skip)."""
     splits = splits or _shards.list_splits(out_dir)
     if not splits:
         raise UserError(f"{out_dir}: no <split>/manifest.json or build.json "
                         "(is it a `segfix-gt build` OUT_DIR?)")
-    bad = 0
+    bad, skipped = 0, 0
     for split in splits:
         status = _shards.split_status(out_dir, split)
         if not status["complete"] and status["shards_planned"] is not None:
@@ -31,20 +34,29 @@ def verify_cmd(out_dir, splits, quiet):
             bad += 1
             continue
         try:
-            n = len(_shards.ShardSet(out_dir, split, open_first=False))
+            ds = _shards.ShardSet(out_dir, split, open_first=False)  # shards are verify_split's to open
+            n = len(ds)
         except (OSError, SegfixUserError) as exc:
             click.echo(f"{split}: cannot read the manifest: {exc}", err=True)
             bad += 1
             continue
+        failed = ds.manifest.get("failed") or []
         with progressbar(length=n, label=f"{split:>10}", file=sys.stderr,
                                hidden=quiet) as bar:
             total, damaged = _shards.verify_split(out_dir, split, progress=bar.update)
         for d in damaged:
             click.echo(f"damaged: {split}/{d['shard']} sample {d['index']} ({d['stem']}): "
                        + "; ".join(d["problems"]))
-        click.echo(f"{split}: {total} samples, {len(damaged)} damaged")
+        for f in failed[:20]:
+            click.echo(f"skipped: {split}/{f['stem']}: {f['error']}")
+        if len(failed) > 20:
+            click.echo(f"... and {len(failed) - 20} more skipped frames (manifest.json 'failed')")
+        click.echo(f"{split}: {total} samples, {len(damaged)} damaged"
+                   + (f", {plural(len(failed), 'frame')} skipped by the build (--on-error skip): not in the shards"
+                      if failed else ""))
         bad += len(damaged)
-    if bad:
-        click.echo("Rerun the same `segfix-gt build` command: it completes interrupted splits and "
-                   "rebuilds damaged shards.", err=True)
-    sys.exit(1 if bad else 0)
+        skipped += len(failed)
+    if bad or skipped:
+        click.echo("Rerun the same `segfix-gt build` command: it completes interrupted splits, "
+                   "rebuilds damaged shards and retries skipped frames (fix their files first).", err=True)
+    sys.exit(1 if bad else EXIT_SKIPPED if skipped else 0)

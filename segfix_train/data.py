@@ -96,6 +96,21 @@ def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int
     return img, tt[0], tt[1]
 
 
+def padding_note(sets: Sequence, crop: int) -> str | None:
+    """One line saying how many stored images are smaller than the ``crop`` x ``crop`` crop (their
+    crops are padded: image with the mean colour, targets with ignore), or None when none is.
+
+    ``sets``: shard sets whose ``samples`` carry ``"shape": [H, W]`` (pixels, before scaling)."""
+    shapes = [tuple(s["shape"]) for ds in sets for s in ds.samples if s.get("shape")]
+    small = [(h, w) for h, w in shapes if h < crop or w < crop]
+    if not small:
+        return None
+    h, w = min(small, key=lambda hw: hw[0] * hw[1])
+    return (f"note: {len(small)} of {len(shapes)} images are smaller than the {crop}x{crop} crop "
+            f"(smallest {h}x{w}): their crops are padded with ignore; pass --crop {min(min(hw) for hw in small)} "
+            "or less to train on image pixels only")
+
+
 def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
                 num_directions: int, apply_flip: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:

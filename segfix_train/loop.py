@@ -114,9 +114,15 @@ def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
         elif name in ("shards", "shard_weights", "split"):
             a, b = shard_entries(old), shard_entries(cfg)
             name = "shards"
-        if a != b and not any(d.startswith(name + ":") for d in out):
+        if a != b and isinstance(a, dict) and isinstance(b, dict):  # only the keys that differ
+            out += [f"{name}.{k}: {a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r}"
+                    for k in sorted(set(a) | set(b), key=str) if a.get(k, _UNSET) != b.get(k, _UNSET)]
+        elif a != b and not any(d.startswith(name + ":") for d in out):
             out.append(f"{name}: {a!r} -> {b!r}")
     return out
+
+
+_UNSET = object()
 
 
 def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> tuple[list[int], list[int]]:
@@ -141,6 +147,10 @@ def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_bat
                  f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
                  f"rank{'s' if dd.world > 1 else ''}); lr "
                  f"{cfg.resolved_lr():g}, {cfg.iters} iters")
+    from .data import padding_note
+
+    note = padding_note(sets, cfg.crop)
+    lines += [note] if note else []
     lines.append(f"validation: {len(val_set.samples)} images of {entries[0][0]}:{cfg.val_split}"
                  if val_set is not None else "validation: off")
     return lines

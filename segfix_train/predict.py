@@ -13,13 +13,13 @@ authors' tester. ``load_model`` reads our checkpoints and the authors' (``models
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from segfix_data.datasets.pixels import check_pixels
+from segfix_data.datasets.pixels import ImageTooLarge, check_pixels
 from segfix_data.datasets.walk import glob_once
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
@@ -196,8 +196,33 @@ def offsets_array(boundary: np.ndarray, direction: np.ndarray, m: int) -> np.nda
 
 @dataclass
 class PredictResult:
+    """``written``: offsets files written; ``boundary_fraction``: mean share of boundary pixels over
+    the written and kept files; ``kept``: complete files of an earlier run left as they were
+    (``overwrite=False``); ``skipped``: ``(image path, reason)`` of unreadable images
+    (``on_error="skip"``)."""
+
     written: list[str]
     boundary_fraction: float
+    kept: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: A boundary fraction above this is implausible (boundaries cover a few percent of the pixels):
+#: wrong weights, normalisation or preset rather than a real prediction.
+IMPLAUSIBLE_BOUNDARY_FRACTION = 0.5
+
+
+def _complete_output(npz: str, write_mat: bool) -> float | None:
+    """The boundary fraction of an earlier run's complete output for one image (its ``.npz``
+    reads back, and its ``.mat`` exists when asked for); None when it must be (re)written."""
+    from segfix_data.refine.offsets import read_offsets
+
+    if not os.path.isfile(npz) or (write_mat and not os.path.isfile(npz[:-4] + ".mat")):
+        return None
+    try:
+        return float(read_offsets(npz)["boundary"].mean())
+    except (ValueError, OSError):
+        return None
 
 
 def frame_names(paths: Sequence[str], img_suffix: str | None = None) -> tuple[list[str], list[str]]:
@@ -227,8 +252,8 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
                    stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
                    write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
                    openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
-                   progress: Callable[[Iterable], Iterator] | None = None,
-                   img_suffix: str | None = None) -> PredictResult:
+                   progress: Callable[[Iterable], Iterator] | None = None, on_error: str = "stop",
+                   overwrite: bool = True, img_suffix: str | None = None) -> PredictResult:
     """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
@@ -239,7 +264,13 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
     authors' tester, ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or
     ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
+
+    ``on_error``: ``"stop"`` (an unreadable image raises ``InputError`` naming it) or ``"skip"``
+    (it is listed in ``PredictResult.skipped`` and the others are predicted). ``overwrite=False``
+    resumes: an image whose offsets file (and ``.mat``) of an earlier run reads back is kept.
     """
+    if on_error not in ("stop", "skip"):
+        raise InputError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
     if preset not in PRESETS:
         raise InputError(f"preset must be one of {PRESETS}, got {preset!r}")
     if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
@@ -262,15 +293,27 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
     cl = preset != "openseg" and use_channels_last(net, dev)
     os.makedirs(out_dir, exist_ok=True)
-    written, frac = [], []
+    written, frac, kept, skipped = [], [], [], []
     it = zip(paths, stems)
     for path, stem in (progress(list(it)) if progress else it):
-        check_pixels(path)  # a decompression bomb is refused (one line) before decoding
+        npz = os.path.join(out_dir, stem + ".npz")
+        done = None if overwrite else _complete_output(npz, write_mat)
+        if done is not None:
+            kept.append(npz)
+            frac.append(done)
+            continue
         try:
+            check_pixels(path)  # a decompression bomb is refused (one line) before decoding
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
-        except (OSError, Image.DecompressionBombError) as e:
-            raise InputError(f"cannot read image {path!r} ({e}); remove it or fix the file") from e
+        except (OSError, Image.DecompressionBombError, ImageTooLarge) as e:
+            if on_error == "skip":
+                skipped.append((str(path), str(e)))
+                continue
+            if isinstance(e, ImageTooLarge):
+                raise
+            raise InputError(f"cannot read image {path!r} ({e}); remove it or fix the file, "
+                             "or pass --on-error skip") from e
         if preset == "openseg":
             from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 
@@ -281,10 +324,10 @@ def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *
             pb, pd = predict_probs(net, x, tile=tile, stride=stride, batch=batch, autocast=autocast,
                                    channels_last=cl)
             boundary, direction = probs_to_maps(pb, pd, threshold)
-        written.append(str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m)))
-        if write_mat:
+        if write_mat:  # the .mat first: a .npz without its .mat is redone on resume
             from segfix_data.interop import save_openseg_offsets_mat
 
             save_openseg_offsets_mat(os.path.join(out_dir, stem + ".mat"), offsets_array(boundary, direction, m))
+        written.append(str(write_offsets(npz, boundary, direction, m)))
         frac.append(float(boundary.mean()))
-    return PredictResult(written, float(np.mean(frac)) if frac else 0.0)
+    return PredictResult(written, float(np.mean(frac)) if frac else 0.0, kept, skipped)

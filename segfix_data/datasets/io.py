@@ -199,9 +199,22 @@ def _ids_array(path: str, im: Image.Image, what: str) -> np.ndarray:
         raise FrameError(path, f"{what} is a 1-bit (black and white) image where 8- or 16-bit ids are "
                          "expected", "save it as an 8-bit greyscale or palette PNG of ids")
     if im.mode not in _ID_MODES:
+        if is_grey_rgb(im):
+            raise FrameError(path, f"{what} has mode {im.mode} with three equal channels: ids saved as "
+                             "colour", "convert it to a single-channel PNG, e.g. "
+                             "Image.open(path).convert('L').save(path)")
         raise FrameError(path, f"{what} has mode {im.mode} (colour) where a single-channel id image "
                          "is expected", "use the id PNG (e.g. *_labelIds.png), not a colour rendering")
     return np.asarray(im)
+
+
+def is_grey_rgb(im: Image.Image) -> bool:
+    """True for an 8-bit RGB / RGBA image whose R, G and B channels are equal everywhere (an id map
+    saved as colour, which ``convert('L')`` turns into the ids without loss)."""
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    a = np.asarray(im)
+    return bool(np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 0], a[..., 2]))
 
 
 def _check_range(path: str, ids: np.ndarray, valid: np.ndarray, table: str) -> None:

@@ -37,7 +37,10 @@ Prediction ids are checked so that a wrong ``--id-space`` cannot silently score 
 the file, the ids and the option to use; and a file in which most pixels with ground truth carry
 ids that no evaluated class has (trainIds read as Cityscapes labelIds land on ``unlabeled`` ..
 ``traffic light``'s labelIds 0..6, mostly ignored) stops the run with the same advice, unless
-``allow_ignored_ids`` insists.
+``allow_ignored_ids`` insists. A file whose prediction is the ground-truth id plus (or minus)
+one on most pixels (raw ADE20K ids 1..150 against ``reduce_zero_label`` ground truth, which scores
+mIoU ~3 and a high boundary F) stops the run naming ``pred_reduce_zero_label`` (or
+``reduce_zero_label``), the same escape applying.
 
 Boundary tolerances are fractions of the image diagonal (the paper's 0.0003 / 0.0006 / 0.0009:
 1 / 2 / 3 px at 2048 x 1024, but all 1 px below about 1700 px of diagonal) or, ``>= 1``, pixels
@@ -57,13 +60,14 @@ from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, citysca
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .score import SegmentationScore
-from segfix_data.datasets.io import frame_key
+from segfix_data.datasets.io import frame_key, is_grey_rgb
 from segfix_data.errors import InputError
 from segfix_data.datasets.pixels import check_pixels
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
 ID_SPACES = ("labelIds", "trainIds")
 _PRED_SUFFIXES = (".png", ".npy")
+_LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
 def read_ids(path: str | os.PathLike) -> np.ndarray:
@@ -76,6 +80,10 @@ def read_ids(path: str | os.PathLike) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 if im.mode not in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+                    if is_grey_rgb(im):
+                        raise InputError(f"{path}: PNG mode {im.mode} with three equal channels (ids saved "
+                                         "as colour); save ids, not colours: convert it to single-channel, "
+                                         "Image.open(path).convert('L').save(path)")
                     raise InputError(f"{path}: PNG mode {im.mode} is not a map of ids; save ids, not colours")
                 arr = np.array(im)
         except ValueError:
@@ -269,15 +277,50 @@ def _impossible(ids: np.ndarray, hi: int) -> np.ndarray:
 IGNORED_SHARE_LIMIT = 0.5
 
 
+def _check_shifted_ids(path, pred: np.ndarray, gt: np.ndarray, reduce_zero_label: bool) -> None:
+    """Raise when most pixels' prediction is the ground-truth id plus or minus one and few agree:
+    the two sides use id spaces that differ by one (raw ids 1..K with 0 = background against train
+    ids 0..K-1), which scores near-zero mIoU and a meaningless boundary F.
+
+    Args:
+        pred, gt: (N,) train ids of the pixels with ground truth.
+    """
+    same = float(np.mean(pred == gt))
+    for d in (1, -1):
+        share = float(np.mean(pred == gt + d))
+        if share <= SHIFTED_SHARE_LIMIT or share <= 2 * same:
+            continue
+        if d == 1:
+            fix = ("they look like raw ids 1..K (0 = background) while the ground truth is read as train "
+                   "ids 0..K-1" + (" (--reduce-zero-label applies to the ground truth only)" if reduce_zero_label
+                                   else "") + ": pass --pred-reduce-zero-label, or --layout ade20k "
+                   "--id-space labelIds for ADE20K")
+        else:
+            fix = ("the ground truth looks like raw ids 1..K (0 = background) and the predictions like "
+                   "train ids 0..K-1: " + ("drop --pred-reduce-zero-label" if reduce_zero_label == "pred"
+                                           else "pass --reduce-zero-label"))
+        raise InputError(f"{path}: {100 * share:.0f}% of the pixels with ground truth are predicted as the "
+                         f"ground-truth id {d:+d} and only {100 * same:.0f}% as the same id; {fix} "
+                         "(or --allow-ignored-ids to score them anyway)")
+
+
+#: A file whose prediction equals the ground-truth id + 1 (or - 1) on more than this share of the
+#: pixels with ground truth (and on more than twice as many as the same id) has shifted ids.
+SHIFTED_SHARE_LIMIT = 0.5
+
+
 def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: str, id_space: str,
-                         num_classes: int, allow_ignored_ids: bool = False) -> None:
+                         num_classes: int, allow_ignored_ids: bool = False,
+                         reduce_zero_label: bool | str = False) -> None:
     """Raise ``ValueError`` when the ids of prediction ``path`` cannot be (or are unlikely to be)
     in ``id_space`` (see the module doc).
 
     Args:
         ids: (H, W) integer prediction as read.
         gt_train: (H, W) ground truth in train ids (255 = ignore).
-        allow_ignored_ids: skip the plausibility test (impossible ids are always an error).
+        allow_ignored_ids: skip the plausibility tests (impossible ids are always an error).
+        reduce_zero_label: how the ids were read, for the hint of the shifted-ids test: False,
+            True (the ground truth's zero reduced) or ``"pred"`` (the predictions' too).
     """
     hi, what = id_table(layout, id_space, num_classes)
     other = "trainIds" if id_space == "labelIds" else "labelIds"
@@ -297,6 +340,7 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
     if n == 0:
         return
     mapped = pred_to_train_ids(ids, layout, id_space, num_classes)
+    _check_shifted_ids(path, mapped[valid], gt_train[valid].astype(np.int64), reduce_zero_label)
     m = mapped[valid]
     no_class = (m < 0) | (m >= num_classes)
     share = float(no_class.sum()) / n
@@ -339,6 +383,7 @@ def evaluate_directory(
     class_names=None,
     label_glob: str | None = None,
     class_map: np.ndarray | None = None,
+    pred_reduce_zero_label: bool = False,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -354,6 +399,7 @@ def evaluate_directory(
         img_suffix, seg_suffix, reduce_zero_label, label_glob: mmseg and folder options, as
             ``segfix-gt build`` takes them; ``class_map``: folder, the table of ``--class-map``.
         class_names: names of the train ids (their count is the number of classes for mmseg/folder).
+        pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
@@ -367,6 +413,11 @@ def evaluate_directory(
                             label_glob=label_glob)
     preds = find_predictions(pred_dir, suffixes_of(img_suffix, seg_suffix))
     missing = sorted(set(gts) - set(preds))
+    lossy = sorted(p for p in Path(pred_dir).rglob("*") if p.suffix.lower() in _LOSSY_SUFFIXES
+                   and frame_key(p) in missing)
+    if lossy:
+        raise InputError(f"{pred_dir}: JPEG predictions for {len(lossy)} of {len(gts)} frames (e.g. {lossy[0]}); "
+                         "JPEG is lossy and changes ids near every edge: save the label maps as PNG (or .npy)")
     if missing:
         extra = sorted(set(preds) - set(gts))
         found = f"; found predictions of frames {', '.join(extra[:3])}" if extra else ""
@@ -384,10 +435,13 @@ def evaluate_directory(
         gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label,
                              class_map=class_map)
         raw = read_ids(preds[key])
+        if pred_reduce_zero_label:
+            raw = _labels.reduce_zero_label(raw).astype(np.int64)
         if raw.shape != gt.shape:
             raise InputError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
                              f"{gt.shape} ({gpath}); predict at full resolution")
-        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids)
+        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids,
+                             "pred" if pred_reduce_zero_label else reduce_zero_label)
         score.update(pred_to_train_ids(raw, layout, id_space, k), gt)
         sizes.add(gt.shape)
         if progress:

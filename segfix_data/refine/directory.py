@@ -257,7 +257,9 @@ def refine_directory(
 
     Args:
         pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
-        out_dir: output directory (created); files are written atomically.
+        out_dir: output directory (created). Outputs are written into a hidden sibling staging
+            directory and moved into ``out_dir`` only when every file is refined: a run that fails
+            leaves no partial output (the staging directory is removed).
         offsets: an :class:`OffsetsSource` or its directory, or any object with its interface
             (:class:`segfix_data.shards.ShardOffsets` for built shards).
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
@@ -296,6 +298,48 @@ def refine_directory(
         mask_plan[lst] = [(lst.parent / e[0], confined(pred_dir, lst.parent / e[0], f"mask listed in {lst.name}"))
                           for e in read_instance_list(lst)]
     report = RefineReport(missing=[], source_kind=source.kind)
+    final_out, out_dir = out_dir, _staging_dir(out_dir)
+    try:
+        _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iterations, id_space,
+                     strict, progress, suffixes)
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    _publish(out_dir, final_out)
+    return report
+
+
+def _staging_dir(out_dir: Path) -> Path:
+    """A fresh hidden sibling of ``out_dir`` that the outputs are written into before publishing."""
+    import tempfile
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become OUT_DIR's mode on publishing
+    return staging
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move every file of ``staging`` to the same place under ``out_dir`` (one rename when
+    ``out_dir`` does not exist yet), then remove ``staging``."""
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    for p in sorted(staging.rglob("*")):
+        if p.is_file():
+            dest = out_dir / p.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(p, dest)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iterations, id_space, strict,
+                 progress, suffixes) -> None:
+    """The body of :func:`refine_directory`: write every output under ``out_dir`` (the staging
+    directory). ``mask_plan``: per instance list, its ``(mask path, path relative to PRED_DIR)``
+    pairs, already confined to PRED_DIR."""
 
     def lookup(path: Path):
         key = frame_key(path, suffixes)
@@ -327,7 +371,7 @@ def refine_directory(
         if progress:
             progress(1)
 
-    for lst in lists:
+    for lst in mask_plan:
         rel = lst.relative_to(pred_dir)
         key = lookup(lst)
         fo = source.get(key, instance=True) if key is not None else None
@@ -348,7 +392,6 @@ def refine_directory(
         _atomic_save(out_dir / rel, lambda tmp: shutil.copyfile(lst, tmp))
         if progress:
             progress(1)
-    return report
 
 
 def write_report(out_dir: str | os.PathLike, report: RefineReport, params: dict) -> Path:
