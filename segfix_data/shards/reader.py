@@ -97,7 +97,16 @@ class ShardSet:
         f = self._files.get(shard)
         if f is None:
             path = shard_path(self.root, shard)
-            f = h5py.File(path, "r", rdcc_nbytes=self.cache_bytes)
+            if not path.is_file():
+                raise ShardReadError(f"{path}: shard file missing (the manifest lists it); run "
+                                     f"`segfix-gt verify {self.root.parent}` and rerun the same "
+                                     "`segfix-gt build` to rebuild it")
+            try:
+                f = h5py.File(path, "r", rdcc_nbytes=self.cache_bytes)
+            except OSError as exc:  # truncated, overwritten, not HDF5 at all
+                raise ShardReadError(f"{path}: cannot open the shard file as HDF5 ({str(exc).strip()}); it is "
+                                     f"damaged: run `segfix-gt verify {self.root.parent}` and rerun the "
+                                     "same `segfix-gt build` to rebuild it") from None
             try:
                 check_hdf5_file(f, path)
                 self._check_records(f, path, shard)

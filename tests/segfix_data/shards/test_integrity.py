@@ -235,3 +235,21 @@ def test_an_image_file_declaring_another_size_is_refused_before_decoding(tmp_pat
     assert verify_split(out, "train")[1] == []  # consistent bytes: only the declared size tells
     with pytest.raises(ManifestError, match=r"its image file declares 3000x3000 pixels, the manifest 40x24"):
         ShardSet(out, "train").read(0, fields=("image",))
+
+
+# --- point 9: a missing or non-HDF5 shard is named as such, not as a failed Fletcher-32 check
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda p: p.unlink(), "shard file missing (the manifest lists it)"),
+    (lambda p: p.write_bytes(b"not hdf5 at all"), "cannot open the shard file as HDF5"),
+])
+def test_a_missing_or_replaced_shard_file_is_named_for_what_it_is(out, damage, says):
+    from segfix_data.shards import ShardReadError
+
+    path = out / "train" / "shard-00001.h5"
+    damage(path)
+    ds = ShardSet(out, "train")  # shard-00000 opens fine
+    with pytest.raises(ShardReadError) as info:
+        ds.read(2, fields="label")
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: {says}") and "Fletcher-32" not in msg and "segfix-gt build" in msg
