@@ -3,9 +3,10 @@
 Library code raises exceptions whose message names the file and the fix; :class:`SegfixGroup`
 (the group class of both command-line programs) turns them into one line on stderr, by type.
 A user mistake is an exception deriving from :class:`segfix_data.errors.SegfixUserError` (the
-library's ``InputError``, ``LayoutError``, ``FrameError``, ``ManifestError``, ``ShardReadError``,
-``ExportError``, ``CheckpointError``, ``ParamsMismatch``, ``SplitBusy`` and this module's
-:class:`UserError`); a plain ``ValueError`` (from numpy, torch or our own code) is not one: it is
+library's ``InputError``, ``LayoutError``, ``FrameError``, ``ImageTooLarge``, ``ManifestError``,
+``ShardReadError``, ``ExportError``, ``CheckpointError``, ``PretrainedError``, ``RunDirError``,
+``ParamsMismatch``, ``SplitBusy`` and this module's :class:`UserError`); a full disk
+(``segfix_data.storage.StorageFull``, an ``OSError``) is a failed run; a plain ``ValueError`` (from numpy, torch or our own code) is not one: it is
 a bug, shown with its traceback.
 
 Exit statuses (the README's table):
