@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 
 import torch
-import torch.nn.functional as F
 
 from .config import TrainConfig
 from .data import device_batch
@@ -56,12 +55,7 @@ class TrainForward(torch.nn.Module):
         ac = torch.autocast(x.device.type, dtype=self.amp_dtype) if self.amp_dtype else contextlib.nullcontext()
         with ac:
             m, d = self.model.forward_raw(x)
-        m, d = m.float(), d.float()
-        if m.shape[1] == 2:
-            m = m[:, 1:2] - m[:, 0:1]  # softmax(l)[1] == sigmoid(l1 - l0), as SegFixModel.forward
-        ac = self.model.align_corners
-        return (F.interpolate(m, size=x.shape[-2:], mode="bilinear", align_corners=ac),
-                F.interpolate(d, size=x.shape[-2:], mode="bilinear", align_corners=ac))
+        return self.model.to_input_size(m.float(), d.float(), x.shape[-2:])
 
 
 class TrainStep:

@@ -158,10 +158,15 @@ class SegFixModel(nn.Module):
         return self.mask_head(f), self.dir_head(f)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        m, d = self.forward_raw(x)
+        return self.to_input_size(*self.forward_raw(x), x.shape[-2:])
+
+    def to_input_size(self, m: torch.Tensor, d: torch.Tensor, size) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward_raw``'s logits as ``forward`` returns them: ``(N, 1, H, W)`` boundary logits
+        (a two-logit mask head becomes the logit difference, since softmax(l)[1] equals
+        sigmoid(l1 - l0)) and ``(N, m, H, W)`` direction logits, bilinearly upsampled to ``size``
+        (H, W) in the dtype they come in."""
         if m.shape[1] == 2:
-            m = m[:, 1:2] - m[:, 0:1]  # softmax(l)[1] == sigmoid(l1 - l0)
-        size = x.shape[-2:]
+            m = m[:, 1:2] - m[:, 0:1]
         b = F.interpolate(m, size=size, mode="bilinear", align_corners=self.align_corners)
         d = F.interpolate(d, size=size, mode="bilinear", align_corners=self.align_corners)
         return b, d
