@@ -33,7 +33,7 @@ from .models import create_model
 from .preflight import check_val_split, require_images
 from .rundir import claim_run_dir
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
-from .step import TrainForward, TrainStep, amp_choice, amp_name  # noqa: F401 (TrainStep re-exported for benchmarks)
+from .step import TrainForward, TrainStep, amp_choice, amp_name
 from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
 
 CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
@@ -174,11 +174,11 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
     save until ``cfg.iters`` (or ``cfg.stop_after``)."""
     say = echo if dd.main else _silent
     run = _setup(cfg, dd, open_set, say)
-    step, window = _restore(cfg, dd, run, say)
+    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.amp_dtype, dd.world)
+    step, window = _restore(cfg, dd, run, say, stepper.scaler)
     if dd.main:
         _write_config(cfg, dd, run)
     batches = _batches(cfg, dd, run, step)
-    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.amp_dtype, dd.world)
     log = LogWindow(cfg, dd, window.to(dd.device), run.train_log, say)
     last_val: dict = {}
     run.net.train()
@@ -190,7 +190,7 @@ def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str]
         if step % cfg.log_every == 0 or step == cfg.iters:
             log.flush(step, step_lr)
         with log.pause():
-            last_val = _validate_and_save(cfg, dd, run, step, log.window, stepper.autocast, say) or last_val
+            last_val = _validate_and_save(cfg, dd, run, step, log.window, stepper, say) or last_val
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
     return last_val if dd.main else {}
@@ -285,11 +285,13 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
                 os.path.join(cfg.out, "train.jsonl"), os.path.join(cfg.out, "val.jsonl"))
 
 
-def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None]) -> tuple[int, torch.Tensor]:
+def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None],
+             scaler=None) -> tuple[int, torch.Tensor]:
     """Remove files left by an interrupted save; with ``--resume``, load the latest intact
-    checkpoint (refusing other settings, another direction count or weights that do not fit) and
-    cut the logs back to it; without, start fresh logs. Returns ``(step, log window)``: the window
-    is float64 ``(4,)`` (loss, boundary, direction sums; steps), on the CPU."""
+    checkpoint (refusing other settings, another direction count or weights that do not fit),
+    the fp16 ``scaler``'s state when both runs use one, and cut the logs back to it; without,
+    start fresh logs. Returns ``(step, log window)``: the window is float64 ``(4,)`` (loss,
+    boundary, direction sums; steps), on the CPU."""
     if dd.main:
         for p in ckpt.remove_stale(cfg.out):
             say(f"removed {p} (left by an interrupted save)")
@@ -319,6 +321,8 @@ def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None])
                                    f"{cfg.model!r} ({str(e).splitlines()[0]}); use a new --out") from None
     run.opt.load_state_dict(state["optimizer"])
     run.sched.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("grad_scaler"):  # its loss scale and growth tracker
+        scaler.load_state_dict(state["grad_scaler"])
     step = int(state["step"])
     rngs = state["rng"]
     ckpt.set_rng_state(rngs[dd.rank] if len(rngs) == dd.world else rngs[0])
@@ -368,13 +372,14 @@ def _batches(cfg: TrainConfig, dd: _Dist, run: _Run, step: int):
 
 
 def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window: torch.Tensor,
-                       autocast, say: Callable[[str], None]) -> dict | None:
-    """At validation steps run ``_validate`` and append to ``val.jsonl`` (returns the metrics); at
-    checkpoint steps save. Both happen at the last step."""
+                       stepper: TrainStep, say: Callable[[str], None]) -> dict | None:
+    """At validation steps run ``_validate`` (under the ``stepper``'s autocast) and append to
+    ``val.jsonl`` (returns the metrics); at checkpoint steps save (with the ``stepper``'s fp16
+    GradScaler state). Both happen at the last step."""
     metrics = None
     last = step == cfg.iters
     if run.val_set is not None and (step % (cfg.val_every or cfg.ckpt_every) == 0 or last):
-        metrics = _validate(run.model, run.val_set, cfg, dd, autocast, run.use_cl)
+        metrics = _validate(run.model, run.val_set, cfg, dd, stepper.autocast, run.use_cl)
         if dd.main:
             append_jsonl(run.val_log, {"iter": step, **metrics})
         say(f"val iter {step}: boundary F {metrics['boundary_f']:.4f} (all-boundary "
@@ -386,7 +391,8 @@ def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window
             say(kept)
     if step % cfg.ckpt_every == 0 or last:
         _check_finite(dd, window, step)
-        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions)
+        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions,
+                      stepper.scaler)
         say(f"saved checkpoint {saved}")
     return metrics
 
@@ -400,7 +406,7 @@ def _check_finite(dd: _Dist, window: torch.Tensor, step: int) -> None:
                                  "lower --lr or check the shards (segfix-gt verify), then --resume")
 
 
-def _save(cfg, dd, model, opt, sched, step, window, m) -> str:
+def _save(cfg, dd, model, opt, sched, step, window, m, scaler=None) -> str:
     rng = ckpt.rng_state()
     rngs = [None] * dd.world
     if dd.world > 1:
@@ -415,6 +421,7 @@ def _save(cfg, dd, model, opt, sched, step, window, m) -> str:
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
             "log_window": window.detach().cpu().clone(), "rng": rngs,
+            "grad_scaler": scaler.state_dict() if scaler is not None else None,
         }, keep=cfg.keep_checkpoints)
     return ckpt.checkpoint_path(cfg.out, step)
 

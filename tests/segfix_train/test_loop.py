@@ -227,3 +227,22 @@ def test_step_allocation_is_what_the_ranks_draw():
     assert step_allocation(cfg, entries, 4, 2) == ([2, 1, 1], [8, 4, 4])
     cfg = resolve(shards=["cs", "ade"], batch=16)
     assert step_allocation(cfg, shard_entries(cfg), 16, 1) == ([8, 8], [8, 8])
+
+
+def test_fp16_resume_restores_the_grad_scaler(tmp_path):
+    # the loss scale and growth tracker of an fp16 run live in its checkpoints and come back on
+    # --resume (a fresh GradScaler would restart at 65536 and overflow again)
+    from segfix_train.checkpoint import save_checkpoint
+
+    quiet = dict(open_set=fake_open, echo=lambda s: None)
+    train(_cfg(tmp_path, amp="fp16", iters=4, ckpt_every=2, stop_after=2, val_split=None), **quiet)
+    path = list_checkpoints(str(tmp_path))[-1][1]
+    state = load_checkpoint(path)
+    assert state["grad_scaler"] is not None and state["grad_scaler"]["scale"] > 0
+    state["grad_scaler"] = {**state["grad_scaler"], "scale": 8.0, "_growth_tracker": 1}
+    save_checkpoint(path, state)  # as if the run had backed off to 8 before the kill
+    train(_cfg(tmp_path, amp="fp16", iters=4, ckpt_every=2, val_split=None, resume=True), **quiet)
+    resumed = load_checkpoint(list_checkpoints(str(tmp_path))[-1][1])["grad_scaler"]
+    assert resumed["scale"] == 8.0 and resumed["_growth_tracker"] == 3  # continued, not reset
+    train(_cfg(tmp_path / "bf", iters=2, ckpt_every=2, val_split=None), **quiet)  # no scaler: None
+    assert load_checkpoint(list_checkpoints(str(tmp_path / "bf"))[-1][1])["grad_scaler"] is None
