@@ -535,7 +535,7 @@ def _die(frame, config, class_map=None):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@row("9 disk full / EFBIG (shard, checkpoint), killed worker, damaged build.json: one line")
+@row("9 disk full / EFBIG (shard, checkpoint), killed worker, damaged build.json, missing shard: one line")
 def row_messages(tmp: Path) -> tuple[int, int]:
     import errno
 
@@ -580,6 +580,9 @@ def row_messages(tmp: Path) -> tuple[int, int]:
         cases.append(True)
     except Exception:
         cases.append(False)
+    (out / "train" / "shard-00000.h5").unlink()  # named as missing, not as a failed checksum
+    cases.append(_raises(lambda: ShardSet(out, "train").read(0, fields="label"), shards.ShardReadError,
+                         "shard file missing"))
     return len(cases), sum(cases)
 
 
