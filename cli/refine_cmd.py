@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from cli._text import plural
+
 from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 
@@ -49,7 +51,8 @@ def refine(pred_dir, out_dir, source, scale, iterations, id_space, skip_missing,
                                    "scale": 2 if scale is None else scale,
                                    "scale_instance_masks": 1 if scale is None else scale,
                                    "iterations": iterations, "id_space": id_space})
-    click.echo(f"refined {report.label_maps} label maps and {report.masks} instance masks "
-               f"({report.instance_lists} instance lists) with {src.kind} offsets -> {out_dir}")
+    click.echo(f"refined {plural(report.label_maps, 'label map')} and {plural(report.masks, 'instance mask')} "
+               f"({plural(report.instance_lists, 'instance list')}) with {src.kind} offsets -> {out_dir}")
     if report.missing:
-        click.echo(f"{len(report.missing)} predictions had no offsets and were copied unchanged", err=True)
+        click.echo(f"{plural(len(report.missing), 'prediction')} had no offsets and were copied unchanged",
+                   err=True)
