@@ -81,4 +81,5 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
         cfg.val_split = None
     metrics = train(cfg, echo=click.echo)
     if metrics:
-        click.echo("final validation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        click.echo("final validation: " + ", ".join(
+            f"{k} {int(v)}" if k.endswith("_pixels") else f"{k} {v:.4f}" for k, v in metrics.items()))

@@ -151,8 +151,13 @@ def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_bat
 
     note = padding_note(sets, cfg.crop)
     lines += [note] if note else []
-    lines.append(f"validation: {len(val_set.samples)} images of {entries[0][0]}:{cfg.val_split}"
-                 if val_set is not None else "validation: off")
+    if val_set is not None:
+        n_val = len(val_set.samples)
+        used = n_val if cfg.val_max_images is None else min(cfg.val_max_images, n_val)
+        lines.append(f"validation: {used} of the {n_val} images of {entries[0][0]}:{cfg.val_split}"
+                     if used < n_val else f"validation: {n_val} images of {entries[0][0]}:{cfg.val_split}")
+    else:
+        lines.append("validation: off")
     return lines
 
 
