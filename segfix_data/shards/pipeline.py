@@ -76,6 +76,17 @@ class SplitResult:
     retried: int = 0   # frames that had failed in the last run (--on-error skip), tried again
 
 
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """``{"targets": {"gamma": 5}}`` -> ``{"targets.gamma": 5}``: a difference names the one setting."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
@@ -90,8 +101,9 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
                                      "--overwrite to rebuild the split or choose another OUT_DIR") from None
             old = None
         if old != params and not overwrite:
-            keys = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
-            diffs = ", ".join(f"{k}: {old.get(k)!r} -> {params.get(k)!r}" for k in keys)
+            a, b = _flatten(old), _flatten(params)
+            keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            diffs = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys)
             raise ParamsMismatch(f"{split_dir} holds shards built with other parameters ({diffs}); "
                                  "pass --overwrite to replace them or choose another OUT_DIR")
         if old != params:

@@ -286,6 +286,7 @@ def test_rerun_with_other_params_refuses_unless_overwrite(cityscapes_dir, tmp_pa
     r = run_cli("build", cityscapes_dir, out, "--split", "val", "--gamma", "3")
     assert r.exit_code == 2 and "built with other parameters (" in r.output
     assert "gamma: None -> 3.0" in r.output  # (beside direction_band 15 -> 9, its 3 x gamma)
+    assert "targets.gamma: 5.0 -> 3.0" in r.output and "{" not in r.output  # the one nested setting
     assert "--overwrite" in r.output
     with pytest.raises(ParamsMismatch):
         build_split(cityscapes_dir, out, "val", BuildConfig(num_directions=4))
