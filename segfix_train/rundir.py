@@ -73,9 +73,11 @@ def claim_run_dir(run_dir: str, *, resume: bool, overwrite: bool = False, main: 
     if not main:
         yield
         return
+    created = not os.path.exists(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     lock_path = os.path.join(run_dir, LOCK_NAME)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    failed = True
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -98,5 +100,10 @@ def claim_run_dir(run_dir: str, *, resume: bool, overwrite: bool = False, main: 
                 removed = _clear_run(run_dir)
                 echo(f"--overwrite: removed {len(removed)} files of the earlier run in {run_dir}")
         yield
+        failed = False
     finally:
         os.close(fd)  # releases the lock
+        if failed and created and not _run_contents(run_dir):  # refused before writing anything:
+            with contextlib.suppress(OSError):                 # leave no empty RUN_DIR behind
+                os.remove(lock_path)
+                os.rmdir(run_dir)

@@ -98,3 +98,18 @@ def test_train_cli_refuses_then_overwrite_leaves_only_the_new_run(tmp_path, monk
     assert r.exit_code == 0, r.output
     assert [s for s, _ in list_checkpoints(str(tmp_path / "run"))] == [2]  # no step 4 or 99 of the old run
     assert (tmp_path / "run" / "notes.txt").exists()
+
+
+def test_a_run_refused_before_writing_leaves_no_new_directory(tmp_path):
+    # a preflight refusal (bad shards, ...) must not leave an empty RUN_DIR with a lock file behind;
+    # a directory the user made is kept, and so is one the run wrote into
+    new, given, used = tmp_path / "new", tmp_path / "given", tmp_path / "used"
+    given.mkdir()
+    for d in (new, given, used):
+        with pytest.raises(RuntimeError):
+            with claim_run_dir(str(d), resume=False, echo=lambda s: None):
+                if d == used:
+                    (d / "train.jsonl").write_text("{}\n")
+                raise RuntimeError("refused")
+    assert not new.exists()
+    assert given.is_dir() and used.is_dir() and (used / "train.jsonl").exists()
