@@ -82,8 +82,8 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
                                  "frame names.")
 @click.option("--label-glob", help="folder: the label glob of segfix-gt build ({split} is replaced); "
                                  "default: every *.png (*SEG_SUFFIX) below GT_DIR[/SPLIT].")
-@click.option("--image-glob", help="folder: accepted so that build's options can be reused; eval reads "
-                                 "no image.")
+@click.option("--image-glob", help="folder: the image glob of segfix-gt build; scoring reads no image, "
+                                 "--plots draws the fixed/broken maps on them.")
 @click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
               help="folder: the JSON class map of segfix-gt build (raw id -> train id, 255 = ignore).")
 @click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
@@ -166,7 +166,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
                                   label_glob=label_glob))
         pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids", "pred_reduce_zero_label")}
         with progressbar(length=n, label="plots") as bar:
-            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result,
+            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result, image_glob=image_glob,
                                    baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
         click.echo(f"wrote {plural(len(paths), 'figure')} to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
                    + (" ..." if len(paths) > 6 else ""))

@@ -246,17 +246,23 @@ def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tol
 # A directory of predictions (``segfix eval --plots``)
 
 
-def _images_by_key(gt_dir, layout: str, split: str, img_suffix, seg_suffix) -> dict:
-    """Frame key -> image path, where the layout knows its images (else empty)."""
+def _images_by_key(gt_dir, layout: str, split: str, img_suffix, seg_suffix, image_glob=None,
+                   label_glob=None) -> dict:
+    """Frame key -> image path, where the layout knows its images (the folder layout: with the
+    build's ``image_glob``), else empty."""
     from segfix_data.datasets import LAYOUTS, find_frames
     from segfix_data.datasets.io import frame_key
 
-    if layout not in LAYOUTS or layout == "folder":
+    if layout not in LAYOUTS or (layout == "folder" and not image_glob):
         return {}
     try:
-        frames, _ = find_frames(layout, gt_dir, split, img_suffix=img_suffix, seg_suffix=seg_suffix)
+        frames, _ = find_frames(layout, gt_dir, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
+                                **({"image_glob": image_glob, "label_glob": label_glob}
+                                   if layout == "folder" else {}))
     except (ValueError, OSError):
         return {}
+    if layout == "folder":  # its frames are named by frame key already
+        return {f.stem: f.image for f in frames}
     out = {}
     for f in frames:
         name = Path(f.label).name
@@ -274,13 +280,15 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
                    split: str = "val", id_space: str = "labelIds", num_classes: int | None = None,
                    img_suffix: str | None = None, seg_suffix: str | None = None,
                    reduce_zero_label: bool = False, class_names=None, label_glob: str | None = None,
-                   class_map=None, result: dict | None = None,
+                   image_glob: str | None = None, class_map=None, result: dict | None = None,
                    baseline_result: dict | None = None, frames: int = 4, max_px: int = 30,
                    progress=None) -> list[Path]:
     """Write the pictures of the module docstring into ``out_dir``; returns their paths.
 
     ``result`` / ``baseline_result``: the scores of ``evaluate_directory`` (for the class gains);
-    ``frames``: how many fixed/broken maps (the frames with the most changed pixels).
+    ``frames``: how many fixed/broken maps (the frames with the most changed pixels), drawn on
+    the frame's image where the layout finds it (folder: with ``image_glob``), else on dimmed
+    ground-truth colours.
     """
     from segfix_data.datasets.io import read_image
 
@@ -330,7 +338,7 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
         labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
         title=f"Errors against distance to the ground-truth boundary ({what})"))
     if bases:
-        images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix)
+        images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix, image_glob, label_glob)
         from segfix_data.inspect.colours import colourise_labels, palette_of_layout
 
         for key in sorted(changed, key=lambda q: (-changed[q][0], q))[:max(0, int(frames))]:

@@ -49,3 +49,36 @@ def test_folder_options_with_another_layout_are_refused(tmp_path):
     data = _tree(tmp_path / "data")
     res = CliRunner().invoke(main, ["eval", str(data), str(data), "--layout", "mmseg", "--label-glob", "x/*"])
     assert res.exit_code == 2 and "--label-glob" in res.output and "folder" in res.output
+
+
+def test_folder_plots_draw_the_fixed_broken_maps_on_the_images(tmp_path):
+    # with build's --image-glob the maps show the frame's photo, without it the dimmed labels
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    from segfix_data.metrics import plots
+
+    data = _tree(tmp_path / "data")
+    opts = ["--layout", "folder", "--split", "val", "--label-glob", "labels/{split}/*.png",
+            "--class-map", str(data / "cm.json"), "--num-classes", "2", "--id-space", "trainIds"]
+    preds, base = tmp_path / "preds", tmp_path / "base"
+    for d, col in ((preds, 16), (base, 12)):  # the baseline puts the class edge 4 px off
+        d.mkdir()
+        for k in range(2):
+            lab = np.zeros((24, 32), np.uint8)
+            lab[:, col:] = 1
+            Image.fromarray(lab).save(d / f"f{k}.png")
+    seen = []
+    real = plots.plot_fixed_broken
+    plots.plot_fixed_broken = lambda path, background, *a, **kw: (seen.append(background.copy()),
+                                                                   real(path, background, *a, **kw))[1]
+    try:
+        for extra in ([], ["--image-glob", "images/{split}/*.png"]):
+            res = CliRunner().invoke(main, ["eval", str(data), str(preds), *opts, *extra, "--baseline", str(base),
+                                            "--plots", str(tmp_path / "plots"), "--plot-frames", "1"])
+            assert res.exit_code == 0, res.output
+    finally:
+        plots.plot_fixed_broken = real
+    image = np.asarray(Image.open(data / "images" / "val" / "f0.png").convert("RGB"))
+    assert len(seen) == 2 and not np.array_equal(seen[0], image)
+    assert np.array_equal(seen[1], image)  # the photo itself (plot_fixed_broken dims it)
