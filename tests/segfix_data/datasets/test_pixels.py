@@ -90,3 +90,23 @@ def test_refine_cli_refuses_a_bomb_in_one_line_and_takes_the_flag(tmp_path):
         from cli import gt
         group = gt.main if cmd == "build" else main
         assert "--max-image-pixels" in CliRunner().invoke(group, [cmd, "--help"]).output
+
+
+def test_refine_refuses_a_bomb_instance_mask_before_writing_anything(tmp_path):
+    # the instance-mask path of refine (a .txt naming mask PNGs) has the same limit as label maps
+    from click.testing import CliRunner
+
+    from cli.main import main
+    from segfix_data.refine.offsets import write_offsets
+
+    key = "frankfurt_000000_000294"
+    write_offsets(tmp_path / "off" / f"{key}_x.npz", np.zeros((20, 20), np.uint8),
+                  np.full((20, 20), 255, np.uint8), 8)
+    pred = tmp_path / "pred"
+    (pred / "masks").mkdir(parents=True)
+    _small(pred / "masks", "m0.png")
+    bomb = write_png_bomb(pred / "masks" / "m1.png", colour=0)
+    (pred / f"{key}_x.txt").write_text("masks/m0.png 26 0.9\nmasks/m1.png 26 0.8\n")
+    r = CliRunner().invoke(main, ["refine", str(pred), str(tmp_path / "out"), "--offsets", str(tmp_path / "off")])
+    assert r.exit_code == 2 and f"{bomb}: declares 30000x30000" in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "out").exists()
