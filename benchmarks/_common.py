@@ -151,3 +151,28 @@ def write_json(name: str, payload: dict, path: str | Path | None = None) -> Path
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
     os.replace(tmp, path)
     return path
+
+
+def run_in_workdir(run, args) -> object:
+    """``run(args, work)`` in ``args.workdir`` when given (data, shards and runs are kept there),
+    else in a temporary directory removed afterwards."""
+    import tempfile
+
+    if getattr(args, "workdir", None):
+        return run(args, Path(args.workdir))
+    with tempfile.TemporaryDirectory() as tmp:
+        return run(args, Path(tmp))
+
+
+def generated_train_shards(args, work: Path) -> tuple[Path, Path]:
+    """Generated Cityscapes-layout frames (``args.train_frames`` train and ``args.val_frames`` val
+    of ``args.height`` x ``args.width``, from ``args.seed``) under ``work/cs`` and the train split's
+    shards under ``work/shards``; returns both directories."""
+    from segfix_data.shards import BuildConfig, build
+    from segfix_data.synthetic import write_example_dataset
+
+    data, shards = work / "cs", work / "shards"
+    write_example_dataset(data, splits={"train": args.train_frames, "val": args.val_frames},
+                          height=args.height, width=args.width, seed=args.seed)
+    build(data, shards, ["train"], BuildConfig(image_level=0))
+    return data, shards

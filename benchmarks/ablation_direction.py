@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,15 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from _common import machine_metadata, print_metadata, write_json  # noqa: E402
+from _common import generated_train_shards, machine_metadata, print_metadata, run_in_workdir, write_json  # noqa: E402
 from demo_table1 import coarse_prediction  # noqa: E402
 from demo_trained import K, TINY  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
 from segfix_data.refine import refine_labels  # noqa: E402
-from segfix_data.shards import BuildConfig, build  # noqa: E402
-from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 MODES = ("predicted", "gt", "both")
 F_PIXELS = (1, 3)
@@ -89,10 +86,7 @@ def run(args, work: Path) -> dict:
     from segfix_train.loop import train
 
     t0 = time.perf_counter()
-    data, shards = work / "cs", work / "shards"
-    write_example_dataset(data, splits={"train": args.train_frames, "val": args.val_frames},
-                          height=args.height, width=args.width, seed=args.seed)
-    build(data, shards, ["train"], BuildConfig(image_level=0))
+    data, shards = generated_train_shards(args, work)
     frames = list(_frames(data))
     print(f"data and shards ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     results = {}
@@ -153,11 +147,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     meta = machine_metadata()
     print_metadata(meta)
-    if args.workdir:
-        results = run(args, Path(args.workdir))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            results = run(args, Path(tmp))
+    results = run_in_workdir(run, args)
     print(table(results))
     best = max(results, key=lambda m: results[m]["model-like, scale 2"]["delta_miou"])
     print(f"\nlargest delta mIoU (model-like coarse, scale 2): {best}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,17 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from _common import machine_metadata, pin_single_thread, print_metadata, write_json  # noqa: E402
+from _common import (generated_train_shards, machine_metadata, pin_single_thread, print_metadata,  # noqa: E402
+                     run_in_workdir, write_json)  # noqa: E402
 
 pin_single_thread()  # before numba / torch read their thread settings
 from demo_table1 import coarse_prediction  # noqa: E402
 from segfix_data import semantic_targets  # noqa: E402
-from segfix_data.shards import BuildConfig, build  # noqa: E402
 from segfix_data.datasets.labels import CITYSCAPES_CLASS_NAMES, cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
 from segfix_data.refine.offsets import read_offsets  # noqa: E402
 from segfix_data.refine import refine_labels  # noqa: E402
-from segfix_data.synthetic import write_example_dataset  # noqa: E402
 
 K = len(CITYSCAPES_CLASS_NAMES)
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [16, 32, 64, 128]}
@@ -68,10 +66,8 @@ def run(args, work: Path) -> dict:
 
     make_deterministic(args.seed)
     t0 = time.perf_counter()
-    data, shards, run_dir, offsets = work / "cs", work / "shards", work / "run", work / "offsets"
-    write_example_dataset(data, splits={"train": args.train_frames, "val": args.val_frames},
-                          height=args.height, width=args.width, seed=args.seed)
-    build(data, shards, ["train"], BuildConfig(image_level=0))
+    data, shards = generated_train_shards(args, work)
+    run_dir, offsets = work / "run", work / "offsets"
     print(f"data and shards ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     cfg = TrainConfig(shards=[str(shards)], split="train", val_split=None, out=str(run_dir),
                       model="hrnet_w18", model_args=TINY, iters=args.iters, batch=args.batch,
@@ -130,11 +126,7 @@ def main(argv=None) -> int:
             setattr(args, k, v)
     meta = machine_metadata()
     print_metadata(meta)
-    if args.workdir:
-        results = run(args, Path(args.workdir))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            results = run(args, Path(tmp))
+    results = run_in_workdir(run, args)
     base = results["w/o SegFix"]
     print(f"\n{'method':<24} {'mIoU':>14}" + "".join(f"{f'F@{r}px':>14}" for r in PIXEL_RADII))
     for name, r in results.items():
