@@ -79,6 +79,11 @@ class _Dist:
             dist.all_reduce(t)
         return t.cpu()
 
+    def barrier(self) -> None:
+        """Wait for every rank (a no-op for one process)."""
+        if self.world > 1 and dist.is_initialized():
+            dist.barrier()
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
@@ -169,7 +174,11 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
     dd = _Dist(cfg.device)
     try:
         with claim_run_dir(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, main=dd.main, echo=echo):
-            return _train(cfg, dd, open_set, echo)
+            result = _train(cfg, dd, open_set, echo)
+        # every rank done before any tears the group down: a rank that destroys it (or exits) while
+        # another is still in its last collective aborts that one (gloo: "terminate called ...")
+        dd.barrier()
+        return result
     finally:
         dd.close()
 
