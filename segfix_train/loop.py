@@ -28,6 +28,7 @@ from segfix_data.errors import InputError
 from . import checkpoint as ckpt
 from .config import TrainConfig, describe_sources, save_json, shard_entries
 from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
+from .distributed import Dist
 from .losses import band_note
 from .models import create_model
 from .preflight import check_val_split, require_images
@@ -49,44 +50,6 @@ def default_open_set(directory: str, split: str):
     if os.path.isdir(directory):
         split = normalise_split(split, list_splits(directory), directory, "--shards DIR:SPLIT (or --split)")
     return ShardSet(directory, split)
-
-
-class _Dist:
-    """Rank, world size and device of this process (``torchrun`` sets RANK/WORLD_SIZE/LOCAL_RANK)."""
-
-    def __init__(self, device_pref: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        use_cuda = torch.cuda.is_available() if device_pref == "auto" else device_pref == "cuda"
-        if use_cuda and not torch.cuda.is_available():
-            raise InputError("device 'cuda' requested but CUDA is not available")
-        self.device = torch.device(f"cuda:{local}" if use_cuda else "cpu")
-        if use_cuda:
-            torch.cuda.set_device(self.device)
-        self.owns_group = False
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if use_cuda else "gloo")
-            self.owns_group = True
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def all_sum(self, t: torch.Tensor) -> torch.Tensor:
-        if self.world > 1:
-            t = t.to(self.device)
-            dist.all_reduce(t)
-        return t.cpu()
-
-    def barrier(self) -> None:
-        """Wait for every rank (a no-op for one process)."""
-        if self.world > 1 and dist.is_initialized():
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 def poly_lambda(iters: int, power: float) -> Callable[[int], float]:
@@ -171,7 +134,7 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
     """Run (or resume) training as configured; returns the last validation metrics on rank 0
     (an empty dict on the other ranks)."""
     open_set = open_set or default_open_set
-    dd = _Dist(cfg.device)
+    dd = Dist(cfg.device)
     try:
         with claim_run_dir(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, main=dd.main, echo=echo):
             result = _train(cfg, dd, open_set, echo)
@@ -183,7 +146,7 @@ def train(cfg: TrainConfig, *, open_set: Callable | None = None,
         dd.close()
 
 
-def _train(cfg: TrainConfig, dd: _Dist, open_set: Callable, echo: Callable[[str], None]) -> dict:
+def _train(cfg: TrainConfig, dd: Dist, open_set: Callable, echo: Callable[[str], None]) -> dict:
     """The orchestration: set up, restore, record the configuration, then step, log, validate and
     save until ``cfg.iters`` (or ``cfg.stop_after``)."""
     say = echo if dd.main else _silent
@@ -249,7 +212,7 @@ class _Run:
     val_log: str
 
 
-def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str], None]) -> _Run:
+def _setup(cfg: TrainConfig, dd: Dist, open_set: Callable, say: Callable[[str], None]) -> _Run:
     """Device and precision, shard sets, model (on the device, DDP-wrapped), SGD and poly schedule;
     prints the pretrained report and the banner."""
     per_step = dd.world * cfg.accum
@@ -299,7 +262,7 @@ def _setup(cfg: TrainConfig, dd: _Dist, open_set: Callable, say: Callable[[str],
                 os.path.join(cfg.out, "train.jsonl"), os.path.join(cfg.out, "val.jsonl"))
 
 
-def _restore(cfg: TrainConfig, dd: _Dist, run: _Run, say: Callable[[str], None],
+def _restore(cfg: TrainConfig, dd: Dist, run: _Run, say: Callable[[str], None],
              scaler=None) -> tuple[int, torch.Tensor]:
     """Remove files left by an interrupted save; with ``--resume``, load the latest intact
     checkpoint (refusing other settings, another direction count or weights that do not fit),
@@ -362,7 +325,7 @@ def _check_resumable(cfg: TrainConfig, state: dict, path: str, m: int, say: Call
                                    f"shards have {m} (built with --directions {m}); use a new --out")
 
 
-def _write_config(cfg: TrainConfig, dd: _Dist, run: _Run) -> None:
+def _write_config(cfg: TrainConfig, dd: Dist, run: _Run) -> None:
     """``RUN_DIR/config.json``: the configuration and what it resolved to on this machine."""
     alloc = step_allocation(cfg, run.entries, run.local_batch, dd.world)[1]
     save_json(cfg, os.path.join(cfg.out, "config.json"),
@@ -374,7 +337,7 @@ def _write_config(cfg: TrainConfig, dd: _Dist, run: _Run) -> None:
                               for (d, split, w), ds, a in zip(run.entries, run.sets, alloc)]})
 
 
-def _batches(cfg: TrainConfig, dd: _Dist, run: _Run, step: int):
+def _batches(cfg: TrainConfig, dd: Dist, run: _Run, step: int):
     """The crop stream of this rank from micro-batch ``step * accum`` on, through the DataLoader."""
     aug = AugmentConfig(crop=cfg.crop, flip=cfg.flip, brightness=cfg.brightness,
                         scale=tuple(cfg.scale) if cfg.scale else None, target=cfg.target,
@@ -385,7 +348,7 @@ def _batches(cfg: TrainConfig, dd: _Dist, run: _Run, step: int):
     return checked_batches(loader)  # a worker's shard error keeps its one-line message
 
 
-def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window: torch.Tensor,
+def _validate_and_save(cfg: TrainConfig, dd: Dist, run: _Run, step: int, window: torch.Tensor,
                        stepper: TrainStep, say: Callable[[str], None]) -> dict | None:
     """At validation steps run ``_validate`` (under the ``stepper``'s autocast) and append to
     ``val.jsonl`` (returns the metrics); at checkpoint steps save (with the ``stepper``'s fp16
@@ -411,7 +374,7 @@ def _validate_and_save(cfg: TrainConfig, dd: _Dist, run: _Run, step: int, window
     return metrics
 
 
-def _check_finite(dd: _Dist, window: torch.Tensor, step: int) -> None:
+def _check_finite(dd: Dist, window: torch.Tensor, step: int) -> None:
     """Refuse to checkpoint after a non-finite loss: ``window`` holds the losses of the steps since
     the last log line (those before were checked when logged), summed over ranks here."""
     tot = dd.all_sum(window.clone())
