@@ -220,15 +220,6 @@ def bad_inputs(tmp: Path) -> dict:
 
     from segfix_data.datasets import FrameError, LayoutError, find_frames, read_image, read_label
 
-    def expect(fn, exc, text) -> bool:
-        try:
-            fn()
-        except exc as e:
-            return text in str(e)
-        except Exception:
-            return False
-        return False
-
     data = tmp / "bad"
     write_example_dataset(data, splits={"train": 4}, height=32, width=64)
     labels = sorted((data / "gtFine" / "train").glob("*/*_labelIds.png"))
@@ -237,27 +228,27 @@ def bad_inputs(tmp: Path) -> dict:
     kinds = {}
     p = tmp / "trunc.png"
     p.write_bytes(labels[0].read_bytes()[:60])
-    kinds["truncated PNG"] = expect(lab(p), FrameError, str(p))
+    kinds["truncated PNG"] = _raises(lab(p), FrameError, str(p))
     p = tmp / "jpeg.png"
     Image.fromarray(np.zeros((32, 64), np.uint8)).save(p, format="JPEG")
-    kinds["JPEG as label"] = expect(lab(p), FrameError, "not a PNG")
+    kinds["JPEG as label"] = _raises(lab(p), FrameError, "not a PNG")
     p = tmp / "rgb.png"
     Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(p)
-    kinds["RGB label"] = expect(lab(p), FrameError, "mode RGB")
+    kinds["RGB label"] = _raises(lab(p), FrameError, "mode RGB")
     p = tmp / "onebit.png"
     Image.fromarray(np.zeros((32, 64), bool)).save(p)
-    kinds["1-bit label"] = expect(lab(p), FrameError, "1-bit")
+    kinds["1-bit label"] = _raises(lab(p), FrameError, "1-bit")
     p = tmp / "ids.png"
     Image.fromarray(np.full((32, 64), 99, np.uint8)).save(p)
-    kinds["ids outside the table"] = expect(lab(p), FrameError, "ids outside")
+    kinds["ids outside the table"] = _raises(lab(p), FrameError, "ids outside")
     p = tmp / "dir.png"
     p.mkdir()
-    kinds["directory in place of a file"] = expect(lab(p), FrameError, "is a directory")
+    kinds["directory in place of a file"] = _raises(lab(p), FrameError, "is a directory")
     p = tmp / "loop.png"
     os.symlink(p, p)
-    kinds["symbolic link loop"] = expect(lab(p), FrameError, "symbolic link loop")
+    kinds["symbolic link loop"] = _raises(lab(p), FrameError, "symbolic link loop")
     p = tmp / "missing.png"
-    kinds["missing image"] = expect(lambda: read_image(str(p)), FrameError, "not found")
+    kinds["missing image"] = _raises(lambda: read_image(str(p)), FrameError, "not found")
     images[0].unlink()
     images[1].rename(images[1].with_name("x_" + images[1].name))
     frames, unpaired = find_frames("cityscapes", data, "train")
@@ -265,7 +256,7 @@ def bad_inputs(tmp: Path) -> dict:
     dup = data / "gtFine" / "train" / "zzz"
     dup.mkdir()
     shutil.copy(labels[2], dup / labels[2].name)
-    kinds["duplicate frame key"] = expect(lambda: find_frames("cityscapes", data, "train"), LayoutError,
+    kinds["duplicate frame key"] = _raises(lambda: find_frames("cityscapes", data, "train"), LayoutError,
                                           "two frames with the key")
     shutil.rmtree(dup)
     # crafted manifests and shard files
@@ -285,7 +276,7 @@ def bad_inputs(tmp: Path) -> dict:
         finally:
             mpath.write_text(good)
 
-    refused = lambda: expect(lambda: ShardSet(out, "train"), shards.ManifestError, "refusing")  # noqa: E731
+    refused = lambda: _raises(lambda: ShardSet(out, "train"), shards.ManifestError, "refusing")  # noqa: E731
     kinds["shard path with .."] = with_manifest(lambda m: m["samples"][0].update(shard="../../x.h5"), refused)
     kinds["absolute shard path"] = with_manifest(lambda m: m["samples"][0].update(shard="/etc/passwd"), refused)
     os.symlink("/etc/passwd", out / "train" / "shard-09999.h5")
@@ -293,13 +284,13 @@ def bad_inputs(tmp: Path) -> dict:
                                                            refused)
     (out / "train" / "shard-09999.h5").unlink()
     kinds["stem leaving the export folder"] = with_manifest(lambda m: m["samples"][0].update(stem="../../x"),
-                                                            lambda: expect(lambda: ShardSet(out, "train"),
+                                                            lambda: _raises(lambda: ShardSet(out, "train"),
                                                                            shards.ManifestError, "plain file name"))
     kinds["edited sample index"] = with_manifest(
         lambda m: m["samples"][0].update(index=1),
-        lambda: expect(lambda: ShardSet(out, "train").read(0, fields="label"), shards.ManifestError, "edited"))
+        lambda: _raises(lambda: ShardSet(out, "train").read(0, fields="label"), shards.ManifestError, "edited"))
     mpath.write_text(good[:-30])
-    kinds["invalid manifest JSON"] = expect(lambda: ShardSet(out, "train"), shards.ManifestError, str(mpath))
+    kinds["invalid manifest JSON"] = _raises(lambda: ShardSet(out, "train"), shards.ManifestError, str(mpath))
     mpath.write_text(good)
     shard = out / "train" / "shard-00000.h5"
     secret = tmp / "secret.bin"
@@ -309,12 +300,12 @@ def bad_inputs(tmp: Path) -> dict:
         shape = g["label"].shape
         del g["label"]
         g.create_dataset("label", shape=shape, dtype=np.uint8, external=[(str(secret), 0, shape[0] * shape[1])])
-    kinds["HDF5 external storage"] = expect(lambda: ShardSet(out, "train").read(0, fields="label"),
+    kinds["HDF5 external storage"] = _raises(lambda: ShardSet(out, "train").read(0, fields="label"),
                                             shards.ManifestError, "external storage")
     with h5py.File(shard, "r+") as f:
         del f["samples/00000/label"]
         f["samples/00000/label"] = h5py.SoftLink("/samples/00001/label")
-    kinds["HDF5 soft link"] = expect(lambda: ShardSet(out, "train").read(0, fields="label"),
+    kinds["HDF5 soft link"] = _raises(lambda: ShardSet(out, "train").read(0, fields="label"),
                                      shards.ManifestError, "SoftLink")
     return {"kinds": len(kinds), "handled": sum(kinds.values()), "by_kind": kinds}
 
