@@ -150,7 +150,7 @@ _ADVICE = re.compile(r"weights.only|can still be loaded|trust the source|safe_gl
 
 def torch_load_reason(exc: BaseException) -> str:
     """What ``torch.load`` objected to, without torch's advice: its text for a refused pickle tells
-    the reader to rerun with ``weights_only=False`` (code execution) or to allowlist the class, which
+    the reader to rerun with weights-only loading turned off (code execution) or to allowlist the class, which
     no segfix message may repeat. Returns the refused global when named, else torch's first sentence
     free of that advice, else the exception's type."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
@@ -205,7 +205,7 @@ def load_weights_file(path: str) -> object:
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # torch's text would advise weights_only=False: never do that
+    except pickle.UnpicklingError:  # torch's text would advise turning weights-only loading off: never
         raise InputError(f"cannot read {path!r} as a weights file: not a PyTorch checkpoint of tensors "
                          "and plain values (damaged, another format, or pickled objects that could run "
                          "code when loaded, which are refused)") from None
