@@ -46,6 +46,7 @@ from segfix_data import shards  # noqa: E402
 from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split  # noqa: E402
 from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum  # noqa: E402
 from segfix_data.synthetic import write_example_dataset  # noqa: E402
+from tests.support.damage import flip_chunk_bytes  # noqa: E402
 
 
 def session_pids(sid: int) -> list[int]:
@@ -388,14 +389,7 @@ def integrity_cases(tmp: Path) -> dict:
     """Issue 18 points 1, 5, 6, 7, 8: each case handled (refused or reported, naming the file)."""
     kinds = {"stale shards, build.json deleted, rebuilt with --gamma 3 (18.1)": stale_shards_case(tmp)}
     out = _small_split(tmp, "p5")
-    shard = out / "train" / "shard-00000.h5"
-    with h5py.File(shard, "r") as f:
-        info = f["records"].id.get_chunk_info(0)
-    with open(shard, "r+b") as fh:
-        fh.seek(info.byte_offset + info.size // 2)
-        b = fh.read(1)
-        fh.seek(info.byte_offset + info.size // 2)
-        fh.write(bytes([b[0] ^ 1]))
+    flip_chunk_bytes(out / "train" / "shard-00000.h5", "records", mask=1)
     damaged = verify_split(out, "train")[1]
     kinds["flipped byte in the records dataset, found by verify (18.5)"] = (
         len(damaged) == 2 and all(d["problems"][0].startswith("records:") for d in damaged))

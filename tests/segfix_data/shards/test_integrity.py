@@ -21,15 +21,7 @@ from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum
 from segfix_data.shards.verify import stream_checksum
 from segfix_data.shards.writer import write_bytes
 from tests.support.build_data import write_cityscapes
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A 3-frame train split (40x72), 2 shards of tiles 16."""
-    root = tmp_path_factory.mktemp("integrity")
-    data = write_cityscapes(root / "cs", {"train": 3}, 40, 72)
-    build_split(data, root / "out", "train", BuildConfig(shard_size=2, tile=16))
-    return root / "out"
+from tests.support.damage import flip_chunk_bytes
 
 
 @pytest.fixture
@@ -99,14 +91,7 @@ def test_shards_built_with_other_parameters_than_the_manifest_are_refused(out):
 
 
 def test_verify_reports_a_flipped_byte_in_the_records(out):
-    path = out / "train" / "shard-00000.h5"
-    with h5py.File(path, "r") as f:
-        info = f["records"].id.get_chunk_info(0)
-    with open(path, "r+b") as fh:
-        fh.seek(info.byte_offset + info.size // 2)
-        b = fh.read(1)
-        fh.seek(info.byte_offset + info.size // 2)
-        fh.write(bytes([b[0] ^ 4]))
+    flip_chunk_bytes(out / "train" / "shard-00000.h5", "records", mask=4)
     total, damaged = verify_split(out, "train")
     assert [d["index"] for d in damaged] == [0, 1] and {d["shard"] for d in damaged} == {"shard-00000.h5"}
     assert all(d["problems"][0].startswith("records: cannot read") for d in damaged)

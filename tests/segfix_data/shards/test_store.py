@@ -14,6 +14,7 @@ from segfix_data import semantic_targets, shards
 from segfix_data.shards import codec as shard_codec
 from segfix_data.shards.codec import derive_distance, encode_array
 from segfix_data.shards import ShardSet, ShardWriter, read_records, verify_samples
+from tests.support.damage import flip_chunk_bytes
 
 
 def _write_split(root, arrays_per_sample, tile=16):
@@ -145,14 +146,7 @@ def test_shardset_pickles_and_reopens_after_fork(split):
 
 
 def _flip_chunk(path, dataset, chunk_index):
-    with h5py.File(path, "r") as f:
-        info = f[dataset].id.get_chunk_info(chunk_index)
-    with open(path, "r+b") as fh:
-        fh.seek(info.byte_offset + info.size // 2)
-        b = fh.read(4)
-        fh.seek(info.byte_offset + info.size // 2)
-        fh.write(bytes(x ^ 0xFF for x in b))
-    return info.chunk_offset
+    return flip_chunk_bytes(path, dataset, chunk_index, count=4)
 
 
 def test_verify_detects_flipped_bytes_and_window_reads_touch_only_their_tiles(split):

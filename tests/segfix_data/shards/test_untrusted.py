@@ -20,15 +20,6 @@ from tests.support.build_data import write_cityscapes
 from tests.segfix_data.shards.test_build import assert_same, contents
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A 3-frame train split, raw image tiles (the default), 2 shards."""
-    root = tmp_path_factory.mktemp("untrusted")
-    data = write_cityscapes(root / "cs", {"train": 3}, 40, 72)
-    build_split(data, root / "out", "train", BuildConfig(shard_size=2, tile=16))
-    return root / "out"
-
-
 def _copy(built, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(built, out)
