@@ -37,7 +37,6 @@ from .runlog import LogWindow, append_jsonl, truncate_jsonl
 from .step import TrainForward, TrainStep, amp_choice, amp_name
 from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
 
-CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
 TIMING_FIELDS = ("images_per_s", "elapsed_s")
 
 
@@ -363,13 +362,11 @@ def _validate_and_save(cfg: TrainConfig, dd: Dist, run: _Run, step: int, window:
             f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
             f"boundary, {metrics['dir_acc_pred']:.4f} in predicted; refinement of the x8 coarse "
             f"labels: mIoU {metrics['delta_miou']:+.4f}, F@1px {metrics['delta_f_1px']:+.4f}")
-        if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics,
-                                                               run.num_directions)):
+        if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics)):
             say(kept)
     if step % cfg.ckpt_every == 0 or last:
         _check_finite(dd, window, step)
-        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions,
-                      stepper.scaler)
+        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, stepper.scaler)
         say(f"saved checkpoint {saved}")
     return metrics
 
@@ -383,7 +380,8 @@ def _check_finite(dd: Dist, window: torch.Tensor, step: int) -> None:
                                  "lower --lr or check the shards (segfix-gt verify), then --resume")
 
 
-def _save(cfg, dd, model, opt, sched, step, window, m, scaler=None) -> str:
+def _save(cfg, dd, model, opt, sched, step, window, scaler=None) -> str:
+    """Write ``checkpoints/ckpt_<step>.pt`` (rank 0; every rank's RNG state gathered into it)."""
     rng = ckpt.rng_state()
     rngs = [None] * dd.world
     if dd.world > 1:
@@ -391,15 +389,12 @@ def _save(cfg, dd, model, opt, sched, step, window, m, scaler=None) -> str:
     else:
         rngs = [rng]
     if dd.main:
-        ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), {
-            "format": CHECKPOINT_FORMAT, "step": step, "config": cfg.to_dict(), "num_directions": m,
-            "model_spec": model.spec,  # rebuilds this exact network (head, align_corners, ...)
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
-            "log_window": window.detach().cpu().clone(), "rng": rngs,
-            "grad_scaler": scaler.state_dict() if scaler is not None else None,
-        }, keep=cfg.keep_checkpoints)
+        payload = ckpt.make_payload(
+            ckpt.TRAIN_FORMAT, model, cfg.to_dict(), step=step, optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(), data={"micro_batch": step * cfg.accum, "world_size": dd.world},
+            log_window=window.detach().cpu().clone(), rng=rngs,
+            grad_scaler=scaler.state_dict() if scaler is not None else None)
+        ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), payload, keep=cfg.keep_checkpoints)
     return ckpt.checkpoint_path(cfg.out, step)
 
 
