@@ -6,8 +6,8 @@ import sys
 
 import click
 
+from cli._errors import EXIT_PARTIAL
 from cli._options import max_image_pixels_option
-from cli.build_cmd import EXIT_SKIPPED
 from cli._progress import progressbar
 from cli._text import plural
 
@@ -77,4 +77,4 @@ def predict_cmd(checkpoint, images, out_dir, preset, openseg_mode, model, abn_we
         more = " (first 20 listed)" if len(res.skipped) > 20 else ""
         click.echo(f"skipped {plural(len(res.skipped), 'unreadable image')}{more}; fix them and rerun the same "
                    "command to predict only those", err=True)
-        sys.exit(EXIT_SKIPPED)
+        sys.exit(EXIT_PARTIAL)
