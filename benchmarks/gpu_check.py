@@ -36,11 +36,11 @@ from benchmarks._common import machine_metadata, print_metadata, write_json  # n
 from benchmarks.bench_loader import make_data  # noqa: E402
 from benchmarks.bench_predict import PAPER_V100_MS, bench as bench_predict, sync  # noqa: E402
 from benchmarks.bench_train import fake_batch  # noqa: E402
-from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import AugmentConfig, random_crop  # noqa: E402
 from segfix_train.loop import poly_lambda  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
-from segfix_train.step import TrainStep, amp_choice, amp_name  # noqa: E402
+from segfix_train.precision import resolve_amp  # noqa: E402
+from segfix_train.step import TrainForward, TrainStep  # noqa: E402
 
 FULL = dict(models=["hrnet_w18", "hrnet_w48", "hrnet2x20"], batch=16, crop=512, steps=10,
             frame=(1024, 2048), loader_frames=2, loader_crops=16, predict_repeats=3, model_args={})
@@ -58,12 +58,12 @@ def _stepper(name: str, batch: int, crop: int, dev: torch.device, model_args: di
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(10**6, 0.9))
-    dtype = amp_choice("auto", dev)
-    step = TrainStep(model, opt, sched, TrainConfig(shards=["-"], batch=batch, crop=crop), dev, cl, dtype, 1)
+    precision = resolve_amp("auto", dev)
+    step = TrainStep(TrainForward(model, precision), opt, sched, device=dev, channels_last=cl)
     batches = [fake_batch(batch, crop, s) for s in range(2)]
     if dev.type == "cuda":
         batches = [{k: v.pin_memory() for k, v in b.items()} for b in batches]
-    return step, batches, dtype
+    return step, batches, precision
 
 
 def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
@@ -74,7 +74,7 @@ def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
-            step, batches, dtype = _stepper(name, batch, cfg["crop"], dev, cfg["model_args"])
+            step, batches, precision = _stepper(name, batch, cfg["crop"], dev, cfg["model_args"])
             step([batches[0]])
             step([batches[1]])  # warm-up (cudnn.benchmark autotuning)
             sync(dev)
@@ -84,7 +84,7 @@ def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
             sync(dev)
             sec = time.perf_counter() - t
             peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None
-            return {"model": name, "batch": batch, "crop": cfg["crop"], "amp": amp_name(dtype),
+            return {"model": name, "batch": batch, "crop": cfg["crop"], "amp": precision.name,
                     "channels_last": dev.type == "cuda", "img_per_s": batch * cfg["steps"] / sec,
                     "peak_mem_gib": peak}
         except torch.cuda.OutOfMemoryError:
