@@ -9,7 +9,7 @@ Prints and writes JSON (``benchmarks/results/gpu_check[_quick].json``) with:
   channels-last, with the peak GPU memory;
 * **loader**: crops/s of one DataLoader worker (``random_crop`` on real HDF5 shards of generated
   2048x1024 frames) against the crops/s the fastest model consumes, and the workers that needs;
-* **predict**: ms per 2048x1024 frame per model, fp32 and bf16 (``bench_predict.bench``), beside
+* **predict**: ms per 2048x1024 frame per model, fp32 (``amp`` ``off``) and bf16 (``bench_predict.bench``), beside
   the paper's Table 2 (V100 + TensorRT: W18 16 ms, W32 20 ms, HRNet-2x 69 ms);
 * **sync_check**: one training step under ``torch.cuda.set_sync_debug_mode("error")`` (any
   host synchronisation raises): ``ok``, or the error.
@@ -168,11 +168,11 @@ def main() -> None:
           f"{consumed:.3g}/s -> {loader['workers_needed']} workers")
     h, w = cfg["frame"]
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    predict = [bench_predict(n, frame, dev, p, "segfix", cfg["predict_repeats"], cfg["model_args"])
-               for p in ("fp32", "bf16") for n in cfg["models"]]
+    predict = [bench_predict(n, frame, dev, amp, "segfix", cfg["predict_repeats"], cfg["model_args"])
+               for amp in ("off", "bf16") for n in cfg["models"]]
     for r in predict:
         paper = PAPER_V100_MS.get(r["model"])
-        print(f"predict {r['model']} {r['precision']}: {r['ours_ms']:.1f} ms per {w}x{h} frame "
+        print(f"predict {r['model']} {r['amp']}: {r['ours_ms']:.1f} ms per {w}x{h} frame "
               f"(bare forward {r['bare_ms']:.1f} ms; paper V100 TRT {paper if paper else '-'} ms)")
     check = sync_check(cfg, dev)
     print(f"sync check: {check['status']}")

@@ -6,8 +6,10 @@ written here; the command receives the value under the parameter name given in b
 * ``--max-image-pixels`` (``max_image_pixels``): every command that reads images;
 * ``--img-suffix``, ``--seg-suffix``, ``--image-glob``, ``--label-glob``, ``--class-map``,
   ``--class-names`` (``class_names_file``), ``--reduce-zero-label``: how a dataset's files are
-  found and read, the same words for ``segfix-gt build`` and ``segfix eval``;
-* ``--amp`` (``amp``): the precision of ``segfix train``.
+  found and read, the same words for ``segfix-gt build`` and ``segfix eval`` (and
+  ``--img-suffix`` for ``segfix predict``);
+* ``--amp`` (``amp``): the precision of ``segfix train`` and ``segfix predict``
+  (``segfix_train.precision``).
 """
 from __future__ import annotations
 
@@ -71,4 +73,4 @@ amp_option = click.option(
     "--amp", type=click.Choice(AMP_MODES), default=None,
     help="Mixed precision: auto (on CUDA bf16 where native, compute capability >= 8, else fp16, "
          "trained with a GradScaler; fp32 on the CPU), bf16, fp16 or off (fp32) "
-         "[auto].")
+         "[auto; segfix predict --tester openseg: off, its only value].")

@@ -23,6 +23,8 @@ DIRECTION_PIXELS = ("predicted", "gt", "both")  # segfix_train.losses.direction_
 CHANNELS_LAST = ("auto", "on", "off")
 PAD_MODES = ("corner", "random")
 DEVICES = ("auto", "cpu", "cuda")
+TESTERS = ("segfix", "openseg")  # how segfix predict computes offsets (segfix_train.predict)
+OPENSEG_MODES = ("sscrop", "whole")  # the openseg tester's passes (segfix_train.predict_openseg)
 
 
 @dataclass

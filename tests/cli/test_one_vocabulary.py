@@ -1,7 +1,8 @@
 """One word, one meaning, one definition: the options ``segfix-gt build`` and ``segfix eval`` share
 come from ``cli/_options.py``; ``segfix train`` shows the defaults and choices of
-``segfix_train.config``; exit statuses have one definition (``cli/_errors.py``); the user errors
-of ``segfix eval`` are the convention's one line."""
+``segfix_train.config``; ``segfix predict`` chooses its tester with ``--tester`` (``--preset`` is
+build's word) and its precision with the ``--amp`` of training; exit statuses have one definition
+(``cli/_errors.py``); the user errors of ``segfix eval`` are the convention's one line."""
 import ast
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from cli.build_cmd import build_cmd
 from cli.eval_cmd import eval_
 from cli.main import main
+from cli.predict_cmd import predict_cmd
 from cli.train_cmd import train_cmd
 from segfix_train.config import AMP_MODES, DIRECTION_PIXELS, RECIPES, TrainConfig
 from tests.support.paths import REPO
@@ -34,6 +36,13 @@ def test_build_and_eval_share_each_dataset_option(name):
     assert _signature(_option(build_cmd, name)) == _signature(_option(eval_, name))
 
 
+def test_predict_and_train_share_img_suffix_and_amp():
+    assert _signature(_option(predict_cmd, "--img-suffix")) == _signature(_option(build_cmd, "--img-suffix"))
+    amp = _option(train_cmd, "--amp")
+    assert _signature(_option(predict_cmd, "--amp")) == _signature(amp)
+    assert tuple(amp.type.choices) == AMP_MODES
+
+
 def test_train_help_shows_the_config_defaults_and_choices():
     d = TrainConfig()
     for opt, value in (("--iters", d.iters), ("--batch", d.batch), ("--accum", d.accum), ("--crop", d.crop),
@@ -46,6 +55,34 @@ def test_train_help_shows_the_config_defaults_and_choices():
     lr = _option(train_cmd, "--lr").help
     assert "absolute" in lr and f"base_lr {d.base_lr:g}" in lr and "0.02 for --recipe ade20k|unified" in lr
     assert not lr.lower().startswith("base learning rate")
+
+
+def _checkpoint(tmp_path) -> str:
+    path = tmp_path / "ck.pt"
+    path.write_bytes(b"")
+    (tmp_path / "imgs").mkdir()
+    return str(path)
+
+
+def test_preset_on_predict_is_one_line_naming_tester(tmp_path):
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", _checkpoint(tmp_path), "--images",
+                                  str(tmp_path / "imgs"), "--out", str(tmp_path / "o"), "--preset", "openseg"])
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--tester openseg" in lines[0], r.output
+    assert not (tmp_path / "o").exists()
+    assert "--preset" not in CliRunner().invoke(main, ["predict", "--help"]).output  # not offered
+
+
+def test_openseg_tester_refuses_amp_in_one_line(tmp_path):
+    from PIL import Image
+
+    path = _checkpoint(tmp_path)
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", path, "--images", str(tmp_path / "imgs"),
+                                  "--out", str(tmp_path / "o"), "--tester", "openseg", "--amp", "bf16"])
+    assert r.exit_code == 2 and "--tester openseg fixes" in r.output and "--amp" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
 
 
 def test_exit_statuses_are_defined_once():

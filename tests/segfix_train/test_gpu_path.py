@@ -138,15 +138,26 @@ def test_api_predicts_in_channels_last():
 # --- one AMP setting: the strings of --amp, resolved once (segfix_train.precision) -------------
 
 def test_one_amp_type_everywhere():
-    """Training takes the strings of --amp; the booleans and dtypes that were also accepted are
-    refused with one line."""
+    """Training, prediction and the API take the same strings; the booleans and dtypes that were
+    also accepted are refused with one line."""
     from segfix_data.errors import InputError
+    from segfix_train import SegFix
     from segfix_train.config import resolve
+    from segfix_train.models import create_model
+    from segfix_train.predict import OffsetsPredictor, PredictOptions
 
+    model = create_model("hrnet_w18", num_directions=8, **TINY)
     assert resolve_amp("bf16", "cpu") == Precision("cpu", torch.bfloat16)
+    assert OffsetsPredictor(model, PredictOptions(amp="bf16")).precision.dtype == torch.bfloat16
+    assert OffsetsPredictor(model, PredictOptions()).precision.dtype is None  # auto: fp32 on the CPU
+    assert SegFix(model, amp="bf16")._precision.name == "bf16"
     for bad in (True, torch.bfloat16, "on"):
         with pytest.raises(InputError, match=r"amp must be one of auto\|bf16\|fp16\|off"):
             resolve_amp(bad, "cpu")
+        with pytest.raises(InputError, match="amp must be one of"):
+            SegFix(model, amp=bad)
+        with pytest.raises(InputError, match="amp must be one of"):
+            PredictOptions(amp=bad)
     with pytest.raises(InputError, match="amp must be one of"):
         resolve(shards=["x"], amp="true")
 
