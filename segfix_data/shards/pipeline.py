@@ -25,7 +25,7 @@ import re
 import time
 from pathlib import Path
 
-from segfix_data import __version__
+from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels

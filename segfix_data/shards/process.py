@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from segfix_data import __version__
+from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 from segfix_data.datasets import pixels as _pixels
