@@ -396,10 +396,10 @@ def integrity_cases(tmp: Path) -> dict:
     out = _small_split(tmp, "p6")
     mpath = str(out / "train" / "manifest.json")
     good = (out / "train" / "manifest.json").read_text()
-    ignore251 = lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_value=251)  # noqa: E731
+    ignore251 = lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_index=251)  # noqa: E731
     for what, edit, recompute in (
-            ("ignore_value 255 -> 251", ignore251, False),
-            ("ignore_value 255 -> 251, checksum recomputed", ignore251, True),
+            ("ignore_index 255 -> 251", ignore251, False),
+            ("ignore_index 255 -> 251, checksum recomputed", ignore251, True),
             ("num_directions 8 -> 16, checksum recomputed", lambda m: m["params"].update(num_directions=16), True)):
         _edit(out, edit, recompute)
         kinds[f"manifest {what}: reader refuses (18.6)"] = _refused(

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from segfix_data.errors import InputError
-
-IGNORE_INDEX = 255
+from segfix_data.ignore import IGNORE_INDEX
 
 #: Cityscapes labelIds of the 19 evaluated classes, in train-id order.
 CITYSCAPES_EVAL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
@@ -103,7 +102,7 @@ def cityscapes_instance_ids_to_segments(instance_ids: np.ndarray) -> tuple[np.nd
     class id) is one segment, and everything else is ignore.
 
     Returns:
-        ``(segments, ignore_value)``: int32 HxW segment map (raw instance ids kept as segment ids)
+        ``(segments, ignore_index)``: int32 HxW segment map (raw instance ids kept as segment ids)
         and the value that marks ignored pixels (-1).
     """
     instance_ids = _check_integer_map(instance_ids, "instanceIds").astype(np.int64)

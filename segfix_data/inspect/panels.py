@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from segfix_data.atomic import atomic_path
+from segfix_data.ignore import IGNORE_INDEX
 from segfix_data.targets.direction import angle_to_bin, bin_centres, check_num_directions
 
 from .colours import colourise_labels, colourise_segments, direction_colours, heatmap
@@ -123,7 +124,7 @@ def _check_panel_inputs(image, label, distance, boundary, direction):
 
 
 def render_panel(image, label, distance, boundary, direction, num_directions: int, *,
-                 ignore_index: int = 255, tile_width: int = 640, crop_rows: int = 28,
+                 ignore_index: int = IGNORE_INDEX, tile_width: int = 640, crop_rows: int = 28,
                  distance_vmax: float | None = None, title: str | None = None,
                  segments: np.ndarray | None = None, palette: str = "cityscapes") -> np.ndarray:
     """One sample's targets as a 2 x 3 grid of titled tiles, for a person to check.

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
-IGNORE = 255
 FIXED_RGB = (0.12, 0.47, 0.95)    # blue
 BROKEN_RGB = (0.92, 0.12, 0.10)   # red
 
@@ -81,7 +81,7 @@ class ErrorDistance:
         if pred.shape != gt.shape:
             raise InputError(f"prediction shape {pred.shape} differs from the ground truth {gt.shape}")
         d = distance_to_boundary(gt) if distance is None else distance
-        valid = gt != IGNORE
+        valid = gt != IGNORE_INDEX
         k = self.bins(d[valid])
         wrong = (pred != gt)[valid]
         self.pixels += np.bincount(k, minlength=self.max_px + 1)
@@ -101,7 +101,7 @@ class ErrorDistance:
 def fixed_broken(pred: np.ndarray, baseline: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """bool (H, W) ``fixed`` (baseline wrong, pred right) and ``broken`` (baseline right, pred
     wrong), both on non-ignored ground truth."""
-    valid = gt != IGNORE
+    valid = gt != IGNORE_INDEX
     ok_now, ok_before = (pred == gt) & valid, (baseline == gt) & valid
     return ok_now & ~ok_before, ok_before & ~ok_now
 

@@ -29,6 +29,7 @@ from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels
+from segfix_data.ignore import IGNORE_INDEX
 
 from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
 from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
@@ -389,7 +390,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "tool": "segfix", "tool_version": __version__, "split": params["split"],
         "params": params, "num_classes": num_classes,
         "class_names": list(_labels.CITYSCAPES_CLASS_NAMES) if num_classes == 19 else None,
-        "ignore_index": _labels.IGNORE_INDEX,
+        "ignore_index": IGNORE_INDEX,
         "shards": shards, "samples": samples, "failed": failed, "unpaired": unpaired,
         "class_pixels": dict(sorted(pixels.items(), key=lambda kv: int(kv[0]))),
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))

@@ -15,6 +15,7 @@ from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 from segfix_data.datasets import pixels as _pixels
+from segfix_data.ignore import IGNORE_INDEX
 
 from . import codec as _codec
 from .format import FORMAT_VERSION
@@ -169,12 +170,12 @@ class BuildConfig:
 
 def _sparse(counts: np.ndarray) -> dict:
     """{train id: count} of the non-zero counts below 255 (ignore)."""
-    return {str(k): int(n) for k, n in enumerate(counts[:255]) if n}
+    return {str(k): int(n) for k, n in enumerate(counts[:IGNORE_INDEX]) if n}
 
 
 def _instance_segments(instance_ids: np.ndarray, preset: str) -> tuple[np.ndarray, int | None]:
     if preset == "openseg":
-        return _labels.cityscapes_instance_ids_to_openseg_segments(instance_ids), 255
+        return _labels.cityscapes_instance_ids_to_openseg_segments(instance_ids), IGNORE_INDEX
     return _labels.cityscapes_instance_ids_to_segments(instance_ids)
 
 
@@ -292,7 +293,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
             if variant == "semantic":
-                seg, ignore = label, _labels.IGNORE_INDEX
+                seg, ignore = label, IGNORE_INDEX
                 t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **bound, **over)
                 band_dir = (semantic_targets(label, ignore_index=ignore, preset=config.preset, **wide).direction
                             if band else None)
@@ -308,7 +309,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
             arrays[f"{variant}/boundary_direction"] = enc(code)
             # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
             # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
-            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),  # not the bound
+            info = {"ignore_index": ignore, "cap": float(t.params["distance_cap"]),  # not the bound
                     "border_is_boundary": bool(t.params["border_is_boundary"]),
                     "stored": config.preset != "paper"}
             if info["stored"]:

@@ -23,10 +23,10 @@ def test_derived_distance_is_the_targets_distance():
     rng = np.random.default_rng(3)
     lab = _label(rng, 50, 70)
     t = semantic_targets(lab)
-    np.testing.assert_array_equal(derive_distance(lab, ignore_value=255, cap=255.0), t.distance)
+    np.testing.assert_array_equal(derive_distance(lab, ignore_index=255, cap=255.0), t.distance)
     # brute force on a tiny map: nearest other-label pixel centre
     small = lab[:9, :11]
-    d = derive_distance(small, ignore_value=255, cap=255.0)
+    d = derive_distance(small, ignore_index=255, cap=255.0)
     ys, xs = np.mgrid[:9, :11]
     for y in range(9):
         for x in range(11):
