@@ -40,9 +40,10 @@ from segfix_data.errors import InputError, SegfixUserError
 from .writer import ShardWriter
 from segfix_data.storage import storage_message, storage_problem
 
-#: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
-#: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
-_STALE = re.compile(r"^(shard-\d+\.h5\.tmp-\d+|\.(manifest|build|plan)\.json\.\d+\.[0-9a-f]{8}\.json)$")
+#: Temporary files a killed build may leave in OUT_DIR/<split>: ``atomic_path``'s hidden
+#: ``.NAME.PID.XXXXXXXX.SUFFIX`` of a shard or a JSON file (older builds' ``shard-NNNNN.h5.tmp-PID``
+#: starts with ``shard-`` and goes with the shards beyond the plan).
+_STALE = re.compile(r"^\.(shard-\d+\.h5\.\d+\.[0-9a-f]{8}\.h5|(manifest|build|plan)\.json\.\d+\.[0-9a-f]{8}\.json)$")
 
 class BuildError(RuntimeError):
     """The build stopped (a frame failed under ``on_error='fail'``); completed shards are valid."""
