@@ -485,7 +485,7 @@ def row_png_bomb(tmp: Path) -> tuple[int, int]:
     from segfix_data.datasets.pixels import ImageTooLarge
     from segfix_data.metrics.directory import read_ids
     from segfix_data.refine.directory import read_label_file
-    from segfix_data.synthetic.bombs import write_png_bomb
+    from tests.support.bombs import write_png_bomb
 
     rgb, grey = write_png_bomb(tmp / "bomb_rgb.png", colour=2), write_png_bomb(tmp / "bomb_grey.png", colour=0)
     calls = [lambda: read_image(str(rgb)), lambda: read_label(str(grey), "mmseg"),
