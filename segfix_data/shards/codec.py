@@ -233,13 +233,10 @@ BD_NOT_BOUNDARY, BD_NO_DIRECTION, BD_IGNORE = 253, 254, 255
 #: Format 3: ``BD_BAND + bin`` on a valid non-boundary pixel of the direction band (its direction
 #: target is defined; the boundary target is 0). Formats 1-2 never write codes 128..252.
 BD_BAND = 128
-_LUT_BOUNDARY = np.ones(256, np.uint8)
-_LUT_BOUNDARY[BD_BAND:BD_NOT_BOUNDARY] = 0
-_LUT_BOUNDARY[BD_NOT_BOUNDARY], _LUT_BOUNDARY[BD_IGNORE] = 0, 255
-_LUT_DIRECTION = np.arange(256, dtype=np.uint8)
-_LUT_DIRECTION[BD_BAND:] = 255
-_LUT_DIRECTION_BAND = _LUT_DIRECTION.copy()
+#: code -> the direction band's bin (the boundary's bins, then the band's off-boundary bins), 255 none
+_LUT_DIRECTION_BAND = np.arange(256, dtype=np.uint8)
 _LUT_DIRECTION_BAND[BD_BAND:BD_NOT_BOUNDARY] = np.arange(BD_NOT_BOUNDARY - BD_BAND, dtype=np.uint8)
+_LUT_DIRECTION_BAND[BD_NOT_BOUNDARY:] = 255
 
 
 @numba.njit(cache=True, nogil=True)
@@ -345,16 +342,6 @@ def decode_boundary_direction(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     b, d = np.empty_like(code), np.empty_like(code)
     _decode_bd(code, b, d)
     return b, d
-
-
-def decode_boundary(code: np.ndarray) -> np.ndarray:
-    """uint8 boundary (1, 0, 255 ignore) from a boundary_direction code array."""
-    return _LUT_BOUNDARY[code]
-
-
-def decode_direction(code: np.ndarray) -> np.ndarray:
-    """uint8 direction (bin, 255 none) from a boundary_direction code array."""
-    return _LUT_DIRECTION[code]
 
 
 def decode_direction_band(code: np.ndarray) -> np.ndarray:
