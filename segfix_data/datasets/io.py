@@ -330,7 +330,7 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
     if layout == "voc":  # palette PNG: the indices are the class ids
         _check_range(path, ids, (ids >= 0) & ((ids < len(_labels.VOC_CLASS_NAMES)) | (ids == IGNORE_INDEX)),
                      "PASCAL VOC (0..20, 255)")
-        return ids.astype(np.uint8)
+        return _labels.voc_to_train_ids(ids)
     if layout == "mmseg" or (layout == "folder" and class_map is None):
         _check_range(path, ids, (ids >= 0) & (ids <= IGNORE_INDEX), "train ids (0..254, 255 ignore)")
         return _labels.reduce_zero_label(ids) if reduce_zero_label else ids.astype(np.uint8)

@@ -136,8 +136,8 @@ def cityscapes_instance_ids_to_train_ids(instance_ids: np.ndarray) -> np.ndarray
 def voc_to_train_ids(indices: np.ndarray) -> np.ndarray:
     """PASCAL VOC palette indices (HxW integer, 0..20 and 255) -> train ids (HxW uint8).
 
-    The indices are the train ids; anything else is refused by the caller's range check, so this
-    only narrows the dtype (values outside 0..20 become 255).
+    The indices are the train ids, so this only narrows the dtype; values outside 0..20 become 255
+    (:func:`segfix_data.datasets.io.read_label` refuses a file holding any besides 255 first).
     """
     indices = _check_integer_map(indices, "VOC label").astype(np.int64)
     return np.where((indices >= 0) & (indices < len(VOC_CLASS_NAMES)), indices, IGNORE_INDEX).astype(np.uint8)
