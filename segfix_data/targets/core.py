@@ -261,10 +261,12 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_IND
         >>> import numpy as np
         >>> label = np.zeros((6, 8), np.uint8); label[:, 4:] = 1
         >>> t = semantic_targets(label, gamma=1)
-        >>> t.boundary[0].tolist()
+        >>> t.boundary[3].tolist()
         [0, 0, 0, 1, 1, 0, 0, 0]
-        >>> t.direction[0, 3], t.direction[0, 4]   # bin 0 points left, bin 4 right
-        (0, 4)
+        >>> t.direction[3, 3:5].tolist()   # bin 0 points left (into label 0), bin 4 right
+        [0, 4]
+        >>> t.direction[0, 3:5].tolist()   # on the top row they tilt downward (7 down-left, 5 down-right)
+        [7, 5]
     """
     params = resolve_params(preset, overrides)
     lab = _check_map(label, "label", ignore_index)
