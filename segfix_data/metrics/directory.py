@@ -241,9 +241,7 @@ class EvalOptions:
     """How ``segfix eval`` reads a split and scores it: one set of options for
     :func:`evaluate_directory` and :func:`~segfix_data.metrics.plots.plot_directory`.
 
-    The ground truth, as ``segfix-gt build`` reads the dataset (see the module doc):
-
-    Attributes:
+    Attributes (the ground truth, as ``segfix-gt build`` reads the dataset; see the module doc):
         layout: one of :data:`LAYOUTS`.
         split: the split to score; None = the layout's default (``val``, ``validation``; every
             file for gta5/folder); :func:`resolve_eval_split` names it as on disk.
@@ -257,13 +255,13 @@ class EvalOptions:
         reduce_zero_label: mmseg, folder: ground-truth 0 is ignore and k is class k-1.
         class_map: folder: the table of :func:`segfix_data.datasets.io.load_class_map`.
 
-    The predictions:
+    Attributes (the predictions):
         id_space: ``labelIds`` (raw dataset ids) or ``trainIds`` (:data:`ID_SPACES`).
         pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
         allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
             module doc) instead of stopping.
 
-    The scores:
+    Attributes (the scores):
         thresholds: boundary tolerances as fractions of the image diagonal (< 1) or pixels (>= 1).
         boundary: also compute the boundary F-score.
     """
