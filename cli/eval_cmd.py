@@ -10,8 +10,7 @@ from cli._text import plural
 from segfix_data.errors import SegfixUserError
 from segfix_data.atomic import atomic_write_json
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
-from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
-                                           resolve_eval_split)
+from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, EvalOptions, evaluate_directory, resolve_eval_split
 from segfix_data.metrics.report import compare, format_table
 
 
@@ -27,11 +26,9 @@ def _parse_px(ctx, param, value):
     return px
 
 
-def _run(gt_dir, pred_dir, label, **kw):
-    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
-                              seg_suffix=kw.get("seg_suffix"), label_glob=kw.get("label_glob")))
-    with progressbar(length=n, label=label) as bar:
-        return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
+def _run(gt_dir, pred_dir, label, opts: EvalOptions):
+    with progressbar(length=len(opts.ground_truth(gt_dir)), label=label) as bar:
+        return evaluate_directory(gt_dir, pred_dir, opts, progress=bar.update)
 
 
 def _write_json(json_path, out):
@@ -135,11 +132,12 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
         class_map = load_class_map(class_map)
     split = resolve_eval_split(gt_dir, layout, split, label_glob)
-    kw = dict(label_glob=label_glob, class_map=class_map, layout=layout, split=split, id_space=id_space, num_classes=num_classes,
-              thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
-              boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
-              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
-              pred_reduce_zero_label=pred_reduce_zero_label)
+    opts = EvalOptions(label_glob=label_glob, image_glob=image_glob, class_map=class_map, layout=layout, split=split,
+                       id_space=id_space, num_classes=num_classes,
+                       thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
+                       boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
+                       seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
+                       pred_reduce_zero_label=pred_reduce_zero_label)
     if plots_dir and pred_reduce_zero_label:
         raise click.UsageError("--plots does not read --pred-reduce-zero-label predictions yet; "
                                "save them as train ids 0..K-1 to draw figures")
@@ -150,8 +148,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
             require_matplotlib()
         except SegfixUserError as exc:
             raise click.UsageError(str(exc)) from None
-    result = _run(gt_dir, pred_dir, "scoring", **kw)
-    base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None
+    result = _run(gt_dir, pred_dir, "scoring", opts)
+    base = _run(gt_dir, baseline, "scoring baseline", opts) if baseline else None
     click.echo(format_table(result, base))
     if json_path:
         out = dict(result)
@@ -162,11 +160,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
     if plots_dir:
         from segfix_data.metrics.plots import plot_directory
 
-        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
-                                  label_glob=label_glob))
-        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids", "pred_reduce_zero_label")}
-        with progressbar(length=n, label="plots") as bar:
-            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result, image_glob=image_glob,
-                                   baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
+        with progressbar(length=len(opts.ground_truth(gt_dir)), label="plots") as bar:
+            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, opts, result=result,
+                                   baseline_result=base, frames=plot_frames, progress=bar.update)
         click.echo(f"wrote {plural(len(paths), 'figure')} to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
                    + (" ..." if len(paths) > 6 else ""))

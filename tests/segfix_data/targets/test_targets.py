@@ -141,7 +141,7 @@ def test_instances_of_one_class_are_separated():
     assert inst.direction[5, 9] == 0 and inst.direction[5, 10] == 4
 
 
-def test_instance_ignore_value_may_be_negative():
+def test_instance_ignore_index_may_be_negative():
     seg = np.full((6, 6), -1, np.int32)
     seg[1:5, 1:5] = 7
     t = instance_targets(seg, ignore_index=-1)
