@@ -254,6 +254,7 @@ def evaluate_directory(
     label_glob: str | None = None,
     class_map: np.ndarray | None = None,
     pred_reduce_zero_label: bool = False,
+    regions=None,
 ) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
 
@@ -270,6 +271,8 @@ def evaluate_directory(
             ``segfix-gt build`` takes them; ``class_map``: folder, the table of ``--class-map``.
         class_names: names of the train ids (their count is the number of classes for mmseg/folder).
         pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
+        regions: a :class:`~.region_score.RegionMetrics`: also Boundary IoU / trimap IoU (their
+            keys in :meth:`~.region_score.RegionScore.result`).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
@@ -299,7 +302,7 @@ def evaluate_directory(
     if len(units) > 1:
         raise InputError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
                          "use one or the other (--px for pixels)")
-    score = SegmentationScore(k, thresholds, boundary=boundary)
+    score = SegmentationScore(k, thresholds, boundary=boundary, regions=regions)
     sizes = set()
     for key, gpath in gts.items():
         gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label,

@@ -7,6 +7,8 @@
   fixed (wrong in the baseline, right now; blue) and broke (right before, wrong now; red) over a
   dimmed image, for the frames where most pixels changed.
 * ``class_gains.png`` (baseline only): per-class change of IoU and of boundary F, in points.
+* ``trimap_gain.png`` (when the scores hold the trimap curve): trimap mIoU by band width, before
+  and after, and the gain (:mod:`.trimap_plot`).
 
 The counting (:class:`ErrorDistance`, :func:`fixed_broken`) is numpy only; drawing needs
 matplotlib (the ``plots`` extra), imported lazily with the Agg backend.
@@ -337,6 +339,13 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
         out_dir / "errors_vs_distance.png", after, before,
         labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
         title=f"Errors against distance to the ground-truth boundary ({what})"))
+    if result is not None and result.get("trimap_curve"):  # trimap curves (eval's scores), before / after
+        from .trimap_plot import plot_trimap_gain
+
+        written.append(plot_trimap_gain(
+            out_dir / "trimap_gain.png", result, baseline_result,
+            labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
+            title=f"Trimap mIoU by distance to the ground-truth boundary ({what})"))
     if bases:
         images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix, image_glob, label_glob)
         from segfix_data.inspect.colours import colourise_labels, palette_of_layout
