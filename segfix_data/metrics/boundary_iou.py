@@ -11,7 +11,9 @@ confusion, and ``BIoU_c = sum I_c / sum U_c``; the mean is over the classes with
 
 Speed: all classes at once from one chessboard distance map per label map
 (:func:`segfix_data.metrics.chessboard.other_label_distance`): a pixel of label ``c`` lies in
-``c``'s boundary region iff its distance to another label or the padding ring is ``<= d``.
+``c``'s boundary region iff its distance to another label or the padding ring is ``<= d``; the
+ring's distance ``min(y + 1, x + 1, H - y, W - x)`` is taken in the counting pass, so the ground
+truth's map (without the ring) serves the trimap too.
 The per-class erosion it equals is the test oracle ``tests/support/region_oracles.py``.
 
 Ground-truth values outside ``0 .. K-1`` (255 in practice) are ignore; predicted values outside
@@ -22,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .chessboard import other_label_distance
+from .chessboard import distance_unless_given, other_label_distance
 from .confusion import check_num_classes, check_pair
 
 #: The authors' default ``dilation_ratio``: ``d`` as a fraction of the image diagonal.
@@ -46,15 +48,19 @@ def boundary_region(labels: np.ndarray, d: int) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _counts(pred, gt, dp, dg, k, d, inter, union):
+    """``dp``, ``dg``: distances to another label without the ring; the ring is the distance
+    ``min(y + 1, x + 1, H - y, W - x)``, taken here."""
     h, w = gt.shape
     for y in range(h):
+        by = min(y + 1, h - y)
         for x in range(w):
             g = gt[y, x]
             if g < 0 or g >= k:
                 continue
             p = pred[y, x]
-            in_g = dg[y, x] <= d
-            in_p = dp[y, x] <= d and 0 <= p < k
+            ring = min(by, x + 1, w - x) <= d
+            in_g = ring or dg[y, x] <= d
+            in_p = (ring or dp[y, x] <= d) and 0 <= p < k
             if in_g:
                 union[g] += 1
             if in_p and not (in_g and p == g):
@@ -63,7 +69,8 @@ def _counts(pred, gt, dp, dg, k, d, inter, union):
                 inter[g] += 1
 
 
-def boundary_iou_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+def boundary_iou_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, d: int,
+                        gt_distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Intersections and unions of one image's per-class boundary regions.
 
     Args:
@@ -71,6 +78,8 @@ def boundary_iou_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, d: i
         gt: (H, W) integer ground-truth train ids (outside ``0..K-1`` = ignore).
         num_classes: ``K``.
         d: erosions in pixels (>= 1), e.g. :func:`biou_dilation` of the image's shape.
+        gt_distance: ``other_label_distance(gt, border=False)`` when the caller has it already
+            (the trimap uses the same map).
 
     Returns:
         (int64 ``(K,)`` ``|G_c & P_c|``, int64 ``(K,)`` ``|G_c | P_c|``), ignore pixels left out.
@@ -81,8 +90,8 @@ def boundary_iou_counts(pred: np.ndarray, gt: np.ndarray, num_classes: int, d: i
     inter = np.zeros(k, dtype=np.int64)
     union = np.zeros(k, dtype=np.int64)
     if gt.size:
-        dp = other_label_distance(pred, border=True)
-        dg = other_label_distance(gt, border=True)
+        dp = other_label_distance(pred, border=False)
+        dg = distance_unless_given(gt, gt_distance)
         _counts(np.ascontiguousarray(pred), np.ascontiguousarray(gt), dp, dg, k, d, inter, union)
     return inter, union
 

@@ -19,71 +19,86 @@ the nearest other-label pixel on a king's path from ``p`` has ``p``'s label and 
 neighbour, so ``D(p) = 1 + `` (chessboard distance from ``p`` to the set ``E`` of pixels with an
 8-neighbour of another label); any pixel of ``E`` at a smaller distance would contradict the
 minimum. The image border is added to ``E`` the same way (an edge pixel is 1 from the ring). The
-two-pass chamfer transform with the 3x3 unit mask is exact for the chessboard metric.
+two-pass chamfer transform with the 3x3 unit mask is exact for the chessboard metric; it runs row
+by row (the step from the previous row, then a scan along the row), which is the raster order's
+recurrence and about 9 ms for a 2048x1024 map on one core.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
+#: The distance of a pixel with no other label anywhere (farther than any band or ``d``).
+FAR = np.int32(np.iinfo(np.int32).max)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark_edges(cur, nb, row):
+    """``row[x] = 1`` where ``cur[x]`` differs from ``nb[x - 1 .. x + 1]`` (a neighbouring row)."""
+    w = cur.shape[0]
+    for x in range(w):
+        if cur[x] != nb[x]:
+            row[x] = 1
+    for x in range(w - 1):
+        if cur[x] != nb[x + 1]:
+            row[x] = 1
+        if cur[x + 1] != nb[x]:
+            row[x + 1] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _from_row(row, other):
+    """``row[x] = min(row[x], min(other[x - 1 .. x + 1]) + 1)``: the chamfer step from the row
+    above (forward) or below (backward)."""
+    w = row.shape[0]
+    for x in range(w):
+        m = other[x]
+        if x > 0 and other[x - 1] < m:
+            m = other[x - 1]
+        if x + 1 < w and other[x + 1] < m:
+            m = other[x + 1]
+        if m + 1 < row[x]:
+            row[x] = m + 1
+
 
 @numba.njit(cache=True, nogil=True)
 def _other_label_distance(lab, border, far, out):
-    """``out[y, x]`` = chessboard distance to the nearest other label (and the ring), capped at
-    ``far``. Pixels with an 8-neighbour of another label (or, with ``border``, on the image edge)
-    start at 1; a forward and a backward chamfer pass with unit weights propagate the rest."""
+    """``out[y, x]`` = chessboard distance to the nearest other label (and the ring), ``far`` where
+    there is none. Row by row: pixels with an 8-neighbour of another label (or, with ``border``, on
+    the image edge) are 1, the rest ``far``; the step from the row above, then a left-to-right
+    scan (the forward chamfer pass with the unit 3x3 mask, in the same order of dependencies); then
+    the backward pass, bottom to top, right to left."""
     h, w = lab.shape
     for y in range(h):
+        row = out[y]
+        cur = lab[y]
         for x in range(w):
-            out[y, x] = far
-    if border:
-        for x in range(w):
-            out[0, x] = 1
-            out[h - 1, x] = 1
-        for y in range(h):
-            out[y, 0] = 1
-            out[y, w - 1] = 1
-    # every 8-neighbour pair once: right, down-left, down, down-right; both ends get 1
-    for y in range(h):
-        for x in range(w):
-            v = lab[y, x]
-            if x + 1 < w and lab[y, x + 1] != v:
-                out[y, x] = 1
-                out[y, x + 1] = 1
-            if y + 1 < h:
-                if lab[y + 1, x] != v:
-                    out[y, x] = 1
-                    out[y + 1, x] = 1
-                if x > 0 and lab[y + 1, x - 1] != v:
-                    out[y, x] = 1
-                    out[y + 1, x - 1] = 1
-                if x + 1 < w and lab[y + 1, x + 1] != v:
-                    out[y, x] = 1
-                    out[y + 1, x + 1] = 1
-    for y in range(h):
-        for x in range(w):
-            d = out[y, x]
-            if d <= 1:
-                continue
-            if x > 0 and out[y, x - 1] + 1 < d:
-                d = out[y, x - 1] + 1
-            if y > 0:
-                for qx in range(max(x - 1, 0), min(x + 2, w)):
-                    if out[y - 1, qx] + 1 < d:
-                        d = out[y - 1, qx] + 1
-            out[y, x] = d
+            row[x] = far
+        for x in range(w - 1):
+            if cur[x] != cur[x + 1]:
+                row[x] = 1
+                row[x + 1] = 1
+        if y > 0:
+            _mark_edges(cur, lab[y - 1], row)
+        if y + 1 < h:
+            _mark_edges(cur, lab[y + 1], row)
+        if border:
+            row[0] = 1
+            row[w - 1] = 1
+            if y == 0 or y == h - 1:
+                row[:] = 1
+        if y > 0:
+            _from_row(row, out[y - 1])
+        for x in range(1, w):
+            if row[x - 1] + 1 < row[x]:
+                row[x] = row[x - 1] + 1
     for y in range(h - 1, -1, -1):
-        for x in range(w - 1, -1, -1):
-            d = out[y, x]
-            if d <= 1:
-                continue
-            if x + 1 < w and out[y, x + 1] + 1 < d:
-                d = out[y, x + 1] + 1
-            if y + 1 < h:
-                for qx in range(max(x - 1, 0), min(x + 2, w)):
-                    if out[y + 1, qx] + 1 < d:
-                        d = out[y + 1, qx] + 1
-            out[y, x] = d
+        row = out[y]
+        if y + 1 < h:
+            _from_row(row, out[y + 1])
+        for x in range(w - 2, -1, -1):
+            if row[x + 1] + 1 < row[x]:
+                row[x] = row[x + 1] + 1
 
 
 def other_label_distance(labels: np.ndarray, border: bool) -> np.ndarray:
@@ -96,8 +111,8 @@ def other_label_distance(labels: np.ndarray, border: bool) -> np.ndarray:
             ``min(y + 1, x + 1, H - y, W - x)``.
 
     Returns:
-        int32 (H, W), >= 1: the distance in pixels (L-inf); ``max(H, W) + 1`` where no other
-        label exists (a single-label map without ``border``).
+        int32 (H, W), >= 1: the distance in pixels (L-inf); :data:`FAR` where no other label
+        exists (a single-label map without ``border``).
     """
     lab = np.asarray(labels)
     if lab.ndim != 2 or not np.issubdtype(lab.dtype, np.integer):
@@ -105,5 +120,16 @@ def other_label_distance(labels: np.ndarray, border: bool) -> np.ndarray:
     h, w = lab.shape
     out = np.empty((h, w), dtype=np.int32)
     if lab.size:
-        _other_label_distance(np.ascontiguousarray(lab), bool(border), np.int32(max(h, w) + 1), out)
+        _other_label_distance(np.ascontiguousarray(lab), bool(border), FAR, out)
     return out
+
+
+def distance_unless_given(labels: np.ndarray, distance: np.ndarray | None) -> np.ndarray:
+    """``distance`` (checked to have the labels' shape) when a caller computed it already, else
+    :func:`other_label_distance` of ``labels`` without the ring."""
+    if distance is None:
+        return other_label_distance(labels, border=False)
+    if np.shape(distance) != np.shape(labels):
+        raise ValueError(f"the distance map must have the label map's shape {np.shape(labels)}, "
+                         f"got {np.shape(distance)}")
+    return np.ascontiguousarray(distance)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .boundary_iou import BIOU_DILATION_RATIO, biou_dilation, boundary_iou_counts, boundary_iou_from_counts
-from .confusion import check_num_classes
+from .chessboard import other_label_distance
+from .confusion import check_num_classes, check_pair
 from .trimap import check_widths, ring_confusion, trimap_iou
 
 
@@ -76,14 +77,16 @@ class RegionScore:
 
     def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
         """Add one image: (H, W) integer predicted and ground-truth train ids."""
+        pred, gt = check_pair(pred, gt)
+        dg = other_label_distance(gt, border=False)  # both scores start from it
         if self.metrics.biou:
-            shape = tuple(int(s) for s in np.shape(gt)[:2])
+            shape = (int(gt.shape[0]), int(gt.shape[1]))
             d = self.dilations.setdefault(shape, self.metrics.dilation(shape))
-            i, u = boundary_iou_counts(pred, gt, self.num_classes, d)
+            i, u = boundary_iou_counts(pred, gt, self.num_classes, d, gt_distance=dg)
             self.inter += i
             self.union += u
         if self.metrics.rings:
-            self.rings += ring_confusion(pred, gt, self.num_classes, self.metrics.rings)
+            self.rings += ring_confusion(pred, gt, self.num_classes, self.metrics.rings, gt_distance=dg)
 
     def result(self, names: list[str]) -> dict:
         """The scores (fractions in [0, 1]; None where a class has an empty union / band).

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .chessboard import other_label_distance
+from .chessboard import distance_unless_given
 from .confusion import check_num_classes, check_pair, iou_from_confusion
 
 #: Band widths reported by default, in pixels.
@@ -41,7 +41,8 @@ def _ring_confusion(pred, gt, dist, k, max_px, conf):
             conf[r - 1, g, p if 0 <= p < k else k] += 1
 
 
-def ring_confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int, max_px: int) -> np.ndarray:
+def ring_confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int, max_px: int,
+                   gt_distance: np.ndarray | None = None) -> np.ndarray:
     """Confusion counts of one image by chessboard distance to the ground-truth boundary.
 
     Args:
@@ -49,6 +50,7 @@ def ring_confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int, max_px: i
         gt: (H, W) integer ground-truth train ids (outside ``0..K-1`` = ignore).
         num_classes: ``K``.
         max_px: the widest band needed, pixels (>= 1).
+        gt_distance: ``other_label_distance(gt, border=False)`` when the caller has it already.
 
     Returns:
         int64 ``(max_px, K, K + 1)``: ``[r - 1]`` is the confusion (as
@@ -59,7 +61,7 @@ def ring_confusion(pred: np.ndarray, gt: np.ndarray, num_classes: int, max_px: i
     max_px = check_widths((max_px,))[0]
     conf = np.zeros((max_px, k, k + 1), dtype=np.int64)
     if gt.size:
-        dist = other_label_distance(gt, border=False)
+        dist = distance_unless_given(gt, gt_distance)
         _ring_confusion(np.ascontiguousarray(pred), np.ascontiguousarray(gt), dist, k, max_px, conf)
     return conf
 

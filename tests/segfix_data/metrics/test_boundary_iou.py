@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 
 from segfix_data.metrics.boundary_iou import (biou_dilation, boundary_iou_counts, boundary_iou_from_counts,
                                               boundary_region)
-from segfix_data.metrics.chessboard import other_label_distance
+from segfix_data.metrics.chessboard import FAR, other_label_distance
 from segfix_data.metrics.region_score import RegionMetrics, RegionScore
 from tests.support.region_oracles import (boundary_iou_reference, iou_reference, mask_to_boundary_numpy,
                                           mask_to_boundary_reference)
@@ -21,7 +21,7 @@ def _brute_distance(lab, border):
     out = np.zeros(lab.shape, int)
     for y in range(h):
         for x in range(w):
-            best = min(y + 1, x + 1, h - y, w - x) if border else max(h, w) + 1
+            best = min(y + 1, x + 1, h - y, w - x) if border else FAR
             qy, qx = np.nonzero(lab != lab[y, x])
             if qy.size:
                 best = min(best, int(np.maximum(abs(qy - y), abs(qx - x)).min()))

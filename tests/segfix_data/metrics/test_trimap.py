@@ -33,7 +33,8 @@ def test_band_by_hand():
         assert np.nonzero(band[0])[0].tolist() == cols
         rings = ring_confusion(gt, gt, 2, w)
         assert band_confusion(rings, w).sum() == 2 * len(cols)
-    assert ring_confusion(np.zeros((5, 5), int), np.zeros((5, 5), int), 1, 3).sum() == 0  # no edge, no band
+    for shape in ((1, 1), (2, 3), (5, 5)):   # no edge, no band, however wide
+        assert ring_confusion(np.zeros(shape, int), np.zeros(shape, int), 1, 10).sum() == 0
 
 
 def test_ignore_is_an_edge_and_is_not_scored():
