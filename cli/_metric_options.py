@@ -51,7 +51,8 @@ def metric_options(f):
 
 def resolve_metrics(metrics, no_boundary: bool, biou_px, trimap_px, plots: bool):
     """``(boundary F on?, RegionMetrics or None)`` from the options; contradictions are a
-    ``click.UsageError`` (one line, exit 2). ``--plots`` keeps the trimap curve for its figure."""
+    ``click.UsageError`` (one line, exit 2). ``plots`` (``--plots`` with ``--baseline``) keeps the
+    trimap curve for its figure."""
     if metrics is None:
         metrics = ("miou",) if no_boundary else DEFAULT_METRICS
     elif no_boundary and "fscore" in metrics:

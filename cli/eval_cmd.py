@@ -143,7 +143,7 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
               boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
               seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
               pred_reduce_zero_label=pred_reduce_zero_label)
-    kw["boundary"], kw["regions"] = resolve_metrics(metrics, no_boundary, biou_px, trimap_px, bool(plots_dir))
+    kw["boundary"], kw["regions"] = resolve_metrics(metrics, no_boundary, biou_px, trimap_px, bool(plots_dir and baseline))
     if plots_dir and pred_reduce_zero_label:
         raise click.UsageError("--plots does not read --pred-reduce-zero-label predictions yet; "
                                "save them as train ids 0..K-1 to draw figures")

@@ -7,8 +7,8 @@
   fixed (wrong in the baseline, right now; blue) and broke (right before, wrong now; red) over a
   dimmed image, for the frames where most pixels changed.
 * ``class_gains.png`` (baseline only): per-class change of IoU and of boundary F, in points.
-* ``trimap_gain.png`` (when the scores hold the trimap curve): trimap mIoU by band width, before
-  and after, and the gain (:mod:`.trimap_plot`).
+* ``trimap_gain.png`` (baseline only, when the scores hold the trimap curve): trimap mIoU by band
+  width, before and after, and the gain (:mod:`.trimap_plot`).
 
 The counting (:class:`ErrorDistance`, :func:`fixed_broken`) is numpy only; drawing needs
 matplotlib (the ``plots`` extra), imported lazily with the Agg backend.
@@ -339,12 +339,12 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
         out_dir / "errors_vs_distance.png", after, before,
         labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
         title=f"Errors against distance to the ground-truth boundary ({what})"))
-    if result is not None and result.get("trimap_curve"):  # trimap curves (eval's scores), before / after
+    if bases and result is not None and (baseline_result or {}).get("trimap_curve"):  # trimap, before / after
         from .trimap_plot import plot_trimap_gain
 
         written.append(plot_trimap_gain(
             out_dir / "trimap_gain.png", result, baseline_result,
-            labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
+            labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})"),
             title=f"Trimap mIoU by distance to the ground-truth boundary ({what})"))
     if bases:
         images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix, image_glob, label_glob)

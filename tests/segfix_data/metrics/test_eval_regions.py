@@ -126,3 +126,20 @@ def test_plots_draw_the_trimap_curves(dataset):
     assert res["trimap_curve"]["width_px"] == list(range(1, 31)) and "trimap_iou" not in res
     curve = np.array(res["trimap_curve"]["miou"]) - np.array(res["baseline"]["trimap_curve"]["miou"])
     assert curve[0] > 0 and abs(curve[-1] - (res["miou"] - res["baseline"]["miou"])) < abs(curve[0])
+
+
+def test_trimap_figure_of_one_result(tmp_path):
+    """Without a baseline the figure is the curve alone (the library call; eval draws it with one)."""
+    from segfix_data.metrics.trimap_plot import plot_trimap_gain
+
+    res = {"miou": 0.7, "trimap_curve": {"width_px": [1, 2, 3], "miou": [0.4, None, 0.6]}}
+    assert _is_png(plot_trimap_gain(tmp_path / "t.png", res))
+
+
+def test_plots_without_a_baseline_add_no_trimap_figure(dataset):
+    tmp, data, _, pred = dataset
+    r = CliRunner().invoke(main, ["eval", str(data), str(pred), "--plots", str(tmp / "solo"), "--json",
+                                  str(tmp / "solo.json")])
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp / "solo").iterdir()] == ["errors_vs_distance.png"]
+    assert "trimap_curve" not in json.loads((tmp / "solo.json").read_text())
