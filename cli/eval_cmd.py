@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli._metric_options import metric_options, resolve_metrics
 from cli._options import max_image_pixels_option
 from cli._progress import progressbar
 from cli._text import plural
@@ -89,6 +90,7 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
               help="Text file with one class name per line (train-id order); sets the number of classes.")
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
+@metric_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the scores (fractions in [0, 1]) to this JSON file.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False), default=None,
@@ -105,12 +107,13 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
           seg_suffix, label_glob, image_glob, class_map, reduce_zero_label, pred_reduce_zero_label,
           class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames, instances,
-          max_image_pixels):
+          max_image_pixels, metrics=None, biou_px=None, trimap_px=None):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 
     Boundary F columns name their radius in pixels for the image sizes scored; the means are
     given as the authors define them (an absent class counts 100) and over the classes present.
+    --metrics adds Boundary IoU (biou) and trimap IoU (trimap), in a second table.
     """
     from segfix_data.datasets.labels import read_class_names
 
@@ -138,6 +141,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
                        boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
                        seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
                        pred_reduce_zero_label=pred_reduce_zero_label)
+    boundary, regions = resolve_metrics(metrics, no_boundary, biou_px, trimap_px, bool(plots_dir and baseline))
+    opts = EvalOptions.of(opts, boundary=boundary, regions=regions)
     if plots_dir and pred_reduce_zero_label:
         raise click.UsageError("--plots does not read --pred-reduce-zero-label predictions yet; "
                                "save them as train ids 0..K-1 to draw figures")

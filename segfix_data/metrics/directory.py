@@ -264,6 +264,8 @@ class EvalOptions:
     Attributes (the scores):
         thresholds: boundary tolerances as fractions of the image diagonal (< 1) or pixels (>= 1).
         boundary: also compute the boundary F-score.
+        regions: a :class:`~.region_score.RegionMetrics`: also Boundary IoU / trimap IoU (their
+            keys in :meth:`~.region_score.RegionScore.result`); None: neither.
     """
 
     layout: str = "cityscapes"
@@ -281,6 +283,7 @@ class EvalOptions:
     allow_ignored_ids: bool = False
     thresholds: tuple = BOUNDARY_THRESHOLDS
     boundary: bool = True
+    regions: object = None
 
     @classmethod
     def of(cls, options: "EvalOptions | None" = None, **fields) -> "EvalOptions":
@@ -337,7 +340,7 @@ def evaluate_directory(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
     gts, preds = opts.ground_truth(gt_dir), opts.predictions(pred_dir)
     check_predictions_found(pred_dir, gts, preds)
     unit = threshold_unit(opts.thresholds)
-    score = SegmentationScore(k, opts.thresholds, boundary=opts.boundary)
+    score = SegmentationScore(k, opts.thresholds, boundary=opts.boundary, regions=opts.regions)
     sizes = set()
     for key, gpath in gts.items():
         gt = opts.read_gt(gpath, k)

@@ -7,6 +7,8 @@
   fixed (wrong in the baseline, right now; blue) and broke (right before, wrong now; red) over a
   dimmed image, for the frames where most pixels changed.
 * ``class_gains.png`` (baseline only): per-class change of IoU and of boundary F, in points.
+* ``trimap_gain.png`` (baseline only, when the scores hold the trimap curve): trimap mIoU by band
+  width, before and after, and the gain (:mod:`.trimap_plot`).
 
 The counting (:class:`ErrorDistance`, :func:`fixed_broken`) is numpy only; drawing needs
 matplotlib (the ``plots`` extra), imported lazily with the Agg backend.
@@ -318,6 +320,13 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, options=None, *
         written += _plot_changed_frames(out_dir, found, changed, frames, gt_dir)
         if result is not None and baseline_result is not None:
             written.append(_plot_gains(out_dir, result, baseline_result, shape, what))
+        if result is not None and (baseline_result or {}).get("trimap_curve"):  # trimap, before / after
+            from .trimap_plot import plot_trimap_gain
+
+            written.append(plot_trimap_gain(
+                out_dir / "trimap_gain.png", result, baseline_result,
+                labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})"),
+                title=f"Trimap mIoU by distance to the ground-truth boundary ({what})"))
     return written
 
 
