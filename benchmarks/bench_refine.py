@@ -9,6 +9,10 @@
 2. Boundary F-score of one frame, 19 classes, thresholds 0.0003/0.0006/0.0009: ours
    (``boundary_f_image``) against the per-class dilation implementation of the same definition
    (``boundary_f_image_reference``), same run; the numbers must be identical.
+3. Boundary IoU (d = round(0.02 x diagonal), 46 px) and trimap IoU (bands 1/3/5/10 px) of the same
+   frame: ours (one chessboard distance map per label map) against the per-class erosion and the
+   band-by-shifting references of ``tests/support/region_oracles.py``; counts must be identical.
+   Also their time against the boundary F's, and both scores before / after the refinement.
 
 Threads are pinned to 1 (NUMBA/OMP/MKL and ``torch.set_num_threads(1)``): the figures are per core.
 Medians over repeats. ``--quick`` uses a 256x512 frame and fewer repeats.
@@ -39,6 +43,9 @@ from segfix_data.metrics.boundary import BOUNDARY_THRESHOLDS, boundary_f_image  
 from segfix_data.refine import offsets_from_direction, refine_labels, refine_labels_with_offsets  # noqa: E402
 from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402
 from tests.support.oracles import boundary_f_image_reference  # noqa: E402  (the one slow reference)
+from segfix_data.metrics import RegionMetrics, RegionScore, TRIMAP_WIDTHS, biou_dilation, boundary_iou_counts  # noqa: E402
+from segfix_data.metrics.trimap import band_confusion, ring_confusion  # noqa: E402
+from tests.support.region_oracles import boundary_iou_reference, trimap_reference  # noqa: E402
 
 
 def median_ms(fn, repeats: int, warmup: int = 1) -> tuple[float, object]:
@@ -134,6 +141,25 @@ def main(argv=None) -> int:
     identical = bool(np.array_equal(f_ours, f_ref))
     rows.append(("boundary F: 19 classes x 3 thresholds", ms_f, ms_ref))
 
+    d = biou_dilation(gt.shape)
+    ms_b, b_ours = median_ms(lambda: boundary_iou_counts(pred, gt, 19, d), rep_fast)
+    ms_bref, b_ref = median_ms(lambda: boundary_iou_reference(pred, gt, 19, d), rep_slow, warmup=0)
+    biou_identical = all(np.array_equal(a, b) for a, b in zip(b_ours, b_ref))
+    rows.append((f"Boundary IoU: 19 classes, d = {d} px", ms_b, ms_bref))
+    widths = TRIMAP_WIDTHS
+    ms_t, t_ours = median_ms(lambda: ring_confusion(pred, gt, 19, max(widths)), rep_fast)
+    ms_tref, t_ref = median_ms(lambda: trimap_reference(pred, gt, 19, widths), rep_slow, warmup=0)
+    trimap_identical = all(np.array_equal(band_confusion(t_ours, w), t_ref[w]) for w in widths)
+    rows.append(("trimap IoU: 19 classes, bands 1/3/5/10 px", ms_t, ms_tref))
+    regions = RegionMetrics(biou=True, trimap_px=widths)
+    ms_both, _ = median_ms(lambda: RegionScore(19, regions).update(pred, gt), rep_fast)
+    region_scores = {}
+    for name, labels in (("coarse", pred), ("refined", ours)):
+        acc = RegionScore(19, regions)
+        acc.update(labels, gt)
+        r = acc.result([str(c) for c in range(19)])
+        region_scores[name] = {"boundary_iou": r["boundary_iou"], "trimap_iou": r["trimap_iou"]}
+
     meta = machine_metadata()
     print(f"frame {h}x{w}, boundary pixels {int((t.boundary == 1).sum())} "
           f"({100 * float((t.boundary == 1).mean()):.1f}%), 1 thread")
@@ -146,6 +172,13 @@ def main(argv=None) -> int:
           f"(of which {new_ids} hold a blended id, none of their 2x2 source labels); the exact shift blends none")
     print(f"boundary F identical to the per-class dilation: {identical}; "
           f"mean F per threshold {np.round(f_ours.mean(0), 4).tolist()}")
+    print(f"Boundary IoU counts identical to the per-class erosion: {biou_identical}; trimap band confusions "
+          f"identical to the shifted-map bands: {trimap_identical}")
+    print(f"time against the boundary F ({ms_f:.2f} ms): Boundary IoU {ms_b / ms_f:.2f}x, trimap {ms_t / ms_f:.2f}x, "
+          f"both in one RegionScore.update {ms_both:.2f} ms = {ms_both / ms_f:.2f}x")
+    for name, r in region_scores.items():
+        print(f"{name:>8}: BIoU {100 * r['boundary_iou']:.2f}, trimap IoU "
+              + ", ".join(f"{w} px {100 * v:.2f}" for w, v in r["trimap_iou"].items()))
     print_metadata(meta)
     out = {
         "frame": [h, w], "repeats": {"fast": rep_fast, "slow": rep_slow},
@@ -153,10 +186,14 @@ def main(argv=None) -> int:
         "onehot_grid_sample_pixels_differing": differ_oh,
         "id_grid_sample_pixels_differing": differ, "id_grid_sample_blended_id_pixels": new_ids,
         "boundary_f_identical": identical, "meta": meta,
+        "boundary_iou_identical": biou_identical, "trimap_identical": trimap_identical, "biou_d_px": d,
+        "region_ms": {"boundary_iou": ms_b, "trimap": ms_t, "both": ms_both, "boundary_f": ms_f},
+        "region_vs_boundary_f": {"boundary_iou": ms_b / ms_f, "trimap": ms_t / ms_f, "both": ms_both / ms_f},
+        "region_scores": region_scores,
     }
     path = write_json("bench_refine", out, path=args.json)
     print(f"wrote {path}")
-    return 0 if identical else 1
+    return 0 if identical and biou_identical and trimap_identical else 1
 
 
 if __name__ == "__main__":

@@ -398,10 +398,10 @@ def integrity_cases(tmp: Path) -> dict:
     out = _small_split(tmp, "p6")
     mpath = str(out / "train" / "manifest.json")
     good = (out / "train" / "manifest.json").read_text()
-    ignore251 = lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_value=251)  # noqa: E731
+    ignore251 = lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_index=251)  # noqa: E731
     for what, edit, recompute in (
-            ("ignore_value 255 -> 251", ignore251, False),
-            ("ignore_value 255 -> 251, checksum recomputed", ignore251, True),
+            ("ignore_index 255 -> 251", ignore251, False),
+            ("ignore_index 255 -> 251, checksum recomputed", ignore251, True),
             ("num_directions 8 -> 16, checksum recomputed", lambda m: m["params"].update(num_directions=16), True)):
         _edit(out, edit, recompute)
         kinds[f"manifest {what}: reader refuses (18.6)"] = _refused(
@@ -487,7 +487,7 @@ def row_png_bomb(tmp: Path) -> tuple[int, int]:
     from segfix_data.datasets.pixels import ImageTooLarge
     from segfix_data.metrics.directory import read_ids
     from segfix_data.refine.directory import read_label_file
-    from segfix_data.synthetic.bombs import write_png_bomb
+    from tests.support.bombs import write_png_bomb
 
     rgb, grey = write_png_bomb(tmp / "bomb_rgb.png", colour=2), write_png_bomb(tmp / "bomb_grey.png", colour=0)
     calls = [lambda: read_image(str(rgb)), lambda: read_label(str(grey), "mmseg"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli._errors import UserError
+from cli._metric_options import metric_options, resolve_metrics
 from cli._options import (class_map_option, class_names_option, image_glob_option, img_suffix_option,
                           label_glob_option, max_image_pixels_option, reduce_zero_label_option,
                           seg_suffix_option)
@@ -12,8 +13,7 @@ from cli._progress import progressbar
 from cli._text import plural
 from segfix_data.atomic import atomic_write_json
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
-from segfix_data.metrics.directory import (ID_SPACES, LAYOUTS, evaluate_directory, find_ground_truth,
-                                           resolve_eval_split)
+from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, EvalOptions, evaluate_directory, resolve_eval_split
 from segfix_data.metrics.report import compare, format_table
 
 
@@ -29,11 +29,9 @@ def _parse_px(ctx, param, value):
     return px
 
 
-def _run(gt_dir, pred_dir, label, **kw):
-    n = len(find_ground_truth(gt_dir, kw["layout"], kw["split"], img_suffix=kw.get("img_suffix"),
-                              seg_suffix=kw.get("seg_suffix"), label_glob=kw.get("label_glob")))
-    with progressbar(length=n, label=label) as bar:
-        return evaluate_directory(gt_dir, pred_dir, progress=bar.update, **kw)
+def _run(gt_dir, pred_dir, label, opts: EvalOptions):
+    with progressbar(length=len(opts.ground_truth(gt_dir)), label=label) as bar:
+        return evaluate_directory(gt_dir, pred_dir, opts, progress=bar.update)
 
 
 def _write_json(json_path, out):
@@ -88,6 +86,7 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
               help="The predictions are raw ids too (0 = ignore, k is class k-1), e.g. ADE20K 1..150.")
 @class_names_option
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
+@metric_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the scores (fractions in [0, 1]) to this JSON file.")
 @click.option("--baseline", type=click.Path(exists=True, file_okay=False), default=None,
@@ -104,12 +103,13 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_ids, px, img_suffix,
           seg_suffix, label_glob, image_glob, class_map, reduce_zero_label, pred_reduce_zero_label,
           class_names_file, no_boundary, json_path, baseline, plots_dir, plot_frames, instances,
-          max_image_pixels):
+          max_image_pixels, metrics=None, biou_px=None, trimap_px=None):
     """Score PRED_DIR against GT_DIR (the dataset root): mIoU (Cityscapes convention) and
     boundary F.
 
     Boundary F columns name their radius in pixels for the image sizes scored; the means are
     given as the authors define them (an absent class counts 100) and over the classes present.
+    --metrics adds Boundary IoU (biou) and trimap IoU (trimap), in a second table.
     """
     from segfix_data.datasets.labels import read_class_names
 
@@ -128,11 +128,14 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
         class_map = load_class_map(class_map)
     split = resolve_eval_split(gt_dir, layout, split, label_glob)
-    kw = dict(label_glob=label_glob, class_map=class_map, layout=layout, split=split, id_space=id_space, num_classes=num_classes,
-              thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
-              boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
-              seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
-              pred_reduce_zero_label=pred_reduce_zero_label)
+    opts = EvalOptions(label_glob=label_glob, image_glob=image_glob, class_map=class_map, layout=layout, split=split,
+                       id_space=id_space, num_classes=num_classes,
+                       thresholds=tuple(float(p) for p in px) if px else BOUNDARY_THRESHOLDS,
+                       boundary=not no_boundary, allow_ignored_ids=allow_ignored_ids, img_suffix=img_suffix,
+                       seg_suffix=seg_suffix, reduce_zero_label=reduce_zero_label, class_names=class_names,
+                       pred_reduce_zero_label=pred_reduce_zero_label)
+    boundary, regions = resolve_metrics(metrics, no_boundary, biou_px, trimap_px, bool(plots_dir and baseline))
+    opts = EvalOptions.of(opts, boundary=boundary, regions=regions)
     if plots_dir and pred_reduce_zero_label:
         raise UserError("--plots does not read --pred-reduce-zero-label predictions yet; "
                         "save them as train ids 0..K-1 to draw figures")
@@ -140,8 +143,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
         from segfix_data.metrics.plots import require_matplotlib
 
         require_matplotlib()
-    result = _run(gt_dir, pred_dir, "scoring", **kw)
-    base = _run(gt_dir, baseline, "scoring baseline", **kw) if baseline else None
+    result = _run(gt_dir, pred_dir, "scoring", opts)
+    base = _run(gt_dir, baseline, "scoring baseline", opts) if baseline else None
     click.echo(format_table(result, base))
     if json_path:
         out = dict(result)
@@ -152,11 +155,8 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
     if plots_dir:
         from segfix_data.metrics.plots import plot_directory
 
-        n = len(find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
-                                  label_glob=label_glob))
-        pk = {k: v for k, v in kw.items() if k not in ("thresholds", "boundary", "allow_ignored_ids", "pred_reduce_zero_label")}
-        with progressbar(length=n, label="plots") as bar:
-            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, result=result, image_glob=image_glob,
-                                   baseline_result=base, frames=plot_frames, progress=bar.update, **pk)
+        with progressbar(length=len(opts.ground_truth(gt_dir)), label="plots") as bar:
+            paths = plot_directory(plots_dir, gt_dir, pred_dir, baseline, opts, result=result,
+                                   baseline_result=base, frames=plot_frames, progress=bar.update)
         click.echo(f"wrote {plural(len(paths), 'figure')} to {plots_dir}: " + ", ".join(p.name for p in paths[:6])
                    + (" ..." if len(paths) > 6 else ""))

@@ -11,13 +11,13 @@ numpy / numba / h5py only: this package never imports torch. The subpackages, bo
 * :mod:`.inspect`: pictures and statistics of targets.
 * :mod:`.synthetic`: generated scenes and the example dataset.
 * :mod:`.interop` (the authors' ``.mat`` files) and :mod:`.atomic` (atomic file publishing).
+* :mod:`.version`: ``__version__``, the one place the version is written (``setup.cfg`` reads it).
 """
-__version__ = "0.1.0"
-
-from .metrics import SegmentationScore  # noqa: E402
-from .refine import refine_labels, refine_masks  # noqa: E402
-from .shards import ShardSet  # noqa: E402
-from .targets import PRESETS, Targets, instance_targets, semantic_targets  # noqa: E402
+from .metrics import SegmentationScore
+from .refine import refine_labels, refine_masks
+from .shards import ShardSet
+from .targets import PRESETS, Targets, instance_targets, semantic_targets
+from .version import __version__
 
 __all__ = ["PRESETS", "Targets", "instance_targets", "semantic_targets", "ShardSet", "refine_labels",
            "refine_masks", "SegmentationScore", "__version__"]

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 
 from segfix_data.targets.direction import DIRECTION_IGNORE, flip_bins, flip_direction_map
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
-IGNORE = 255
 PAD_COLOUR = np.rint(IMAGENET_MEAN).astype(np.uint8)  # image padding: zero after normalisation
 
 
@@ -154,7 +154,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
         oy, ox = int(rng.integers(0, c - hh + 1)), int(rng.integers(0, c - ww + 1))
     out_img = np.empty((c, c, 3), np.uint8)
     out_img[...] = PAD_COLOUR
-    out_b = np.full((c, c), IGNORE, np.uint8)
+    out_b = np.full((c, c), IGNORE_INDEX, np.uint8)
     out_d = np.full((c, c), DIRECTION_IGNORE, np.uint8)
     out_img[oy:oy + hh, ox:ox + ww] = img
     out_b[oy:oy + hh, ox:ox + ww] = bnd

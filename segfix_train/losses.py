@@ -10,8 +10,8 @@ Where the authors' loss turns NaN this one stays finite:
   is ``0`` and every parameter still receives a (zero) gradient, as DDP needs;
 * a single class present (its weight is ``0``, so ``sum(w_t) = 0``): unit weights are used.
 
-Ignore: boundary targets equal to 255 and direction targets equal to 255
-(``segfix_data.targets.direction.DIRECTION_IGNORE``) are left out.
+Ignore: boundary targets equal to 255 (``segfix_data.ignore.IGNORE_INDEX``) and direction targets
+equal to 255 (``segfix_data.targets.direction.DIRECTION_IGNORE``) are left out.
 
 The direction loss covers the pixels whose direction target is defined and that are selected
 by ``pixels`` (:data:`DIRECTION_PIXELS`, ``segfix train --direction-pixels``):
@@ -32,7 +32,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IGNORE = 255
+from segfix_data.ignore import IGNORE_INDEX
+from segfix_data.targets.direction import DIRECTION_IGNORE
+
 #: ``--direction-pixels`` modes: which pixels the direction loss covers (module docstring).
 DIRECTION_PIXELS = ("predicted", "gt", "both")
 
@@ -80,7 +82,7 @@ def boundary_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                          f"{tuple(logits.shape)} and {tuple(target.shape)}")
     x = logits[:, 0].float()
     t = target.long()
-    covered = (t != IGNORE).float()
+    covered = (t != IGNORE_INDEX).float()
     cls = (t == 1).long()
     per_pixel = F.binary_cross_entropy_with_logits(x, cls.float(), reduction="none")
     return _balanced_mean(per_pixel, cls, covered, 2)
@@ -102,7 +104,7 @@ def direction_loss(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
                          f"{tuple(logits.shape)}, {tuple(target.shape)}, {tuple(mask.shape)}")
     m = logits.shape[1]
     t = target.long()
-    defined = t != IGNORE
+    defined = t != DIRECTION_IGNORE
     if not t.is_cuda and bool(((t < 0) | (t >= m))[defined].any()):  # on CUDA: no host sync
         raise ValueError(f"direction targets must be in 0..{m - 1} or 255")
     covered = (mask & defined).float()
@@ -122,7 +124,7 @@ def direction_pixels_mask(boundary_logits: torch.Tensor, boundary_target: torch.
     if pixels == "gt":
         return gt
     with torch.no_grad():
-        pred = (boundary_logits[:, 0] > 0) & (boundary_target != IGNORE)
+        pred = (boundary_logits[:, 0] > 0) & (boundary_target != IGNORE_INDEX)
     return pred if pixels == "predicted" else pred | gt
 
 

@@ -24,6 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from segfix_data.ignore import IGNORE_INDEX
+from segfix_data.targets.direction import DIRECTION_IGNORE
+
 COUNTS = ("tp", "fp", "fn", "dir_ok_pred", "dir_n_pred", "dir_ok_gt", "dir_n_gt", "valid")
 
 
@@ -34,11 +37,11 @@ def count(boundary_logits: torch.Tensor, direction_logits: torch.Tensor, boundar
     pred = boundary_logits[:, 0] > 0
     bt = boundary_target.long()
     dt = direction_target.long()
-    valid = bt != 255
+    valid = bt != IGNORE_INDEX
     gt = (bt == 1) & valid
     pred = pred & valid
     hit = direction_logits.argmax(1) == dt
-    dvalid = dt != 255
+    dvalid = dt != DIRECTION_IGNORE
     c = [
         (pred & gt).sum(), (pred & ~gt).sum(), (~pred & gt & valid).sum(),
         (hit & pred & dvalid).sum(), (pred & dvalid).sum(),
@@ -112,7 +115,7 @@ def num_classes_of(ds, max_images: int | None = None) -> int:
         n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
         for i in range(n):
             v = ds.read(i, fields=("label",))["label"]
-            ids.append(int(v[v < 255].max()) if (v < 255).any() else 0)
+            ids.append(int(v[v < IGNORE_INDEX].max()) if (v < IGNORE_INDEX).any() else 0)
     return max(ids, default=0) + 1
 
 

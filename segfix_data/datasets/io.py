@@ -27,6 +27,7 @@ from . import labels as _labels
 from .frame import FrameError, frame_key  # noqa: F401  (frame_key: its historical home)
 from .layouts import LAYOUTS
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 from .pixels import check_declared, check_pixels
 
 #: Largest raw id each layout's label table knows (ids above it are "outside the table").
@@ -327,11 +328,11 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
         _check_range(path, ids, (ids >= 0) & (ids <= ADE20K_MAX_LABEL_ID), "ADE20K (0..150)")
         return _labels.ade20k_to_train_ids(ids)
     if layout == "voc":  # palette PNG: the indices are the class ids
-        _check_range(path, ids, (ids >= 0) & ((ids < len(_labels.VOC_CLASS_NAMES)) | (ids == 255)),
+        _check_range(path, ids, (ids >= 0) & ((ids < len(_labels.VOC_CLASS_NAMES)) | (ids == IGNORE_INDEX)),
                      "PASCAL VOC (0..20, 255)")
-        return ids.astype(np.uint8)
+        return _labels.voc_to_train_ids(ids)
     if layout == "mmseg" or (layout == "folder" and class_map is None):
-        _check_range(path, ids, (ids >= 0) & (ids <= 255), "train ids (0..254, 255 ignore)")
+        _check_range(path, ids, (ids >= 0) & (ids <= IGNORE_INDEX), "train ids (0..254, 255 ignore)")
         return _labels.reduce_zero_label(ids) if reduce_zero_label else ids.astype(np.uint8)
     if layout == "folder":
         inside = (ids >= 0) & (ids < class_map.size)

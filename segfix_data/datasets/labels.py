@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from segfix_data.errors import InputError
-
-IGNORE_INDEX = 255
+from segfix_data.ignore import IGNORE_INDEX
 
 #: Cityscapes labelIds of the 19 evaluated classes, in train-id order.
 CITYSCAPES_EVAL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
@@ -103,7 +102,7 @@ def cityscapes_instance_ids_to_segments(instance_ids: np.ndarray) -> tuple[np.nd
     class id) is one segment, and everything else is ignore.
 
     Returns:
-        ``(segments, ignore_value)``: int32 HxW segment map (raw instance ids kept as segment ids)
+        ``(segments, ignore_index)``: int32 HxW segment map (raw instance ids kept as segment ids)
         and the value that marks ignored pixels (-1).
     """
     instance_ids = _check_integer_map(instance_ids, "instanceIds").astype(np.int64)
@@ -137,8 +136,8 @@ def cityscapes_instance_ids_to_train_ids(instance_ids: np.ndarray) -> np.ndarray
 def voc_to_train_ids(indices: np.ndarray) -> np.ndarray:
     """PASCAL VOC palette indices (HxW integer, 0..20 and 255) -> train ids (HxW uint8).
 
-    The indices are the train ids; anything else is refused by the caller's range check, so this
-    only narrows the dtype (values outside 0..20 become 255).
+    The indices are the train ids, so this only narrows the dtype; values outside 0..20 become 255
+    (:func:`segfix_data.datasets.io.read_label` refuses a file holding any besides 255 first).
     """
     indices = _check_integer_map(indices, "VOC label").astype(np.int64)
     return np.where((indices >= 0) & (indices < len(VOC_CLASS_NAMES)), indices, IGNORE_INDEX).astype(np.uint8)

@@ -5,6 +5,7 @@ import numpy as np
 
 from segfix_data.targets.direction import bin_centres, check_num_directions
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
 #: Cityscapes colours of the 19 train ids (the official palette).
 CITYSCAPES_PALETTE = np.array([
@@ -34,7 +35,7 @@ def palette_of_layout(layout: str | None) -> str:
 _HEAT_ANCHORS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], float)
 
 
-def label_palette(ignore_index: int = 255, palette: str = "cityscapes") -> np.ndarray:
+def label_palette(ignore_index: int = IGNORE_INDEX, palette: str = "cityscapes") -> np.ndarray:
     """uint8 (256, 3) colour of every id, black for ``ignore_index``.
 
     ``palette="cityscapes"``: Cityscapes colours for 0..18, distinct generated colours (the PASCAL
@@ -55,7 +56,7 @@ def label_palette(ignore_index: int = 255, palette: str = "cityscapes") -> np.nd
     return pal
 
 
-def colourise_labels(label: np.ndarray, ignore_index: int = 255, palette: str = "cityscapes") -> np.ndarray:
+def colourise_labels(label: np.ndarray, ignore_index: int = IGNORE_INDEX, palette: str = "cityscapes") -> np.ndarray:
     """(H, W) integer train ids -> uint8 (H, W, 3) colours (ignore black; ids >= 256 wrap);
     ``palette`` as :func:`label_palette`."""
     label = np.asarray(label).astype(np.int64)

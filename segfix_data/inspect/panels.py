@@ -6,12 +6,14 @@ direction colour wheel and a zoomed crop with one arrow per boundary pixel into 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from segfix_data.atomic import atomic_path
+from segfix_data.ignore import IGNORE_INDEX
 from segfix_data.targets.direction import angle_to_bin, bin_centres, check_num_directions
 
 from .colours import colourise_labels, colourise_segments, direction_colours, heatmap
@@ -123,7 +125,7 @@ def _check_panel_inputs(image, label, distance, boundary, direction):
 
 
 def render_panel(image, label, distance, boundary, direction, num_directions: int, *,
-                 ignore_index: int = 255, tile_width: int = 640, crop_rows: int = 28,
+                 ignore_index: int = IGNORE_INDEX, tile_width: int = 640, crop_rows: int = 28,
                  distance_vmax: float | None = None, title: str | None = None,
                  segments: np.ndarray | None = None, palette: str = "cityscapes") -> np.ndarray:
     """One sample's targets as a 2 x 3 grid of titled tiles, for a person to check.
@@ -154,78 +156,140 @@ def render_panel(image, label, distance, boundary, direction, num_directions: in
     """
     image, label = _check_panel_inputs(image, label, distance, boundary, direction)
     m = check_num_directions(num_directions)
-    h, w = label.shape
-    tile_w = int(tile_width)
-    tile_h = max(int(round(h * tile_w / w)), 8)
     distance = np.asarray(distance, dtype=np.float32)
     boundary, direction = np.asarray(boundary), np.asarray(direction)
+    grid = _Grid.of(label.shape, tile_width)
     ignore = label == ignore_index
-    valid_d = distance[~ignore & np.isfinite(distance)]
     if distance_vmax is None:
-        distance_vmax = max(float(np.percentile(valid_d, 99)) if valid_d.size else 10.0, 10.0)
-
+        distance_vmax = _default_vmax(distance, ignore)
     labels_rgb = colourise_labels(label, ignore_index, palette)
-    shown = image if image is not None else labels_rgb
-    regions, regions_rgb = label, labels_rgb
-    if segments is not None:
-        if np.shape(segments) != label.shape or not np.issubdtype(np.asarray(segments).dtype, np.integer):
-            raise ValueError(f"segments must be an integer array of the label's shape {label.shape}, "
-                             f"got {np.shape(segments)}")
-        regions = np.asarray(segments)
-        regions_rgb = colourise_segments(regions, boundary == 255)
-    small_img = np.asarray(Image.fromarray(shown).resize((tile_w, tile_h), Image.BILINEAR))
-    small_lab = _nearest(regions_rgb, tile_h, tile_w)
-    heat = heatmap(distance, distance_vmax)
+    regions, regions_rgb = _regions(label, labels_rgb, segments, boundary)
+    small_img = grid.resize(image if image is not None else labels_rgb)
+    window = _zoom_window(direction, m, crop_rows, grid)
+    tiles = [
+        (small_img, "image" if image is not None else "image (not stored: label colours)"),
+        (_nearest(regions_rgb, grid.tile_h, grid.tile_w), _label_caption(palette, segments is not None)),
+        (_distance_tile(distance, ignore, distance_vmax, grid),
+         f"distance to another label, 0..{distance_vmax:.0f} px (bright = far)"),
+        _boundary_tile(boundary, small_img, grid),
+        _direction_tile(direction, m, small_img, window, grid),
+        _zoom(image, regions, regions_rgb, boundary, direction, m, window, grid),
+    ]
+    return _compose(tiles, grid, title)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The frame's size ``(h, w)`` and that of every tile (``tile_w`` wide, the frame's aspect)."""
+
+    h: int
+    w: int
+    tile_w: int
+    tile_h: int
+
+    @classmethod
+    def of(cls, shape: tuple[int, int], tile_width: int) -> "_Grid":
+        h, w = shape
+        tile_w = int(tile_width)
+        return cls(h, w, tile_w, max(int(round(h * tile_w / w)), 8))
+
+    def resize(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 (tile_h, tile_w, 3): an RGB frame resized bilinearly to a tile."""
+        return np.asarray(Image.fromarray(rgb).resize((self.tile_w, self.tile_h), Image.BILINEAR))
+
+
+def _default_vmax(distance: np.ndarray, ignore: np.ndarray) -> float:
+    """The 99th percentile of the finite distances off ignore pixels, at least 10 px."""
+    valid_d = distance[~ignore & np.isfinite(distance)]
+    return max(float(np.percentile(valid_d, 99)) if valid_d.size else 10.0, 10.0)
+
+
+def _regions(label, labels_rgb, segments, boundary) -> tuple[np.ndarray, np.ndarray]:
+    """The map whose regions the label tile and the zoom show, and its colours: the label, or the
+    instance ``segments`` (one colour each, ignore black where the boundary says ignore)."""
+    if segments is None:
+        return label, labels_rgb
+    if np.shape(segments) != label.shape or not np.issubdtype(np.asarray(segments).dtype, np.integer):
+        raise ValueError(f"segments must be an integer array of the label's shape {label.shape}, "
+                         f"got {np.shape(segments)}")
+    regions = np.asarray(segments)
+    return regions, colourise_segments(regions, boundary == IGNORE_INDEX)
+
+
+def _label_caption(palette: str, instance: bool) -> str:
+    if instance:
+        return "segments (one colour per instance / stuff class; ignore black)"
+    return "label (VOC colours; ignore cream)" if palette == "voc" else "label (train ids; ignore black)"
+
+
+def _distance_tile(distance, ignore, vmax: float, grid: _Grid) -> np.ndarray:
+    """The distance heatmap (black on ignore), nearest-neighbour sized to a tile."""
+    heat = heatmap(distance, vmax)
     heat[ignore] = 0
-    small_heat = _nearest(heat, tile_h, tile_w)
+    return _nearest(heat, grid.tile_h, grid.tile_w)
+
+
+def _boundary_tile(boundary, small_img, grid: _Grid) -> tuple[np.ndarray, str]:
+    """The boundary band red and ignore grey over the darkened image tile, with its caption."""
     # 0 = band, 1 = ignore, 2 = neither: the min-pool keeps thin bands visible after downscaling
-    b_code = np.where(boundary == 1, 0, np.where(boundary == 255, 1, 2)).astype(np.uint8)
-    b_small = _pool_min(b_code, tile_h, tile_w)
+    b_code = np.where(boundary == 1, 0, np.where(boundary == IGNORE_INDEX, 1, 2)).astype(np.uint8)
+    b_small = _pool_min(b_code, grid.tile_h, grid.tile_w)
     overlay = (small_img * 0.6).astype(np.uint8)
     overlay[b_small == 0] = (255, 40, 40)
     overlay[b_small == 1] = (110, 110, 110)
-    d_small = _pool_min(direction, tile_h, tile_w)
+    return overlay, f"boundary band (red, {int((boundary == 1).sum())} px; grey = ignore)"
+
+
+def _zoom_window(direction, m: int, crop_rows: int, grid: _Grid) -> tuple[int, int, int, int]:
+    """``(y0, x0, h, w)`` of the zoomed window: ``crop_rows`` rows (at most the frame's), as wide
+    as the tiles' aspect gives, placed on the busiest boundary region (:func:`busiest_window`)."""
+    ch = min(int(crop_rows), grid.h)
+    cw = min(max(int(round(ch * grid.tile_w / grid.tile_h)), 1), grid.w)
+    y0, x0 = busiest_window(direction, m, (ch, cw))
+    return y0, x0, ch, cw
+
+
+def _direction_tile(direction, m: int, small_img, window, grid: _Grid) -> tuple[np.ndarray, str]:
+    """Direction bins in their colours over the dark image tile, the legend disc top right and the
+    zoomed ``window`` outlined in white, with its caption."""
+    d_small = _pool_min(direction, grid.tile_h, grid.tile_w)
     dir_tile = (small_img.mean(axis=2, keepdims=True) * 0.25).astype(np.uint8).repeat(3, axis=2)
     has_dir = d_small < m
     dir_tile[has_dir] = direction_colours(m)[d_small[has_dir]]
-
-    ch = min(int(crop_rows), h)
-    cw = min(max(int(round(ch * tile_w / tile_h)), 1), w)
-    y0, x0 = busiest_window(direction, m, (ch, cw))
-    zoom_tile, zoom = _zoom_tile(image, regions, regions_rgb, boundary, direction, m, (y0, x0, ch, cw),
-                                 tile_w, tile_h)
-
     dir_img = Image.fromarray(dir_tile)
-    radius = max(min(tile_h, tile_w) // 8, 6)
+    radius = max(min(grid.tile_h, grid.tile_w) // 8, 6)
     wheel = Image.fromarray(_wheel(radius, m), "RGBA")
-    dir_img.paste(wheel, (tile_w - 2 * radius - 6, 5), wheel)
-    ImageDraw.Draw(dir_img).rectangle(
-        [x0 * tile_w / w, y0 * tile_h / h, (x0 + cw) * tile_w / w, (y0 + ch) * tile_h / h],
-        outline=(255, 255, 255), width=2)
+    dir_img.paste(wheel, (grid.tile_w - 2 * radius - 6, 5), wheel)
+    y0, x0, ch, cw = window
+    th, tw, h, w = grid.tile_h, grid.tile_w, grid.h, grid.w
+    ImageDraw.Draw(dir_img).rectangle([x0 * tw / w, y0 * th / h, (x0 + cw) * tw / w, (y0 + ch) * th / h],
+                                      outline=(255, 255, 255), width=2)
+    return np.asarray(dir_img), f"direction: hue = bin angle ({m} bins, legend top right)"
 
-    n_band = int((boundary == 1).sum())
-    tiles = [
-        (small_img, "image" if image is not None else "image (not stored: label colours)"),
-        (small_lab, ("label (VOC colours; ignore cream)" if palette == "voc" else "label (train ids; ignore black)")
-         if segments is None
-         else "segments (one colour per instance / stuff class; ignore black)"),
-        (small_heat, f"distance to another label, 0..{distance_vmax:.0f} px (bright = far)"),
-        (overlay, f"boundary band (red, {n_band} px; grey = ignore)"),
-        (np.asarray(dir_img), f"direction: hue = bin angle ({m} bins, legend top right)"),
-        (zoom_tile, f"zoom x{zoom} of rows {y0}..{y0 + ch - 1}, cols {x0}..{x0 + cw - 1}: arrows = direction"),
-    ]
-    font_px = max(12, min(18, tile_w // 36))
+
+def _zoom(image, regions, regions_rgb, boundary, direction, m: int, window, grid: _Grid) -> tuple[np.ndarray, str]:
+    """The zoomed crop (:func:`_zoom_tile`) with its caption."""
+    y0, x0, ch, cw = window
+    tile, zoom = _zoom_tile(image, regions, regions_rgb, boundary, direction, m, window, grid.tile_w, grid.tile_h)
+    return tile, f"zoom x{zoom} of rows {y0}..{y0 + ch - 1}, cols {x0}..{x0 + cw - 1}: arrows = direction"
+
+
+def _compose(tiles: list, grid: _Grid, title: str | None) -> np.ndarray:
+    """uint8 (P, Q, 3): the six ``(tile, caption)`` pairs in 2 rows of 3 on white, each caption
+    above its tile, the ``title`` (if any) above the grid."""
+    font_px = max(12, min(18, grid.tile_w // 36))
     font = _font(font_px)
     bar, gap = font_px + 8, 6
     top = bar if title else 0
-    panel = Image.new("RGB", (3 * tile_w + 4 * gap, top + 2 * (tile_h + bar) + 3 * gap), (255, 255, 255))
+    panel = Image.new("RGB", (3 * grid.tile_w + 4 * gap, top + 2 * (grid.tile_h + bar) + 3 * gap),
+                      (255, 255, 255))
     draw = ImageDraw.Draw(panel)
     if title:
         draw.text((gap, 3), title, fill=(0, 0, 0), font=font)
     for i, (tile, text) in enumerate(tiles):
         r, c = divmod(i, 3)
-        x = gap + c * (tile_w + gap)
-        y = top + gap + r * (tile_h + bar + gap)
+        x = gap + c * (grid.tile_w + gap)
+        y = top + gap + r * (grid.tile_h + bar + gap)
         draw.text((x, y + 2), text, fill=(0, 0, 0), font=font)
         panel.paste(Image.fromarray(np.ascontiguousarray(tile)), (x, y + bar))
     return np.asarray(panel)

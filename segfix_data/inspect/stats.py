@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segfix_data.datasets.labels import CITYSCAPES_CLASS_NAMES
+from segfix_data.ignore import IGNORE_INDEX
 from segfix_data.targets.edt import multilabel_distance
 
 
@@ -41,7 +42,7 @@ class BoundaryWidthStats:
 
 
 def boundary_width_stats(label: np.ndarray, num_classes: int, widths=(1, 2, 3, 4, 5),
-                         ignore_index: int = 255) -> BoundaryWidthStats:
+                         ignore_index: int = IGNORE_INDEX) -> BoundaryWidthStats:
     """Per class, the pixels within ``w`` pixels of a boundary (paper's Table 12).
 
     A pixel is within width ``w`` when its exact Euclidean distance to the nearest pixel of another

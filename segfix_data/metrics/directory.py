@@ -48,6 +48,7 @@ Boundary tolerances are fractions of the image diagonal (the paper's 0.0003 / 0.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -235,41 +236,97 @@ def radii_by_size(thresholds, sizes) -> dict[str, dict[str, int]]:
     return {_tkey(t): {f"{h}x{w}": boundary_radius(t, (h, w)) for h, w in sorted(sizes)} for t in thresholds}
 
 
-def evaluate_directory(
-    gt_dir: str | os.PathLike,
-    pred_dir: str | os.PathLike,
-    *,
-    layout: str = "cityscapes",
-    split: str | None = None,
-    id_space: str = "labelIds",
-    num_classes: int | None = None,
-    thresholds=BOUNDARY_THRESHOLDS,
-    boundary: bool = True,
-    allow_ignored_ids: bool = False,
-    progress=None,
-    img_suffix: str | None = None,
-    seg_suffix: str | None = None,
-    reduce_zero_label: bool = False,
-    class_names=None,
-    label_glob: str | None = None,
-    class_map: np.ndarray | None = None,
-    pred_reduce_zero_label: bool = False,
-) -> dict:
+@dataclasses.dataclass(frozen=True, eq=False)
+class EvalOptions:
+    """How ``segfix eval`` reads a split and scores it: one set of options for
+    :func:`evaluate_directory` and :func:`~segfix_data.metrics.plots.plot_directory`.
+
+    Attributes (the ground truth, as ``segfix-gt build`` reads the dataset; see the module doc):
+        layout: one of :data:`LAYOUTS`.
+        split: the split to score; None = the layout's default (``val``, ``validation``; every
+            file for gta5/folder); :func:`resolve_eval_split` names it as on disk.
+        num_classes: mmseg / folder: the number of classes (folder default 19).
+        class_names: names of the train ids (their count is the number of classes for
+            mmseg/folder).
+        img_suffix, seg_suffix: mmseg pairing; ``seg_suffix`` also filters the folder layout's files
+            and both are cut off prediction names.
+        label_glob, image_glob: folder: the build's globs (``{split}`` replaced); scoring reads no
+            image, the plots draw on them.
+        reduce_zero_label: mmseg, folder: ground-truth 0 is ignore and k is class k-1.
+        class_map: folder: the table of :func:`segfix_data.datasets.io.load_class_map`.
+
+    Attributes (the predictions):
+        id_space: ``labelIds`` (raw dataset ids) or ``trainIds`` (:data:`ID_SPACES`).
+        pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
+        allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
+            module doc) instead of stopping.
+
+    Attributes (the scores):
+        thresholds: boundary tolerances as fractions of the image diagonal (< 1) or pixels (>= 1).
+        boundary: also compute the boundary F-score.
+        regions: a :class:`~.region_score.RegionMetrics`: also Boundary IoU / trimap IoU (their
+            keys in :meth:`~.region_score.RegionScore.result`); None: neither.
+    """
+
+    layout: str = "cityscapes"
+    split: str | None = None
+    num_classes: int | None = None
+    class_names: tuple | None = None
+    img_suffix: str | None = None
+    seg_suffix: str | None = None
+    label_glob: str | None = None
+    image_glob: str | None = None
+    reduce_zero_label: bool = False
+    class_map: np.ndarray | None = None
+    id_space: str = "labelIds"
+    pred_reduce_zero_label: bool = False
+    allow_ignored_ids: bool = False
+    thresholds: tuple = BOUNDARY_THRESHOLDS
+    boundary: bool = True
+    regions: object = None
+
+    @classmethod
+    def of(cls, options: "EvalOptions | None" = None, **fields) -> "EvalOptions":
+        """``options`` (None: the defaults) with ``fields`` replaced; an unknown field is a TypeError."""
+        return dataclasses.replace(options or cls(), **fields)
+
+    def resolved(self, gt_dir: str | os.PathLike) -> "EvalOptions":
+        """These options with the split named as on disk under ``gt_dir`` (:func:`resolve_eval_split`)."""
+        return dataclasses.replace(self, split=resolve_eval_split(gt_dir, self.layout, self.split, self.label_glob))
+
+    def num_classes_scored(self) -> int:
+        """The number of classes scored (:func:`num_classes_of`)."""
+        return num_classes_of(self.layout, self.num_classes, self.class_names)
+
+    def ground_truth(self, gt_dir: str | os.PathLike) -> dict[str, Path]:
+        """Frame key -> ground-truth file of the split (:func:`find_ground_truth`)."""
+        return find_ground_truth(gt_dir, self.layout, self.split, img_suffix=self.img_suffix,
+                                 seg_suffix=self.seg_suffix, label_glob=self.label_glob)
+
+    def predictions(self, pred_dir: str | os.PathLike) -> dict[str, Path]:
+        """Frame key -> prediction file under ``pred_dir`` (:func:`find_predictions`)."""
+        return find_predictions(pred_dir, suffixes_of(self.img_suffix, self.seg_suffix))
+
+    def read_gt(self, path: str | os.PathLike, num_classes: int) -> np.ndarray:
+        """A ground-truth file as train ids (255 = ignore; :func:`gt_to_train_ids`)."""
+        return gt_to_train_ids(read_ids(path), self.layout, num_classes,
+                               reduce_zero_label=self.reduce_zero_label, class_map=self.class_map)
+
+
+def evaluate_directory(gt_dir: str | os.PathLike, pred_dir: str | os.PathLike,
+                       options: EvalOptions | None = None, *, progress=None, **fields) -> dict:
     """mIoU and boundary F of every ground-truth frame's prediction.
+
+    The steps: the split's ground-truth frames are found and each matched to its prediction
+    (:func:`check_predictions_found`); every pair is read as train ids, the prediction's ids
+    checked (:func:`read_prediction`), and scored; the result names what was scored
+    (:func:`_describe`).
 
     Args:
         gt_dir, pred_dir: directories (see the module doc).
-        layout, split, id_space, num_classes: how to find and read them.
-        split: None = the layout's default (``val``, ``validation``; every file for gta5/folder).
-        thresholds: boundary tolerances as fractions of the image diagonal (< 1) or pixels (>= 1).
-        boundary: also compute the boundary F-score.
-        allow_ignored_ids: score files whose ids are mostly of no evaluated class (see the
-            module doc) instead of stopping.
+        options: how to read and score them (:class:`EvalOptions`); ``fields`` replace single
+            options (``layout="ade20k"``, ``split="validation"``, ``boundary=False``...).
         progress: optional callable ``progress(n)`` called after each frame.
-        img_suffix, seg_suffix, reduce_zero_label, label_glob: mmseg and folder options, as
-            ``segfix-gt build`` takes them; ``class_map``: folder, the table of ``--class-map``.
-        class_names: names of the train ids (their count is the number of classes for mmseg/folder).
-        pred_reduce_zero_label: the predictions are raw ids too (0 = ignore, k is class k-1).
 
     Returns:
         :meth:`SegmentationScore.result`'s dict plus ``layout``, ``split`` (as on disk; None =
@@ -277,11 +334,26 @@ def evaluate_directory(
         ``"px"``), ``image_sizes`` (``"HxW"`` strings) and ``boundary_radius_px``
         (``{threshold: {"HxW": pixels}}``).
     """
-    k = num_classes_of(layout, num_classes, class_names)
-    split = resolve_eval_split(gt_dir, layout, split, label_glob)
-    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
-                            label_glob=label_glob)
-    preds = find_predictions(pred_dir, suffixes_of(img_suffix, seg_suffix))
+    opts = EvalOptions.of(options, **fields)
+    k = opts.num_classes_scored()
+    opts = opts.resolved(gt_dir)
+    gts, preds = opts.ground_truth(gt_dir), opts.predictions(pred_dir)
+    check_predictions_found(pred_dir, gts, preds)
+    unit = threshold_unit(opts.thresholds)
+    score = SegmentationScore(k, opts.thresholds, boundary=opts.boundary, regions=opts.regions)
+    sizes = set()
+    for key, gpath in gts.items():
+        gt = opts.read_gt(gpath, k)
+        score.update(read_prediction(preds[key], gt, gpath, opts, k), gt)
+        sizes.add(gt.shape)
+        if progress:
+            progress(1)
+    return _describe(score.result(class_names_of(opts.layout, k, opts.class_names)), opts, unit, sizes)
+
+
+def check_predictions_found(pred_dir, gts: dict, preds: dict) -> None:
+    """Every ground-truth frame needs a prediction: an InputError names the frames without one
+    (and the JPEG files that would have been theirs: JPEG changes ids near every edge)."""
     missing = sorted(set(gts) - set(preds))
     lossy = sorted(p for p in Path(pred_dir).rglob("*") if p.suffix.lower() in _LOSSY_SUFFIXES
                    and frame_key(p) in missing)
@@ -295,31 +367,38 @@ def evaluate_directory(
                          f"(e.g. {', '.join(missing[:3])}{found}); predictions are matched by frame key: "
                          "the Cityscapes city_seq_frame, the name without --img-suffix/--seg-suffix "
                          "(pass the dataset's suffixes), or the file stem")
+
+
+def threshold_unit(thresholds) -> str:
+    """``"px"`` when every boundary tolerance is in pixels (>= 1), ``"diagonal"`` when every one is
+    a fraction of the diagonal (< 1); a mix is an InputError."""
     units = {float(t) >= 1 for t in thresholds}
     if len(units) > 1:
         raise InputError(f"thresholds {list(thresholds)} mix diagonal fractions (< 1) and pixels (>= 1); "
                          "use one or the other (--px for pixels)")
-    score = SegmentationScore(k, thresholds, boundary=boundary)
-    sizes = set()
-    for key, gpath in gts.items():
-        gt = gt_to_train_ids(read_ids(gpath), layout, k, reduce_zero_label=reduce_zero_label,
-                             class_map=class_map)
-        raw = read_ids(preds[key])
-        if pred_reduce_zero_label:
-            raw = _labels.reduce_zero_label(raw).astype(np.int64)
-        if raw.shape != gt.shape:
-            raise InputError(f"{preds[key]}: prediction size {raw.shape} differs from the ground truth "
-                             f"{gt.shape} ({gpath}); predict at full resolution")
-        check_prediction_ids(preds[key], raw, gt, layout, id_space, k, allow_ignored_ids,
-                             "pred" if pred_reduce_zero_label else reduce_zero_label)
-        score.update(pred_to_train_ids(raw, layout, id_space, k), gt)
-        sizes.add(gt.shape)
-        if progress:
-            progress(1)
-    res = score.result(class_names_of(layout, k, class_names))
-    res.update(layout=layout, split=split, id_space=id_space, thresholds=[float(t) for t in thresholds],
-               threshold_unit="px" if units == {True} else "diagonal",
+    return "px" if units == {True} else "diagonal"
+
+
+def read_prediction(path: Path, gt: np.ndarray, gt_path: Path, opts: EvalOptions, num_classes: int) -> np.ndarray:
+    """A prediction file as train ids, refused (InputError naming it) when its size differs from
+    the ground truth ``gt`` or its ids do not fit ``opts.id_space`` (:func:`check_prediction_ids`)."""
+    raw = read_ids(path)
+    if opts.pred_reduce_zero_label:
+        raw = _labels.reduce_zero_label(raw).astype(np.int64)
+    if raw.shape != gt.shape:
+        raise InputError(f"{path}: prediction size {raw.shape} differs from the ground truth "
+                         f"{gt.shape} ({gt_path}); predict at full resolution")
+    check_prediction_ids(path, raw, gt, opts.layout, opts.id_space, num_classes, opts.allow_ignored_ids,
+                         "pred" if opts.pred_reduce_zero_label else opts.reduce_zero_label)
+    return pred_to_train_ids(raw, opts.layout, opts.id_space, num_classes)
+
+
+def _describe(res: dict, opts: EvalOptions, unit: str, sizes: set) -> dict:
+    """The scores ``res`` with what was scored: layout, split, id space, thresholds and their
+    unit, the image sizes and, with the boundary F, its radius in pixels per size."""
+    res.update(layout=opts.layout, split=opts.split, id_space=opts.id_space,
+               thresholds=[float(t) for t in opts.thresholds], threshold_unit=unit,
                image_sizes=[f"{h}x{w}" for h, w in sorted(sizes)])
-    if boundary:
-        res["boundary_radius_px"] = radii_by_size(thresholds, sizes)
+    if opts.boundary:
+        res["boundary_radius_px"] = radii_by_size(opts.thresholds, sizes)
     return res

@@ -9,6 +9,7 @@ import numpy as np
 
 from segfix_data.datasets import labels as _labels
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
 ID_SPACES = ("labelIds", "trainIds")
 
@@ -21,14 +22,14 @@ def gt_to_train_ids(ids: np.ndarray, layout: str, num_classes: int, *,
     if class_map is not None and layout == "folder":
         inside = (ids >= 0) & (ids < class_map.size)
         mapped = np.where(inside, class_map[np.where(inside, ids, 0)], -1).astype(np.int64)
-        return np.where((mapped >= 0) & (mapped < num_classes), mapped, 255)
+        return np.where((mapped >= 0) & (mapped < num_classes), mapped, IGNORE_INDEX)
     if reduce_zero_label:
         ids = _labels.reduce_zero_label(ids).astype(np.int64)
     if layout in ("cityscapes", "gta5"):
         return _labels.cityscapes_label_ids_to_train_ids(ids)
     if layout == "ade20k":
         return _labels.ade20k_to_train_ids(ids)
-    return np.where((ids >= 0) & (ids < num_classes), ids, 255).astype(np.int64)
+    return np.where((ids >= 0) & (ids < num_classes), ids, IGNORE_INDEX).astype(np.int64)
 
 
 def pred_to_train_ids(ids: np.ndarray, layout: str, id_space: str, num_classes: int) -> np.ndarray:
@@ -55,7 +56,7 @@ def id_table(layout: str, id_space: str, num_classes: int) -> tuple[int, str]:
 
 def _impossible(ids: np.ndarray, hi: int) -> np.ndarray:
     u = np.unique(ids)
-    return u[((u < 0) | (u > hi)) & (u != 255)]
+    return u[((u < 0) | (u > hi)) & (u != IGNORE_INDEX)]
 
 
 #: A file is implausible when more than this share of its pixels with ground truth is predicted as
@@ -121,7 +122,7 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
         raise InputError(f"{path}: ids {shown} are impossible in {what}{flag}; {fix}")
     if allow_ignored_ids:
         return
-    valid = gt_train != 255
+    valid = gt_train != IGNORE_INDEX
     n = int(valid.sum())
     if n == 0:
         return

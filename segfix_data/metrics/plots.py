@@ -7,20 +7,23 @@
   fixed (wrong in the baseline, right now; blue) and broke (right before, wrong now; red) over a
   dimmed image, for the frames where most pixels changed.
 * ``class_gains.png`` (baseline only): per-class change of IoU and of boundary F, in points.
+* ``trimap_gain.png`` (baseline only, when the scores hold the trimap curve): trimap mIoU by band
+  width, before and after, and the gain (:mod:`.trimap_plot`).
 
 The counting (:class:`ErrorDistance`, :func:`fixed_broken`) is numpy only; drawing needs
 matplotlib (the ``plots`` extra), imported lazily with the Agg backend.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
-IGNORE = 255
 FIXED_RGB = (0.12, 0.47, 0.95)    # blue
 BROKEN_RGB = (0.92, 0.12, 0.10)   # red
 
@@ -81,7 +84,7 @@ class ErrorDistance:
         if pred.shape != gt.shape:
             raise InputError(f"prediction shape {pred.shape} differs from the ground truth {gt.shape}")
         d = distance_to_boundary(gt) if distance is None else distance
-        valid = gt != IGNORE
+        valid = gt != IGNORE_INDEX
         k = self.bins(d[valid])
         wrong = (pred != gt)[valid]
         self.pixels += np.bincount(k, minlength=self.max_px + 1)
@@ -101,7 +104,7 @@ class ErrorDistance:
 def fixed_broken(pred: np.ndarray, baseline: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """bool (H, W) ``fixed`` (baseline wrong, pred right) and ``broken`` (baseline right, pred
     wrong), both on non-ignored ground truth."""
-    valid = gt != IGNORE
+    valid = gt != IGNORE_INDEX
     ok_now, ok_before = (pred == gt) & valid, (baseline == gt) & valid
     return ok_now & ~ok_before, ok_before & ~ok_now
 
@@ -246,18 +249,18 @@ def plot_class_gains(path, delta: dict, *, threshold_key: str | None = None, tol
 # A directory of predictions (``segfix eval --plots``)
 
 
-def _images_by_key(gt_dir, layout: str, split: str, img_suffix, seg_suffix, image_glob=None,
-                   label_glob=None) -> dict:
+def _images_by_key(gt_dir, opts) -> dict:
     """Frame key -> image path, where the layout knows its images (the folder layout: with the
     build's ``image_glob``), else empty."""
     from segfix_data.datasets import LAYOUTS, find_frames
     from segfix_data.datasets.io import frame_key
 
-    if layout not in LAYOUTS or (layout == "folder" and not image_glob):
+    layout, seg_suffix = opts.layout, opts.seg_suffix
+    if layout not in LAYOUTS or (layout == "folder" and not opts.image_glob):
         return {}
     try:
-        frames, _ = find_frames(layout, gt_dir, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
-                                **({"image_glob": image_glob, "label_glob": label_glob}
+        frames, _ = find_frames(layout, gt_dir, opts.split, img_suffix=opts.img_suffix, seg_suffix=seg_suffix,
+                                **({"image_glob": opts.image_glob, "label_glob": opts.label_glob}
                                    if layout == "folder" else {}))
     except (ValueError, OSError):
         return {}
@@ -276,52 +279,100 @@ def _safe(key: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
 
 
-def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str = "cityscapes",
-                   split: str = "val", id_space: str = "labelIds", num_classes: int | None = None,
-                   img_suffix: str | None = None, seg_suffix: str | None = None,
-                   reduce_zero_label: bool = False, class_names=None, label_glob: str | None = None,
-                   image_glob: str | None = None, class_map=None, result: dict | None = None,
+def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, options=None, *, result: dict | None = None,
                    baseline_result: dict | None = None, frames: int = 4, max_px: int = 30,
-                   progress=None) -> list[Path]:
+                   progress=None, **fields) -> list[Path]:
     """Write the pictures of the module docstring into ``out_dir``; returns their paths.
 
-    ``result`` / ``baseline_result``: the scores of ``evaluate_directory`` (for the class gains);
-    ``frames``: how many fixed/broken maps (the frames with the most changed pixels), drawn on
-    the frame's image where the layout finds it (folder: with ``image_glob``), else on dimmed
-    ground-truth colours.
+    The steps: the frames are found and matched (:class:`_Frames`) and their errors counted by
+    distance to the boundary (:func:`_count_errors`); the Fig. 2 picture is drawn; with a
+    baseline, the fixed/broken maps of the frames with the most changed pixels
+    (:func:`_plot_changed_frames`) and, given both scores, the class gains.
+
+    Args:
+        options: how to read the split (:class:`~segfix_data.metrics.directory.EvalOptions`, as
+            for ``evaluate_directory``; ``fields`` replace single options); predictions are read
+            as its ``id_space`` says, without the scoring's id checks.
+        result, baseline_result: the scores of ``evaluate_directory`` (for the class gains).
+        frames: how many fixed/broken maps (the frames with the most changed pixels), drawn on
+            the frame's image where the layout finds it (folder: with ``image_glob``), else on
+            dimmed ground-truth colours.
+        max_px: the last 1-pixel distance bin (it holds everything from ``max_px`` on).
+        progress: optional callable ``progress(n)`` called after each frame counted.
     """
-    from segfix_data.datasets.io import read_image
+    from .directory import EvalOptions
 
-    from .directory import (find_ground_truth, find_predictions, gt_to_train_ids, num_classes_of,
-                            pred_to_train_ids, read_ids, suffixes_of)
-    from .report import compare
-
-    plt_check = require_matplotlib  # fail before the long pass when matplotlib is missing
-    plt_check()
+    opts = EvalOptions.of(options, **fields)
+    if opts.pred_reduce_zero_label:
+        raise InputError("the plots do not read pred_reduce_zero_label predictions yet; "
+                         "save them as train ids 0..K-1 to draw figures")
+    require_matplotlib()  # fail before the long pass when matplotlib is missing
     out_dir = Path(out_dir)
-    k = num_classes_of(layout, num_classes, class_names)
-    gts = find_ground_truth(gt_dir, layout, split, img_suffix=img_suffix, seg_suffix=seg_suffix,
-                            label_glob=label_glob)
-    suffixes = suffixes_of(img_suffix, seg_suffix)
-    preds = find_predictions(pred_dir, suffixes)
-    bases = find_predictions(baseline_dir, suffixes) if baseline_dir else None
-    for name, found in (("PRED_DIR", preds), ("baseline", bases)):
-        if found is not None and set(gts) - set(found):
-            missing = sorted(set(gts) - set(found))
-            raise InputError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
+    opts = opts.resolved(gt_dir)  # the frames evaluate_directory scores
+    found = _Frames.find(gt_dir, pred_dir, baseline_dir, opts)
+    after, before, changed, shape = _count_errors(found, max_px, progress)
+    what = f"{opts.layout} {opts.split}, {len(found.gts)} frames"
+    written = [plot_error_distance(
+        out_dir / "errors_vs_distance.png", after, before,
+        labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if found.bases else ""),
+        title=f"Errors against distance to the ground-truth boundary ({what})")]
+    if found.bases:
+        written += _plot_changed_frames(out_dir, found, changed, frames, gt_dir)
+        if result is not None and baseline_result is not None:
+            written.append(_plot_gains(out_dir, result, baseline_result, shape, what))
+        if result is not None and (baseline_result or {}).get("trimap_curve"):  # trimap, before / after
+            from .trimap_plot import plot_trimap_gain
 
-    def load(key):
-        gt = gt_to_train_ids(read_ids(gts[key]), layout, k, reduce_zero_label=reduce_zero_label,
-                             class_map=class_map)
-        pr = pred_to_train_ids(read_ids(preds[key]), layout, id_space, k)
-        ba = pred_to_train_ids(read_ids(bases[key]), layout, id_space, k) if bases else None
+            written.append(plot_trimap_gain(
+                out_dir / "trimap_gain.png", result, baseline_result,
+                labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})"),
+                title=f"Trimap mIoU by distance to the ground-truth boundary ({what})"))
+    return written
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frames:
+    """The frames a plot reads: ground truth, predictions and baseline predictions by frame key
+    (``bases`` None without a baseline), read as train ids of ``num_classes`` classes."""
+
+    opts: object
+    num_classes: int
+    gts: dict
+    preds: dict
+    bases: dict | None
+
+    @classmethod
+    def find(cls, gt_dir, pred_dir, baseline_dir, opts) -> "_Frames":
+        """Find the split's frames; every frame needs a prediction (and a baseline one)."""
+        k = opts.num_classes_scored()
+        gts, preds = opts.ground_truth(gt_dir), opts.predictions(pred_dir)
+        bases = opts.predictions(baseline_dir) if baseline_dir else None
+        for name, found in (("PRED_DIR", preds), ("baseline", bases)):
+            if found is not None and set(gts) - set(found):
+                missing = sorted(set(gts) - set(found))
+                raise InputError(f"{name}: no prediction for {len(missing)} frames (e.g. {missing[0]})")
+        return cls(opts, k, gts, preds, bases)
+
+    def load(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(gt, prediction, baseline or None)`` train ids of one frame."""
+        from .directory import pred_to_train_ids, read_ids
+
+        o, k = self.opts, self.num_classes
+        gt = o.read_gt(self.gts[key], k)
+        pr = pred_to_train_ids(read_ids(self.preds[key]), o.layout, o.id_space, k)
+        ba = pred_to_train_ids(read_ids(self.bases[key]), o.layout, o.id_space, k) if self.bases else None
         return gt, pr, ba
 
-    after, before = ErrorDistance(max_px), (ErrorDistance(max_px) if bases else None)
+
+def _count_errors(found: _Frames, max_px: int, progress):
+    """``(after, before, changed, shape)``: the :class:`ErrorDistance` of the predictions and of
+    the baseline (None without one), ``{key: (changed, fixed, broken) pixels}`` per frame with a
+    baseline, and the last frame's (H, W)."""
+    after, before = ErrorDistance(max_px), (ErrorDistance(max_px) if found.bases else None)
     changed = {}
     shape = None
-    for key in gts:
-        gt, pr, ba = load(key)
+    for key in found.gts:
+        gt, pr, ba = found.load(key)
         shape = gt.shape
         d = distance_to_boundary(gt)
         after.update(pr, gt, d)
@@ -331,41 +382,51 @@ def plot_directory(out_dir, gt_dir, pred_dir, baseline_dir=None, *, layout: str 
             changed[key] = (int(fx.sum()) + int(br.sum()), int(fx.sum()), int(br.sum()))
         if progress:
             progress(1)
-    written = []
-    what = f"{layout} {split}, {len(gts)} frames"
-    written.append(plot_error_distance(
-        out_dir / "errors_vs_distance.png", after, before,
-        labels=(f"refined ({Path(pred_dir).name})", f"baseline ({Path(baseline_dir).name})" if bases else ""),
-        title=f"Errors against distance to the ground-truth boundary ({what})"))
-    if bases:
-        images = _images_by_key(gt_dir, layout, split, img_suffix, seg_suffix, image_glob, label_glob)
-        from segfix_data.inspect.colours import colourise_labels, palette_of_layout
+    return after, before, changed, shape
 
-        for key in sorted(changed, key=lambda q: (-changed[q][0], q))[:max(0, int(frames))]:
-            gt, pr, ba = load(key)
-            fx, br = fixed_broken(pr, ba, gt)
+
+def _background(path, gt: np.ndarray, layout: str) -> tuple[np.ndarray, str]:
+    """The frame's image (uint8 (H, W, 3)) when ``path`` reads as one of the ground truth's size,
+    else the ground truth in its layout's colours; and the words naming which."""
+    from segfix_data.datasets.io import read_image
+    from segfix_data.inspect.colours import colourise_labels, palette_of_layout
+
+    bg = None
+    if path is not None and os.path.isfile(path):
+        try:
+            bg = read_image(path)
+            bg = bg if bg.shape[:2] == gt.shape else None
+        except ValueError:
             bg = None
-            if key in images and os.path.isfile(images[key]):
-                try:
-                    bg = read_image(images[key])
-                    bg = bg if bg.shape[:2] == gt.shape else None
-                except ValueError:
-                    bg = None
-            src = "image" if bg is not None else "ground-truth colours (no image found)"
-            if bg is None:
-                bg = colourise_labels(gt, palette=palette_of_layout(layout))
-            n, nf, nb = changed[key]
-            written.append(plot_fixed_broken(
-                out_dir / f"fixed_broken_{_safe(key)}.png", bg, fx, br, boundary=gt_boundary(gt),
-                title=f"{key}: refinement fixed {nf:,} px, broke {nb:,} px (net {nf - nb:+,}); "
-                      f"background: dimmed {src}"))
-        if result is not None and baseline_result is not None:
-            from .boundary import boundary_radius
+    if bg is None:
+        return colourise_labels(gt, palette=palette_of_layout(layout)), "ground-truth colours (no image found)"
+    return bg, "image"
 
-            delta = compare(result, baseline_result)
-            t = next(iter(delta.get("class_boundary_f") or {}), None)
-            written.append(plot_class_gains(
-                out_dir / "class_gains.png", delta, threshold_key=t,
-                tolerance_px=boundary_radius(float(t), shape) if t else None,
-                title=f"Per-class gains of the refinement ({what})"))
+
+def _plot_changed_frames(out_dir: Path, found: _Frames, changed: dict, frames: int, gt_dir) -> list[Path]:
+    """The fixed/broken maps of the ``frames`` frames with the most changed pixels (ties by key)."""
+    images = _images_by_key(gt_dir, found.opts)
+    written = []
+    for key in sorted(changed, key=lambda q: (-changed[q][0], q))[:max(0, int(frames))]:
+        gt, pr, ba = found.load(key)
+        fx, br = fixed_broken(pr, ba, gt)
+        bg, src = _background(images.get(key), gt, found.opts.layout)
+        n, nf, nb = changed[key]
+        written.append(plot_fixed_broken(
+            out_dir / f"fixed_broken_{_safe(key)}.png", bg, fx, br, boundary=gt_boundary(gt),
+            title=f"{key}: refinement fixed {nf:,} px, broke {nb:,} px (net {nf - nb:+,}); "
+                  f"background: dimmed {src}"))
     return written
+
+
+def _plot_gains(out_dir: Path, result: dict, baseline_result: dict, shape, what: str) -> Path:
+    """The per-class gains of ``result`` over ``baseline_result`` (boundary F at the first threshold,
+    its radius in pixels at the frames' size ``shape``)."""
+    from .boundary import boundary_radius
+    from .report import compare
+
+    delta = compare(result, baseline_result)
+    t = next(iter(delta.get("class_boundary_f") or {}), None)
+    return plot_class_gains(out_dir / "class_gains.png", delta, threshold_key=t,
+                            tolerance_px=boundary_radius(float(t), shape) if t else None,
+                            title=f"Per-class gains of the refinement ({what})")

@@ -2,6 +2,9 @@
 :func:`format_table` (per-class IoU and boundary F, with the pixel radius of each threshold)."""
 from __future__ import annotations
 
+from .region_report import compare_regions, format_region_table
+
+
 def _delta(a, b):
     return None if a is None or b is None else a - b
 
@@ -18,6 +21,7 @@ def compare(result: dict, baseline: dict) -> dict:
     if "boundary_f_present" in result and "boundary_f_present" in baseline:
         out["boundary_f_present"] = {t: _delta(v, baseline["boundary_f_present"].get(t))
                                      for t, v in result["boundary_f_present"].items()}
+    out.update(compare_regions(result, baseline))  # Boundary IoU, trimap IoU
     return out
 
 
@@ -81,4 +85,7 @@ def format_table(result: dict, baseline: dict | None = None) -> str:
     if ts and radii and result.get("threshold_unit") != "px":
         per = "; ".join(f"{t}: " + ", ".join(f"{r} px at {size}" for size, r in radii[t].items()) for t in ts)
         lines.append(f"boundary radius (fraction of the image diagonal): {per}")
+    regions = format_region_table(result, baseline)  # Boundary IoU, trimap IoU: a table below
+    if regions:
+        lines += ["", regions]
     return "\n".join(lines)

@@ -37,6 +37,7 @@ from segfix_data.datasets.io import frame_key
 from segfix_data.refine.offsets import read_offsets
 from .shift import refine_labels, refine_masks
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
 ID_SPACES = ("labelIds", "trainIds")
 LABEL_SUFFIXES = (".png", ".npy")
@@ -184,7 +185,7 @@ def write_label_file(path: Path, arr: np.ndarray, meta: dict) -> None:
 
 def _check_id_space(path: Path, arr: np.ndarray, id_space: str) -> None:
     hi = 33 if id_space == "labelIds" else 18
-    bad = (arr > hi) & (arr != 255) | (arr < 0)
+    bad = (arr > hi) & (arr != IGNORE_INDEX) | (arr < 0)
     if bad.any():
         raise InputError(f"{path}: value {int(arr[bad].flat[0])} is not a Cityscapes {id_space} id "
                          f"(0..{hi}, 255); pass the right --id-space")

@@ -233,13 +233,10 @@ BD_NOT_BOUNDARY, BD_NO_DIRECTION, BD_IGNORE = 253, 254, 255
 #: Format 3: ``BD_BAND + bin`` on a valid non-boundary pixel of the direction band (its direction
 #: target is defined; the boundary target is 0). Formats 1-2 never write codes 128..252.
 BD_BAND = 128
-_LUT_BOUNDARY = np.ones(256, np.uint8)
-_LUT_BOUNDARY[BD_BAND:BD_NOT_BOUNDARY] = 0
-_LUT_BOUNDARY[BD_NOT_BOUNDARY], _LUT_BOUNDARY[BD_IGNORE] = 0, 255
-_LUT_DIRECTION = np.arange(256, dtype=np.uint8)
-_LUT_DIRECTION[BD_BAND:] = 255
-_LUT_DIRECTION_BAND = _LUT_DIRECTION.copy()
+#: code -> the direction band's bin (the boundary's bins, then the band's off-boundary bins), 255 none
+_LUT_DIRECTION_BAND = np.arange(256, dtype=np.uint8)
 _LUT_DIRECTION_BAND[BD_BAND:BD_NOT_BOUNDARY] = np.arange(BD_NOT_BOUNDARY - BD_BAND, dtype=np.uint8)
+_LUT_DIRECTION_BAND[BD_NOT_BOUNDARY:] = 255
 
 
 @numba.njit(cache=True, nogil=True)
@@ -347,16 +344,6 @@ def decode_boundary_direction(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return b, d
 
 
-def decode_boundary(code: np.ndarray) -> np.ndarray:
-    """uint8 boundary (1, 0, 255 ignore) from a boundary_direction code array."""
-    return _LUT_BOUNDARY[code]
-
-
-def decode_direction(code: np.ndarray) -> np.ndarray:
-    """uint8 direction (bin, 255 none) from a boundary_direction code array."""
-    return _LUT_DIRECTION[code]
-
-
 def decode_direction_band(code: np.ndarray) -> np.ndarray:
     """uint8 direction (bin, 255 none) on the whole direction band: the boundary pixels' bins and,
     in format 3, those of the band's non-boundary pixels (formats 1-2: the boundary pixels only)."""
@@ -367,13 +354,13 @@ def decode_direction_band(code: np.ndarray) -> np.ndarray:
 # Derived distance
 
 
-def derive_distance(seg: np.ndarray, *, ignore_value: int | None, cap: float,
+def derive_distance(seg: np.ndarray, *, ignore_index: int | None, cap: float,
                     border_is_boundary: bool = False) -> np.ndarray:
     """Distance target from the map it was made from: exact EDT to the nearest other value.
 
     Args:
         seg: (H, W) integer train ids or segment ids.
-        ignore_value: the value of ignored pixels (distance 0 there), or None.
+        ignore_index: the value of ignored pixels (distance 0 there), or None.
         cap: the distance cap (Targets ``params["distance_cap"]``).
         border_is_boundary: as in the targets parameters.
 
@@ -382,20 +369,20 @@ def derive_distance(seg: np.ndarray, *, ignore_value: int | None, cap: float,
     """
     # the capped EDT is np.minimum(full EDT, cap) to the bit, and skips the far sites
     d = multilabel_distance(seg, border_is_boundary=border_is_boundary, cap=cap).astype(np.float32)
-    if ignore_value is not None:
-        d[seg == ignore_value] = 0.0
+    if ignore_index is not None:
+        d[seg == ignore_index] = 0.0
     return d
 
 
-def derive_window(ds: "h5py.Dataset", window, ignore_value, cap: float, border: bool) -> np.ndarray:
+def derive_window(ds: "h5py.Dataset", window, ignore_index, cap: float, border: bool) -> np.ndarray:
     """Derived distance of a window: EDT of the window grown by the cap (exact, see docs)."""
     h, w = ds.shape
     y0, x0, wh, ww = window
     if border:  # the crop edge would act as a boundary: use the whole map
-        return derive_distance(ds[()], ignore_value=ignore_value, cap=cap,
+        return derive_distance(ds[()], ignore_index=ignore_index, cap=cap,
                                border_is_boundary=True)[y0:y0 + wh, x0:x0 + ww]
     m = int(np.ceil(cap)) + 1
     ya, xa = max(0, y0 - m), max(0, x0 - m)
     yb, xb = min(h, y0 + wh + m), min(w, x0 + ww + m)
-    d = derive_distance(ds[ya:yb, xa:xb], ignore_value=ignore_value, cap=cap)
+    d = derive_distance(ds[ya:yb, xa:xb], ignore_index=ignore_index, cap=cap)
     return d[y0 - ya:y0 - ya + wh, x0 - xa:x0 - xa + ww]

@@ -9,10 +9,12 @@ import numpy as np
 from segfix_data.errors import InputError
 
 FORMAT_NAME = "segfix-shards"
+#: 4: a sample record's ``distance.<v>`` names the ignore value ``ignore_index``, as the manifest
+#: and ``semantic_targets`` do (formats 1-3: ``ignore_value``; :func:`distance_ignore_index`).
 #: 3: direction targets on a band wider than the boundary (``params["direction_band"]``, read as
 #: ``<v>/direction_band``; issue 17). 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13).
-#: 1: deflate. Readers read all three.
-FORMAT_VERSION = 3
+#: 1: deflate. Readers read all four.
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 SHARD_PATTERN = "shard-{:05d}.h5"
 VARIANTS = ("semantic", "instance")
@@ -31,6 +33,13 @@ class ManifestError(InputError):
 class ShardReadError(InputError):
     """Stored data failed its checks on read (Fletcher-32 of a chunk, a missing group): the message
     names the shard file, the sample and ``segfix-gt verify``."""
+
+
+def distance_ignore_index(info: dict) -> int | None:
+    """The ignore value of a sample record's ``distance.<v>`` (the ``ignore_index`` the targets
+    were made with; 0 distance there): its ``ignore_index``, or in records of formats 1-3, which
+    called it ``ignore_value``, that."""
+    return info["ignore_index"] if "ignore_index" in info else info["ignore_value"]
 
 
 _PLANE_FIELDS = {"boundary_direction": np.uint8, "boundary": np.uint8, "direction": np.uint8,

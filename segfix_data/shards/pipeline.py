@@ -25,10 +25,11 @@ import re
 import time
 from pathlib import Path
 
-from segfix_data import __version__
+from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.atomic import atomic_write_json
 from segfix_data.datasets import labels as _labels
+from segfix_data.ignore import IGNORE_INDEX
 
 from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
 from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
@@ -39,9 +40,10 @@ from segfix_data.errors import InputError, SegfixUserError
 from .writer import ShardWriter
 from segfix_data.storage import storage_message, storage_problem
 
-#: Temporary files a killed build may leave in OUT_DIR/<split>: the shard writer's
-#: ``shard-NNNNN.h5.tmp-PID`` and ``atomic_path``'s ``.NAME.PID.XXXXXXXX.SUFFIX``.
-_STALE = re.compile(r"^(shard-\d+\.h5\.tmp-\d+|\.(manifest|build|plan)\.json\.\d+\.[0-9a-f]{8}\.json)$")
+#: Temporary files a killed build may leave in OUT_DIR/<split>: ``atomic_path``'s hidden
+#: ``.NAME.PID.XXXXXXXX.SUFFIX`` of a shard or a JSON file (older builds' ``shard-NNNNN.h5.tmp-PID``
+#: starts with ``shard-`` and goes with the shards beyond the plan).
+_STALE = re.compile(r"^\.(shard-\d+\.h5\.\d+\.[0-9a-f]{8}\.h5|(manifest|build|plan)\.json\.\d+\.[0-9a-f]{8}\.json)$")
 
 class BuildError(RuntimeError):
     """The build stopped (a frame failed under ``on_error='fail'``); completed shards are valid."""
@@ -389,7 +391,7 @@ def _write_manifest(split_dir: Path, names: list, params: dict, unpaired: list) 
         "tool": "segfix", "tool_version": __version__, "split": params["split"],
         "params": params, "num_classes": num_classes,
         "class_names": list(_labels.CITYSCAPES_CLASS_NAMES) if num_classes == 19 else None,
-        "ignore_index": _labels.IGNORE_INDEX,
+        "ignore_index": IGNORE_INDEX,
         "shards": shards, "samples": samples, "failed": failed, "unpaired": unpaired,
         "class_pixels": dict(sorted(pixels.items(), key=lambda kv: int(kv[0]))),
         "class_boundary_pixels": {v: dict(sorted(c.items(), key=lambda kv: int(kv[0])))

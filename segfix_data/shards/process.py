@@ -4,6 +4,7 @@ which reads a frame's files, makes its targets and encodes its arrays (it runs i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import threading
@@ -11,10 +12,11 @@ import time
 
 import numpy as np
 
-from segfix_data import __version__
+from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.datasets import labels as _labels
 from segfix_data.datasets import pixels as _pixels
+from segfix_data.ignore import IGNORE_INDEX
 
 from . import codec as _codec
 from .format import FORMAT_VERSION
@@ -169,12 +171,12 @@ class BuildConfig:
 
 def _sparse(counts: np.ndarray) -> dict:
     """{train id: count} of the non-zero counts below 255 (ignore)."""
-    return {str(k): int(n) for k, n in enumerate(counts[:255]) if n}
+    return {str(k): int(n) for k, n in enumerate(counts[:IGNORE_INDEX]) if n}
 
 
 def _instance_segments(instance_ids: np.ndarray, preset: str) -> tuple[np.ndarray, int | None]:
     if preset == "openseg":
-        return _labels.cityscapes_instance_ids_to_openseg_segments(instance_ids), 255
+        return _labels.cityscapes_instance_ids_to_openseg_segments(instance_ids), IGNORE_INDEX
     return _labels.cityscapes_instance_ids_to_segments(instance_ids)
 
 
@@ -247,76 +249,33 @@ def exit_with_parent(parent: int) -> None:
 def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:
     """Read one frame, make its targets and encode its arrays.
 
+    The steps: the source files' sizes and digests are recorded (before reading, so that a later
+    edit is seen on rerun); the image is encoded (:func:`_image_arrays`) and the label read and
+    encoded; then, per variant, the targets are made (:func:`_variant_targets`) and encoded with
+    the sample record's entries (:func:`_variant_arrays`).
+
     Returns:
         ``{"ok": True, "stem", "arrays": {name: EncodedArray}, "record": {...}}`` or, for a frame
         that cannot be used, ``{"ok": False, "stem", "path", "error"}`` (the error names the file).
     """
-    from segfix_data.targets import instance_targets, min_distance_bound, semantic_targets
-
     _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
         hashes = source_hashes(frame, config.variants)
-        arrays = {}
-        enc = lambda a: _codec.encode_array(a, tile=config.tile, level=config.level, codec=config.codec)  # noqa: E731
-        if config.images and config.image_format == "tiles":
-            image = _datasets.read_image(frame.image)
-            shape = image.shape[:2]
-            arrays["image"] = _codec.encode_array(image, tile=config.tile, level=config.image_level,
-                                                   raw_tiles=config.image_level == 0)
-        elif config.images:
-            shape = _datasets.image_size(frame.image)
-            with open(frame.image, "rb") as f:
-                raw = np.frombuffer(f.read(), dtype=np.uint8)
-            arrays["image_file"] = _codec.encode_array(raw, level=0)
-        else:  # labels only: no image file is opened, the size comes from the label
-            shape = None
+        enc = functools.partial(_codec.encode_array, tile=config.tile, level=config.level, codec=config.codec)
+        arrays, shape = _image_arrays(frame, config)
         label = _datasets.read_label(frame.label, config.layout, expect_shape=shape,
                                     image_path=frame.image, class_map=class_map,
                                     reduce_zero_label=config.reduce_zero_label)
-        shape = label.shape
         arrays["label"] = enc(label)
-        over = config.target_overrides()
-        # paper: the distance is derived on read, so the EDT need only be exact up to what the
-        # boundary and direction read (a capped EDT; the same targets to the bit, test_build.py)
-        bound = {}
-        band = config.resolved_direction_band()
-        if config.preset == "paper":
-            p = config.resolved_targets()
-            bound["distance_bound"] = min_distance_bound(p["gamma"], p["ksize"])
-            # the band's directions: the same targets with gamma = band (the direction of a pixel
-            # does not depend on gamma; the capped EDT is exact up to the band's bound)
-            wide = {**over, "gamma": band, "distance_bound": min_distance_bound(band, p["ksize"])}
-        record = {"stem": frame.stem, "shape": [int(shape[0]), int(shape[1])], "sources": frame.sources(),
-                  "source_stats": stats, "source_hashes": hashes,
+        args = _TargetArgs.of(config)
+        record = {"stem": frame.stem, "shape": [int(label.shape[0]), int(label.shape[1])],
+                  "sources": frame.sources(), "source_stats": stats, "source_hashes": hashes,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
-            if variant == "semantic":
-                seg, ignore = label, _labels.IGNORE_INDEX
-                t = semantic_targets(label, ignore_index=ignore, preset=config.preset, **bound, **over)
-                band_dir = (semantic_targets(label, ignore_index=ignore, preset=config.preset, **wide).direction
-                            if band else None)
-            else:
-                ids = _datasets.read_instance_ids(frame.instance, expect_shape=shape, label_path=frame.label)
-                seg, ignore = _instance_segments(ids, config.preset)
-                t = instance_targets(seg, ignore_index=ignore, preset=config.preset, **bound, **over)
-                band_dir = (instance_targets(seg, ignore_index=ignore, preset=config.preset, **wide).direction
-                            if band else None)
-                arrays["instance/segments"] = enc(seg)
-            code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label,
-                                                                             band_direction=band_dir)
-            arrays[f"{variant}/boundary_direction"] = enc(code)
-            # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
-            # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
-            info = {"ignore_value": ignore, "cap": float(t.params["distance_cap"]),  # not the bound
-                    "border_is_boundary": bool(t.params["border_is_boundary"]),
-                    "stored": config.preset != "paper"}
-            if info["stored"]:
-                arrays[f"{variant}/distance"] = enc(t.distance)
-            if config.preset == "openseg":
-                o = t.to_openseg()
-                arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
-                arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
+            targets = _variant_targets(variant, label, frame, config.preset, args)
+            encoded, info, pixels, bpixels = _variant_arrays(variant, targets, label, config.preset, enc)
+            arrays.update(encoded)
             record["distance"][variant] = info
             record["class_pixels"] = _sparse(pixels)
             record["class_boundary_pixels"][variant] = _sparse(bpixels)
@@ -327,3 +286,107 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         path = getattr(exc, "path", frame.label)
         msg = str(exc) if isinstance(exc, _datasets.FrameError) else f"{path}: {type(exc).__name__}: {exc}"
         return {"ok": False, "stem": frame.stem, "path": path, "error": msg, "sources": frame.sources()}
+
+
+def _image_arrays(frame: _datasets.Frame, config: BuildConfig) -> tuple[dict, tuple | None]:
+    """``({"image" or "image_file": EncodedArray}, (H, W))`` of the frame's image as the build
+    stores it: uint8 tiles (``image_format="tiles"``, zlib level ``image_level``, raw tiles at 0) or
+    the file's bytes (``"file"``: only its header is decoded, for the size); ``({}, None)`` without
+    images (no image file is opened: the size comes from the label)."""
+    if not config.images:
+        return {}, None
+    if config.image_format == "tiles":
+        image = _datasets.read_image(frame.image)
+        return {"image": _codec.encode_array(image, tile=config.tile, level=config.image_level,
+                                             raw_tiles=config.image_level == 0)}, image.shape[:2]
+    shape = _datasets.image_size(frame.image)
+    with open(frame.image, "rb") as f:
+        raw = np.frombuffer(f.read(), dtype=np.uint8)
+    return {"image_file": _codec.encode_array(raw, level=0)}, shape
+
+
+@dataclasses.dataclass(frozen=True)
+class _TargetArgs:
+    """The keyword arguments of one frame's target calls.
+
+    Attributes:
+        overrides: the target parameters given explicitly (:meth:`BuildConfig.target_overrides`).
+        bound: ``paper``: ``{"distance_bound": ...}``: the distance is derived on read, so the
+            EDT need only be exact up to what the boundary and direction read (a capped EDT; the
+            same targets to the bit, ``tests/segfix_data/shards/test_build.py``); else empty.
+        band: the direction band's outer distance in pixels (0: no band is stored).
+        wide: with a band, the arguments of the band's targets: the same targets with gamma =
+            band (a pixel's direction does not depend on gamma; the capped EDT is exact up to the
+            band's bound).
+    """
+
+    overrides: dict
+    bound: dict
+    band: float
+    wide: dict | None
+
+    @classmethod
+    def of(cls, config: BuildConfig) -> "_TargetArgs":
+        from segfix_data.targets import min_distance_bound
+
+        over = config.target_overrides()
+        band = config.resolved_direction_band()
+        if config.preset != "paper":
+            return cls(over, {}, band, None)
+        p = config.resolved_targets()
+        wide = {**over, "gamma": band, "distance_bound": min_distance_bound(band, p["ksize"])}
+        return cls(over, {"distance_bound": min_distance_bound(p["gamma"], p["ksize"])}, band, wide)
+
+
+@dataclasses.dataclass(frozen=True)
+class _VariantTargets:
+    """One variant's targets: the map they were made from (``segments``: the label, or the
+    instance segment map) and its ``ignore_index``, the :class:`~segfix_data.targets.Targets`, and
+    the direction band's bins (uint8 (H, W), 255 none; None without a band)."""
+
+    segments: np.ndarray
+    ignore_index: int | None
+    targets: object
+    band_direction: np.ndarray | None
+
+
+def _variant_targets(variant: str, label: np.ndarray, frame: _datasets.Frame, preset: str,
+                     args: _TargetArgs) -> _VariantTargets:
+    """The targets of ``variant``: semantic ones of the label (ignore :data:`IGNORE_INDEX`), or
+    instance ones of the segment map of the frame's instance ids (read here, checked against the
+    label's size)."""
+    from segfix_data.targets import instance_targets, semantic_targets
+
+    if variant == "semantic":
+        seg, ignore, make = label, IGNORE_INDEX, semantic_targets
+    else:
+        ids = _datasets.read_instance_ids(frame.instance, expect_shape=label.shape, label_path=frame.label)
+        seg, ignore = _instance_segments(ids, preset)
+        make = instance_targets
+    t = make(seg, ignore_index=ignore, preset=preset, **args.bound, **args.overrides)
+    band_dir = make(seg, ignore_index=ignore, preset=preset, **args.wide).direction if args.band else None
+    return _VariantTargets(seg, ignore, t, band_dir)
+
+
+def _variant_arrays(variant: str, v: _VariantTargets, label: np.ndarray, preset: str, enc):
+    """``(arrays, distance record, pixels, boundary pixels)`` of one variant: its encoded arrays
+    (``instance/segments``, ``<v>/boundary_direction``, ``<v>/distance`` where it is not derivable,
+    the ``openseg`` arrays), the record's ``distance.<v>`` and the int64 (256,) per-label counts of
+    all pixels and of boundary pixels (:func:`~segfix_data.shards.codec.encode_boundary_direction`)."""
+    t, arrays = v.targets, {}
+    if variant == "instance":
+        arrays["instance/segments"] = enc(v.segments)
+    code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label,
+                                                             band_direction=v.band_direction)
+    arrays[f"{variant}/boundary_direction"] = enc(code)
+    # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
+    # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
+    info = {"ignore_index": v.ignore_index, "cap": float(t.params["distance_cap"]),  # not the bound
+            "border_is_boundary": bool(t.params["border_is_boundary"]), "stored": preset != "paper"}
+    if info["stored"]:
+        arrays[f"{variant}/distance"] = enc(t.distance)
+    if preset == "openseg":
+        o = t.to_openseg()
+        arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
+        arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
+    return arrays, info, pixels, bpixels

@@ -11,7 +11,7 @@ import numpy as np
 from .codec import decode_boundary_direction, decode_direction_band, derive_window
 from segfix_data.errors import InputError
 from .format import (DEFAULT_FIELDS, FORMAT_VERSION, MANIFEST, VARIANTS, ManifestError, ShardReadError,
-                     check_dataset)
+                     check_dataset, distance_ignore_index)
 from .links import check_hdf5_file
 from .manifest import check_records, load_manifest, records_of
 from .paths import shard_path
@@ -223,7 +223,7 @@ class ShardSet:
             source = self._dataset(g, i, "label" if variant == "semantic" else "instance/segments")
             if source is not None:
                 info = self.samples[i]["distance"][variant]
-                return derive_window(source, window, info["ignore_value"], info["cap"],
+                return derive_window(source, window, distance_ignore_index(info), info["cap"],
                                      info["border_is_boundary"])
         raise KeyError(f"field {field!r} is not stored in sample {i} ({self.samples[i]['stem']}) "
                        f"of {self.root}; built with variant={self.params.get('variant')!r}, "

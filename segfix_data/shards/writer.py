@@ -1,4 +1,4 @@
-"""The shard writer: one HDF5 shard file written under a temporary name, published atomically.
+"""The shard writer: one HDF5 shard file written under a hidden temporary name, published atomically.
 
 ``OUT_DIR/<split>/`` holds ``shard-NNNNN.h5`` files and ``manifest.json`` (see ``docs/shards.md``).
 A shard holds a group ``samples/NNNNN`` per sample with the arrays below, each chunked in square
@@ -42,6 +42,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from segfix_data.atomic import atomic_path
+
 from .codec import EncodedArray, filter_args
 from .format import BYTES_CHUNK, FORMAT_NAME, FORMAT_VERSION
 
@@ -67,26 +69,36 @@ def write_encoded(group: h5py.Group, name: str, enc: EncodedArray) -> None:
 
 
 class ShardWriter:
-    """Write one shard under a temporary name and publish it with ``os.replace`` on success.
+    """Write one shard under a hidden temporary name (:func:`~segfix_data.atomic.atomic_path`) and
+    publish it onto ``path`` only when the block succeeds and its records were set.
 
     Example::
 
         with ShardWriter(path) as w:
             w.add_sample(0, {"label": encode_array(label), ...})
             w.set_records(records)
-        # path now exists; on an exception nothing is left at path or under the temporary name
+        # path now exists; on an exception (or without set_records) nothing is left at path or
+        # under the temporary name; a kill -9 leaves at most the hidden temporary file, which the
+        # next build of the split removes
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        self.tmp: Path | None = None
+        self._publish = None
         self._file = None
         self._records = None
 
     def __enter__(self) -> "ShardWriter":
-        self._file = h5py.File(self.tmp, "w", libver=("v110", "v110"))
-        self._file.attrs["format"] = FORMAT_NAME
-        self._file.attrs["format_version"] = FORMAT_VERSION
+        self._publish = atomic_path(self.path)
+        self.tmp = self._publish.__enter__()
+        try:
+            self._file = h5py.File(self.tmp, "w", libver=("v110", "v110"))
+            self._file.attrs["format"] = FORMAT_NAME
+            self._file.attrs["format_version"] = FORMAT_VERSION
+        except BaseException as exc:
+            self._publish.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     def add_sample(self, index: int, arrays: dict) -> None:
@@ -97,19 +109,38 @@ class ShardWriter:
 
     def set_records(self, records: dict) -> None:
         """JSON-able ``{"samples", "failed", "params"}``: the shard's sample records, its failed
-        frames and the build parameters (stored as ``records``; see :mod:`.manifest`)."""
+        frames and the build parameters (stored as ``records``; see :mod:`.manifest`). Required:
+        a shard whose records were never set is not published."""
+        if not (isinstance(records, dict) and isinstance(records.get("samples"), list)
+                and isinstance(records.get("failed"), list)):
+            raise TypeError(f"{self.path}: records must be a dict with 'samples' and 'failed' lists, "
+                            f"got {type(records).__name__}")
         self._records = records
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def _finish(self) -> None:
+        """Write the records, close the file and flush it to disk (before it is published)."""
         try:
-            if exc_type is None:
-                payload = json.dumps(self._records, sort_keys=True).encode()
-                write_bytes(self._file, "records", np.frombuffer(payload, dtype=np.uint8))
-            self._file.close()
-            if exc_type is None:
-                with open(self.tmp, "rb+") as f:
-                    os.fsync(f.fileno())
-                os.replace(self.tmp, self.path)
+            if self._records is None:
+                raise RuntimeError(f"{self.path}: the shard's records were never set "
+                                   "(ShardWriter.set_records); nothing was published")
+            payload = json.dumps(self._records, sort_keys=True).encode()
+            write_bytes(self._file, "records", np.frombuffer(payload, dtype=np.uint8))
         finally:
-            if self.tmp.exists():
-                self.tmp.unlink()
+            self._file.close()
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        publish, self._publish = self._publish, None
+        if exc_type is not None:  # the block failed: close, and atomic_path removes the file
+            try:
+                self._file.close()
+            except Exception:
+                pass  # the block's own exception is the one to report
+            return publish.__exit__(exc_type, exc, tb)
+        try:
+            self._finish()
+        except BaseException as err:
+            publish.__exit__(type(err), err, err.__traceback__)
+            raise
+        return publish.__exit__(None, None, None)  # os.replace onto path

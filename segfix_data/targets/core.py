@@ -26,6 +26,7 @@ from .direction import DIRECTION_IGNORE, angle_to_bin, check_num_directions, dir
 from .edt import multilabel_distance
 from .gradient import masked_gradient_torch_order, paper_fields
 from segfix_data.errors import InputError
+from segfix_data.ignore import IGNORE_INDEX
 
 #: Default parameters of each preset. ``openseg`` reproduces the authors' generator.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -220,7 +221,7 @@ def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, p
     angle = OPENSEG_DEG_REDUCE * dir_deg.astype(np.float64) - 180.0
     direction = np.where(boundary_mask, angle_to_bin(angle, m), DIRECTION_IGNORE).astype(np.uint8)
     boundary = boundary_mask.astype(np.uint8)
-    boundary[~valid] = 255
+    boundary[~valid] = IGNORE_INDEX
     distance = np.where(valid, np.minimum(dist, float(params["distance_cap"])), 0.0)
     return Targets(
         distance=distance.astype(np.float32),
@@ -234,7 +235,7 @@ def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, p
     )
 
 
-def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, preset: str = "paper",
+def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_INDEX, preset: str = "paper",
                      distance_bound: float | None = None, **overrides: Any) -> Targets:
     """Targets of a semantic label map.
 
@@ -260,10 +261,12 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, prese
         >>> import numpy as np
         >>> label = np.zeros((6, 8), np.uint8); label[:, 4:] = 1
         >>> t = semantic_targets(label, gamma=1)
-        >>> t.boundary[0].tolist()
+        >>> t.boundary[3].tolist()
         [0, 0, 0, 1, 1, 0, 0, 0]
-        >>> t.direction[0, 3], t.direction[0, 4]   # bin 0 points left, bin 4 right
-        (0, 4)
+        >>> t.direction[3, 3:5].tolist()   # bin 0 points left (into label 0), bin 4 right
+        [0, 4]
+        >>> t.direction[0, 3:5].tolist()   # on the top row they tilt downward (7 down-left, 5 down-right)
+        [7, 5]
     """
     params = resolve_params(preset, overrides)
     lab = _check_map(label, "label", ignore_index)
@@ -273,7 +276,7 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = 255, prese
     _no_bound_for_openseg(distance_bound)
     # openseg semantic: loop over classes 0..254 with >= min_class_pixels pixels.
     ids, counts = np.unique(lab[valid], return_counts=True)
-    kept = ids[(counts >= params["min_class_pixels"]) & (ids < 255)]
+    kept = ids[(counts >= params["min_class_pixels"]) & (ids < IGNORE_INDEX)]
     computed = np.isin(lab, kept) & valid
     return _openseg_targets(lab, valid, computed, params, float32_sums=True)
 

@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from ._binning import _bin_span, _bin_tables, _store_gradient
+from segfix_data.ignore import IGNORE_INDEX
 
 _U = np.uint64  # index cast: numba then omits its negative-index wraparound test
 
@@ -188,7 +189,7 @@ def _paper_fields(lab, dist, has_ignore, ignore, gamma, cap, ky, kx, edges, quad
             ignored = has_ignore and lab[y, x] == ignore
             d = dist[y, x]
             distance_out[y, x] = 0.0 if ignored else (d if d < cap else cap)
-            boundary_out[y, x] = 255 if ignored else (1 if d <= gamma else 0)
+            boundary_out[y, x] = IGNORE_INDEX if ignored else (1 if d <= gamma else 0)
             direction_out[y, x] = 255
         # The row's boundary pixels, span by span; [lo, hi) is the part whose windows lie
         # inside the image, the rest of the span goes pixel by pixel.

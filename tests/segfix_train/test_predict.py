@@ -131,7 +131,7 @@ def test_cli_predict_refuses_a_bomb_in_one_line(tmp_path, checkpoint):
     --max-image-pixels reaches predict (a lowered limit refuses a normal image)."""
     from cli.main import main
     from segfix_data.datasets.pixels import set_max_image_pixels
-    from segfix_data.synthetic.bombs import write_png_bomb
+    from tests.support.bombs import write_png_bomb
 
     bomb = write_png_bomb(tmp_path / "imgs" / "bomb.png")
     try:

@@ -125,3 +125,24 @@ def boundary_f_image_reference(
                 precision, recall = m_fg / float(n_fg), m_gt / float(n_gt)
             out[c, j] = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
     return out
+
+
+def decode_boundary_direction_reference(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(boundary, direction)`` uint8 (H, W) of a ``<v>/boundary_direction`` code array, pixel by
+    pixel from the code's definition (docs/shards.md): ``0..127`` a boundary pixel's direction bin;
+    ``128..252`` (format 3) a band pixel off the boundary (boundary 0, no boundary direction); 253
+    not boundary; 254 boundary without a direction; 255 ignore (boundary 255). Direction 255 = none."""
+    code = np.asarray(code)
+    b = np.empty(code.shape, np.uint8)
+    d = np.full(code.shape, 255, np.uint8)
+    for idx, c in np.ndenumerate(code):
+        c = int(c)
+        if c < 128:
+            b[idx], d[idx] = 1, c
+        elif c == 254:
+            b[idx] = 1
+        elif c == 255:
+            b[idx] = 255
+        else:  # 128..252 (band, off the boundary) and 253
+            b[idx] = 0
+    return b, d

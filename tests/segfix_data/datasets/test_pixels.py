@@ -11,7 +11,7 @@ from segfix_data.datasets.pixels import (DEFAULT_MAX_IMAGE_PIXELS, ImageTooLarge
                                          set_max_image_pixels)
 from segfix_data.metrics.directory import read_ids
 from segfix_data.refine.directory import read_label_file
-from segfix_data.synthetic.bombs import write_png_bomb
+from tests.support.bombs import write_png_bomb
 
 
 @pytest.fixture(autouse=True)

@@ -123,3 +123,17 @@ def test_miou_equals_the_official_evaluator_formula(tmp_path):
     assert res["miou"] == pytest.approx(miou, rel=1e-12)
     for name, s in zip(CITYSCAPES_CLASS_NAMES, scores):
         assert (res["class_iou"][name] is None) if np.isnan(s) else res["class_iou"][name] == pytest.approx(s)
+
+
+def test_one_options_object_serves_the_scores_and_single_fields_replace_its_values(tmp_path):
+    from segfix_data.metrics.directory import EvalOptions
+
+    _dataset(tmp_path)
+    opts = EvalOptions(boundary=False, split="val")
+    by_object = evaluate_directory(tmp_path, tmp_path / "pred", opts)
+    assert "boundary_f" not in by_object and by_object["split"] == "val"
+    assert by_object == evaluate_directory(tmp_path, tmp_path / "pred", boundary=False, split="val")
+    with_boundary = evaluate_directory(tmp_path, tmp_path / "pred", opts, boundary=True)  # a field wins
+    assert with_boundary["miou"] == by_object["miou"] and "boundary_f" in with_boundary
+    with pytest.raises(TypeError, match="layuot"):
+        evaluate_directory(tmp_path, tmp_path / "pred", layuot="ade20k")

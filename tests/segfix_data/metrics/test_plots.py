@@ -95,7 +95,7 @@ def test_eval_plots_with_a_baseline(tmp_path):
                                   "--plots", str(tmp_path / "plots"), "--plot-frames", "2"])
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in (tmp_path / "plots").iterdir())
-    assert len(names) == 4 and {"class_gains.png", "errors_vs_distance.png"} <= set(names)
+    assert len(names) == 5 and {"class_gains.png", "errors_vs_distance.png", "trimap_gain.png"} <= set(names)
     assert sum(n.startswith("fixed_broken_") for n in names) == 2
     assert all(_is_png(p) for p in (tmp_path / "plots").iterdir())
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from cli.gt import main
 from segfix_data.datasets.pixels import set_max_image_pixels
-from segfix_data.synthetic.bombs import write_png_bomb
+from tests.support.bombs import write_png_bomb
 
 
 def run_cli(*args):

@@ -1,4 +1,4 @@
-"""Shard format 2 (Blosc-LZ4 target tiles) and the version-1 shards written before it."""
+"""Shard formats: the current one, and the older shards every reader still reads (version 1 on disk)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from segfix_data import instance_targets, semantic_targets
-from segfix_data.shards import FORMAT_VERSION, BuildConfig, ShardSet, build_split, verify_split
+from segfix_data.ignore import IGNORE_INDEX
+from segfix_data.shards import FORMAT_VERSION, BuildConfig, ShardSet, build_split, read_records, verify_split
 from segfix_data.shards.codec import encode_array, filter_args
 from tests.support.paths import REPO
 
@@ -29,7 +30,7 @@ def test_version_1_shards_written_by_the_old_code_still_read_and_verify(tmp_path
     root = tmp_path / "v1"
     shutil.copytree(V1, root)
     ds = ShardSet(root, "val")
-    assert ds.manifest["format_version"] == 1 and FORMAT_VERSION == 3
+    assert ds.manifest["format_version"] == 1 and FORMAT_VERSION == 4
     n, damaged = verify_split(root, "val")
     assert n == 2 and damaged == []
     for i in range(len(ds)):
@@ -48,6 +49,31 @@ def test_version_1_shards_written_by_the_old_code_still_read_and_verify(tmp_path
         assert got["image"].shape == (64, 128, 3) and got["image"].dtype == np.uint8
         crop = ds.read(i, window=(5, 7, 40, 50))
         np.testing.assert_array_equal(crop["semantic/direction"], t.direction[5:45, 7:57])
+
+
+def test_records_of_formats_1_to_3_call_the_ignore_value_ignore_value_and_still_read(tmp_path):
+    root = tmp_path / "v1"
+    shutil.copytree(V1, root)
+    ds = ShardSet(root, "val")
+    for i in range(len(ds)):
+        info = ds.samples[i]["distance"]
+        assert info["semantic"]["ignore_value"] == 255 and info["instance"]["ignore_value"] == -1
+        assert "ignore_index" not in info["semantic"]
+        got = ds.read(i, fields=("label", "instance/segments", "semantic/distance", "instance/distance"))
+        lab, seg = got["label"], got["instance/segments"]
+        assert (lab == IGNORE_INDEX).any() and (seg == -1).any()  # the ignore value matters here
+        np.testing.assert_array_equal(got["semantic/distance"], semantic_targets(lab).distance)
+        np.testing.assert_array_equal(got["instance/distance"], instance_targets(seg, ignore_index=-1).distance)
+
+
+def test_a_new_build_names_the_ignore_value_ignore_index_in_manifest_and_records(cityscapes_dir, tmp_path):
+    build_split(cityscapes_dir, tmp_path / "out", "val", BuildConfig(variant="both"))
+    ds = ShardSet(tmp_path / "out", "val")
+    assert ds.manifest["ignore_index"] == IGNORE_INDEX
+    for rec in (ds.samples[0], read_records(ds.root / ds.samples[0]["shard"])["samples"][0]):
+        assert rec["distance"]["semantic"] == {"ignore_index": IGNORE_INDEX, "cap": 255.0,
+                                               "border_is_boundary": False, "stored": False}
+        assert rec["distance"]["instance"]["ignore_index"] == -1
 
 
 def test_version_2_stores_targets_in_blosc_lz4_and_plain_h5py_reads_them(cityscapes_dir, tmp_path):

@@ -109,8 +109,8 @@ def test_an_edited_manifest_value_is_refused_by_its_checksum(out):
     assert r.exit_code == 1 and "manifest.json: its content does not match" in r.output
 
 
-def test_edited_ignore_value_is_refused_even_with_a_recomputed_checksum(out):
-    _manifest(out, lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_value=251))
+def test_edited_ignore_index_is_refused_even_with_a_recomputed_checksum(out):
+    _manifest(out, lambda m: m["samples"][0]["distance"]["semantic"].update(ignore_index=251))
     with pytest.raises(ManifestError, match=r"manifest\.json: sample 0 .* holds a different record"):
         ShardSet(out, "train").read(0, fields=("semantic/distance",))
     total, damaged = verify_split(out, "train")

@@ -27,7 +27,7 @@ def _write_split(root, arrays_per_sample, tile=16):
             w.add_sample(i, enc)
             samples.append({"stem": f"s{i}", "shape": list(arrays["label"].shape), "shard": "shard-00000.h5",
                             "index": i, "checksums": {k: e.checksum for k, e in enc.items()},
-                            "distance": {"semantic": {"ignore_value": 255, "cap": 255.0,
+                            "distance": {"semantic": {"ignore_index": 255, "cap": 255.0,
                                                       "border_is_boundary": False, "stored": False}}})
         w.set_records({"samples": samples, "failed": []})
     shards.atomic_write_json(root / shards.MANIFEST, {"format": shards.FORMAT_NAME, "samples": samples,
@@ -82,7 +82,7 @@ def test_writer_publishes_atomically(tmp_path):
 def test_derived_window_distance_equals_full(tmp_path_factory, h, w, cap, seed):
     rng = np.random.default_rng(seed)
     lab = _label(rng, h, w)
-    full = derive_distance(lab, ignore_value=255, cap=cap)
+    full = derive_distance(lab, ignore_index=255, cap=cap)
     root = tmp_path_factory.mktemp("d") / "train"
     _write_split(root.parent / "train", [{"label": lab}])
     with h5py.File(root / "shard-00000.h5", "r") as f:

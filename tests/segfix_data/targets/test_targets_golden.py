@@ -6,6 +6,12 @@ faster masked filter, cheaper binning) and must never change unless a definition
 ``distance``, ``boundary``, ``direction`` and ``gradient`` (and the openseg arrays), so a sign of
 zero or one rounding step anywhere fails the test.
 
+Each array pinned is the same on every processor, with one exception handled here: the openseg
+preset's ``dir_deg`` comes from a float32 ``arctan2``, whose last bit differs between AVX-512 and
+AVX2 machines, so its code-edge pixels (``tests/support/code_edges.py``) are blanked before
+hashing. Its gradient, depth and 8-direction bins are hashed whole, and they determine every other
+code.
+
 Regenerate (only after a deliberate change of definition): ``python3 -m tests.segfix_data.targets.test_targets_golden``.
 """
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pytest
 from segfix_data import instance_targets, semantic_targets
 from segfix_data.datasets.labels import cityscapes_instance_ids_to_segments, cityscapes_label_ids_to_train_ids
 from segfix_data.synthetic import synthetic_cityscapes_frame
+from tests.support.code_edges import processor_proof_dir_deg
 
 
 def _digest(*arrays) -> str:
@@ -84,11 +91,12 @@ def _targets_digest(t) -> str:
     arrays = [t.distance, t.boundary, t.direction, t.gradient]
     if t.preset == "openseg":
         o = t.to_openseg()
-        arrays += [o["depth"], o["dir_deg"]]
+        arrays += [o["depth"], processor_proof_dir_deg(o["dir_deg"], t.gradient)]
     return _digest(*arrays)
 
 
-GOLDEN = {  # recorded at commit 3b652ae (before issue 13)
+GOLDEN = {  # recorded before the targets' speed work (capped EDT, masked filter, binning); openseg rows
+    # recorded again when their dir_deg hash left out the code-edge pixels
     'blocky': 'b99a7a28712ad41dc444cc91',  # 0.959 boundary
     'blocky_k3_m4': 'e3426886da001d5378bf42a9',  # 0.962 boundary
     'dense3': '62a24016286d2ac81ae134ad',  # 0.378 boundary
@@ -113,8 +121,8 @@ GOLDEN = {  # recorded at commit 3b652ae (before issue 13)
     'noise_border': '97bd9794552fe5406a06e637',  # 1.000 boundary
     'noise_k9_m16': 'bb9dfd158489322ae6a06f81',  # 1.000 boundary
     'one_label': '8bbcde588c7a5870f7962a63',  # 0.000 boundary
-    'openseg0': '5789d7b63f5353b85e6de449',  # 0.315 boundary
-    'openseg_dense': 'd7391fd2a5d7766350d62630',  # 0.403 boundary
+    'openseg0': '5603249c23a9f6bfebb5d87e',  # 0.315 boundary
+    'openseg_dense': 'a8e8a63c1cd24ef0af947b22',  # 0.403 boundary
 }
 
 

@@ -1,5 +1,5 @@
 """Crafted decompression bombs for tests and the fault-injection benchmark: a small PNG whose header
-declares a huge size (issue 18, point 3)."""
+declares a huge size (``segfix_data.datasets.pixels`` must refuse it before decoding)."""
 from __future__ import annotations
 
 import struct
