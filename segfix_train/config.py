@@ -19,7 +19,7 @@ from segfix_data.atomic import atomic_write_json
 #: The values of the settings that take one of a few words, the choices ``segfix train`` and
 #: ``segfix predict`` offer (kept here, a module without torch, so that ``--help`` stays fast).
 AMP_MODES = ("auto", "bf16", "fp16", "off")  # resolved by segfix_train.precision.resolve_amp
-DIRECTION_PIXELS = ("predicted", "gt", "both")  # segfix_train.losses.direction_pixels_mask
+DIRECTION_PIXELS = ("predicted", "gt", "both")  # which pixels: segfix_train.losses.direction_pixels_mask
 CHANNELS_LAST = ("auto", "on", "off")
 PAD_MODES = ("corner", "random")
 DEVICES = ("auto", "cpu", "cuda")
