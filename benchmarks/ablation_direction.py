@@ -37,8 +37,7 @@ from segfix_data import semantic_targets  # noqa: E402
 from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids  # noqa: E402
 from segfix_data.metrics import SegmentationScore  # noqa: E402
 from segfix_data.refine import refine_labels  # noqa: E402
-
-MODES = ("predicted", "gt", "both")
+from segfix_train.config import DIRECTION_PIXELS as MODES  # noqa: E402
 F_PIXELS = (1, 3)
 COARSE = ("model-like", "oracle x8")
 

@@ -1,5 +1,5 @@
 """Training throughput (images/s, forward + backward + SGD step) per backbone at 512x512: our
-training step (``segfix_train.loop.TrainStep``: uint8 batch to device, flip + brightness +
+training step (``segfix_train.step.TrainStep``: uint8 batch to device, flip + brightness +
 normalisation on the device, class-balanced losses, accumulation bookkeeping, AMP bf16 + channels-last on
 CUDA) against a bare ``model(x); loss.backward(); opt.step()`` loop on a ready float batch with
 plain BCE + CE losses, same model, precision and memory format, in the same run.
@@ -20,11 +20,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from benchmarks._common import interleaved_median_times, machine_metadata, print_metadata, write_json  # noqa: E402
-from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import device_batch, to_model_input  # noqa: E402
-from segfix_train.loop import TrainStep, poly_lambda  # noqa: E402
+from segfix_train.loop import poly_lambda  # noqa: E402
 from segfix_train.losses import segfix_loss  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
+from segfix_train.precision import resolve_amp  # noqa: E402
+from segfix_train.step import TrainForward, TrainStep  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,7 +47,8 @@ def sync(dev):
 
 def bench_model(name: str, args, dev: torch.device) -> dict:
     cuda = dev.type == "cuda"
-    use_amp, use_cl = cuda, cuda
+    use_cl = cuda
+    precision = resolve_amp("bf16" if cuda else "off", dev)  # the same for ours and bare
     batches = [fake_batch(args.batch, args.crop, s) for s in range(2)]
     if cuda:
         batches = [{k: v.pin_memory() for k, v in b.items()} for b in batches]
@@ -62,8 +64,7 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
     # ours
     model, opt = setup()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(10**6, 0.9))
-    cfg = TrainConfig(shards=["-"], batch=args.batch)
-    step = TrainStep(model, opt, sched, cfg, dev, use_cl, use_amp, 1)
+    step = TrainStep(TrainForward(model, precision), opt, sched, device=dev, channels_last=use_cl)
     window = torch.zeros(4, dtype=torch.float64, device=dev)
 
     def ours(n):
@@ -83,10 +84,7 @@ def bench_model(name: str, args, dev: torch.device) -> dict:
 
     def bare(n):
         for i in range(n):
-            if use_amp:
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    bl, dl = bare_model(xs[i % 2])
-            else:
+            with precision.autocast():
                 bl, dl = bare_model(xs[i % 2])
             loss = F.binary_cross_entropy_with_logits(bl[:, 0].float(), bts[i % 2]) + \
                 F.cross_entropy(dl.float(), dts[i % 2], ignore_index=255)

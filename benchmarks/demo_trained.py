@@ -62,7 +62,7 @@ def make_deterministic(seed: int) -> None:
 def run(args, work: Path) -> dict:
     from segfix_train.config import TrainConfig
     from segfix_train.loop import train
-    from segfix_train.predict import predict_images
+    from segfix_train.predict import list_frames, load_model, predict_images
 
     make_deterministic(args.seed)
     t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def run(args, work: Path) -> dict:
     train(cfg, echo=lambda line: print(line, file=sys.stderr))
     ckpt = run_dir / "checkpoints" / f"ckpt_{args.iters:08d}.pt"
     print(f"trained ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    predict_images(str(ckpt), str(data / "leftImg8bit" / "val"), str(offsets), device="cpu")
+    predict_images(load_model(str(ckpt), "cpu"), list_frames(str(data / "leftImg8bit" / "val")), str(offsets))
 
     methods = ["w/o SegFix", "trained model, scale 1", "trained model, scale 2",
                "GT offsets, scale 2"]

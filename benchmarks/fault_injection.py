@@ -180,7 +180,9 @@ def checkpoints(tmp: Path, n: int, rng: random.Random) -> dict:
            "crafted_pickles": 0, "crafted_refused": 0, "crafted_code_ran": 0}
     run = str(tmp / "run")
     path = ckpt.checkpoint_path(run, 1)
-    ckpt.save_checkpoint(path, {"config": {}, "model": {"w": torch.randn(64, 64)}, "rng": [ckpt.rng_state()]})
+    # tagged as a training checkpoint, so that only the damage can make a load fail
+    ckpt.save_checkpoint(path, {"format": ckpt.TRAIN_FORMAT, "config": {}, "model": {"w": torch.randn(64, 64)},
+                                "rng": [ckpt.rng_state()]})
     good = open(path, "rb").read()
     for _ in range(n):
         bad = bytearray(good)
@@ -203,7 +205,7 @@ def checkpoints(tmp: Path, n: int, rng: random.Random) -> dict:
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    torch.save({"config": {}, "model": {}, "x": Evil()}, path)
+    torch.save({"format": ckpt.TRAIN_FORMAT, "config": {}, "model": {}, "x": Evil()}, path)
     with open(path + ckpt.DIGEST_SUFFIX, "w") as f:  # the attacker writes a valid digest too
         f.write(ckpt.file_sha256(path) + "\n")
     res["crafted_pickles"] += 1

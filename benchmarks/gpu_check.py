@@ -9,7 +9,7 @@ Prints and writes JSON (``benchmarks/results/gpu_check[_quick].json``) with:
   channels-last, with the peak GPU memory;
 * **loader**: crops/s of one DataLoader worker (``random_crop`` on real HDF5 shards of generated
   2048x1024 frames) against the crops/s the fastest model consumes, and the workers that needs;
-* **predict**: ms per 2048x1024 frame per model, fp32 and bf16 (``bench_predict.bench``), beside
+* **predict**: ms per 2048x1024 frame per model, fp32 (``amp`` ``off``) and bf16 (``bench_predict.bench``), beside
   the paper's Table 2 (V100 + TensorRT: W18 16 ms, W32 20 ms, HRNet-2x 69 ms);
 * **sync_check**: one training step under ``torch.cuda.set_sync_debug_mode("error")`` (any
   host synchronisation raises): ``ok``, or the error.
@@ -36,11 +36,11 @@ from benchmarks._common import machine_metadata, print_metadata, write_json  # n
 from benchmarks.bench_loader import make_data  # noqa: E402
 from benchmarks.bench_predict import PAPER_V100_MS, bench as bench_predict, sync  # noqa: E402
 from benchmarks.bench_train import fake_batch  # noqa: E402
-from segfix_train.config import TrainConfig  # noqa: E402
 from segfix_train.data import AugmentConfig, random_crop  # noqa: E402
 from segfix_train.loop import poly_lambda  # noqa: E402
 from segfix_train.models import create_model  # noqa: E402
-from segfix_train.step import TrainStep, amp_choice, amp_name  # noqa: E402
+from segfix_train.precision import resolve_amp  # noqa: E402
+from segfix_train.step import TrainForward, TrainStep  # noqa: E402
 
 FULL = dict(models=["hrnet_w18", "hrnet_w48", "hrnet2x20"], batch=16, crop=512, steps=10,
             frame=(1024, 2048), loader_frames=2, loader_crops=16, predict_repeats=3, model_args={})
@@ -58,12 +58,12 @@ def _stepper(name: str, batch: int, crop: int, dev: torch.device, model_args: di
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(10**6, 0.9))
-    dtype = amp_choice("auto", dev)
-    step = TrainStep(model, opt, sched, TrainConfig(shards=["-"], batch=batch, crop=crop), dev, cl, dtype, 1)
+    precision = resolve_amp("auto", dev)
+    step = TrainStep(TrainForward(model, precision), opt, sched, device=dev, channels_last=cl)
     batches = [fake_batch(batch, crop, s) for s in range(2)]
     if dev.type == "cuda":
         batches = [{k: v.pin_memory() for k, v in b.items()} for b in batches]
-    return step, batches, dtype
+    return step, batches, precision
 
 
 def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
@@ -74,7 +74,7 @@ def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
-            step, batches, dtype = _stepper(name, batch, cfg["crop"], dev, cfg["model_args"])
+            step, batches, precision = _stepper(name, batch, cfg["crop"], dev, cfg["model_args"])
             step([batches[0]])
             step([batches[1]])  # warm-up (cudnn.benchmark autotuning)
             sync(dev)
@@ -84,7 +84,7 @@ def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
             sync(dev)
             sec = time.perf_counter() - t
             peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None
-            return {"model": name, "batch": batch, "crop": cfg["crop"], "amp": amp_name(dtype),
+            return {"model": name, "batch": batch, "crop": cfg["crop"], "amp": precision.name,
                     "channels_last": dev.type == "cuda", "img_per_s": batch * cfg["steps"] / sec,
                     "peak_mem_gib": peak}
         except torch.cuda.OutOfMemoryError:
@@ -168,11 +168,11 @@ def main() -> None:
           f"{consumed:.3g}/s -> {loader['workers_needed']} workers")
     h, w = cfg["frame"]
     frame = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    predict = [bench_predict(n, frame, dev, p, "segfix", cfg["predict_repeats"], cfg["model_args"])
-               for p in ("fp32", "bf16") for n in cfg["models"]]
+    predict = [bench_predict(n, frame, dev, amp, "segfix", cfg["predict_repeats"], cfg["model_args"])
+               for amp in ("off", "bf16") for n in cfg["models"]]
     for r in predict:
         paper = PAPER_V100_MS.get(r["model"])
-        print(f"predict {r['model']} {r['precision']}: {r['ours_ms']:.1f} ms per {w}x{h} frame "
+        print(f"predict {r['model']} {r['amp']}: {r['ours_ms']:.1f} ms per {w}x{h} frame "
               f"(bare forward {r['bare_ms']:.1f} ms; paper V100 TRT {paper if paper else '-'} ms)")
     check = sync_check(cfg, dev)
     print(f"sync check: {check['status']}")

@@ -20,17 +20,21 @@ exception                                           exit       printed
 ``IsADirectoryError``, ``FileExistsError``,
 ``PermissionError``
 click's own errors (bad option, missing argument)   2          click's usage message
-``BuildError``, :class:`RunFailed`, other           1          ``error: <message>``
-``OSError`` (disk full, unreadable file),                      (the run failed)
-``FloatingPointError`` (a diverged loss)
+``BuildError``, other ``OSError`` (disk full,       1          ``error: <message>``
+unreadable file), ``FloatingPointError`` (a                    (the run failed)
+diverged loss); ``segfix-gt verify`` found damage
 anything else (``ValueError``, ``KeyError``, ...)   1          the traceback, then a line
                                                                saying it is a bug
-``segfix-gt build`` finished with skipped frames    3          the frames and files left out
-or unpaired files left out
+the run finished but left work out:                 3          what was left out
+``segfix-gt build`` skipped frames or unpaired
+files, ``segfix-gt verify`` found frames the
+build skipped, ``segfix predict --on-error skip``
+skipped images
 ==================================================  =========  ==============================
 
 Commands therefore need no ``try``/``except`` of their own; a command may still exit with its
-own status (``sys.exit``, ``ctx.exit``), which passes through untouched.
+own status (``sys.exit``, ``ctx.exit``), which passes through untouched: one of the ``EXIT_*``
+statuses below, defined here only.
 """
 from __future__ import annotations
 
@@ -41,8 +45,8 @@ import click
 
 from segfix_data.errors import InputError, SegfixUserError
 
-#: Exit statuses: success, a failed run (or an internal error), a user error, a build with frames
-#: or files left out (``segfix-gt build`` only).
+#: Exit statuses: success, a failed run (or an internal error), a user error, a finished run that
+#: left work out (frames, files or images; the table above).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 BUG_REPORT = "internal error: this is a bug in segfix, not in your input; please report it with the traceback above"
@@ -50,10 +54,6 @@ BUG_REPORT = "internal error: this is a bug in segfix, not in your input; please
 
 class UserError(InputError):
     """A mistake in the command line or the input files; the message names the file and the fix."""
-
-
-class RunFailed(RuntimeError):
-    """The input was accepted but the run could not complete (the message says what to do)."""
 
 
 #: user errors: the input or the command line is wrong (the OSErrors name a path the user gave)
@@ -66,7 +66,7 @@ def _failed_runs() -> tuple[type, ...]:
     unreadable HDF5, ...), a diverged loss. (The shard package is imported only when needed.)"""
     from segfix_data.shards.pipeline import BuildError
 
-    return (RunFailed, BuildError, OSError, FloatingPointError)
+    return (BuildError, OSError, FloatingPointError)
 
 
 def _one_line(exc: BaseException) -> str:

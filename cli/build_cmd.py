@@ -8,17 +8,16 @@ import time
 
 import click
 
-from cli._options import max_image_pixels_option
+from cli._errors import EXIT_OK, EXIT_PARTIAL
+from cli._options import (class_map_option, class_names_option, image_glob_option, img_suffix_option,
+                          label_glob_option, max_image_pixels_option, reduce_zero_label_option,
+                          seg_suffix_option)
 from cli._progress import progressbar
 
 from segfix_data import shards as _shards
 from segfix_data import datasets as _datasets
 
 DEFAULT_SPLITS = _datasets.DEFAULT_SPLITS
-
-#: Exit statuses of its own (the others come from cli/_errors.py: 1 stopped on a bad frame, 2 setup
-#: error): 3 = built, with skipped frames or unpaired files left out.
-EXIT_OK, EXIT_SKIPPED = 0, 3
 
 
 class _Progress:
@@ -90,22 +89,16 @@ class _Progress:
                    "build and training crops; 1: about half the bytes, crops ~3x slower to read.")
 @click.option("--shard-size", type=click.IntRange(1), default=32, show_default=True, help="Frames per shard file.")
 @click.option("--overwrite", is_flag=True, help="Replace shards built with other parameters in OUT_DIR.")
-@click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
-              help='folder layout: JSON {"raw id": train id} (255 = ignore). Default: the labels '
-                   'are train ids (identity, 255 = ignore).')
-@click.option("--image-glob", help="folder layout: image glob under DATASET_DIR ({split} is replaced).")
-@click.option("--label-glob", help="folder layout: label glob under DATASET_DIR ({split} is replaced).")
+@class_map_option
+@image_glob_option
+@label_glob_option
 @click.option("--allow-unpaired", is_flag=True,
               help="Exit 0 even when files without their pair or unreadable directories were left out "
                    "(they are listed in the summary and the manifest either way).")
-@click.option("--img-suffix", help="mmseg (default .jpg) and folder layouts: image file name ending; "
-                                   "an image pairs with the label of the same name before the endings.")
-@click.option("--seg-suffix", help="mmseg (default .png) and folder layouts: label file name ending "
-                                   "(e.g. _gtFine_labelTrainIds.png).")
-@click.option("--reduce-zero-label", is_flag=True,
-              help="mmseg, folder: label 0 is ignore and 1..K are classes 0..K-1 (mmsegmentation's option).")
-@click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
-              help="Text file with one class name per line (train-id order), for tables and panels.")
+@img_suffix_option
+@seg_suffix_option
+@reduce_zero_label_option
+@class_names_option
 @click.option("--direction-band", type=float, default=None,
               help="Also store direction targets where gamma < distance <= this many pixels, for "
                    "`segfix train --direction-pixels predicted|both` (paper preset; 0: off) [3 x gamma].")
@@ -146,7 +139,7 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
         missing = [s for s in DEFAULT_SPLITS[layout] if s not in splits]
         click.echo(f"building split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
                    + (f" ({', '.join(missing)} not found)" if missing else ""), err=True)
-    results, status = [], EXIT_OK
+    results = []
     for split in splits:
         with _Progress(split, quiet) as bar:
             results.append(_shards.build_split(dataset_dir, out_dir, split, config, jobs=jobs,
@@ -154,14 +147,14 @@ def build_cmd(dataset_dir, out_dir, layout, splits, variant, preset, gamma, ksiz
                                               overwrite=overwrite, progress=bar, check_content=check_content,
                                               command=_resume_command(dataset_dir, out_dir)))
     _summary(results)
-    if status == EXIT_OK and any(r.failed for r in results):
-        status = EXIT_SKIPPED
-    if status == EXIT_OK and not allow_unpaired and any(r.unpaired for r in results):
+    if any(r.failed for r in results):
+        sys.exit(EXIT_PARTIAL)
+    if not allow_unpaired and any(r.unpaired for r in results):
         click.echo("error: files without their pair or unreadable directories were left out (listed "
                    "above and in manifest.json under 'unpaired'); fix them and rerun, or pass "
                    "--allow-unpaired to accept", err=True)
-        status = EXIT_SKIPPED
-    sys.exit(status)
+        sys.exit(EXIT_PARTIAL)
+    sys.exit(EXIT_OK)
 
 
 def _resume_command(dataset_dir, out_dir) -> str:

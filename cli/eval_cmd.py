@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from cli._errors import UserError
 from cli._metric_options import metric_options, resolve_metrics
-from cli._options import max_image_pixels_option
+from cli._options import (class_map_option, class_names_option, image_glob_option, img_suffix_option,
+                          label_glob_option, max_image_pixels_option, reduce_zero_label_option,
+                          seg_suffix_option)
 from cli._progress import progressbar
 from cli._text import plural
-from segfix_data.errors import SegfixUserError
 from segfix_data.atomic import atomic_write_json
 from segfix_data.metrics import BOUNDARY_THRESHOLDS
 from segfix_data.metrics.directory import ID_SPACES, LAYOUTS, EvalOptions, evaluate_directory, resolve_eval_split
@@ -74,21 +76,15 @@ def _instances(gt_dir, pred_dir, split, baseline, json_path):
 @click.option("--px", "px", callback=_parse_px, metavar="R1,R2,..",
               help="Boundary F tolerances in pixels (e.g. 1,2,3) instead of the paper's fractions of "
                    "the image diagonal (0.0003,0.0006,0.0009: 1/2/3 px at 2048x1024 only).")
-@click.option("--img-suffix", help="mmseg (default .jpg), folder: image file name ending, as segfix-gt build; "
-                                 "cut off prediction names (s0_rgb.png is frame s0).")
-@click.option("--seg-suffix", help="mmseg (default .png), folder: label file name ending; cut off the "
-                                 "frame names.")
-@click.option("--label-glob", help="folder: the label glob of segfix-gt build ({split} is replaced); "
-                                 "default: every *.png (*SEG_SUFFIX) below GT_DIR[/SPLIT].")
-@click.option("--image-glob", help="folder: the image glob of segfix-gt build; scoring reads no image, "
-                                 "--plots draws the fixed/broken maps on them.")
-@click.option("--class-map", type=click.Path(exists=True, dir_okay=False),
-              help="folder: the JSON class map of segfix-gt build (raw id -> train id, 255 = ignore).")
-@click.option("--reduce-zero-label", is_flag=True, help="mmseg, folder: ground-truth 0 is ignore, k is class k-1.")
+@img_suffix_option
+@seg_suffix_option
+@label_glob_option
+@image_glob_option
+@class_map_option
+@reduce_zero_label_option
 @click.option("--pred-reduce-zero-label", is_flag=True,
               help="The predictions are raw ids too (0 = ignore, k is class k-1), e.g. ADE20K 1..150.")
-@click.option("--class-names", "class_names_file", type=click.Path(exists=True, dir_okay=False),
-              help="Text file with one class name per line (train-id order); sets the number of classes.")
+@class_names_option
 @click.option("--no-boundary", is_flag=True, help="Skip the boundary F-score (mIoU only).")
 @metric_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
@@ -119,17 +115,14 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
 
     if instances:
         if layout != "cityscapes" or plots_dir:
-            raise click.UsageError("--instances scores Cityscapes instance results: use it with "
-                                   "--layout cityscapes and without --plots")
+            raise UserError("--instances scores Cityscapes instance results: use it with "
+                            "--layout cityscapes and without --plots")
         return _instances(gt_dir, pred_dir, split or "val", baseline, json_path)
-    try:
-        class_names = read_class_names(class_names_file) if class_names_file else None
-    except SegfixUserError as exc:
-        raise click.UsageError(str(exc)) from None
+    class_names = read_class_names(class_names_file) if class_names_file else None
     folder_only = [o for o, v in (("--label-glob", label_glob), ("--image-glob", image_glob),
                                   ("--class-map", class_map)) if v]
     if folder_only and layout != "folder":
-        raise click.UsageError(f"{', '.join(folder_only)}: folder layout only (--layout folder)")
+        raise UserError(f"{', '.join(folder_only)}: folder layout only (--layout folder)")
     if class_map:
         from segfix_data.datasets.io import load_class_map
 
@@ -144,15 +137,12 @@ def eval_(gt_dir, pred_dir, layout, split, id_space, num_classes, allow_ignored_
     boundary, regions = resolve_metrics(metrics, no_boundary, biou_px, trimap_px, bool(plots_dir and baseline))
     opts = EvalOptions.of(opts, boundary=boundary, regions=regions)
     if plots_dir and pred_reduce_zero_label:
-        raise click.UsageError("--plots does not read --pred-reduce-zero-label predictions yet; "
-                               "save them as train ids 0..K-1 to draw figures")
+        raise UserError("--plots does not read --pred-reduce-zero-label predictions yet; "
+                        "save them as train ids 0..K-1 to draw figures")
     if plots_dir:
         from segfix_data.metrics.plots import require_matplotlib
 
-        try:
-            require_matplotlib()
-        except SegfixUserError as exc:
-            raise click.UsageError(str(exc)) from None
+        require_matplotlib()
     result = _run(gt_dir, pred_dir, "scoring", opts)
     base = _run(gt_dir, baseline, "scoring baseline", opts) if baseline else None
     click.echo(format_table(result, base))

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import click
 
+from cli._options import amp_option
+from segfix_train.config import DEVICES, DIRECTION_PIXELS, RECIPES, TrainConfig
+
+#: The built-in defaults, shown in the options' help (``segfix_train.config`` owns them).
+DEFAULTS = TrainConfig()
+#: The recipes' base learning rates, lowest first: ``{0.02: ["ade20k", "unified"], 0.04: [...]}``.
+_BASE_LRS = {lr: [n for n, r in RECIPES.items() if r.get("base_lr", DEFAULTS.base_lr) == lr]
+             for lr in sorted({r.get("base_lr", DEFAULTS.base_lr) for r in RECIPES.values()})}
+_LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _BASE_LRS.items()
+                     if lr != DEFAULTS.base_lr)
+
 
 @click.command("train")
 @click.option("--shards", "shards", multiple=True, metavar="OUT_DIR[:SPLIT]",
@@ -12,36 +23,42 @@ import click
                    "(a repeated entry counts once per occurrence in the per-batch mixing weights).")
 @click.option("--shard-weight", "shard_weights", multiple=True, type=float,
               help="Mixing weight per --shards entry, in the same order (default 1 each).")
-@click.option("--split", default=None, help="Training split of --shards entries without one [train]; "
-                                          "train/training and val/validation are aliases.")
-@click.option("--val-split", default=None, help="Validation split of the first shard dir [val]; 'none' disables.")
-@click.option("--recipe", type=click.Choice(["cityscapes", "ade20k", "gta5", "unified"]), default=None,
+@click.option("--split", default=None, help=f"Training split of --shards entries without one [{DEFAULTS.split}]; "
+                                           "train/training and val/validation are aliases.")
+@click.option("--val-split", default=None,
+              help=f"Validation split of the first shard dir [{DEFAULTS.val_split}]; 'none' disables.")
+@click.option("--recipe", type=click.Choice(list(RECIPES)), default=None,
               help="The paper's settings for this dataset (README table); --config and explicit options "
                    "override it.")
-@click.option("--model", default=None, help="hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [hrnet_w18; "
-                                            "hrnet2x20 with --recipe].")
-@click.option("--iters", type=int, default=None, help="Optimiser steps [80000].")
-@click.option("--batch", type=int, default=None, help="Global batch per step, all ranks [16].")
-@click.option("--accum", type=int, default=None, help="Gradient accumulation steps per optimiser step [1].")
-@click.option("--crop", type=int, default=None, help="Square crop side in pixels [512].")
-@click.option("--seed", type=int, default=None, help="Run seed [0].")
-@click.option("--lr", type=float, default=None, help="Base learning rate [0.04 * batch / 16; 0.02 * batch / 16 for --recipe ade20k|unified].")
-@click.option("--out", default=None, metavar="RUN_DIR", help="Run directory (logs, config, checkpoints).")
-@click.option("--log-every", type=int, default=None, help="Log every K steps [20].")
-@click.option("--ckpt-every", type=int, default=None, help="Checkpoint every K steps [1000].")
+@click.option("--model", default=None, help=f"hrnet_w18 | hrnet_w32 | hrnet_w48 | hrnet2x20 [{DEFAULTS.model}; "
+                                             f"{RECIPES['cityscapes']['model']} with --recipe].")
+@click.option("--iters", type=int, default=None, help=f"Optimiser steps [{DEFAULTS.iters}].")
+@click.option("--batch", type=int, default=None, help=f"Global batch per step, all ranks [{DEFAULTS.batch}].")
+@click.option("--accum", type=int, default=None,
+              help=f"Gradient accumulation steps per optimiser step [{DEFAULTS.accum}].")
+@click.option("--crop", type=int, default=None, help=f"Square crop side in pixels [{DEFAULTS.crop}].")
+@click.option("--seed", type=int, default=None, help=f"Run seed [{DEFAULTS.seed}].")
+@click.option("--lr", type=float, default=None,
+              help=f"Learning rate of the whole --batch (absolute: base_lr, the lr at batch 16, is not "
+                   f"scaled) [base_lr * batch / 16, base_lr {DEFAULTS.base_lr:g}; {_LR_HELP}].")
+@click.option("--out", default=None, metavar="RUN_DIR",
+              help=f"Run directory (logs, config, checkpoints) [{DEFAULTS.out}].")
+@click.option("--log-every", type=int, default=None, help=f"Log every K steps [{DEFAULTS.log_every}].")
+@click.option("--ckpt-every", type=int, default=None, help=f"Checkpoint every K steps [{DEFAULTS.ckpt_every}].")
 @click.option("--val-every", type=int, default=None, help="Validate every K steps [= --ckpt-every].")
 @click.option("--val-max-images", type=int, default=None, help="Validate on at most this many images.")
-@click.option("--workers", "num_workers", type=int, default=None, help="DataLoader workers per rank [2].")
-@click.option("--direction-pixels", type=click.Choice(["predicted", "gt", "both"]), default=None,
+@click.option("--workers", "num_workers", type=int, default=None,
+              help=f"DataLoader workers per rank [{DEFAULTS.num_workers}].")
+@click.option("--direction-pixels", type=click.Choice(DIRECTION_PIXELS), default=None,
               help="Pixels of the direction loss: predicted (the pixels predicted as boundary, as the "
                    "paper, Sec. 3.2, and the authors' code), gt (the ground-truth boundary band) or both "
-                   "(their union) [gt: it gained more in benchmarks/ablation_direction.py].")
+                   f"(their union) [{DEFAULTS.direction_pixels}: it gained more in "
+                   "benchmarks/ablation_direction.py].")
 @click.option("--keep-best/--no-keep-best", default=None,
               help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
                    "(delta mIoU of the refined coarse labels; docs/training.md).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="[auto]")
-@click.option("--amp", type=click.Choice(["auto", "bf16", "fp16", "off"]), default=None,
-              help="[auto: on CUDA bf16 where native (compute capability >= 8), else fp16 + GradScaler]")
+@click.option("--device", type=click.Choice(DEVICES), default=None, help=f"[{DEFAULTS.device}]")
+@amp_option
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with any of these settings (command-line options win).")
 @click.option("--pretrained", type=click.Path(dir_okay=False), default=None,

@@ -5,10 +5,9 @@ import sys
 
 import click
 
-from cli._errors import UserError
+from cli._errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, UserError
 from cli._progress import progressbar
 from cli._text import plural
-from cli.build_cmd import EXIT_SKIPPED
 
 from segfix_data import shards as _shards
 from segfix_data.errors import SegfixUserError
@@ -59,4 +58,4 @@ def verify_cmd(out_dir, splits, quiet):
     if bad or skipped:
         click.echo("Rerun the same `segfix-gt build` command: it completes interrupted splits, "
                    "rebuilds damaged shards and retries skipped frames (fix their files first).", err=True)
-    sys.exit(1 if bad else EXIT_SKIPPED if skipped else 0)
+    sys.exit(EXIT_FAILED if bad else EXIT_PARTIAL if skipped else EXIT_OK)

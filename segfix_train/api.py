@@ -21,16 +21,9 @@ import torch
 from segfix_data.refine.shift import refine_labels
 
 from .data import normalise
-from .predict import load_model, offsets_array, predict_probs, probs_to_maps, use_channels_last
+from .precision import resolve_amp
+from .predict import load_model, offsets_array, predict_probs, probs_to_maps, resolve_device, use_channels_last
 from segfix_data.errors import InputError
-
-
-def _device(device: str | torch.device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _check_image(image) -> np.ndarray:
@@ -49,7 +42,8 @@ class SegFix:
         tile, stride: sliding window side and step in pixels (None: the whole image at once).
         batch: windows per forward pass.
         threshold: boundary probability above which a pixel is a boundary pixel.
-        amp: bfloat16 autocast (default: on CUDA only, as ``segfix predict``).
+        amp: the AMP setting, one of ``precision.AMP_MODES`` (``auto``, as ``segfix predict``: bf16
+            or fp16 on CUDA, fp32 on the CPU).
         channels_last: channels-last memory layout of the model and its input (default: on CUDA
             only, as ``segfix predict``; same values, faster convolutions).
 
@@ -61,13 +55,12 @@ class SegFix:
 
     def __init__(self, model: torch.nn.Module, *, device: str | torch.device = "cpu", tile: int | None = None,
                  stride: int | None = None, batch: int = 4, threshold: float = 0.5,
-                 amp: bool | None = None, channels_last: bool | None = None) -> None:
-        self.device = _device(device)
+                 amp: str = "auto", channels_last: bool | None = None) -> None:
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self._channels_last = use_channels_last(self.model, self.device, channels_last)
         self.tile, self.stride, self.batch, self.threshold = tile, stride, int(batch), float(threshold)
-        use_amp = (self.device.type == "cuda") if amp is None else bool(amp)
-        self._autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if use_amp else None
+        self._precision = resolve_amp(amp, self.device)
 
     @classmethod
     def from_checkpoint(cls, path_or_run_dir: str | os.PathLike, device: str | torch.device = "auto",
@@ -77,7 +70,7 @@ class SegFix:
         ``device``: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...; ``kwargs`` as the
         constructor (``tile``, ``stride``, ``batch``, ``threshold``, ``amp``).
         """
-        dev = _device(device)
+        dev = resolve_device(device)
         return cls(load_model(path_or_run_dir, dev), device=dev, **kwargs)  # load_model resolves run dirs
 
     @property
@@ -94,7 +87,7 @@ class SegFix:
     def _probs(self, image):
         x = torch.from_numpy(normalise(_check_image(image))).to(self.device)
         return predict_probs(self.model, x, tile=self.tile, stride=self.stride, batch=self.batch,
-                             autocast=self._autocast, channels_last=self._channels_last)
+                             precision=self._precision, channels_last=self._channels_last)
 
     def predict(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 ``(H, W)`` boundary (0/1) and uint8 ``(H, W)`` direction bins (255 off the boundary),

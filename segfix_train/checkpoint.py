@@ -10,6 +10,23 @@ Checkpoints are data, never code:
   describes and checked on every load: a damaged or truncated file is refused, and
   :func:`load_latest` falls back to the newest intact checkpoint, saying which it skipped and why;
 * hidden temporary files of a killed save are removed by :func:`remove_stale` on the next run.
+
+This module owns the layout of every checkpoint segfix writes: :func:`make_payload` builds each
+one, its ``"format"`` entry is one of the tags below, and :func:`load_checkpoint` refuses a file
+whose tag is missing, foreign, newer than this code, or of a kind the caller cannot use:
+
+==============================  =====================================================================
+``format``                      entries besides ``format``, ``model``, ``model_spec``,
+                                ``num_directions`` and ``config`` (every payload has those)
+==============================  =====================================================================
+:data:`TRAIN_FORMAT`            ``step``, ``optimizer``, ``scheduler``, ``data`` (micro-batch index,
+                                world size), ``log_window``, ``rng`` (one state per rank),
+                                ``grad_scaler`` (None without fp16): ``checkpoints/ckpt_*.pt``,
+                                resumable
+:data:`BEST_FORMAT`             ``step``, ``val`` (the validation metrics): ``RUN_DIR/best.pt``
+:data:`CONVERTED_FORMAT`        ``source`` (the authors' file, its SHA-256, how it was read):
+                                ``segfix convert-openseg``
+==============================  =====================================================================
 """
 from __future__ import annotations
 
@@ -32,7 +49,81 @@ DIGEST_SUFFIX = ".sha256"
 
 class CheckpointError(InputError):
     """A checkpoint that cannot be used: missing, damaged (digest mismatch), not a segfix checkpoint,
-    or holding objects other than tensors and plain types. The message names the file and the fix."""
+    of a format this code does not read, or holding objects other than tensors and plain types. The
+    message names the file and the fix."""
+
+
+#: A training checkpoint (2: RNG states as tensors and plain types, for weights-only loading).
+TRAIN_FORMAT = "segfix-train-2"
+#: ``RUN_DIR/best.pt`` of ``--keep-best``: the model and its validation metrics.
+BEST_FORMAT = "segfix-best-1"
+#: ``segfix convert-openseg``: an authors' SegFix model as a project checkpoint.
+CONVERTED_FORMAT = "segfix-openseg-import-1"
+#: The entries of each format beyond the ones every payload has (``make_payload``).
+FORMAT_ENTRIES = {
+    TRAIN_FORMAT: ("step", "optimizer", "scheduler", "data", "log_window", "rng", "grad_scaler"),
+    BEST_FORMAT: ("step", "val"),
+    CONVERTED_FORMAT: ("source",),
+}
+#: What each format is, for messages.
+FORMAT_KINDS = {TRAIN_FORMAT: "a training checkpoint", BEST_FORMAT: "the best model of a run (--keep-best)",
+                CONVERTED_FORMAT: "a converted authors' model (segfix convert-openseg)"}
+#: Every format: what ``segfix predict`` and the ``SegFix`` API read (a model each).
+MODEL_FORMATS = tuple(FORMAT_ENTRIES)
+
+
+def make_payload(fmt: str, model: torch.nn.Module, config: dict, **entries) -> dict:
+    """The payload of a checkpoint of format ``fmt``, ready for :func:`save_checkpoint`.
+
+    Args:
+        fmt: one of :data:`FORMAT_ENTRIES`.
+        model: a ``SegFixModel`` (its ``spec`` rebuilds it; its weights are copied to the CPU).
+        config: the settings it was trained with (``TrainConfig.to_dict()``; a converted model:
+            ``model`` and ``model_args``).
+        entries: exactly the entries ``FORMAT_ENTRIES[fmt]`` names.
+
+    Returns:
+        ``{"format", "model", "model_spec", "num_directions", "config", **entries}``: tensors and
+        plain types only.
+    """
+    if fmt not in FORMAT_ENTRIES:
+        raise ValueError(f"unknown checkpoint format {fmt!r}; one of {sorted(FORMAT_ENTRIES)}")
+    want = set(FORMAT_ENTRIES[fmt])
+    if set(entries) != want:
+        raise ValueError(f"a {fmt} payload needs the entries {sorted(want)}, got {sorted(entries)}")
+    spec = dict(model.spec)
+    return {"format": fmt, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "model_spec": spec, "num_directions": int(spec["num_directions"]), "config": config, **entries}
+
+
+_TAG = re.compile(r"(segfix-[a-z-]+?)-(\d+)$")  # a format tag: family and version
+#: the version of each format family this code writes (a higher one is from a newer segfix)
+_VERSIONS = {_TAG.match(f).group(1): int(_TAG.match(f).group(2)) for f in FORMAT_ENTRIES}
+
+
+def check_format(path: str, state: object, accept: tuple[str, ...] = MODEL_FORMATS) -> dict:
+    """``state`` when it is a payload of one of the formats ``accept``; else :class:`CheckpointError`
+    in one line naming ``path``, what it holds and what to do."""
+    fmt = state.get("format") if isinstance(state, dict) else None
+    if fmt in accept:
+        return state
+    wanted = " or ".join(FORMAT_KINDS[f] for f in accept)
+    if fmt in FORMAT_KINDS:
+        raise CheckpointError(f"{path}: holds {FORMAT_KINDS[fmt]} ({fmt}), not {wanted}")
+    m = _TAG.match(fmt) if isinstance(fmt, str) else None
+    if m and m.group(1) in _VERSIONS:
+        newer = int(m.group(2)) > _VERSIONS[m.group(1)]
+        raise CheckpointError(
+            f"{path}: holds a {fmt} checkpoint, written by {'a newer' if newer else 'an older'} segfix "
+            f"than this one, which reads {', '.join(FORMAT_ENTRIES)}; "
+            + ("upgrade segfix to load it" if newer else "load it with the segfix that wrote it"))
+    if isinstance(state, dict):
+        what = (f"format {fmt!r}" if fmt is not None else
+                f"no 'format' entry (keys: {', '.join(sorted(map(str, state))[:8]) or 'none'})")
+    else:
+        what = f"a {type(state).__name__}, not a dict"
+    raise CheckpointError(f"{path}: not a segfix checkpoint: it holds {what}; segfix reads "
+                          f"{', '.join(FORMAT_ENTRIES)} files (from `segfix train` or `segfix convert-openseg`)")
 
 
 def rng_state() -> dict:
@@ -162,11 +253,12 @@ def torch_load_reason(exc: BaseException) -> str:
     return clean[0][:200] if clean else type(exc).__name__
 
 
-def load_checkpoint(path: str, *, verify: bool = True) -> dict:
+def load_checkpoint(path: str, *, verify: bool = True, accept: tuple[str, ...] = MODEL_FORMATS) -> dict:
     """Read a checkpoint written by ``save_checkpoint`` (CPU tensors), as data only.
 
-    Checks the digest (``verify``), loads with ``weights_only=True`` and checks that it is a
-    segfix train checkpoint (``model`` and ``config`` entries). Raises :class:`CheckpointError`.
+    Checks the digest (``verify``), loads with ``weights_only=True`` and checks its format tag
+    (:func:`check_format`: one of ``accept``, e.g. ``(TRAIN_FORMAT,)`` to resume). Raises
+    :class:`CheckpointError`.
     """
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} not found (or not a file)")
@@ -181,9 +273,7 @@ def load_checkpoint(path: str, *, verify: bool = True) -> dict:
     except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
         raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {torch_load_reason(e)}); "
                               "is it a segfix train checkpoint?") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
-        raise CheckpointError(f"{path}: not a segfix train checkpoint (needs 'model' and 'config' entries)")
-    return state
+    return check_format(path, state, accept)
 
 
 def _numpy_safe_globals() -> list:
@@ -216,7 +306,7 @@ def load_weights_file(path: str) -> object:
 
 
 def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, str]]]:
-    """The newest intact checkpoint of ``run_dir``.
+    """The newest intact training checkpoint (:data:`TRAIN_FORMAT`) of ``run_dir``.
 
     Returns:
         ``(path, state, skipped)``: ``path``/``state`` None when there is no intact checkpoint;
@@ -225,14 +315,14 @@ def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, 
     skipped = []
     for _, path in reversed(list_checkpoints(run_dir)):
         try:
-            return path, load_checkpoint(path), skipped
+            return path, load_checkpoint(path, accept=(TRAIN_FORMAT,)), skipped
         except CheckpointError as e:
             skipped.append((path, str(e)))
     return None, None, skipped
 
 
 # --------------------------------------------------------------------------------------------
-# --keep-best (issue 17): RUN_DIR/best.pt, its digest, and best.json (which step, which score)
+# --keep-best: RUN_DIR/best.pt, its digest, and best.json (which step, which score)
 
 BEST = "best.pt"
 BEST_RECORD = "best.json"

@@ -16,6 +16,16 @@ from typing import Any
 from segfix_data.errors import InputError
 from segfix_data.atomic import atomic_write_json
 
+#: The values of the settings that take one of a few words, the choices ``segfix train`` and
+#: ``segfix predict`` offer (kept here, a module without torch, so that ``--help`` stays fast).
+AMP_MODES = ("auto", "bf16", "fp16", "off")  # resolved by segfix_train.precision.resolve_amp
+DIRECTION_PIXELS = ("predicted", "gt", "both")  # which pixels: segfix_train.losses.direction_pixels_mask
+CHANNELS_LAST = ("auto", "on", "off")
+PAD_MODES = ("corner", "random")
+DEVICES = ("auto", "cpu", "cuda")
+TESTERS = ("segfix", "openseg")  # how segfix predict computes offsets (segfix_train.predict)
+OPENSEG_MODES = ("sscrop", "whole")  # the openseg tester's passes (segfix_train.predict_openseg)
+
 
 @dataclass
 class TrainConfig:
@@ -157,7 +167,7 @@ def describe_sources(cfg: TrainConfig) -> list[str]:
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Raise ``ValueError`` naming the offending setting."""
+    """Raise ``InputError`` naming the offending setting."""
     if not cfg.shards:
         raise InputError("no shard directory given (--shards OUT_DIR)")
     if cfg.shard_weights is not None and len(cfg.shard_weights) != len(cfg.shards):
@@ -165,13 +175,10 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("iters", "batch", "accum", "crop", "log_every", "ckpt_every"):
         if int(getattr(cfg, name)) < 1:
             raise InputError(f"{name} must be >= 1, got {getattr(cfg, name)!r}")
-    if cfg.direction_pixels not in ("predicted", "gt", "both"):
-        raise InputError(f"direction_pixels must be 'predicted', 'gt' or 'both', got {cfg.direction_pixels!r}")
-    if cfg.amp not in ("auto", "bf16", "fp16", "off") or cfg.channels_last not in ("auto", "on", "off"):
-        raise InputError(f"amp must be auto|bf16|fp16|off and channels_last auto|on|off, got {cfg.amp!r}, "
-                         f"{cfg.channels_last!r}")
-    if cfg.pad_mode not in ("corner", "random"):
-        raise InputError(f"pad_mode must be 'corner' or 'random', got {cfg.pad_mode!r}")
+    for name, choices in (("direction_pixels", DIRECTION_PIXELS), ("amp", AMP_MODES),
+                          ("channels_last", CHANNELS_LAST), ("pad_mode", PAD_MODES)):
+        if getattr(cfg, name) not in choices:
+            raise InputError(f"{name} must be one of {'|'.join(choices)}, got {getattr(cfg, name)!r}")
     if cfg.resize_short is not None and int(cfg.resize_short) < 1:
         raise InputError(f"resize_short must be >= 1, got {cfg.resize_short!r}")
     if cfg.scale is not None and (len(cfg.scale) != 2 or not 0 < cfg.scale[0] <= cfg.scale[1]):

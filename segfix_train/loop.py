@@ -1,6 +1,6 @@
-"""The training loop: SGD + poly schedule, AMP (bf16) and channels-last on CUDA, gradient
-accumulation, DDP (``torchrun``; NCCL on CUDA, gloo on CPU), checkpoints that resume exactly,
-JSON-lines logs and validation.
+"""The training loop: SGD + poly schedule, AMP (``segfix_train.precision``) and channels-last on
+CUDA, gradient accumulation, DDP (``torchrun``; NCCL on CUDA, gloo on CPU), checkpoints that
+resume exactly, JSON-lines logs and validation.
 
 Outputs in ``RUN_DIR``: ``config.json`` (resolved configuration), ``train.jsonl`` (one object per
 logged step: ``iter``, ``loss``, ``boundary_loss``, ``direction_loss`` (means over the steps since
@@ -26,18 +26,18 @@ import torch.distributed as dist
 
 from segfix_data.errors import InputError
 from . import checkpoint as ckpt
-from .config import TrainConfig, describe_sources, save_json, shard_entries
-from .data import AugmentConfig, CropStream, checked_batches, make_loader, val_items
+from .config import FIELDS, TrainConfig, describe_sources, save_json, shard_entries
+from .data import AugmentConfig, CropStream, batch_allocation, checked_batches, make_loader, padding_note, val_items
 from .distributed import Dist
 from .losses import band_note
 from .models import create_model
+from .precision import Precision, resolve_amp
 from .preflight import check_val_split, require_images
 from .rundir import claim_run_dir
 from .runlog import LogWindow, append_jsonl, truncate_jsonl
-from .step import TrainForward, TrainStep, amp_choice, amp_name
+from .step import TrainForward, TrainStep
 from .validate import COUNTS, RefinementScore, count, keep_if_best, num_classes_of, summarise
 
-CHECKPOINT_FORMAT = "segfix-train-2"  # 2: RNG states as tensors and plain types (weights_only)
 TIMING_FIELDS = ("images_per_s", "elapsed_s")
 
 
@@ -71,8 +71,6 @@ def resume_differences(saved: dict, cfg: TrainConfig) -> list[str]:
     """``"name: RUN_VALUE -> NEW_VALUE"`` for each setting that differs from the checkpoint's
     configuration and may not change on resume (``lr`` compared as resolved, ``shards`` as
     (directory, split, weight) entries)."""
-    from .config import FIELDS
-
     old = TrainConfig(**{k: v for k, v in saved.items() if k in FIELDS})
     out = []
     for name in sorted(FIELDS - RESUME_MAY_CHANGE):
@@ -96,17 +94,15 @@ _UNSET = object()
 def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> tuple[list[int], list[int]]:
     """Crops per shard set: ``(per forward pass on one rank, per optimiser step over all ranks and
     accumulation steps)``; the stream draws the first (largest remainder of the local batch)."""
-    from .data import batch_allocation
-
     local = batch_allocation(local_batch, [w for _, _, w in entries])
     return local, [a * cfg.accum * world for a in local]
 
 
-def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch) -> list[str]:
+def _banner(cfg, dd, model, entries, sets, val_set, precision, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
     local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
     lines = [f"model {cfg.model}: {n_params / 1e6:.2f} M parameters; device {dd.device}, "
-             f"AMP {amp_name(amp_dtype)}, channels-last {'on' if use_cl else 'off'}, "
+             f"AMP {precision.name}, channels-last {'on' if use_cl else 'off'}, "
              f"{dd.world} process{'es' if dd.world > 1 else ''}"]
     for (d, split, w), ds, a in zip(entries, sets, alloc):
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
@@ -115,8 +111,6 @@ def _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_bat
                  f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
                  f"rank{'s' if dd.world > 1 else ''}); lr "
                  f"{cfg.resolved_lr():g}, {cfg.iters} iters")
-    from .data import padding_note
-
     note = padding_note(sets, cfg.crop)
     lines += [note] if note else []
     if val_set is not None:
@@ -151,12 +145,14 @@ def _train(cfg: TrainConfig, dd: Dist, open_set: Callable, echo: Callable[[str],
     save until ``cfg.iters`` (or ``cfg.stop_after``)."""
     say = echo if dd.main else _silent
     run = _setup(cfg, dd, open_set, say)
-    stepper = TrainStep(run.net, run.opt, run.sched, cfg, dd.device, run.use_cl, run.amp_dtype, dd.world)
+    stepper = TrainStep(run.net, run.opt, run.sched, device=dd.device, channels_last=run.use_cl, world=dd.world,
+                        loss_args=dict(pixels=cfg.direction_pixels, boundary_weight=cfg.boundary_weight,
+                                       direction_weight=cfg.direction_weight))
     step, window = _restore(cfg, dd, run, say, stepper.scaler)
     if dd.main:
         _write_config(cfg, dd, run)
     batches = _batches(cfg, dd, run, step)
-    log = LogWindow(cfg, dd, window.to(dd.device), run.train_log, say)
+    log = LogWindow(dd, window.to(dd.device), run.train_log, say, iters=cfg.iters, batch=cfg.batch)
     last_val: dict = {}
     run.net.train()
     while step < cfg.iters:
@@ -167,7 +163,7 @@ def _train(cfg: TrainConfig, dd: Dist, open_set: Callable, echo: Callable[[str],
         if step % cfg.log_every == 0 or step == cfg.iters:
             log.flush(step, step_lr)
         with log.pause():
-            last_val = _validate_and_save(cfg, dd, run, step, log.window, stepper, say) or last_val
+            last_val = _validate_and_save(cfg, dd, run, step, log.window, stepper.scaler, say) or last_val
         if cfg.stop_after is not None and step >= cfg.stop_after:
             break
     return last_val if dd.main else {}
@@ -197,7 +193,7 @@ class _Run:
 
     local_batch: int
     cuda: bool
-    amp_dtype: torch.dtype | None
+    precision: Precision
     use_cl: bool
     init: str
     entries: list
@@ -220,7 +216,7 @@ def _setup(cfg: TrainConfig, dd: Dist, open_set: Callable, say: Callable[[str], 
         raise InputError(f"batch {cfg.batch} is not divisible by world_size * accum = {per_step}")
     local_batch = cfg.batch // per_step
     cuda = dd.device.type == "cuda"
-    amp_dtype = amp_choice(cfg.amp, dd.device)
+    precision = resolve_amp(cfg.amp, dd.device)
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed crop size: autotuned kernels pay off
     use_cl = cfg.channels_last == "on" or (cfg.channels_last == "auto" and cuda)
@@ -244,21 +240,21 @@ def _setup(cfg: TrainConfig, dd: Dist, open_set: Callable, say: Callable[[str], 
     init = initialisation(cfg, getattr(model, "pretrained_report", None))
     if cfg.pretrained or not cfg.from_scratch:
         say(init if cfg.pretrained else SCRATCH_WARNING)
-    for line in _banner(cfg, dd, model, entries, sets, val_set, amp_dtype, use_cl, local_batch):
+    for line in _banner(cfg, dd, model, entries, sets, val_set, precision, use_cl, local_batch):
         say(line)
     if dd.world > 1 and cfg.sync_bn and cuda:  # SyncBatchNorm is CUDA-only in PyTorch
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(dd.device)
     if use_cl:
         model.to(memory_format=torch.channels_last)
-    net = TrainForward(model, amp_dtype)
+    net = TrainForward(model, precision)
     if dd.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dd.device.index] if cuda else None)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.resolved_lr(), momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, poly_lambda(cfg.iters, cfg.poly_power))
     os.makedirs(cfg.out, exist_ok=True)
-    return _Run(local_batch, cuda, amp_dtype, use_cl, init, entries, sets, val_set, m, model, net, opt, sched,
+    return _Run(local_batch, cuda, precision, use_cl, init, entries, sets, val_set, m, model, net, opt, sched,
                 os.path.join(cfg.out, "train.jsonl"), os.path.join(cfg.out, "val.jsonl"))
 
 
@@ -330,7 +326,7 @@ def _write_config(cfg: TrainConfig, dd: Dist, run: _Run) -> None:
     alloc = step_allocation(cfg, run.entries, run.local_batch, dd.world)[1]
     save_json(cfg, os.path.join(cfg.out, "config.json"),
               {"resolved_lr": cfg.resolved_lr(), "world_size": dd.world, "local_batch": run.local_batch,
-               "num_directions": run.num_directions, "amp": amp_name(run.amp_dtype), "init": run.init,
+               "num_directions": run.num_directions, "amp": run.precision.name, "init": run.init,
                "channels_last": run.use_cl, "device": str(dd.device),
                "shard_sets": [{"dir": d, "split": os.path.basename(str(getattr(ds, "root", split))), "weight": w,
                                "samples": len(ds.samples), "crops_per_batch": a}
@@ -349,27 +345,25 @@ def _batches(cfg: TrainConfig, dd: Dist, run: _Run, step: int):
 
 
 def _validate_and_save(cfg: TrainConfig, dd: Dist, run: _Run, step: int, window: torch.Tensor,
-                       stepper: TrainStep, say: Callable[[str], None]) -> dict | None:
-    """At validation steps run ``_validate`` (under the ``stepper``'s autocast) and append to
-    ``val.jsonl`` (returns the metrics); at checkpoint steps save (with the ``stepper``'s fp16
-    GradScaler state). Both happen at the last step."""
+                       scaler, say: Callable[[str], None]) -> dict | None:
+    """At validation steps run ``_validate`` and append to ``val.jsonl`` (returns the metrics); at
+    checkpoint steps save (with the fp16 GradScaler's state, ``scaler``, when training has one).
+    Both happen at the last step."""
     metrics = None
     last = step == cfg.iters
     if run.val_set is not None and (step % (cfg.val_every or cfg.ckpt_every) == 0 or last):
-        metrics = _validate(run.model, run.val_set, cfg, dd, stepper.autocast, run.use_cl)
+        metrics = _validate(run.model, run.val_set, cfg, dd, run.precision, run.use_cl)
         if dd.main:
             append_jsonl(run.val_log, {"iter": step, **metrics})
         say(f"val iter {step}: boundary F {metrics['boundary_f']:.4f} (all-boundary "
             f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
             f"boundary, {metrics['dir_acc_pred']:.4f} in predicted; refinement of the x8 coarse "
             f"labels: mIoU {metrics['delta_miou']:+.4f}, F@1px {metrics['delta_f_1px']:+.4f}")
-        if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics,
-                                                               run.num_directions)):
+        if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics)):
             say(kept)
     if step % cfg.ckpt_every == 0 or last:
         _check_finite(dd, window, step)
-        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, run.num_directions,
-                      stepper.scaler)
+        saved = _save(cfg, dd, run.model, run.opt, run.sched, step, window, scaler)
         say(f"saved checkpoint {saved}")
     return metrics
 
@@ -383,7 +377,8 @@ def _check_finite(dd: Dist, window: torch.Tensor, step: int) -> None:
                                  "lower --lr or check the shards (segfix-gt verify), then --resume")
 
 
-def _save(cfg, dd, model, opt, sched, step, window, m, scaler=None) -> str:
+def _save(cfg, dd, model, opt, sched, step, window, scaler=None) -> str:
+    """Write ``checkpoints/ckpt_<step>.pt`` (rank 0; every rank's RNG state gathered into it)."""
     rng = ckpt.rng_state()
     rngs = [None] * dd.world
     if dd.world > 1:
@@ -391,20 +386,19 @@ def _save(cfg, dd, model, opt, sched, step, window, m, scaler=None) -> str:
     else:
         rngs = [rng]
     if dd.main:
-        ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), {
-            "format": CHECKPOINT_FORMAT, "step": step, "config": cfg.to_dict(), "num_directions": m,
-            "model_spec": model.spec,  # rebuilds this exact network (head, align_corners, ...)
-            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "data": {"micro_batch": step * cfg.accum, "world_size": dd.world},
-            "log_window": window.detach().cpu().clone(), "rng": rngs,
-            "grad_scaler": scaler.state_dict() if scaler is not None else None,
-        }, keep=cfg.keep_checkpoints)
+        payload = ckpt.make_payload(
+            ckpt.TRAIN_FORMAT, model, cfg.to_dict(), step=step, optimizer=opt.state_dict(),
+            scheduler=sched.state_dict(), data={"micro_batch": step * cfg.accum, "world_size": dd.world},
+            log_window=window.detach().cpu().clone(), rng=rngs,
+            grad_scaler=scaler.state_dict() if scaler is not None else None)
+        ckpt.save_checkpoint(ckpt.checkpoint_path(cfg.out, step), payload, keep=cfg.keep_checkpoints)
     return ckpt.checkpoint_path(cfg.out, step)
 
 
 @torch.no_grad()
-def _validate(model, val_set, cfg, dd, autocast, use_cl) -> dict:
+def _validate(model, val_set, cfg, dd, precision: Precision, use_cl) -> dict:
+    """The validation metrics (``validate``) of ``model`` over this rank's share of ``val_set``,
+    summed over ranks; the forward passes under ``precision``'s autocast, as training runs."""
     was = model.training
     model.eval()
     c = torch.zeros(len(COUNTS), dtype=torch.float64)
@@ -413,7 +407,7 @@ def _validate(model, val_set, cfg, dd, autocast, use_cl) -> dict:
         x = x.to(dd.device)
         if use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast():
+        with precision.autocast():
             bl, dl = model(x)
         c += count(bl.float(), dl.float(), bt.to(dd.device), dt.to(dd.device))
         ref.update(lab, bl, dl)

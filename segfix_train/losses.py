@@ -35,8 +35,7 @@ import torch.nn.functional as F
 from segfix_data.ignore import IGNORE_INDEX
 from segfix_data.targets.direction import DIRECTION_IGNORE
 
-#: ``--direction-pixels`` modes: which pixels the direction loss covers (module docstring).
-DIRECTION_PIXELS = ("predicted", "gt", "both")
+from .config import DIRECTION_PIXELS  # ``--direction-pixels`` modes: which pixels (module docstring)
 
 
 _EPS = 1e-12

@@ -7,11 +7,18 @@ or column is moved back to touch the image edge, so every pixel is covered); the
 probabilities (sigmoid) and direction probabilities (softmax) of overlapping windows are averaged.
 A pixel is boundary where the averaged probability exceeds ``threshold`` (0.5); its direction is the
 bin of highest averaged probability. Directions are written on boundary pixels only (255 elsewhere).
-That is the ``segfix`` preset (ours); the ``openseg`` preset (``predict_openseg``) computes as the
-authors' tester. ``load_model`` reads our checkpoints and the authors' (``models.openseg_import``).
+That is the ``segfix`` tester (ours); the ``openseg`` tester (``predict_openseg``) computes as the
+authors' tester does (``PredictOptions.tester``). ``load_model`` reads our checkpoints and the
+authors' (``models.openseg_import``).
+
+A run over image files is four steps: :func:`list_frames` (which images, which output names),
+:func:`load_model`, then :func:`predict_images` with :class:`PredictOptions` (how) and
+:class:`OutputOptions` (what is written), which reads each image (:func:`read_rgb`), computes its
+maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -21,14 +28,26 @@ import torch
 
 from segfix_data.datasets.pixels import ImageTooLarge, check_pixels
 from segfix_data.datasets.walk import glob_once
+from segfix_data.errors import InputError
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 
-from .checkpoint import DIGEST_SUFFIX, CheckpointError, load_checkpoint, load_weights_file
+from .checkpoint import DIGEST_SUFFIX, CheckpointError, list_checkpoints, load_checkpoint, load_weights_file
+from .config import OPENSEG_MODES, TESTERS
 from .data import normalise
 from .models import create_model
-from segfix_data.errors import InputError
+from .precision import Precision, check_amp, resolve_amp
+from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> str:
@@ -36,8 +55,6 @@ def resolve_checkpoint(path: str | os.PathLike) -> str:
     folder) its latest checkpoint. Raises ``FileNotFoundError`` naming the path."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        from .checkpoint import list_checkpoints
-
         found = list_checkpoints(path)
         if not found and os.path.basename(os.path.normpath(path)) == "checkpoints":
             found = list_checkpoints(os.path.dirname(os.path.normpath(path)))
@@ -134,7 +151,7 @@ def use_channels_last(model: torch.nn.Module, device: torch.device, wanted: bool
 @torch.no_grad()
 def predict_probs(model: torch.nn.Module, image: torch.Tensor, *, tile: int | None = None,
                   stride: int | None = None, batch: int = 4,
-                  autocast: Callable = None, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                  precision: Precision | None = None, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Boundary and direction probabilities of one normalised image.
 
     Args:
@@ -142,6 +159,7 @@ def predict_probs(model: torch.nn.Module, image: torch.Tensor, *, tile: int | No
         image: float ``(3, H, W)`` normalised image (on the model's device).
         tile, stride: window side and step in pixels; ``None``: the whole image at once.
         batch: windows per forward pass.
+        precision: the autocast of the forward passes (``precision.resolve_amp``; None: fp32).
         channels_last: give the model its input in channels-last memory layout (for a model
             converted with ``use_channels_last``; faster convolutions on CUDA, same values).
 
@@ -150,7 +168,7 @@ def predict_probs(model: torch.nn.Module, image: torch.Tensor, *, tile: int | No
     """
     if image.ndim != 3 or image.shape[0] != 3:
         raise InputError(f"expected a normalised image of shape (3, H, W), got {tuple(image.shape)}")
-    ctx = autocast or (lambda: torch.autocast("cpu", enabled=False))
+    ctx = precision.autocast if precision is not None else contextlib.nullcontext
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     _, h, w = image.shape
     if tile is None:
@@ -194,6 +212,85 @@ def offsets_array(boundary: np.ndarray, direction: np.ndarray, m: int) -> np.nda
     return table[np.where(boundary == 1, direction, 255)]
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How offsets are computed from one image (``segfix predict``'s computation options).
+
+    ``tester``: ``"segfix"`` (ours: RGB input, ``tile``/``stride`` windows, probabilities at the
+    input size averaged, ``threshold``) or ``"openseg"`` (the authors' tester,
+    ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or ``"whole"``, fp32; it fixes
+    its windows and threshold, so ``tile``, ``stride``, ``threshold`` and ``amp`` stay unset).
+    ``tile``, ``stride``: window side and step in pixels (None: the whole image; stride: the tile).
+    ``batch``: windows per forward pass (None: 4; openseg 1, as theirs). ``amp``: one of
+    ``precision.AMP_MODES``, or None for the tester's own (``auto`` for segfix, fp32 for openseg).
+    """
+
+    tester: str = "segfix"
+    tile: int | None = None
+    stride: int | None = None
+    batch: int | None = None
+    threshold: float = 0.5
+    amp: str | None = None
+    openseg_mode: str = "sscrop"
+
+    def __post_init__(self) -> None:
+        if self.tester not in TESTERS:
+            raise InputError(f"tester must be one of {'|'.join(TESTERS)}, got {self.tester!r}")
+        if self.amp is not None:
+            check_amp(self.amp)
+        if self.tester == "openseg" and (self.tile is not None or self.stride is not None
+                                         or self.threshold != 0.5 or self.amp not in (None, "off")):
+            raise InputError("--tester openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
+                             "drop --tile/--stride/--threshold/--amp, or use --tester segfix")
+        if self.openseg_mode not in OPENSEG_MODES:
+            raise InputError(f"openseg_mode must be one of {'|'.join(OPENSEG_MODES)}, got {self.openseg_mode!r}")
+
+
+class OffsetsPredictor:
+    """``net`` (on its device, eval mode) as ``options`` say: boundary and direction maps of one
+    image. Converts ``net`` to channels-last on CUDA for the segfix tester."""
+
+    def __init__(self, net: torch.nn.Module, options: PredictOptions = PredictOptions()):
+        self.net, self.options = net, options
+        self.device = next(net.parameters()).device
+        self.batch = options.batch or (1 if options.tester == "openseg" else 4)
+        openseg = options.tester == "openseg"
+        self.precision = resolve_amp("off" if openseg else options.amp or "auto", self.device)
+        self.channels_last = not openseg and use_channels_last(net, self.device)
+
+    def maps(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 ``(H, W)`` boundary (0/1) and direction bins (255 off the boundary) of a uint8
+        ``(H, W, 3)`` RGB image."""
+        o = self.options
+        if o.tester == "openseg":
+            pb, dl = openseg_predict(self.net, openseg_normalise(rgb).to(self.device), mode=o.openseg_mode,
+                                     batch=self.batch)
+            return openseg_maps(pb, dl)
+        x = torch.from_numpy(normalise(rgb)).to(self.device)
+        pb, pd = predict_probs(self.net, x, tile=o.tile, stride=o.stride, batch=self.batch,
+                               precision=self.precision, channels_last=self.channels_last)
+        return probs_to_maps(pb, pd, o.threshold)
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What ``predict_images`` writes and how it treats trouble.
+
+    ``write_mat``: also the authors' offsets ``.mat``. ``on_error``: ``"stop"`` (an unreadable
+    image raises ``InputError`` naming it) or ``"skip"`` (it is listed in
+    ``PredictResult.skipped`` and the others are predicted). ``overwrite=False`` resumes: an image
+    whose offsets file (and ``.mat``) of an earlier run reads back is kept.
+    """
+
+    write_mat: bool = False
+    on_error: str = "stop"
+    overwrite: bool = True
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ("stop", "skip"):
+            raise InputError(f"on_error must be 'stop' or 'skip', got {self.on_error!r}")
+
+
 @dataclass
 class PredictResult:
     """``written``: offsets files written; ``boundary_fraction``: mean share of boundary pixels over
@@ -208,7 +305,7 @@ class PredictResult:
 
 
 #: A boundary fraction above this is implausible (boundaries cover a few percent of the pixels):
-#: wrong weights, normalisation or preset rather than a real prediction.
+#: wrong weights, normalisation or tester rather than a real prediction.
 IMPLAUSIBLE_BOUNDARY_FRACTION = 0.5
 
 
@@ -245,89 +342,73 @@ def frame_names(paths: Sequence[str], img_suffix: str | None = None) -> tuple[li
     return kept, [frame_key(p, (img_suffix,)) for p in kept]
 
 
-PRESETS = ("segfix", "openseg")
-
-
-def predict_images(checkpoint: str, images: str | Sequence[str], out_dir: str, *, tile: int | None = None,
-                   stride: int | None = None, batch: int = 4, device: str = "auto", threshold: float = 0.5,
-                   write_mat: bool = False, amp: bool | None = None, preset: str = "segfix",
-                   openseg_mode: str = "sscrop", model: str | None = None, abn_scale: bool = True,
-                   progress: Callable[[Iterable], Iterator] | None = None, on_error: str = "stop",
-                   overwrite: bool = True, img_suffix: str | None = None) -> PredictResult:
-    """Predict offsets for every image and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
-
-    ``images``: a directory (searched recursively), a glob pattern or a list of paths. The stem is
-    the file name without extension, or with ``img_suffix`` the frame key (:func:`frame_names`);
-    two images with one name are refused.
-
-    ``preset``: ``"segfix"`` (ours: RGB input, ``tile``/``stride`` windows, probabilities at the
-    input size averaged, ``threshold``, bf16 on CUDA unless ``amp=False``) or ``"openseg"`` (the
-    authors' tester, ``segfix_train.predict_openseg``: ``openseg_mode`` ``"sscrop"`` or
-    ``"whole"``, fp32; ``tile``, ``stride``, ``threshold`` and ``amp`` must be left unset).
-
-    ``on_error``: ``"stop"`` (an unreadable image raises ``InputError`` naming it) or ``"skip"``
-    (it is listed in ``PredictResult.skipped`` and the others are predicted). ``overwrite=False``
-    resumes: an image whose offsets file (and ``.mat``) of an earlier run reads back is kept.
-    """
-    if on_error not in ("stop", "skip"):
-        raise InputError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
-    if preset not in PRESETS:
-        raise InputError(f"preset must be one of {PRESETS}, got {preset!r}")
-    if preset == "openseg" and (tile is not None or stride is not None or threshold != 0.5 or amp):
-        raise InputError("--preset openseg fixes the windows (512, stride 170), the 0.5 threshold and fp32; "
-                         "drop --tile/--stride/--threshold/--amp, or use --preset segfix")
-    from PIL import Image
-
-    from segfix_data.refine.offsets import write_offsets
-
-    paths = find_images(images) if isinstance(images, str) else list(images)
-    paths, stems = frame_names(paths, img_suffix)
+def list_frames(images: str | Sequence[str], img_suffix: str | None = None) -> list[tuple[str, str]]:
+    """``[(image path, offsets file stem)]`` of ``images`` (a directory, searched recursively, a
+    glob pattern or a list of paths; stems as :func:`frame_names`). Two images with one stem are
+    refused."""
+    paths, stems = frame_names(find_images(images) if isinstance(images, str) else list(images), img_suffix)
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup:
         raise InputError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
-    net = load_model(checkpoint, dev, model=model, abn_scale=abn_scale)
-    m = net.num_directions
-    use_amp = False if preset == "openseg" else ((dev.type == "cuda") if amp is None else amp)
-    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if use_amp else None
-    cl = preset != "openseg" and use_channels_last(net, dev)
+    return list(zip(paths, stems))
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` RGB of an image file; its header's pixel count is checked first
+    (``ImageTooLarge``), an unreadable file raises ``OSError`` or PIL's ``DecompressionBombError``."""
+    from PIL import Image
+
+    check_pixels(path)  # a decompression bomb is refused (one line) before decoding
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def write_outputs(out_dir: str, stem: str, boundary: np.ndarray, direction: np.ndarray, m: int,
+                  write_mat: bool = False) -> str:
+    """``OUT_DIR/<stem>.npz`` (``segfix_data.refine.offsets.write_offsets``), after
+    ``<stem>.mat`` when ``write_mat`` (a ``.npz`` without its ``.mat`` is redone on resume);
+    returns the ``.npz`` path."""
+    from segfix_data.refine.offsets import write_offsets
+
+    if write_mat:
+        from segfix_data.interop import save_openseg_offsets_mat
+
+        save_openseg_offsets_mat(os.path.join(out_dir, stem + ".mat"), offsets_array(boundary, direction, m))
+    return str(write_offsets(os.path.join(out_dir, stem + ".npz"), boundary, direction, m))
+
+
+def predict_images(net: torch.nn.Module, frames: Sequence[tuple[str, str]], out_dir: str,
+                   options: PredictOptions = PredictOptions(), output: OutputOptions = OutputOptions(),
+                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+    """Predict offsets for every ``(image path, stem)`` of ``frames`` (:func:`list_frames`) with
+    ``net`` (:func:`load_model`) and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
+
+    ``options``: how (:class:`PredictOptions`); ``output``: what is written and what an unreadable
+    image or an earlier run's file does (:class:`OutputOptions`); ``progress`` wraps the frames
+    (a progress bar)."""
+    from PIL import Image
+
+    predictor = OffsetsPredictor(net, options)
     os.makedirs(out_dir, exist_ok=True)
-    written, frac, kept, skipped = [], [], [], []
-    it = zip(paths, stems)
-    for path, stem in (progress(list(it)) if progress else it):
-        npz = os.path.join(out_dir, stem + ".npz")
-        done = None if overwrite else _complete_output(npz, write_mat)
+    result, fractions = PredictResult([], 0.0), []
+    for path, stem in (progress(list(frames)) if progress else frames):
+        done = None if output.overwrite else _complete_output(os.path.join(out_dir, stem + ".npz"), output.write_mat)
         if done is not None:
-            kept.append(npz)
-            frac.append(done)
+            result.kept.append(os.path.join(out_dir, stem + ".npz"))
+            fractions.append(done)
             continue
         try:
-            check_pixels(path)  # a decompression bomb is refused (one line) before decoding
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB"))
+            rgb = read_rgb(path)
         except (OSError, Image.DecompressionBombError, ImageTooLarge) as e:
-            if on_error == "skip":
-                skipped.append((str(path), str(e)))
+            if output.on_error == "skip":
+                result.skipped.append((str(path), str(e)))
                 continue
             if isinstance(e, ImageTooLarge):
                 raise
             raise InputError(f"cannot read image {path!r} ({e}); remove it or fix the file, "
                              "or pass --on-error skip") from e
-        if preset == "openseg":
-            from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
-
-            pb, dl = openseg_predict(net, openseg_normalise(arr).to(dev), mode=openseg_mode, batch=batch)
-            boundary, direction = openseg_maps(pb, dl)
-        else:
-            x = torch.from_numpy(normalise(arr)).to(dev)
-            pb, pd = predict_probs(net, x, tile=tile, stride=stride, batch=batch, autocast=autocast,
-                                   channels_last=cl)
-            boundary, direction = probs_to_maps(pb, pd, threshold)
-        if write_mat:  # the .mat first: a .npz without its .mat is redone on resume
-            from segfix_data.interop import save_openseg_offsets_mat
-
-            save_openseg_offsets_mat(os.path.join(out_dir, stem + ".mat"), offsets_array(boundary, direction, m))
-        written.append(str(write_offsets(npz, boundary, direction, m)))
-        frac.append(float(boundary.mean()))
-    return PredictResult(written, float(np.mean(frac)) if frac else 0.0, kept, skipped)
+        boundary, direction = predictor.maps(rgb)
+        result.written.append(write_outputs(out_dir, stem, boundary, direction, net.num_directions, output.write_mat))
+        fractions.append(float(boundary.mean()))
+    result.boundary_fraction = float(np.mean(fractions)) if fractions else 0.0
+    return result

@@ -1,4 +1,4 @@
-"""The ``openseg`` inference preset: offsets computed as the authors' tester computes them
+"""The ``openseg`` tester of ``segfix predict``: offsets computed as the authors' tester computes them
 (openseg.pytorch ``segmentor/tester_offset.py``), for their released models or any SegFix model.
 
 * Input: the image in **B, G, R** channel order (as ``cv2.imread`` gives it), divided by 255, then
@@ -23,13 +23,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import OPENSEG_MODES
 from .models import boundary_probability
 
 #: Channel statistics of their loader, applied to B, G, R in this order.
 OPENSEG_MEAN = (0.485, 0.456, 0.406)
 OPENSEG_STD = (0.229, 0.224, 0.225)
 OPENSEG_CROP = 512
-MODES = ("sscrop", "whole")
 
 
 def openseg_normalise(rgb: np.ndarray) -> torch.Tensor:
@@ -83,8 +83,8 @@ def openseg_predict(model, image: torch.Tensor, mode: str = "sscrop", crop: int 
     Returns:
         float32 ``(H, W)`` boundary probability and float32 ``(m, H, W)`` direction logits.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode not in OPENSEG_MODES:
+        raise ValueError(f"mode must be one of {OPENSEG_MODES}, got {mode!r}")
     if image.ndim != 3 or image.shape[0] != 3:
         raise ValueError(f"expected a normalised image of shape (3, H, W), got {tuple(image.shape)}")
     _, h, w = image.shape

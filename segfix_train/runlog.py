@@ -41,10 +41,15 @@ class LogWindow:
     """Loss sums since the last log line, kept on the device (``window``: float64 ``(4,)``: loss,
     boundary, direction sums; steps), and the timing of ``images_per_s``: the steps of this process
     since the last log line (a resumed window also holds steps run before the checkpoint) over the
-    time spent training (time inside ``pause()`` -- validation, checkpoint writing -- excluded)."""
+    time spent training (time inside ``pause()`` -- validation, checkpoint writing -- excluded).
 
-    def __init__(self, cfg, dd, window: torch.Tensor, path: str, say: Callable[[str], None]):
-        self.cfg, self.dd, self.window, self.path, self.say = cfg, dd, window, path, say
+    ``dd``: the run's ``Dist`` (ranks to reduce over); ``path``: ``train.jsonl``; ``say``: print on
+    rank 0; ``iters``: the run's total steps (printed); ``batch``: images per step, all ranks."""
+
+    def __init__(self, dd, window: torch.Tensor, path: str, say: Callable[[str], None], *, iters: int,
+                 batch: int):
+        self.dd, self.window, self.path, self.say = dd, window, path, say
+        self.iters, self.batch = iters, batch
         self.t_start = self.t_window = time.perf_counter()
         self.timed_steps, self.paused = 0, 0.0
 
@@ -64,19 +69,18 @@ class LogWindow:
     def flush(self, step: int, step_lr: float) -> dict:
         """Reduce over ranks (the one host synchronisation per log line), refuse a non-finite loss,
         append to ``train.jsonl`` and print on rank 0, and start a new window."""
-        cfg = self.cfg
         tot = self.dd.all_sum(self.window.clone())  # tot[3] counts rank-steps: means over ranks and steps
         now = time.perf_counter()
         rec = {"iter": step, "loss": float(tot[0] / tot[3]), "boundary_loss": float(tot[1] / tot[3]),
                "direction_loss": float(tot[2] / tot[3]), "lr": step_lr,
-               "images_per_s": self.timed_steps * cfg.batch / max(now - self.t_window - self.paused, 1e-9),
+               "images_per_s": self.timed_steps * self.batch / max(now - self.t_window - self.paused, 1e-9),
                "elapsed_s": now - self.t_start}
         if not math.isfinite(rec["loss"]):
             raise FloatingPointError(f"non-finite loss at step {step}: {rec}; lower --lr or check the "
                                      "shards (segfix-gt verify), then --resume")
         if self.dd.main:
             append_jsonl(self.path, rec)
-        self.say(f"iter {step}/{cfg.iters} loss {rec['loss']:.4f} (boundary {rec['boundary_loss']:.4f}, "
+        self.say(f"iter {step}/{self.iters} loss {rec['loss']:.4f} (boundary {rec['boundary_loss']:.4f}, "
                  f"direction {rec['direction_loss']:.4f}) lr {step_lr:.5f} {rec['images_per_s']:.3g} img/s")
         self.window.zero_()
         self.t_window, self.timed_steps, self.paused = now, 0, 0.0

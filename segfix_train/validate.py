@@ -164,14 +164,15 @@ class RefinementScore:
         return out
 
 
-def keep_if_best(run_dir: str, model, cfg, step: int, metrics: dict, num_directions: int) -> str | None:
-    """Save ``RUN_DIR/best.pt`` (with its digest, ``checkpoint.save_best``) when ``metrics[BEST_KEY]``
-    beats the best so far; returns a line to print, or None."""
+def keep_if_best(run_dir: str, model, cfg, step: int, metrics: dict) -> str | None:
+    """Save ``RUN_DIR/best.pt`` (a ``checkpoint.BEST_FORMAT`` payload with its digest,
+    ``checkpoint.save_best``) when ``metrics[BEST_KEY]`` beats the best so far; returns a line to
+    print, or None."""
     from . import checkpoint as ckpt
 
-    payload = lambda: {"format": "segfix-best-1", "step": step, "config": cfg.to_dict(),  # noqa: E731
-                       "num_directions": num_directions, "model_spec": model.spec, "val": dict(metrics),
-                       "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    def payload() -> dict:
+        return ckpt.make_payload(ckpt.BEST_FORMAT, model, cfg.to_dict(), step=step, val=dict(metrics))
+
     if not ckpt.save_best(run_dir, step, BEST_KEY, float(metrics[BEST_KEY]), payload):
         return None
     return f"kept {ckpt.best_path(run_dir)}: {BEST_KEY} {metrics[BEST_KEY]:+.4f} at iter {step}"

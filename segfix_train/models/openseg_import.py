@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from segfix_data.errors import InputError
-from ..checkpoint import file_sha256, load_weights_file
+from ..checkpoint import CONVERTED_FORMAT, file_sha256, load_weights_file, make_payload
 from .segfix import build_model
 
 #: The authors' backbone names -> ours.
@@ -42,7 +42,6 @@ OPENSEG_BACKBONES = {"hrnet18": "hrnet_w18", "hrnet32": "hrnet_w32", "hrnet48": 
                      "hrnet2x20": "hrnet2x20"}
 _WIDTHS = {18: "hrnet_w18", 32: "hrnet_w32", 48: "hrnet_w48"}
 INPLACE_ABN_EPS = 1e-5
-CONVERTED_FORMAT = "segfix-openseg-import-1"
 
 
 def _state_dict_of(obj: object) -> dict | None:
@@ -188,18 +187,12 @@ def load_openseg_model(path: str, obj: object | None = None, model: str | None =
 
 
 def converted_payload(model: torch.nn.Module, source: OpensegCheckpoint) -> dict:
-    """A project checkpoint for an imported model (plain values and tensors only, so
-    ``weights_only=True`` loads it; write it with ``checkpoint.save_checkpoint``, which puts its
-    digest beside it, and ``segfix predict --checkpoint`` reads it like a training checkpoint)."""
+    """A project checkpoint (``checkpoint.CONVERTED_FORMAT``) for an imported model: write it with
+    ``checkpoint.save_checkpoint``, which puts its digest beside it, and ``segfix predict
+    --checkpoint`` reads it like a training checkpoint."""
     spec = dict(model.spec)
-    return {
-        "format": CONVERTED_FORMAT,
-        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "model_spec": spec,
-        "num_directions": spec["num_directions"],
-        "config": {"model": spec["name"], "model_args": {k: v for k, v in spec.items()
-                                                          if k not in ("name", "num_directions")}},
-        "source": {"file": os.path.basename(source.path), "sha256": file_sha256(source.path),
-                   "bn_layout": source.bn_layout, "arch_source": source.arch_source,
-                   "config_backbone": source.config_backbone, "abn_scale": source.abn_scale},
-    }
+    config = {"model": spec["name"],
+              "model_args": {k: v for k, v in spec.items() if k not in ("name", "num_directions")}}
+    return make_payload(CONVERTED_FORMAT, model, config, source={
+        "file": os.path.basename(source.path), "sha256": file_sha256(source.path), "bn_layout": source.bn_layout,
+        "arch_source": source.arch_source, "config_backbone": source.config_backbone, "abn_scale": source.abn_scale})

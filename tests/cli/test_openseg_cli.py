@@ -1,4 +1,4 @@
-"""``segfix predict --preset openseg``, ``segfix convert-openseg`` and ``segfix models`` on the
+"""``segfix predict --tester openseg``, ``segfix convert-openseg`` and ``segfix models`` on the
 authors' checkpoint layout (weights of ``shared/fixtures/openseg_model``)."""
 import shutil
 
@@ -36,12 +36,12 @@ def _images(tmp_path, name):
 
 
 def _predict_mat(tmp_path, checkpoint, mode, *extra):
-    """``segfix predict --checkpoint FILE --preset openseg --mat`` on the 512x1024 frame, as a user calls
+    """``segfix predict --checkpoint FILE --tester openseg --mat`` on the 512x1024 frame, as a user calls
     it; returns the (512, 1024, 2) int8 offsets of the written ``.mat``."""
     out = tmp_path / f"off_{mode}"
     r = CliRunner().invoke(main, ["predict", "--checkpoint", str(checkpoint), "--images",
                                   str(_images(tmp_path, "image_512x1024.png")), "--out", str(out),
-                                  "--preset", "openseg", "--openseg-mode", mode, "--mat", "--device", "cpu",
+                                  "--tester", "openseg", "--openseg-mode", mode, "--mat", "--device", "cpu",
                                   *extra])
     assert r.exit_code == 0, r.output
     return load_openseg_offsets_mat(out / "image_512x1024.mat")
@@ -84,7 +84,7 @@ def test_convert_then_predict_equals_predict_on_the_authors_file(tmp_path, autho
     for ck in (authors_file, conv):
         out = tmp_path / f"off_{ck.stem}"
         r = CliRunner().invoke(main, ["predict", "--checkpoint", str(ck), "--images", str(imgs), "--out", str(out),
-                                      "--preset", "openseg", "--device", "cpu"])
+                                      "--tester", "openseg", "--device", "cpu"])
         assert r.exit_code == 0, r.output
         outs.append(read_offsets(out / "image_128x256.npz"))
     assert np.array_equal(outs[0]["boundary"], outs[1]["boundary"])
@@ -94,8 +94,8 @@ def test_convert_then_predict_equals_predict_on_the_authors_file(tmp_path, autho
 def test_user_mistakes_are_one_line_errors(tmp_path, authors_file):
     imgs = _images(tmp_path, "image_128x256.png")
     r = CliRunner().invoke(main, ["predict", "--checkpoint", str(authors_file), "--images", str(imgs),
-                                  "--out", str(tmp_path / "o"), "--preset", "openseg", "--tile", "256"])
-    assert r.exit_code != 0 and "--preset openseg fixes the windows" in r.output
+                                  "--out", str(tmp_path / "o"), "--tester", "openseg", "--tile", "256"])
+    assert r.exit_code != 0 and "--tester openseg fixes the windows" in r.output
     r = CliRunner().invoke(main, ["predict", "--checkpoint", str(authors_file), "--images", str(imgs),
                                   "--out", str(tmp_path / "o"), "--model", "hrnet_w32"])
     assert r.exit_code != 0 and "shape mismatches" in r.output and "Traceback" not in r.output

@@ -13,7 +13,7 @@ from segfix_data import refine_labels
 from segfix_data.refine.offsets import read_offsets
 from segfix_train import SegFix
 from segfix_train.data import normalise
-from segfix_train.predict import predict_images, predict_probs
+from segfix_train.predict import PredictOptions, list_frames, load_model, predict_images, predict_probs
 from tests.support.fakes import one_torch_thread, scene  # noqa: F401
 from tests.support.tiny_run import write_tiny_run
 
@@ -47,7 +47,8 @@ def test_matches_segfix_predict_files(fix, run_dir, tmp_path):
     (tmp_path / "imgs").mkdir()
     Image.fromarray(img).save(tmp_path / "imgs" / "a.png")
     ck = str(sorted((run_dir / "checkpoints").glob("*.pt"))[-1])
-    predict_images(ck, str(tmp_path / "imgs"), str(tmp_path / "off"), device="cpu", threshold=fix.threshold)
+    predict_images(load_model(ck, "cpu"), list_frames(str(tmp_path / "imgs")), str(tmp_path / "off"),
+                   PredictOptions(threshold=fix.threshold))
     got = read_offsets(tmp_path / "off" / "a.npz")
     b, d = fix.predict(img)
     np.testing.assert_array_equal(b, got["boundary"])

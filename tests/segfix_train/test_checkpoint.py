@@ -28,8 +28,8 @@ def write_crafted(path, marker) -> None:
 
 
 def _payload(step):
-    return {"step": step, "config": {"model": "m"}, "model": {"w": torch.full((3,), float(step))},
-            "rng": [ckpt.rng_state()]}
+    return {"format": ckpt.TRAIN_FORMAT, "step": step, "config": {"model": "m"},
+            "model": {"w": torch.full((3,), float(step))}, "rng": [ckpt.rng_state()]}
 
 
 def test_roundtrip_restores_every_rng_with_weights_only(tmp_path):
@@ -121,3 +121,79 @@ def test_disk_full_on_save_names_the_file_and_leaves_nothing(tmp_path, monkeypat
     with pytest.raises(OSError, match="ckpt_00000003.pt: cannot write the checkpoint: disk full"):
         ckpt.save_checkpoint(path, _payload(3))
     assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+# --- the layout and its format tag (checkpoint.py owns both) ---------------------------------
+
+TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [8, 16, 32, 64]}
+
+
+def _tiny_model():
+    from segfix_train.models import create_model
+
+    torch.manual_seed(0)
+    return create_model("hrnet_w18", num_directions=8, **TINY)
+
+
+@pytest.mark.parametrize("fmt,says", [
+    ("segfix-train-3", "holds a segfix-train-3 checkpoint, written by a newer segfix"),
+    ("segfix-best-2", "holds a segfix-best-2 checkpoint, written by a newer segfix"),
+    ("segfix-train-1", "holds a segfix-train-1 checkpoint, written by an older segfix"),
+    ("mmseg-weights-1", "not a segfix checkpoint: it holds format 'mmseg-weights-1'"),
+    (None, "not a segfix checkpoint: it holds no 'format' entry (keys: config, model)"),
+])
+def test_foreign_future_or_untagged_checkpoints_are_refused_in_one_line(tmp_path, fmt, says):
+    state = {"model": {"w": torch.zeros(2)}, "config": {}, **({"format": fmt} if fmt else {})}
+    path = ckpt.checkpoint_path(str(tmp_path), 1)
+    ckpt.save_checkpoint(path, state)
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_checkpoint(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: ") and says in msg and "\n" not in msg, msg
+    assert ckpt.load_latest(str(tmp_path)) == (None, None, [(path, msg)])  # --resume skips it, saying why
+
+
+def test_predict_refuses_a_future_checkpoint_with_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    path = str(tmp_path / "future.pt")
+    ckpt.save_checkpoint(path, {**ckpt.make_payload(ckpt.BEST_FORMAT, _tiny_model(), {}, step=1, val={}),
+                                "format": "segfix-best-9"})
+    (tmp_path / "imgs").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a.png")
+    r = CliRunner().invoke(main, ["predict", "--checkpoint", path, "--images", str(tmp_path / "imgs"),
+                                  "--out", str(tmp_path / "o"), "--device", "cpu"])
+    assert r.exit_code == 2, r.output
+    (line,) = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert f"error: {path}: holds a segfix-best-9 checkpoint, written by a newer segfix" in line
+    assert "Traceback" not in r.output and not (tmp_path / "o" / "a.npz").exists()
+
+
+def test_each_use_reads_its_formats(tmp_path):
+    """A best.pt payload is a model for predict, not a training state for --resume."""
+    path = ckpt.checkpoint_path(str(tmp_path), 1)
+    ckpt.save_checkpoint(path, ckpt.make_payload(ckpt.BEST_FORMAT, _tiny_model(), {}, step=1, val={"x": 1.0}))
+    assert ckpt.load_checkpoint(path)["val"] == {"x": 1.0}
+    with pytest.raises(ckpt.CheckpointError, match=r"holds the best model of a run \(--keep-best\) "
+                                                   r"\(segfix-best-1\), not a training checkpoint"):
+        ckpt.load_checkpoint(path, accept=(ckpt.TRAIN_FORMAT,))
+    assert ckpt.load_latest(str(tmp_path))[1] is None
+
+
+def test_make_payload_is_the_one_layout_of_each_format():
+    model = _tiny_model()
+    p = ckpt.make_payload(ckpt.BEST_FORMAT, model, {"model": "hrnet_w18"}, step=3, val={"delta_miou": 0.1})
+    assert set(p) == {"format", "model", "model_spec", "num_directions", "config", "step", "val"}
+    assert p["format"] == "segfix-best-1" and p["num_directions"] == 8 and p["model_spec"] == model.spec
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # the payload holds a copy, not the live weights
+    assert not torch.equal(p["model"][next(iter(model.state_dict()))], next(model.parameters()).cpu())
+    with pytest.raises(ValueError, match=r"needs the entries \['data', 'grad_scaler', 'log_window'"):
+        ckpt.make_payload(ckpt.TRAIN_FORMAT, model, {}, step=1)
+    with pytest.raises(ValueError, match="unknown checkpoint format"):
+        ckpt.make_payload("segfix-best-2", model, {}, step=1, val={})
+    assert set(ckpt.FORMAT_ENTRIES) == {ckpt.TRAIN_FORMAT, ckpt.BEST_FORMAT, ckpt.CONVERTED_FORMAT}

@@ -9,10 +9,16 @@ import torch
 
 from segfix_train import checkpoint as ckpt
 from segfix_train.data import AugmentConfig, CropStream, device_batch, make_loader
-from segfix_train.step import TrainForward, amp_choice
+from segfix_train.precision import Precision, resolve_amp
+from segfix_train.step import TrainForward
 from tests.support.fakes import FakeShardSet, one_torch_thread  # noqa: F401
 
 TINY = dict(blocks=1, modules=[1, 1, 1], channels=[8, 16, 32, 64])
+
+
+def amp_choice(amp, device):
+    """The autocast dtype ``resolve_amp`` picks."""
+    return resolve_amp(amp, device).dtype
 
 
 @pytest.mark.slow
@@ -101,7 +107,7 @@ def test_loss_sees_fp32_upsampled_logits():
     model = create_model("hrnet_w18", num_directions=8, **TINY).eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
-        b, d = TrainForward(model, torch.bfloat16)(x)
+        b, d = TrainForward(model, Precision("cpu", torch.bfloat16))(x)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             m, dr = model.forward_raw(x)
         up = torch.nn.functional.interpolate(m.float(), size=(32, 32), mode="bilinear",
@@ -127,3 +133,67 @@ def test_api_predicts_in_channels_last():
     assert model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     np.testing.assert_allclose(cl[0], plain[0], atol=1e-5)
     np.testing.assert_allclose(cl[1], plain[1], atol=1e-5)
+
+
+# --- one AMP setting: the strings of --amp, resolved once (segfix_train.precision) -------------
+
+def test_one_amp_type_everywhere():
+    """Training, prediction and the API take the same strings; the booleans and dtypes that were
+    also accepted are refused with one line."""
+    from segfix_data.errors import InputError
+    from segfix_train import SegFix
+    from segfix_train.config import resolve
+    from segfix_train.models import create_model
+    from segfix_train.predict import OffsetsPredictor, PredictOptions
+
+    model = create_model("hrnet_w18", num_directions=8, **TINY)
+    assert resolve_amp("bf16", "cpu") == Precision("cpu", torch.bfloat16)
+    assert OffsetsPredictor(model, PredictOptions(amp="bf16")).precision.dtype == torch.bfloat16
+    assert OffsetsPredictor(model, PredictOptions()).precision.dtype is None  # auto: fp32 on the CPU
+    assert SegFix(model, amp="bf16")._precision.name == "bf16"
+    for bad in (True, torch.bfloat16, "on"):
+        with pytest.raises(InputError, match=r"amp must be one of auto\|bf16\|fp16\|off"):
+            resolve_amp(bad, "cpu")
+        with pytest.raises(InputError, match="amp must be one of"):
+            SegFix(model, amp=bad)
+        with pytest.raises(InputError, match="amp must be one of"):
+            PredictOptions(amp=bad)
+    with pytest.raises(InputError, match="amp must be one of"):
+        resolve(shards=["x"], amp="true")
+
+
+def test_train_step_takes_a_train_forward_whose_precision_picks_the_scaler():
+    from segfix_train.models import create_model
+    from segfix_train.step import TrainStep
+
+    model = create_model("hrnet_w18", num_directions=8, **TINY)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    with pytest.raises(TypeError, match="TrainStep trains a TrainForward"):
+        TrainStep(model, opt, sched, device=torch.device("cpu"), channels_last=False)
+    for dtype, scaled in ((torch.float16, True), (torch.bfloat16, False), (None, False)):
+        step = TrainStep(TrainForward(model, Precision("cpu", dtype)), opt, sched, device=torch.device("cpu"),
+                         channels_last=False)
+        assert (step.scaler is not None) == scaled
+
+
+def test_validation_runs_under_the_runs_own_precision(tmp_path, monkeypatch):
+    """The validation forward passes (``model(x)``; training calls ``forward_raw``) run under the
+    run's autocast, which validation builds itself."""
+    from segfix_train import loop
+    from segfix_train.config import resolve
+    from tests.support.fakes import fake_open
+
+    seen = []
+    real = loop.create_model
+
+    def create(*a, **k):
+        m = real(*a, **k)
+        m.register_forward_pre_hook(lambda mod, args: seen.append(
+            (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))))
+        return m
+    monkeypatch.setattr(loop, "create_model", create)
+    cfg = resolve(shards=["fakeA"], out=str(tmp_path), model="hrnet_w18", model_args=TINY, iters=1, batch=2,
+                  crop=32, log_every=1, ckpt_every=1, num_workers=0, amp="bf16", val_max_images=1)
+    loop.train(cfg, open_set=fake_open, echo=lambda s: None)
+    assert seen and set(seen) == {(True, torch.bfloat16)}

@@ -246,3 +246,28 @@ def test_fp16_resume_restores_the_grad_scaler(tmp_path):
     assert resumed["scale"] == 8.0 and resumed["_growth_tracker"] == 3  # continued, not reset
     train(_cfg(tmp_path / "bf", iters=2, ckpt_every=2, val_split=None), **quiet)  # no scaler: None
     assert load_checkpoint(list_checkpoints(str(tmp_path / "bf"))[-1][1])["grad_scaler"] is None
+
+
+#: What ``segfix train`` has written since its checkpoints became weights-only (tag
+#: "segfix-train-2", spelled out here rather than taken from checkpoint.py): such files are on
+#: users' disks, so predict and --resume must keep reading them.
+TODAYS_TRAIN_LAYOUT = {"format", "step", "config", "num_directions", "model_spec", "model", "optimizer",
+                       "scheduler", "data", "log_window", "rng", "grad_scaler"}
+
+
+def test_checkpoints_in_todays_layout_still_load_and_resume(tmp_path):
+    from segfix_train.checkpoint import save_checkpoint
+    from segfix_train.predict import load_model
+
+    quiet = dict(open_set=fake_open, echo=lambda s: None)
+    train(_cfg(tmp_path, iters=2, ckpt_every=2, val_split=None), **quiet)
+    path = list_checkpoints(str(tmp_path))[-1][1]
+    state = load_checkpoint(path)
+    assert state["format"] == "segfix-train-2" and set(state) == TODAYS_TRAIN_LAYOUT
+    load_model(path)
+    # and the files written before the network's spec was recorded: rebuilt from their config
+    save_checkpoint(path, {k: v for k, v in state.items() if k != "model_spec"})
+    net = load_model(path)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in state["model"].items())
+    train(_cfg(tmp_path, iters=4, ckpt_every=2, val_split=None, resume=True), **quiet)
+    assert [r["iter"] for r in _log(tmp_path / "train.jsonl")] == [2, 4]

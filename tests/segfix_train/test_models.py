@@ -213,7 +213,7 @@ def test_pretrained_report_is_none_without_a_file():
 
 
 def test_directly_built_model_saves_a_spec_load_model_rebuilds(tmp_path):
-    from segfix_train.checkpoint import save_checkpoint
+    from segfix_train.checkpoint import BEST_FORMAT, make_payload, save_checkpoint
     from segfix_train.predict import load_model
 
     torch.manual_seed(0)
@@ -223,8 +223,7 @@ def test_directly_built_model_saves_a_spec_load_model_rebuilds(tmp_path):
     assert model.spec == dict(name="hrnet2x20", num_directions=4, head="openseg", head_act="leaky_relu",
                               align_corners=True, channels=(4, 8, 8, 8, 8), **TINY2X)
     path = str(tmp_path / "ckpt_00000001.pt")
-    save_checkpoint(path, {"model": model.state_dict(), "model_spec": model.spec, "num_directions": 4,
-                           "config": {"model": "hrnet2x20"}})
+    save_checkpoint(path, make_payload(BEST_FORMAT, model, {"model": "hrnet2x20"}, step=1, val={}))
     rebuilt = load_model(path)
     x = torch.randn(1, 3, 32, 40)
     with torch.no_grad():

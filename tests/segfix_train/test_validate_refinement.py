@@ -127,13 +127,13 @@ def test_val_jsonl_has_the_deltas_and_keep_best_keeps_the_best_gain(tmp_path):
 
 
 def test_save_best_keeps_only_improvements_and_ignores_records_of_later_steps(tmp_path):
-    from segfix_train.checkpoint import load_checkpoint, save_best
+    from segfix_train.checkpoint import BEST_FORMAT, load_checkpoint, save_best
 
     saved = [save_best(str(tmp_path), step, "delta_miou", v,
-                       lambda v=v: {"model": {}, "config": {}, "v": torch.tensor(v)})
+                       lambda v=v: {"format": BEST_FORMAT, "model": {}, "config": {}, "v": torch.tensor(v)})
              for step, v in ((1, 0.1), (2, 0.05), (3, 0.2), (4, 0.2))]
     assert saved == [True, False, True, False]
     assert json.loads((tmp_path / "best.json").read_text())["step"] == 3
     assert load_checkpoint(str(tmp_path / "best.pt"))["v"].item() == pytest.approx(0.2)
     # resumed at step 2: the record of step 3 belongs to a discarded future
-    assert save_best(str(tmp_path), 3, "delta_miou", 0.01, lambda: {"model": {}, "config": {}})
+    assert save_best(str(tmp_path), 3, "delta_miou", 0.01, lambda: {"format": BEST_FORMAT, "model": {}, "config": {}})
