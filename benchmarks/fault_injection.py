@@ -646,7 +646,7 @@ def issue18_rows(tmp: Path) -> list[dict]:
 # Hostile or careless input: declared sizes of offsets files, outputs that mix two runs, reading
 # the file that was checked, one line for a user's mistake, the build's special files and frame
 # names, the id space. Every case runs the real command in its own process (``run_measured``: its
-# peak RSS from ``wait4``); a case is handled when the command ends with the expected exit status
+# peak RSS from ``getrusage(RUSAGE_CHILDREN)`` in a small launcher); a case is handled when the command ends with the expected exit status
 # and one line naming the file, and a bomb case only if its peak stays within 2x of a normal
 # refine of the same frame (run first, in the same way).
 
@@ -656,31 +656,39 @@ PEAK_RATIO_LIMIT = 2.0
 BOMB_KEY = "frankfurt_000000_000294"
 
 
+#: Runs ``argv[2:]`` as its child and writes that child's peak RSS (KiB) to ``argv[1]``. A launcher
+#: is needed because Linux carries a process's RSS high-water mark across ``exec``: a command
+#: forked from this (large) script would report at least this script's RSS; forked from the small
+#: launcher, it reports its own.
+_LAUNCHER = ("import resource, subprocess, sys\n"
+             "rc = subprocess.call(sys.argv[2:])\n"
+             "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+             "sys.exit(rc if rc >= 0 else 128 - rc)\n")
+
+
 def run_measured(args, repo: Path, *, module: str | None = "cli.main", timeout: float = 120) -> dict:
     """Run ``python -m module args`` (``module`` None: ``python args``) with ``repo`` first on the
-    path, in its own session. Returns ``rc``, ``stdout``, ``stderr``, ``peak_mib`` (the process's
-    maximum resident set, ``ru_maxrss`` from ``os.wait4``) and ``timed_out`` (killed after
-    ``timeout`` seconds)."""
+    path, in its own session, through :data:`_LAUNCHER`. Returns ``rc``, ``stdout``, ``stderr``,
+    ``peak_mib`` (the command's maximum resident set, ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in
+    the launcher) and ``timed_out`` (killed after ``timeout`` seconds)."""
     env = dict(os.environ, PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1")
     cmd = [sys.executable] + (["-m", module] if module else []) + [str(a) for a in args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, cwd=repo, env=env, stdout=out, stderr=err, start_new_session=True)
-        deadline, timed_out = time.time() + timeout, False
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.time() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                timed_out = True
-                break
-            time.sleep(0.005)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, rss.name, *cmd], cwd=repo, env=env, stdout=out,
+                                stderr=err, start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            timed_out = True
         out.seek(0)
         err.seek(0)
+        peak = rss.read().strip()
         return {"rc": proc.returncode, "stdout": out.read().decode(errors="replace"),
-                "stderr": err.read().decode(errors="replace"), "peak_mib": usage.ru_maxrss / 1024,
+                "stderr": err.read().decode(errors="replace"), "peak_mib": int(peak) / 1024 if peak else None,
                 "timed_out": timed_out}
 
 
@@ -693,11 +701,17 @@ def _one_line(r: dict, *names: str) -> bool:
 
 def _row(case: str, r: dict, handled: bool, base_peak: float | None = None) -> dict:
     lines = [s for s in (r["stderr"] + r["stdout"]).splitlines() if s.strip()]
+    peak = r["peak_mib"]
     row = {"case": case, "rc": r["rc"], "timed_out": r["timed_out"], "handled": bool(handled),
-           "peak_mib": round(r["peak_mib"], 1), "said": (lines[-1] if lines else "")[:300]}
-    if base_peak:
-        row["peak_ratio"] = round(r["peak_mib"] / base_peak, 2)
+           "peak_mib": None if peak is None else round(peak, 1), "said": (lines[-1] if lines else "")[:300]}
+    if base_peak and peak is not None:
+        row["peak_ratio"] = round(peak / base_peak, 2)
     return row
+
+
+def _within(r: dict, base_peak: float) -> bool:
+    """The command's peak RSS is known and within :data:`PEAK_RATIO_LIMIT` of ``base_peak``."""
+    return r["peak_mib"] is not None and r["peak_mib"] <= PEAK_RATIO_LIMIT * base_peak
 
 
 def _bomb_frame_dirs(root: Path, offsets_name: str | None = None, instance: bool = False) -> tuple[Path, Path]:
@@ -760,7 +774,7 @@ def hostile_offsets(tmp: Path, repo: Path, base_peak: float) -> list[dict]:
         pred, off = _bomb_frame_dirs(tmp / f"bomb{k}", name, instance)
         craft(off / name)
         r = run_measured(["refine", pred, tmp / f"bomb{k}" / "out", "--offsets", off], repo)
-        ok = r["rc"] == 2 and _one_line(r, name) and r["peak_mib"] <= PEAK_RATIO_LIMIT * base_peak
+        ok = r["rc"] == 2 and _one_line(r, name) and _within(r, base_peak)
         rows.append(_row(case, r, ok, base_peak))
         shutil.rmtree(tmp / f"bomb{k}")
     return rows
@@ -802,7 +816,7 @@ def hostile_npy_predictions(tmp: Path, repo: Path, base_peak: float, quick: bool
             args = (["refine", pred, tmp / f"{pred.name}_out", "--offsets", off] if command == "refine"
                     else ["eval", data, pred, "--no-boundary"])
             r = run_measured(args, repo)
-            ok = r["rc"] == 2 and _one_line(r, name) and r["peak_mib"] <= PEAK_RATIO_LIMIT * base_peak
+            ok = r["rc"] == 2 and _one_line(r, name) and _within(r, base_peak)
             rows.append(_row(f"{command}: {kind} .npy prediction", r, ok, base_peak))
     return rows
 
@@ -1109,7 +1123,7 @@ def print_hostile(h: dict) -> None:
     for g in h["groups"]:
         print(f"  {g['handled']}/{g['cases']}  {g['group']} ({g['seconds']:.0f} s)")
         for r in g["rows"]:
-            peak = (f"  peak {r['peak_mib']:.0f} MiB = {r['peak_ratio']:.2f}x" if "peak_ratio" in r else "")
+            peak = f"  peak {r['peak_mib']:.0f} MiB = {r['peak_ratio']:.2f}x" if "peak_ratio" in r else ""
             rc = "" if r.get("rc") is None else f"  exit {r['rc']}" + (" (timed out)" if r.get("timed_out") else "")
             print(f"    {'ok ' if r['handled'] else 'NOT'} {r['case']}{rc}{peak}")
             if r.get("said"):

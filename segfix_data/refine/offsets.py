@@ -11,6 +11,10 @@ reads them back. A file holds what refinement needs and nothing more:
 The arrays are stored with ``numpy.savez_compressed`` (a 2048x1024 frame takes a few tens of KiB
 because both maps are mostly constant). Writes are atomic: a temporary file in the same
 directory is renamed over the target, so a crash never leaves a half-written file.
+
+Reading trusts nothing a file declares (:func:`read_offsets`): every member's ``.npy`` header is
+judged against the frame (shape times item size) before anything is inflated, and only the members
+judged are read, exactly their declared bytes, never through :func:`numpy.load`.
 """
 from __future__ import annotations
 
