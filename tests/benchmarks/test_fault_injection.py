@@ -21,7 +21,7 @@ def test_fault_injection_quick(tmp_path):
     assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]
     h = res["hostile"]  # one line, exit status, and the bombs' peak RSS within 2x of a normal refine
     rows = [row for grp in h["groups"] for row in grp["rows"]]
-    assert len(rows) >= 25 and all(row["handled"] for row in rows), [row for row in rows if not row["handled"]]
+    assert len(rows) >= 20 and all(row["handled"] for row in rows), [row for row in rows if not row["handled"]]
     ratios = [row["peak_ratio"] for row in rows if "peak_ratio" in row]
-    assert len(ratios) >= 13 and max(ratios) <= h["peak_ratio_limit"]
+    assert len(ratios) >= 9 and max(ratios) <= h["peak_ratio_limit"]
     assert "hostile or careless input" in r.stdout
