@@ -16,9 +16,18 @@ Figures printed (and written to ``benchmarks/results/fault_injection.json``):
 * **checkpoints**: a bit flipped at a random place / a truncated file / a crafted pickle:
   refused on load (and whether the pickle's code ran);
 * **bad input kinds**: each kind of bad file or crafted manifest, handled with a message naming
-  the file (or refused) rather than passing silently or with a traceback.
+  the file (or refused) rather than passing silently or with a traceback;
+* **hostile or careless input**: offsets files declaring more than they hold, damaged ``.npy``
+  predictions, malformed offsets scalars, outputs that would mix two runs (a second refine into a
+  used OUT_DIR, ``kill -9`` while publishing), a label swapped for a link during a refine, build
+  sources that are FIFOs or ``/dev/zero``, frame names the reader refuses, predictions in the other
+  id space: each the real command in its own process, handled when it ends with one line naming
+  the file (and the expected exit status); a bomb case also needs its peak RSS within 2x of a
+  normal refine of the same frame, printed as a ratio. ``--hostile-repo DIR`` runs the same cases
+  against another checkout (an earlier version) to print its figures; ``--hostile-only`` runs just
+  this group.
 
-Usage: ``python benchmarks/fault_injection.py [--quick] [--seed N]``.
+Usage: ``python benchmarks/fault_injection.py [--quick] [--seed N] [--hostile-only] [--hostile-repo DIR]``.
 """
 from __future__ import annotations
 
@@ -634,17 +643,526 @@ def issue18_rows(tmp: Path) -> list[dict]:
     return out
 
 
+
+# ============================================================================================
+# Hostile or careless input: declared sizes of offsets files, outputs that mix two runs, reading
+# the file that was checked, one line for a user's mistake, the build's special files and frame
+# names, the id space. Every case runs the real command in its own process (``run_measured``: its
+# peak RSS from ``getrusage(RUSAGE_CHILDREN)`` in a small launcher); a case is handled when the command ends with the expected exit status
+# and one line naming the file, and a bomb case only if its peak stays within 2x of a normal
+# refine of the same frame (run first, in the same way).
+
+#: The frame of the bomb cases (H, W) and the limit on a bomb's peak RSS over a normal refine's.
+BOMB_FRAME = (64, 128)
+PEAK_RATIO_LIMIT = 2.0
+BOMB_KEY = "frankfurt_000000_000294"
+
+
+#: Runs ``argv[2:]`` as its child and writes that child's peak RSS (KiB) to ``argv[1]``. A launcher
+#: is needed because Linux carries a process's RSS high-water mark across ``exec``: a command
+#: forked from this (large) script would report at least this script's RSS; forked from the small
+#: launcher, it reports its own.
+_LAUNCHER = ("import resource, subprocess, sys\n"
+             "rc = subprocess.call(sys.argv[2:])\n"
+             "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+             "sys.exit(rc if rc >= 0 else 128 - rc)\n")
+
+
+def run_measured(args, repo: Path, *, module: str | None = "cli.main", timeout: float = 120) -> dict:
+    """Run ``python -m module args`` (``module`` None: ``python args``) with ``repo`` first on the
+    path, in its own session, through :data:`_LAUNCHER`. Returns ``rc``, ``stdout``, ``stderr``,
+    ``peak_mib`` (the command's maximum resident set, ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in
+    the launcher) and ``timed_out`` (killed after ``timeout`` seconds)."""
+    env = dict(os.environ, PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable] + (["-m", module] if module else []) + [str(a) for a in args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, rss.name, *cmd], cwd=repo, env=env, stdout=out,
+                                stderr=err, start_new_session=True)
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            timed_out = True
+        out.seek(0)
+        err.seek(0)
+        peak = rss.read().strip()
+        return {"rc": proc.returncode, "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace"), "peak_mib": int(peak) / 1024 if peak else None,
+                "timed_out": timed_out}
+
+
+def _one_line(r: dict, *names: str) -> bool:
+    """One ``error:`` line on stderr naming every one of ``names``, no traceback, no bug report."""
+    lines = [s for s in r["stderr"].splitlines() if s.strip()]
+    return (len(lines) == 1 and lines[0].startswith("error: ") and all(n in lines[0] for n in names)
+            and "internal error" not in r["stderr"])
+
+
+def _row(case: str, r: dict, handled: bool, base_peak: float | None = None) -> dict:
+    lines = [s for s in (r["stderr"] + r["stdout"]).splitlines() if s.strip()]
+    peak = r["peak_mib"]
+    row = {"case": case, "rc": r["rc"], "timed_out": r["timed_out"], "handled": bool(handled),
+           "peak_mib": None if peak is None else round(peak, 1), "said": (lines[-1] if lines else "")[:300]}
+    if base_peak and peak is not None:
+        row["peak_ratio"] = round(peak / base_peak, 2)
+    return row
+
+
+def _within(r: dict, base_peak: float) -> bool:
+    """The command's peak RSS is known and within :data:`PEAK_RATIO_LIMIT` of ``base_peak``."""
+    return r["peak_mib"] is not None and r["peak_mib"] <= PEAK_RATIO_LIMIT * base_peak
+
+
+def _bomb_frame_dirs(root: Path, offsets_name: str | None = None, instance: bool = False) -> tuple[Path, Path]:
+    """(PRED_DIR, offsets directory) for one frame of :data:`BOMB_FRAME`: a label map, or (with
+    ``instance``) a Cityscapes instance list with one mask; ``offsets_name``: the offsets file to
+    be written by the caller (None: a valid predict file is written here)."""
+    from PIL import Image
+
+    from segfix_data.refine.offsets import write_offsets
+
+    pred, off = root / "pred", root / "off"
+    pred.mkdir(parents=True)
+    off.mkdir()
+    h, w = BOMB_FRAME
+    label = np.zeros(BOMB_FRAME, np.uint8)
+    label[:, w // 2:] = 26
+    if instance:
+        (pred / "masks").mkdir()
+        Image.fromarray((label == 26).astype(np.uint8) * 255).save(pred / "masks" / f"{BOMB_KEY}_0.png")
+        (pred / f"{BOMB_KEY}_pred.txt").write_text(f"masks/{BOMB_KEY}_0.png 26 0.9\n")
+    else:
+        Image.fromarray(label).save(pred / f"{BOMB_KEY}_leftImg8bit.png")
+    if offsets_name is None:
+        b = np.zeros(BOMB_FRAME, np.uint8)
+        b[:, w // 2 - 2: w // 2 + 2] = 1
+        write_offsets(off / f"{BOMB_KEY}_leftImg8bit.npz", b, np.where(b == 1, 4, 255).astype(np.uint8), 8)
+    return pred, off
+
+
+def hostile_offsets(tmp: Path, repo: Path, base_peak: float) -> list[dict]:
+    """Offsets files that pass a shape check and then take gigabytes: refused from what they
+    declare, one line, peak RSS within :data:`PEAK_RATIO_LIMIT` of a normal refine."""
+    from tests.support.bombs import offsets_members, write_mat, write_npz
+
+    h, w = BOMB_FRAME
+    npz = f"{BOMB_KEY}_leftImg8bit.npz"
+    mat = f"{BOMB_KEY}_leftImg8bit.mat"
+    valid = dict(offsets_members(BOMB_FRAME))
+    cases = [
+        ("npz members boundary/direction without .npy declaring 16000x16000", False, npz,
+         lambda p: write_npz(p, [("boundary", ((16000, 16000), "uint8")), ("direction", ((16000, 16000), "uint8")),
+                                 ("num_directions.npy", np.int64(8))])),
+        ("npz boundary of the frame's shape with dtype V65536 (512 MiB)", False, npz,
+         lambda p: write_npz(p, [("boundary.npy", (BOMB_FRAME, "V65536")), ("direction.npy", valid["direction.npy"]),
+                                 ("num_directions.npy", np.int64(8))])),
+        (".mat: a 4000x4000x2 double mat, then a right-sized mat", False, mat,
+         lambda p: write_mat(p, [("mat", (4000, 4000, 2), "double"), ("mat", (h, w, 2), "int16")])),
+        (".mat: mat is a cell array of the frame's dims (1x4096 doubles in each cell)", False, mat,
+         lambda p: write_mat(p, [("mat", (h, w, 2), ("cell", (1, 4096), "double"))])),
+        (".mat: a right-sized mat whose data element declares 512 MiB", False, mat,
+         lambda p: write_mat(p, [("mat", (h, w, 2), "int16", 512 << 20)])),
+        ("instance list, npz declaring 16000x16000 maps", True, npz,
+         lambda p: write_npz(p, [("boundary.npy", ((16000, 16000), "uint8")),
+                                 ("direction.npy", ((16000, 16000), "uint8")), ("num_directions.npy", np.int64(8))])),
+        ("instance list, .mat declaring 8000x8000x2 int16", True, mat,
+         lambda p: write_mat(p, [("mat", (8000, 8000, 2), "int16")])),
+    ]
+    rows = []
+    for k, (case, instance, name, craft) in enumerate(cases):
+        pred, off = _bomb_frame_dirs(tmp / f"bomb{k}", name, instance)
+        craft(off / name)
+        r = run_measured(["refine", pred, tmp / f"bomb{k}" / "out", "--offsets", off], repo)
+        ok = r["rc"] == 2 and _one_line(r, name) and _within(r, base_peak)
+        rows.append(_row(case, r, ok, base_peak))
+        shutil.rmtree(tmp / f"bomb{k}")
+    return rows
+
+
+def _bad_npy() -> dict:
+    import io
+
+    def npy(arr) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, arr, allow_pickle=True)
+        return buf.getvalue()
+
+    good = npy(np.zeros(BOMB_FRAME, np.int32))
+    huge = io.BytesIO()
+    np.lib.format.write_array_header_1_0(huge, {"descr": "<i8", "fortran_order": False, "shape": (100000, 100000)})
+    return {"0-byte": b"", "truncated data": good[:-1000], "truncated header": good[:20],
+            "object dtype": npy(np.array([[1, None]], dtype=object)), "huge shape (100000x100000 int64)": huge.getvalue()}
+
+
+def hostile_npy_predictions(tmp: Path, repo: Path, base_peak: float, quick: bool = False) -> list[dict]:
+    """Damaged ``.npy`` predictions given to refine and to eval: one line each (was: a traceback).
+    ``quick``: an empty one to refine and a huge one to eval (the unit tests have every pair)."""
+    data = tmp / "npy_data"
+    write_example_dataset(data, splits={"val": 1}, height=BOMB_FRAME[0], width=BOMB_FRAME[1])
+    key = frame_key_of(next((data / "gtFine" / "val").rglob("*_labelIds.png")))
+    _, off = _bomb_frame_dirs(tmp / "npy_off")
+    for p in off.iterdir():
+        p.rename(off / f"{key}_leftImg8bit.npz")
+    rows = []
+    for kind, blob in _bad_npy().items():
+        for command in ("refine", "eval"):
+            if quick and (kind, command) not in (("0-byte", "refine"), ("huge shape (100000x100000 int64)", "eval")):
+                continue
+            pred = tmp / f"npy_{command}_{len(rows)}"
+            pred.mkdir()
+            name = f"{key}_leftImg8bit.npy"
+            (pred / name).write_bytes(blob)
+            args = (["refine", pred, tmp / f"{pred.name}_out", "--offsets", off] if command == "refine"
+                    else ["eval", data, pred, "--no-boundary"])
+            r = run_measured(args, repo)
+            ok = r["rc"] == 2 and _one_line(r, name) and _within(r, base_peak)
+            rows.append(_row(f"{command}: {kind} .npy prediction", r, ok, base_peak))
+    return rows
+
+
+def frame_key_of(label: Path) -> str:
+    return label.name[: -len("_gtFine_labelIds.png")]
+
+
+def hostile_offsets_scalars(tmp: Path, repo: Path, quick: bool = False) -> list[dict]:
+    """num_directions / format_version that are not one integer: one line naming the file (was: a
+    traceback, or 8.5 read as 8). ``quick``: two of them (the unit tests have all)."""
+    from tests.support.bombs import offsets_members, write_npz
+
+    cases = [("num_directions", np.array([8, 8])), ("num_directions", np.array("8")),
+             ("num_directions", np.float64(8.0)), ("num_directions", np.array([8], dtype=object)),
+             ("format_version", np.array("1")), ("format_version", np.float64(1.5)),
+             ("format_version", np.float64(8.5)), ("format_version", np.array([1, 1]))]
+    cases = cases[::5] if quick else cases
+    rows = []
+    for k, (member, value) in enumerate(cases):
+        pred, off = _bomb_frame_dirs(tmp / f"scalar{k}", "x")
+        name = f"{BOMB_KEY}_leftImg8bit.npz"
+        members = [(n, value if n == f"{member}.npy" else v) for n, v in offsets_members(BOMB_FRAME)]
+        write_npz(off / name, members)
+        r = run_measured(["refine", pred, tmp / f"scalar{k}" / "out", "--offsets", off], repo)
+        ok = r["rc"] == 2 and _one_line(r, name) and ("one integer" in r["stderr"] or "Python objects" in r["stderr"])
+        rows.append(_row(f"{member} = {value!r}", r, ok))
+    return rows
+
+
+def _pngs(d: Path, names, value: int, shape=(8, 8)) -> None:
+    from PIL import Image
+
+    d.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        Image.fromarray(np.full(shape, value, np.uint8)).save(d / f"{n}.png")
+
+
+def _offsets_for(off: Path, names, shape=(8, 8)) -> None:
+    from segfix_data.refine.offsets import write_offsets
+
+    b, none = np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8)
+    for n in names:
+        write_offsets(off / f"{n}.npz", b, none, 8)
+
+
+def _miou(table: str) -> float | None:
+    """The mIoU (percent) a ``segfix eval`` table prints on its ``mean`` line (None: none printed)."""
+    import re
+
+    m = re.search(r"^mean\s+([0-9]+\.[0-9]+)", table, re.M)
+    return float(m.group(1)) if m else None
+
+
+def _out_state(out: Path, a: set, b: set) -> str:
+    """``"old"``, ``"new"`` (the whole file set of run A / B and a log saying so), ``"absent"`` or
+    ``"mixed"``."""
+    if not out.exists():
+        return "absent"
+    names = {p.name for p in out.iterdir()}
+    try:
+        log = json.loads((out / "refine_log.json").read_text())
+    except (OSError, ValueError):
+        return "mixed"
+    for state, want in (("old", a), ("new", b)):
+        if names == {f"{n}.png" for n in want} | {"refine_log.json"} and log.get("label_maps") == len(want):
+            return state
+    return "mixed"
+
+
+def hostile_mixed_outputs(tmp: Path, repo: Path, kills: int, rng: random.Random, quick: bool = False) -> list[dict]:
+    """A second refine into a used OUT_DIR, a kill while publishing (500 files over 300; ``quick``:
+    100 over 60), OUT_DIR inside PRED_DIR."""
+    rows = []
+    # refine predA out; refine predB out (B has one of A's two frames), then eval out
+    data = tmp / "mix_data"
+    write_example_dataset(data, splits={"val": 2}, height=32, width=64)
+    labels = sorted((data / "gtFine" / "val").rglob("*_labelIds.png"))
+    keys = [frame_key_of(p) for p in labels]
+    off = tmp / "mix_off"
+    _offsets_for(off, [f"{k}_leftImg8bit" for k in keys], (32, 64))
+    pred_a, pred_b, out = tmp / "mix_a", tmp / "mix_b", tmp / "mix_out"
+    _pngs(pred_a, [f"{k}_leftImg8bit" for k in keys], 7, (32, 64))  # A: all road; B: the ground truth
+    pred_b.mkdir()
+    shutil.copy(labels[1], pred_b / f"{keys[1]}_leftImg8bit.png")
+    first = run_measured(["refine", pred_a, out, "--offsets", off], repo)
+    before = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    r = run_measured(["refine", pred_b, out, "--offsets", off], repo)
+    after = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    e = run_measured(["eval", data, out, "--no-boundary"], repo)  # what a mixed OUT_DIR would score
+    row = _row("refine predA out; refine predB out (B: one frame): refused, OUT_DIR untouched", r,
+               first["rc"] == 0 and r["rc"] == 2 and _one_line(r, "--overwrite") and after == before)
+    row["eval_after"] = {"rc": e["rc"], "miou": _miou(e["stdout"])}
+    rows.append(row)
+    overwrite = ["--overwrite"] if "--overwrite" in run_measured(["refine", "--help"], repo)["stdout"] else []
+    r = run_measured(["refine", pred_b, out, "--offsets", off, *(overwrite or ["--overwrite"])], repo)
+    e = run_measured(["eval", data, out, "--no-boundary"], repo)
+    whole = sorted(p.name for p in out.iterdir()) == sorted([f"{keys[1]}_leftImg8bit.png", "refine_log.json"])
+    rows.append(_row("... --overwrite: OUT_DIR holds B alone, eval names A's missing frame (not a mixed score)",
+                     e, r["rc"] == 0 and whole and e["rc"] == 2 and _one_line(e, "no prediction for 1 of 2 frames")))
+    # kill -9 while refine publishes into an existing OUT_DIR
+    n_old, n_new = (60, 100) if quick else (300, 500)
+    a = {f"a{i:04d}" for i in range(n_old)}
+    b = {f"b{i:04d}" for i in range(n_new)}
+    pa, pb, koff, kout = tmp / "kill_a", tmp / "kill_b", tmp / "kill_off", tmp / "kill_out"
+    _pngs(pa, sorted(a), 7)
+    _pngs(pb, sorted(b), 26)
+    _offsets_for(koff, sorted(a | b))
+    run_measured(["refine", pa, kout, "--offsets", koff], repo)
+    pristine = tmp / "kill_pristine"
+    shutil.copytree(kout, pristine)
+    states = {"old": 0, "new": 0, "absent": 0, "mixed": 0}
+    env = dict(os.environ, PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1")
+    for k in range(kills):
+        for p in tmp.glob(".kill_out.*"):
+            shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree(kout, ignore_errors=True)
+        shutil.copytree(pristine, kout)
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "refine", str(pb), str(kout), "--offsets",
+                                 str(koff), *overwrite], cwd=repo, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        watch_new = k % 2 == 0  # even trials: kill as soon as a new file shows; odd: at a random time
+        t_kill = time.time() + rng.uniform(0.3, 3.0)
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline:
+            if watch_new:
+                try:
+                    if any(e.name.startswith("b") for e in os.scandir(kout)):
+                        break
+                except OSError:
+                    pass
+            elif time.time() >= t_kill:
+                break
+            time.sleep(0.0005)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        states[_out_state(kout, a, b)] += 1
+    rows.append({"case": f"kill -9 while refine {' '.join(overwrite) or '(no --overwrite here)'} publishes {n_new} "
+                         f"files over {n_old} ({kills} kills): "
+                         f"old {states['old']}, new {states['new']}, absent {states['absent']}, "
+                         f"mixed {states['mixed']}", "rc": None, "timed_out": False,
+                 "handled": states["mixed"] == 0 and states["absent"] == 0, "states": states})
+    # OUT_DIR inside PRED_DIR
+    r = run_measured(["refine", pred_a, pred_a / "refined", "--offsets", off], repo)
+    rows.append(_row("OUT_DIR inside PRED_DIR: refused", r, r["rc"] == 2 and _one_line(r, "PRED_DIR")
+                     and not (pred_a / "refined").exists()))
+    return rows
+
+
+_SWAP_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image
+from segfix_data.refine.directory import refine_directory
+from segfix_data.refine.offsets import write_offsets
+
+root = Path(sys.argv[1])
+key = "frankfurt_000000_000294"
+pred, off, out, secret = root / "pred", root / "off", root / "out", root / "secret.png"
+pred.mkdir()
+Image.fromarray(np.full((8, 8), 7, np.uint8)).save(pred / f"{key}_a.png")
+second = pred / f"{key}_b.png"
+Image.fromarray(np.full((8, 8), 7, np.uint8)).save(second)
+Image.fromarray(np.full((8, 8), 33, np.uint8)).save(secret)
+write_offsets(off / f"{key}.npz", np.zeros((8, 8), np.uint8), np.full((8, 8), 255, np.uint8), 8)
+
+def swap(_):
+    if not second.is_symlink():
+        second.unlink()
+        os.symlink(secret, second)
+
+try:
+    refine_directory(pred, out, off, progress=swap)
+    said = ""
+except ValueError as exc:
+    said = str(exc)
+leaked = out.exists() and any(33 in np.array(Image.open(p)) for p in out.glob("*.png"))
+print(json.dumps({"said": said, "out_exists": out.exists(), "leaked": bool(leaked)}))
+"""
+
+
+def hostile_swap(tmp: Path, repo: Path) -> list[dict]:
+    """A label map swapped for a link out of PRED_DIR after refine checked every file (in the
+    progress callback, between the first and the second map): refused as it is opened."""
+    root = tmp / "swap"
+    root.mkdir()
+    r = run_measured(["-c", _SWAP_SCRIPT, root], repo, module=None)
+    try:
+        got = json.loads(r["stdout"].strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        got = {"said": r["stderr"][-200:], "out_exists": None, "leaked": None}
+    ok = "outside PRED_DIR" in got["said"] and got["out_exists"] is False and not got["leaked"]
+    row = _row("label swapped for an outside link during the run: refused as opened, nothing published", r, ok)
+    row["said"] = got["said"][:300] or f"exit 0, outside file read and written: {got['leaked']}"
+    return [row]
+
+
+def hostile_build_sources(tmp: Path, repo: Path, quick: bool = False) -> list[dict]:
+    """A label that is a FIFO or a link to /dev/zero (the build hung); frame keys its reader
+    refuses (a backslash, a leading dot: exit 0, then verify and train refused the manifest).
+    ``quick``: the FIFO and the backslash (the unit tests have all four)."""
+    rows = []
+    for kind in ("FIFO",) if quick else ("FIFO", "link to /dev/zero"):
+        data = tmp / f"special_{len(rows)}"
+        write_example_dataset(data, splits={"train": 2}, height=32, width=64)
+        label = sorted((data / "gtFine" / "train").rglob("*_labelIds.png"))[0]
+        label.unlink()
+        os.mkfifo(label) if kind == "FIFO" else os.symlink("/dev/zero", label)
+        r = run_measured(["build", data, tmp / f"{data.name}_out", "--split", "train", "-q"], repo,
+                         module="cli.gt", timeout=60)
+        ok = not r["timed_out"] and r["rc"] == 1 and _one_line(r, str(label), "not a regular file")
+        rows.append(_row(f"label is a {kind}: the frame stops the build with one line (exit 1, a failed run)", r, ok))
+    names = (("a\\b", "a backslash"),) + (() if quick else ((".", "a leading dot"),))
+    for prefix, what in names:
+        data = tmp / f"names_{len(rows)}"
+        write_example_dataset(data, splits={"train": 2}, height=32, width=64)
+        label = sorted((data / "gtFine" / "train").rglob("*_labelIds.png"))[0]
+        base = frame_key_of(label)
+        image = data / "leftImg8bit" / "train" / label.parent.name / f"{base}_leftImg8bit.png"
+        image.rename(image.with_name(prefix + image.name))
+        label.rename(label.with_name(prefix + label.name))
+        out = tmp / f"{data.name}_out"
+        builds = [run_measured(["build", data, out, "--split", "train", "-q"], repo, module="cli.gt")
+                  for _ in range(1 if quick else 2)]
+        v = run_measured(["verify", out, "-q"], repo, module="cli.gt")
+        ok = all(r["rc"] == 3 and "is not a plain file name" in r["stdout"] for r in builds) and v["rc"] == 0
+        row = _row(f"frame key with {what}: left out and named (exit 3), the manifest verifies, a rebuild agrees",
+                   builds[0], ok)
+        row["verify_rc"] = v["rc"]
+        rows.append(row)
+    return rows
+
+
+def hostile_id_space(tmp: Path, repo: Path) -> list[dict]:
+    """Predictions in the other Cityscapes id space that every range test passes (mIoU 0.0, exit 0)."""
+    from PIL import Image
+
+    from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
+
+    rows = []
+    for case, bands, pred_space, flag in (
+            ("labelIds all <= 18 scored as trainIds", ((7, 10), (8, 6), (11, 8), (12, 3), (13, 3), (17, 2)),
+             "labelIds", ["--id-space", "trainIds"]),
+            ("trainIds with building 40% scored as labelIds", ((11, 13), (26, 13), (21, 6)), "trainIds", [])):
+        data = tmp / f"ids_{len(rows)}"
+        write_example_dataset(data, splits={"val": 1}, height=32, width=64)
+        label = next((data / "gtFine" / "val").rglob("*_labelIds.png"))
+        ids = np.zeros((32, 64), np.uint8)
+        y = 0
+        for v, n in bands:
+            ids[y:y + n] = v
+            y += n
+        Image.fromarray(ids).save(label)
+        pred = tmp / f"{data.name}_pred"
+        pred.mkdir()
+        arr = ids if pred_space == "labelIds" else cityscapes_label_ids_to_train_ids(ids).astype(np.uint8)
+        Image.fromarray(arr).save(pred / f"{frame_key_of(label)}_leftImg8bit.png")
+        r = run_measured(["eval", data, pred, "--no-boundary", *flag], repo)
+        rows.append(_row(f"{case}: stops naming --id-space {pred_space}", r,
+                         r["rc"] == 2 and _one_line(r, f"--id-space {pred_space}")))
+    return rows
+
+
+def hostile_inputs(tmp: Path, repo: Path, kills: int, rng: random.Random, quick: bool = False) -> dict:
+    """Every hostile-input group against the commands of ``repo``; the normal refine of
+    :data:`BOMB_FRAME` first, as the peak-memory baseline (median of three runs; ``quick``: one,
+    and fewer of the one-line cases, which the unit tests cover one by one)."""
+    peaks = []
+    for k in range(1 if quick else 3):
+        pred, off = _bomb_frame_dirs(tmp / f"normal{k}")
+        r = run_measured(["refine", pred, tmp / f"normal{k}" / "out", "--offsets", off], repo)
+        if r["rc"] != 0:
+            raise RuntimeError(f"the normal refine failed: {r['stderr'][-500:]}")
+        peaks.append(r["peak_mib"])
+    base = sorted(peaks)[len(peaks) // 2]
+    groups = [("offsets files that pass a size check and then take gigabytes (refine; peak RSS / normal refine)",
+               lambda: hostile_offsets(tmp, repo, base)),
+              ("damaged .npy predictions (refine and eval): one line", lambda: hostile_npy_predictions(tmp, repo, base, quick)),
+              ("offsets num_directions / format_version not one integer: one line",
+               lambda: hostile_offsets_scalars(tmp, repo, quick)),
+              ("outputs that mix two runs", lambda: hostile_mixed_outputs(tmp, repo, kills, rng, quick)),
+              ("refine reads the file it checked", lambda: hostile_swap(tmp, repo)),
+              ("build: special source files and frame keys its reader refuses", lambda: hostile_build_sources(tmp, repo, quick)),
+              ("eval: predictions in the other id space", lambda: hostile_id_space(tmp, repo))]
+    out = []
+    for name, fn in groups:
+        t0 = time.perf_counter()
+        try:
+            rows = fn()
+        except Exception as e:  # a group that crashes counts as one case not handled
+            rows = [{"case": f"(crashed: {type(e).__name__}: {str(e)[:120]})", "handled": False, "rc": None}]
+        out.append({"group": name, "cases": len(rows), "handled": sum(r["handled"] for r in rows), "rows": rows,
+                    "seconds": round(time.perf_counter() - t0, 1)})
+    return {"repo": str(repo), "normal_refine_peak_mib": round(base, 1), "bomb_frame": list(BOMB_FRAME),
+            "peak_ratio_limit": PEAK_RATIO_LIMIT, "groups": out}
+
+
+def print_hostile(h: dict) -> None:
+    n = sum(g["cases"] for g in h["groups"])
+    k = sum(g["handled"] for g in h["groups"])
+    print(f"\nhostile or careless input ({h['repo']}): {k}/{n} cases handled; normal refine of a "
+          f"{h['bomb_frame'][0]}x{h['bomb_frame'][1]} frame peaks at {h['normal_refine_peak_mib']:.0f} MiB RSS "
+          f"(a bomb case is handled within {h['peak_ratio_limit']:.0f}x)")
+    for g in h["groups"]:
+        print(f"  {g['handled']}/{g['cases']}  {g['group']} ({g['seconds']:.0f} s)")
+        for r in g["rows"]:
+            peak = f"  peak {r['peak_mib']:.0f} MiB = {r['peak_ratio']:.2f}x" if "peak_ratio" in r else ""
+            rc = "" if r.get("rc") is None else f"  exit {r['rc']}" + (" (timed out)" if r.get("timed_out") else "")
+            print(f"    {'ok ' if r['handled'] else 'NOT'} {r['case']}{rc}{peak}")
+            if r.get("said"):
+                print(f"        {r['said'][:160]}")
+            if r.get("eval_after"):
+                print(f"        eval of that OUT_DIR: exit {r['eval_after']['rc']}, mIoU {r['eval_after']['miou']}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer trials (for the tests)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="JSON path (default benchmarks/results/fault_injection.json)")
+    ap.add_argument("--hostile-only", action="store_true", help="run only the hostile-input group")
+    ap.add_argument("--hostile-repo", type=Path, default=REPO,
+                    help="checkout whose commands the hostile-input group runs (default: this one), e.g. "
+                         "an earlier version, to print its figures")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     meta = machine_metadata()
     print_metadata(meta)
     n_kill, n_damage, n_ckpt, frames = (1, 6, 5, 6) if args.quick else (10, 60, 40, 24)
     t0 = time.perf_counter()
+    if args.hostile_only:
+        with tempfile.TemporaryDirectory(prefix="segfix-hostile-") as tmp:
+            res = {"hostile": hostile_inputs(Path(tmp), args.hostile_repo.resolve(), 1 if args.quick else 6, rng,
+                                             args.quick)}
+        res["seconds"] = time.perf_counter() - t0
+        print_hostile(res["hostile"])
+        print(f"({res['seconds']:.0f} s)")
+        path = write_json("fault_injection_hostile", path=args.out,
+                          payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,
+                                   "machine": meta, "results": res})
+        print(f"wrote {path}")
+        return
     with tempfile.TemporaryDirectory(prefix="segfix-faults-") as tmp:
         tmp = Path(tmp)
         data = tmp / "cs"
@@ -655,7 +1173,8 @@ def main() -> None:
                "damage": damage(tmp, clean, n_damage, rng),
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
                "bad_inputs": bad_inputs(tmp),
-               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp)}
+               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp),
+               "hostile": hostile_inputs(tmp, args.hostile_repo.resolve(), 1 if args.quick else 6, rng, args.quick)}
     res["seconds"] = time.perf_counter() - t0
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
@@ -681,6 +1200,7 @@ def main() -> None:
     print("\nissue 18 rows (cases handled / cases):")
     for r in res["rows"]:
         print(f"  {'ok ' if r['handled'] == r['cases'] else 'NOT'} {r['handled']}/{r['cases']}  {r['row']}")
+    print_hostile(res["hostile"])
     print(f"({res['seconds']:.0f} s)")
     path = write_json("fault_injection", path=args.out,
                       payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,

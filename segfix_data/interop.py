@@ -16,6 +16,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.io
@@ -38,12 +39,16 @@ def _save_mat_atomic(path, arrays: dict) -> Path:
     return path
 
 
-def _load_mat(path, keys: tuple[str, ...]) -> dict:
+def _load_mat(path, keys: tuple[str, ...], file=None) -> dict:
+    """The variables ``keys`` of the ``.mat`` at ``path`` (read from ``file``, a binary file already
+    opened on it, when given)."""
     path = Path(path)
-    if not path.is_file():
+    if file is None and not path.is_file():
         raise FileNotFoundError(f"{path}: no such .mat file; check the path (or re-run the export)")
     try:
-        data = scipy.io.loadmat(path, variable_names=list(keys))
+        if file is not None:
+            file.seek(0)
+        data = scipy.io.loadmat(path if file is None else file, variable_names=list(keys))
     except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError, ...
         raise InputError(
             f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc}); the file is "
@@ -56,14 +61,49 @@ def _load_mat(path, keys: tuple[str, ...]) -> dict:
     return data
 
 
-#: MAT v5 data types read by :func:`mat_declared_shapes`.
+#: MAT v5 data types read by :func:`mat_declared`.
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
 #: Inflated bytes of a compressed variable read for its header (flags, dimensions, name).
 _HEADER_BYTES = 1024
+#: Bytes per element of the MAT v5 numeric array classes (mxDOUBLE_CLASS = 6 .. mxUINT64_CLASS = 15),
+#: as :func:`scipy.io.loadmat` returns them.
+_CLASS_ITEMSIZE = {6: 8, 7: 4, 8: 1, 9: 1, 10: 2, 11: 2, 12: 4, 13: 4, 14: 8, 15: 8}
+_CLASS_NAMES = {1: "a cell array", 2: "a struct", 3: "an object", 4: "a char array", 5: "a sparse matrix",
+                16: "a function handle", 17: "an opaque object"}
+_COMPLEX_FLAG = 0x800
 
 
-def _matrix_header(b: bytes, e: str) -> tuple[str, tuple]:
-    """(name, dims) from the subelements of a MAT v5 miMATRIX element (``b`` starts after its tag)."""
+class MatVariable(NamedTuple):
+    """One variable's header in a MAT v5 file: ``name``, ``dims``, the array class (6..15 numeric,
+    1 cell, 2 struct...), ``complex``, and ``data_bytes``, the size its real part's data element
+    declares (numeric classes; None otherwise). ``nbytes`` is what the loaded array takes (numeric
+    classes: the product of ``dims`` times the item size, twice for complex; None for other
+    classes, whose size their header does not give)."""
+
+    name: str
+    dims: tuple
+    array_class: int
+    complex: bool
+    data_bytes: int | None = None
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int | None:
+        size = _CLASS_ITEMSIZE.get(self.array_class)
+        return None if size is None else size * (2 if self.complex else 1) * self.elements
+
+    def kind(self) -> str:
+        return _CLASS_NAMES.get(self.array_class, f"of array class {self.array_class}")
+
+
+def _matrix_header(b: bytes, e: str) -> MatVariable:
+    """The header of a MAT v5 miMATRIX element (``b`` starts after its tag)."""
     def element(off):
         (w0,) = struct.unpack_from(e + "I", b, off)
         if w0 >> 16:  # small data element: size in the high half, data in the tag's second word
@@ -71,51 +111,106 @@ def _matrix_header(b: bytes, e: str) -> tuple[str, tuple]:
         _, nb = struct.unpack_from(e + "II", b, off)
         return nb, off + 8, off + 8 + (nb + 7) // 8 * 8
 
-    _, _, off = element(0)                       # array flags
+    _, start, off = element(0)                   # array flags: class in the low byte
+    (flags,) = struct.unpack_from(e + "I", b, start)
     nb, start, off = element(off)                # dimensions, int32
     dims = struct.unpack_from(e + f"{nb // 4}i", b, start)
     nb, start, off = element(off)                # array name
-    return bytes(b[start:start + nb]).decode("latin-1"), tuple(int(d) for d in dims)
+    name = bytes(b[start:start + nb]).decode("latin-1")
+    cls = flags & 0xFF
+    data = element(off)[0] if cls in _CLASS_ITEMSIZE else None  # the real part: what a reader allocates
+    return MatVariable(name, tuple(int(d) for d in dims), cls, bool(flags & _COMPLEX_FLAG), data)
 
 
-def mat_declared_shapes(path) -> dict:
-    """``{variable name: declared shape}`` of a MAT v5 file, read from the variables' headers only.
+def mat_declared(source, where=None) -> list[MatVariable]:
+    """Every variable's header of a MAT v5 file, in file order (duplicates included).
 
-    A compressed variable's header is the start of its zlib stream: at most 1 KiB of it is
-    inflated, so a file declaring a huge array (a zlib bomb) is measured before anything large
-    is decompressed. Returns ``{}`` for a file that is not MAT v5 (v4 files are not compressed,
-    so their size bounds what loading them costs; :func:`scipy.io.loadmat` judges the rest).
+    ``source``: a path, or a seekable binary file (read from its start). A compressed variable's
+    header is the start of its zlib stream: at most 1 KiB of it is inflated, so a file declaring a
+    huge array (a zlib bomb) is measured before anything large is decompressed. Returns ``[]`` for
+    a file that is not MAT v5 (v4 files are not compressed, so their size bounds what loading them
+    costs; :func:`scipy.io.loadmat` judges the rest).
 
     Raises:
         ValueError: naming the file when a variable header cannot be read.
     """
-    out = {}
-    with open(path, "rb") as f:
-        head = f.read(128)
-        if len(head) < 128 or head[126:128] not in (b"IM", b"MI"):
-            return {}
-        e = "<" if head[126:128] == b"IM" else ">"
-        size = os.fstat(f.fileno()).st_size
-        pos = 128
-        while pos + 8 <= size:
-            f.seek(pos)
-            typ, nbytes = struct.unpack(e + "II", f.read(8))
-            try:
-                if typ == _MI_COMPRESSED:
-                    d = zlib.decompressobj()
-                    body = d.decompress(f.read(min(nbytes, 64 << 10)), _HEADER_BYTES)
-                    typ, _ = struct.unpack_from(e + "II", body, 0)
-                    body = body[8:]
-                else:
-                    body = f.read(min(nbytes, _HEADER_BYTES))
-                if typ == _MI_MATRIX:
-                    name, dims = _matrix_header(body, e)
-                    out[name] = dims
-            except (struct.error, zlib.error) as exc:
-                raise InputError(f"{path}: a variable header at byte {pos} cannot be read ({exc}); the "
-                                 "file is damaged or not a MATLAB .mat file: write it again") from None
-            pos += 8 + nbytes
+    if not hasattr(source, "read"):
+        with open(source, "rb") as f:
+            return _declared(f, source if where is None else where)
+    return _declared(source, getattr(source, "name", "the .mat file") if where is None else where)
+
+
+def _declared(f, path) -> list[MatVariable]:
+    out = []
+    f.seek(0)
+    head = f.read(128)
+    if len(head) < 128 or head[126:128] not in (b"IM", b"MI"):
+        return []
+    e = "<" if head[126:128] == b"IM" else ">"
+    size = os.fstat(f.fileno()).st_size
+    pos = 128
+    while pos + 8 <= size:
+        f.seek(pos)
+        typ, nbytes = struct.unpack(e + "II", f.read(8))
+        try:
+            if typ == _MI_COMPRESSED:
+                d = zlib.decompressobj()
+                body = d.decompress(f.read(min(nbytes, 64 << 10)), _HEADER_BYTES)
+                typ, inner = struct.unpack_from(e + "II", body, 0)
+                body = body[8:]
+            else:
+                inner = nbytes
+                body = f.read(min(nbytes, _HEADER_BYTES))
+            if typ == _MI_MATRIX and inner:  # an empty miMATRIX (no bytes) is an empty array
+                out.append(_matrix_header(body, e))
+        except (struct.error, zlib.error, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: a variable header at byte {pos} cannot be read ({exc}); the "
+                             "file is damaged or not a MATLAB .mat file: write it again") from None
+        pos += 8 + nbytes
     return out
+
+
+def mat_declared_shapes(path) -> dict:
+    """``{variable name: declared shape}`` of a MAT v5 file (:func:`mat_declared`; of two variables
+    with one name, the first, as :func:`scipy.io.loadmat` reads)."""
+    out = {}
+    for v in mat_declared(path):
+        out.setdefault(v.name, v.dims)
+    return out
+
+
+def check_offsets_mat(path, variables: list[MatVariable], expect_shape) -> None:
+    """Refuse (InputError naming ``path``) an offsets ``.mat`` whose declared variables could take
+    more memory than the frame ``expect_shape`` (H, W) allows, before anything is decompressed.
+
+    The rule: one variable per name (:func:`scipy.io.loadmat` and a header check could otherwise
+    see different ones); every variable a real numeric array (a cell, struct or object declares
+    nothing of what its elements hold; a complex part lies beyond the header); ``mat`` of shape
+    (H, W, 2); and no variable needing more bytes than an (H, W, 2) double array, neither as
+    loaded (shape times item size) nor as its data element declares (what a reader allocates
+    before it checks the shape).
+    """
+    want = (int(expect_shape[0]), int(expect_shape[1]), 2)
+    budget = want[0] * want[1] * 2 * 8
+    seen = set()
+    for v in variables:
+        if v.name in seen:
+            raise InputError(f"{path}: two variables named {v.name!r}; an offsets file holds one `mat` "
+                             "(write the offsets for this frame again)")
+        seen.add(v.name)
+    for v in variables:
+        if v.nbytes is None:
+            raise InputError(f"{path}: variable {v.name!r} is {v.kind()}, not a numeric array; refusing to "
+                             "load it (an offsets file holds one numeric (H, W, 2) array `mat`)")
+        if v.complex:
+            raise InputError(f"{path}: variable {v.name!r} is complex; offsets are real (dy, dx): write "
+                             "the offsets for this frame again")
+        if (v.name == "mat" and v.dims != want) or v.nbytes > budget or min(v.dims, default=1) < 0 \
+                or v.data_bytes > min(budget, 8 * v.elements):
+            raise InputError(f"{path}: {v.name} declares shape {v.dims} ({v.nbytes:,} bytes, a data element of "
+                             f"{v.data_bytes:,}), but the frame "
+                             f"needs mat of shape {want}; refusing to decompress it (write the offsets "
+                             "for this frame again)")
 
 
 def _check_map(arr, name: str, where: str, ndim: int = 2) -> np.ndarray:
@@ -199,21 +294,24 @@ def save_openseg_offsets_mat(path, offsets: np.ndarray) -> Path:
     return _save_mat_atomic(path, {"mat": offsets.astype(np.int16)})
 
 
-def load_openseg_offsets_mat(path, expect_shape=None) -> np.ndarray:
+def load_openseg_offsets_mat(path, expect_shape=None, file=None) -> np.ndarray:
     """Read the authors' offsets ``.mat`` (key ``mat``) -> int16 (H, W, 2) ``(dy, dx)``.
 
     Float files holding whole numbers (as MATLAB writes doubles) are accepted. With
-    ``expect_shape`` (H, W), the shapes the file declares are checked against it before any
-    variable is decompressed (:func:`mat_declared_shapes`): a file declaring more than an
-    ``(H, W, 2)`` array is refused at once, whatever its compressed size.
+    ``expect_shape`` (H, W), the variables the file declares are checked against it before any
+    is decompressed (:func:`check_offsets_mat`): a file declaring more than an ``(H, W, 2)``
+    array, two ``mat`` variables or a cell array is refused at once, whatever its compressed size.
+    ``file``: a binary file already opened on ``path``; the check and the load read it (the same
+    bytes), not ``path`` again.
     """
-    if expect_shape is not None and Path(path).is_file():
-        want = (int(expect_shape[0]), int(expect_shape[1]), 2)
-        for name, dims in mat_declared_shapes(path).items():
-            if (name == "mat" and dims != want) or int(np.prod(dims, dtype=np.float64)) > want[0] * want[1] * 2:
-                raise InputError(f"{path}: {name} declares shape {dims}, but the frame needs mat of shape "
-                                 f"{want}; refusing to decompress it (write the offsets for this frame again)")
-    mat = _check_map(_load_mat(path, ("mat",))["mat"], "mat", str(path), ndim=3)
+    if file is None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such .mat file; check the path (or re-run the export)")
+        with open(path, "rb") as f:
+            return load_openseg_offsets_mat(path, expect_shape, f)
+    if expect_shape is not None:
+        check_offsets_mat(path, mat_declared(file, path), expect_shape)
+    mat = _check_map(_load_mat(path, ("mat",), file)["mat"], "mat", str(path), ndim=3)
     if mat.shape[2] != 2:
         raise InputError(f"{path}: mat must have shape (H, W, 2) of (dy, dx), got {mat.shape}")
     if not (np.issubdtype(mat.dtype, np.integer) or np.issubdtype(mat.dtype, np.floating)):

@@ -7,18 +7,21 @@ both read the format, so it lives here with the other on-disk formats.
 """
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 from segfix_data.errors import InputError
 
 
-def read_instance_list(path: Path) -> list[tuple[str, int, float, str]]:
+def read_instance_list(path: Path, data: bytes | None = None) -> list[tuple[str, int, float, str]]:
     """Lines of a Cityscapes instance result: ``(mask relative path, class id, score, raw line)``.
+
+    ``data``: the file's bytes, already read (``path`` then only names it in messages).
 
     Raises ValueError naming ``path:line`` for a line that is not ``relative/mask.png classId score``.
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text() if data is None else data.decode(locale.getpreferredencoding(False))
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text file ({exc}); expected lines "
                          "'relative/mask.png classId score'") from None

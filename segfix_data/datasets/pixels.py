@@ -53,31 +53,46 @@ def check_declared(path: str | os.PathLike, width: int, height: int) -> None:
                             "if the image is genuine, raise the limit with --max-image-pixels")
 
 
-def declared_size(path: str | os.PathLike) -> tuple[int, int] | None:
+def declared_size(source) -> tuple[int, int] | None:
     """(width, height) from the file's header without decoding (the PNG IHDR, else PIL's header
-    parse); None when the file cannot be read or parsed (the decoder then reports it)."""
+    parse); None when the file cannot be read or parsed (the decoder then reports it).
+
+    ``source``: a path, or a seekable binary file (read from its start and left there)."""
+    if not hasattr(source, "read"):
+        try:
+            with open(source, "rb") as f:
+                return declared_size(f)
+        except OSError:
+            return None
     try:
-        with open(path, "rb") as f:
-            head = f.read(24)
+        source.seek(0)
+        head = source.read(24)
     except OSError:
         return None
     if len(head) == 24 and head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        source.seek(0)
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     saved = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # only the header is parsed here; the check is ours
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return im.size
+            source.seek(0)
+            im = Image.open(source)  # not closed: that would close ``source`` too
+            return im.size
     except Exception:
         return None
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+        try:
+            source.seek(0)
+        except (OSError, ValueError):
+            pass
 
 
-def check_pixels(path: str | os.PathLike) -> None:
-    """Refuse ``path`` (:class:`ImageTooLarge`) when its header declares more pixels than the limit."""
-    size = declared_size(path)
+def check_pixels(path: str | os.PathLike, file=None) -> None:
+    """Refuse ``path`` (:class:`ImageTooLarge`) when its header declares more pixels than the limit;
+    ``file``: the binary file already opened on ``path``, read instead of opening ``path`` again."""
+    size = declared_size(path if file is None else file)
     if size is not None:
         check_declared(path, *size)

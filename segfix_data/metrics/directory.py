@@ -40,7 +40,11 @@ ids that no evaluated class has (trainIds read as Cityscapes labelIds land on ``
 ``allow_ignored_ids`` insists. A file whose prediction is the ground-truth id plus (or minus)
 one on most pixels (raw ADE20K ids 1..150 against ``reduce_zero_label`` ground truth, which scores
 mIoU ~3 and a high boundary F) stops the run naming ``pred_reduce_zero_label`` (or
-``reduce_zero_label``), the same escape applying.
+``reduce_zero_label``), the same escape applying. And where the layout has two id spaces, a file
+that agrees with the ground truth on most pixels read in the other space and on far fewer read in
+the declared one (Cityscapes labelIds that are all <= 18 pass every range test as trainIds, and
+trainIds pass as labelIds when most of their classes land on evaluated labelIds) stops the run
+naming the other ``--id-space``, the same escape applying.
 
 Boundary tolerances are fractions of the image diagonal (the paper's 0.0003 / 0.0006 / 0.0009:
 1 / 2 / 3 px at 2048 x 1024, but all 1 px below about 1700 px of diagonal) or, ``>= 1``, pixels
@@ -65,6 +69,7 @@ from .ids import (ID_SPACES, IGNORED_SHARE_LIMIT, SHIFTED_SHARE_LIMIT, check_pre
 from .score import SegmentationScore
 from segfix_data.datasets.io import frame_key, is_grey_rgb
 from segfix_data.errors import InputError
+from segfix_data.datasets.npy import read_id_map
 from segfix_data.datasets.pixels import check_pixels
 
 LAYOUTS = ("cityscapes", "ade20k", "gta5", "folder", "voc", "mmseg")
@@ -73,10 +78,11 @@ _LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
 def read_ids(path: str | os.PathLike) -> np.ndarray:
-    """A map of integer ids from a PNG (grey / palette / 16-bit) or ``.npy`` file."""
+    """A map of integer ids from a PNG (grey / palette / 16-bit) or ``.npy`` file (sizes checked from
+    the header before decoding: ``--max-image-pixels``, :func:`segfix_data.datasets.npy.read_id_map`)."""
     path = Path(path)
     if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
+        arr = read_id_map(path)  # header checked first: empty, truncated, object, huge files refused
     else:
         check_pixels(path)  # a decompression bomb is refused before decoding
         try:

@@ -1,7 +1,8 @@
 """Ids of label maps as the scores read them: the layouts' ground truth and the predictions of an
 ``--id-space`` converted to train ids, and the checks that stop a run whose predictions are in
-the wrong id space (most pixels on ids no evaluated class has) or shifted by one (raw ADE20K ids
-1..150 against ``reduce_zero_label`` ground truth). See :mod:`segfix_data.metrics.directory`.
+the wrong id space (most pixels on ids no evaluated class has, or far better agreement with the
+ground truth read in the other id space) or shifted by one (raw ADE20K ids 1..150 against
+``reduce_zero_label`` ground truth). See :mod:`segfix_data.metrics.directory`.
 """
 from __future__ import annotations
 
@@ -91,6 +92,28 @@ def _check_shifted_ids(path, pred: np.ndarray, gt: np.ndarray, reduce_zero_label
                          "(or --allow-ignored-ids to score them anyway)")
 
 
+def _check_other_space(path, pred: np.ndarray, alt: np.ndarray, gt: np.ndarray, what: str, other: str) -> None:
+    """Raise when the prediction agrees with the ground truth on most pixels read in the ``other``
+    id space and on far fewer read as declared: Cityscapes labelIds that happen to be all <= 18
+    pass every range test as trainIds (and trainIds pass as labelIds when most of their classes
+    land on evaluated labelIds), yet score near zero.
+
+    Args:
+        pred, alt: (N,) train ids of the pixels with ground truth, read as declared / as ``other``.
+        gt: (N,) ground-truth train ids of the same pixels.
+    """
+    same, agree = float(np.mean(pred == gt)), float(np.mean(alt == gt))
+    if agree > OTHER_SPACE_SHARE_LIMIT and agree > 2 * same:
+        raise InputError(f"{path}: read as {what} the prediction agrees with the ground truth on "
+                         f"{100 * same:.0f}% of the pixels, read as {other} on {100 * agree:.0f}%; pass "
+                         f"--id-space {other} (or --allow-ignored-ids to score them as given)")
+
+
+#: A file that agrees with the ground truth on more than this share of its pixels read in the other
+#: id space (and on more than twice as many as read in its own) is in the other id space.
+OTHER_SPACE_SHARE_LIMIT = 0.5
+
+
 #: A file whose prediction equals the ground-truth id + 1 (or - 1) on more than this share of the
 #: pixels with ground truth (and on more than twice as many as the same id) has shifted ids.
 SHIFTED_SHARE_LIMIT = 0.5
@@ -132,6 +155,9 @@ def check_prediction_ids(path, ids: np.ndarray, gt_train: np.ndarray, layout: st
     no_class = (m < 0) | (m >= num_classes)
     share = float(no_class.sum()) / n
     if share <= IGNORED_SHARE_LIMIT:
+        if has_other and not _impossible(ids, id_table(layout, other, num_classes)[0]).size:
+            _check_other_space(path, m, pred_to_train_ids(ids, layout, other, num_classes)[valid],
+                               gt_train[valid].astype(np.int64), what, other)
         return
     vals, counts = np.unique(ids[valid][no_class], return_counts=True)
     top = ", ".join(str(int(v)) for v in vals[np.argsort(-counts)][:5])

@@ -20,16 +20,21 @@ lines ``relative/mask.png classId score`` next to the mask PNGs) are refined mas
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
-from dataclasses import dataclass
+import stat
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
 from segfix_data.atomic import atomic_path
+from segfix_data.datasets.npy import read_id_map
 from segfix_data.datasets.pixels import check_pixels
 from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from segfix_data.datasets.instance_list import read_instance_list
@@ -71,10 +76,10 @@ def offsets_from_openseg(offsets: np.ndarray, path: str = "offsets") -> FrameOff
     return FrameOffsets((direction != DIRECTION_IGNORE).astype(np.uint8), direction, 8)
 
 
-def _load_offsets_mat(path: Path, expect_shape=None) -> np.ndarray:
+def _load_offsets_mat(path: Path, expect_shape=None, file=None) -> np.ndarray:
     from segfix_data.interop import load_openseg_offsets_mat
 
-    return load_openseg_offsets_mat(path, expect_shape)
+    return load_openseg_offsets_mat(path, expect_shape, file)
 
 
 def _index_files(root: Path, suffix: str, suffixes=()) -> dict[str, Path]:
@@ -128,10 +133,11 @@ class OffsetsSource:
         ``expect_shape`` (H, W): the frame's size, checked against a ``.mat`` or ``.npz`` file's
         declared shape before it is decompressed."""
         path = self._files[key]
-        if self.kind == "predict":
-            d = read_offsets(path, expect_shape)
-            return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
-        return offsets_from_openseg(_load_offsets_mat(path, expect_shape), str(path))
+        with open_regular(path, "offsets file") as f:  # the declared sizes and the data: one open file
+            if self.kind == "predict":
+                d = read_offsets(path, expect_shape, file=f)
+                return FrameOffsets(d["boundary"], d["direction"], d["num_directions"])
+            return offsets_from_openseg(_load_offsets_mat(path, expect_shape, f), str(path))
 
 
 # ----------------------------------------------------------------------------- files
@@ -142,16 +148,40 @@ def _atomic_save(path: Path, save) -> None:
         save(str(tmp))
 
 
-def read_label_file(path: Path) -> tuple[np.ndarray, dict]:
-    """A label map (PNG of ids, or ``.npy``) and what is needed to write it back the same way."""
-    if path.suffix == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-            raise InputError(f"{path}: a label map must be a 2-D integer array, got {arr.shape} {arr.dtype}")
-        return arr, {"kind": "npy"}
-    check_pixels(path)  # a decompression bomb is refused before decoding
+def open_regular(path: Path, what: str) -> BinaryIO:
+    """``path`` opened for binary reading, refused (InputError naming it) unless the opened file is
+    a regular file. It is opened without blocking (a FIFO would otherwise wait for a writer) and
+    judged by ``fstat`` of the open file, which is then what is read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        im = Image.open(path)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+            raise InputError(f"{path}: the {what} is {kind}; refine reads regular files only")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_label_file(path: Path, file: BinaryIO | None = None) -> tuple[np.ndarray, dict]:
+    """A label map (PNG of ids, or ``.npy``) and what is needed to write it back the same way.
+
+    ``file``: the binary file already opened on ``path`` (:func:`open_confined`), which is what is
+    read; ``path`` then only names it and gives its format. Sizes are checked from the header
+    before decoding (``--max-image-pixels``; an ``.npy``'s shape times item size,
+    :func:`segfix_data.datasets.npy.read_id_map`).
+    """
+    path = Path(path)
+    if file is None:
+        with open_regular(path, "label map") as f:
+            return read_label_file(path, f)
+    if path.suffix == ".npy":
+        return read_id_map(file, path), {"kind": "npy"}
+    check_pixels(path, file)  # a decompression bomb is refused before decoding
+    try:
+        im = Image.open(file)
         im.load()
     except Exception as exc:
         raise InputError(f"{path}: cannot read the PNG ({exc}); re-export the prediction") from exc
@@ -214,20 +244,58 @@ class RefineReport:
                 "masks": self.masks, "missing": self.missing or [], "source_kind": self.source_kind}
 
 
+def _inside(pred_dir: Path, path: Path, real: Path, what: str) -> Path:
+    root = pred_dir.resolve()
+    if not real.is_relative_to(root) or real == root:
+        raise InputError(f"{path}: {what} resolves to {real}, outside PRED_DIR {pred_dir} (a symbolic link "
+                         "or '..' leads out); copy the file under PRED_DIR or fix the link")
+    return real.relative_to(root)
+
+
 def confined(pred_dir: Path, path: Path, what: str) -> Path:
     """Where ``path`` really lies inside PRED_DIR: its resolved path (symbolic links followed,
     ``..`` applied) relative to PRED_DIR resolved.
 
     The one rule for everything refine reads (label maps, instance lists, the masks they list):
     a file that resolves outside PRED_DIR is refused with ValueError naming it, so that refine never
-    reads, nor writes a refined copy of, a file the user did not put under PRED_DIR.
+    reads, nor writes a refined copy of, a file the user did not put under PRED_DIR. Every file is
+    checked so before anything is refined, and again as it is read (:func:`open_confined`).
     """
-    root = pred_dir.resolve()
-    real = path.resolve()
-    if not real.is_relative_to(root) or real == root:
-        raise InputError(f"{path}: {what} resolves to {real}, outside PRED_DIR {pred_dir} (a symbolic link "
-                         "or '..' leads out); copy the file under PRED_DIR or fix the link")
-    return real.relative_to(root)
+    return _inside(pred_dir, path, path.resolve(), what)
+
+
+def _opened_path(f: BinaryIO, path: Path) -> Path:
+    """Where the file open as ``f`` lies: the kernel's name for it (``/proc/self/fd``), or else
+    ``path`` resolved, required to be the same file (device and inode) as the one open."""
+    try:
+        real = os.readlink(f"/proc/self/fd/{f.fileno()}")
+        if os.path.isabs(real) and not real.endswith(" (deleted)"):
+            return Path(real)
+    except OSError:
+        pass
+    real = Path(os.path.realpath(path))
+    now, opened = os.stat(real), os.fstat(f.fileno())
+    if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+        raise InputError(f"{path}: replaced while refine read it (it no longer resolves to the file "
+                         "opened); rerun refine once nothing writes to PRED_DIR")
+    return real
+
+
+def open_confined(pred_dir: Path, path: Path, what: str, expect: Path | None = None) -> BinaryIO:
+    """``path`` opened for binary reading, refused (InputError naming it) unless the file opened,
+    not the name, lies inside PRED_DIR (:func:`confined`'s rule) and, with ``expect``, is the one
+    checked before the run (at ``expect`` relative to PRED_DIR). A link swapped in after the check
+    is therefore never read: refine reads the file it checked."""
+    f = open_regular(path, what)
+    try:
+        rel = _inside(pred_dir, path, _opened_path(f, path), what)
+        if expect is not None and rel != expect:
+            raise InputError(f"{path}: {what} now resolves to {rel}, not to {expect} as when refine checked it "
+                             "(replaced during the run); rerun refine once nothing writes to PRED_DIR")
+        return f
+    except BaseException:
+        f.close()
+        raise
 
 
 def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -242,6 +310,16 @@ def plan_directory(pred_dir: Path) -> tuple[list[Path], list[Path]]:
     return maps, lists
 
 
+@dataclass
+class _ListPlan:
+    """One instance list as checked before the run: its path, its bytes (parsed once, copied to
+    OUT_DIR as read), and its masks as ``(path, path relative to PRED_DIR)`` pairs, confined."""
+
+    path: Path
+    data: bytes
+    masks: list = field(default_factory=list)
+
+
 def refine_directory(
     pred_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -253,14 +331,19 @@ def refine_directory(
     strict: bool = True,
     progress=None,
     suffixes=(),
+    overwrite: bool = False,
+    log: dict | None = None,
 ) -> RefineReport:
     """Refine every prediction under ``pred_dir`` into ``out_dir`` (same relative paths).
 
     Args:
         pred_dir: directory of label maps (PNG / ``.npy``) and/or Cityscapes instance results.
-        out_dir: output directory (created). Outputs are written into a hidden sibling staging
-            directory and moved into ``out_dir`` only when every file is refined: a run that fails
-            leaves no partial output (the staging directory is removed).
+        out_dir: output directory, published whole: the outputs (and ``refine_log.json``) are
+            written into a hidden sibling staging directory, which becomes ``out_dir`` in one
+            rename once every file is refined. A run that fails leaves no partial output, and
+            ``out_dir`` never mixes two runs. ``out_dir`` must not exist, be empty, or (with
+            ``overwrite``) is replaced whole; it must lie outside ``pred_dir`` (a later run would
+            refine the outputs again) and hold neither ``pred_dir`` nor the offsets.
         offsets: an :class:`OffsetsSource` or its directory, or any object with its interface
             (:class:`segfix_data.shards.ShardOffsets` for built shards).
         scale: offset factor; None = 2 for label maps and 1 for instance masks (the authors').
@@ -274,6 +357,9 @@ def refine_directory(
         suffixes: the layout's ``--img-suffix`` / ``--seg-suffix``: a prediction named after its
             image (``s0_rgb.png``) meets the offsets of frame ``s0``
             (:func:`segfix_data.datasets.io.frame_key`).
+        overwrite: replace a non-empty ``out_dir`` (else it is refused before anything is read).
+        log: the run's parameters: ``refine_log.json`` (:func:`write_report`) is written into the
+            output before it is published, so the log always describes the files beside it.
 
     Returns:
         A :class:`RefineReport`.
@@ -283,31 +369,65 @@ def refine_directory(
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"{pred_dir}: prediction directory not found")
-    if out_dir.resolve() == pred_dir.resolve():
-        raise InputError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
     suffixes = tuple(s for s in suffixes if s)
     source = OffsetsSource(offsets, suffixes) if isinstance(offsets, (str, os.PathLike)) else offsets
+    check_out_dir(pred_dir, out_dir, overwrite, getattr(source, "root", None))
     maps, lists = plan_directory(pred_dir)
     if not maps and not lists:
         raise InputError(f"{pred_dir}: no predictions found (*.png, *.npy label maps or instance *.txt)")
-    # every file is confined to PRED_DIR before anything is written (no partial output)
-    for path in maps:
-        confined(pred_dir, path, "label map")
-    mask_plan = {}
-    for lst in lists:
-        confined(pred_dir, lst, "instance list")
-        mask_plan[lst] = [(lst.parent / e[0], confined(pred_dir, lst.parent / e[0], f"mask listed in {lst.name}"))
-                          for e in read_instance_list(lst)]
+    # every file is confined to PRED_DIR before anything is read for refining (and again as it is read)
+    map_plan = [(path, confined(pred_dir, path, "label map")) for path in maps]
+    list_plan = [_plan_list(pred_dir, lst) for lst in lists]
     report = RefineReport(missing=[], source_kind=source.kind)
-    final_out, out_dir = out_dir, _staging_dir(out_dir)
+    final_out = out_dir.resolve()  # a link to a directory: its target is published
+    staging = _staging_dir(final_out)
     try:
-        _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iterations, id_space,
+        _refine_into(pred_dir, staging, source, map_plan, list_plan, report, scale, iterations, id_space,
                      strict, progress, suffixes)
+        if log is not None:
+            write_report(staging, report, log)
+        _publish(staging, final_out, overwrite, out_dir)
     except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
-    _publish(out_dir, final_out)
     return report
+
+
+def check_out_dir(pred_dir: Path, out_dir: Path, overwrite: bool, offsets_root=None) -> None:
+    """Refuse (InputError naming OUT_DIR) an output directory that would mix two runs or eat its
+    inputs: PRED_DIR itself, inside PRED_DIR, holding PRED_DIR or the offsets, not a directory, or
+    not empty without ``overwrite``."""
+    pred, out = pred_dir.resolve(), out_dir.resolve()
+    if out == pred:
+        raise InputError(f"{out_dir}: OUT_DIR must differ from PRED_DIR (files are never overwritten in place)")
+    if out.is_relative_to(pred):
+        raise InputError(f"{out_dir}: OUT_DIR lies inside PRED_DIR {pred_dir}, so refining PRED_DIR again "
+                         "would refine these outputs too; choose an OUT_DIR outside PRED_DIR")
+    for what, inside in (("PRED_DIR", pred_dir), ("the offsets", offsets_root)):
+        if inside is not None and Path(inside).resolve().is_relative_to(out):
+            raise InputError(f"{out_dir}: OUT_DIR holds {what} ({inside}), and refine replaces OUT_DIR "
+                             "whole; choose another OUT_DIR")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a directory; choose another OUT_DIR")
+    if not overwrite and any(out_dir.iterdir()):
+        raise _not_empty(out_dir)
+
+
+def _not_empty(out_dir: Path) -> InputError:
+    first = min(p.name for p in out_dir.iterdir())
+    return InputError(f"{out_dir}: OUT_DIR is not empty (it holds {first}, ...); refine publishes a whole "
+                      "OUT_DIR and never mixes two runs: pass --overwrite to replace it, or choose a new OUT_DIR")
+
+
+def _plan_list(pred_dir: Path, lst: Path) -> _ListPlan:
+    """An instance list read once (confined to PRED_DIR) and its masks, confined."""
+    with open_confined(pred_dir, lst, "instance list") as f:
+        data = f.read()
+    entries = read_instance_list(lst, data)
+    return _ListPlan(lst, data, [(lst.parent / e[0], confined(pred_dir, lst.parent / e[0],
+                                                              f"mask listed in {lst.name}")) for e in entries])
 
 
 def _staging_dir(out_dir: Path) -> Path:
@@ -322,25 +442,56 @@ def _staging_dir(out_dir: Path) -> Path:
     return staging
 
 
-def _publish(staging: Path, out_dir: Path) -> None:
-    """Move every file of ``staging`` to the same place under ``out_dir`` (one rename when
-    ``out_dir`` does not exist yet), then remove ``staging``."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the directories ``a`` and ``b`` in one step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the system or the file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _publish(staging: Path, out_dir: Path, overwrite: bool, shown: Path | None = None) -> None:
+    """Make ``staging`` the directory ``out_dir`` as a whole: one rename when ``out_dir`` is absent
+    or empty; with ``overwrite``, a non-empty ``out_dir`` is swapped for it in one step
+    (:func:`_exchange`; else renamed aside first, so that a kill in between leaves no OUT_DIR
+    rather than a mixed one) and the old contents removed."""
+    try:
+        os.rename(staging, out_dir)
         return
-    for p in sorted(staging.rglob("*")):
-        if p.is_file():
-            dest = out_dir / p.relative_to(staging)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(p, dest)
-    shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if not overwrite:  # filled by someone else during the run
+        raise _not_empty(shown or out_dir)
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now the old contents
+        return
+    import tempfile
+
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.rename(out_dir, old / "out")
+    os.rename(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iterations, id_space, strict,
+def _refine_into(pred_dir, out_dir, source, map_plan, list_plan, report, scale, iterations, id_space, strict,
                  progress, suffixes) -> None:
     """The body of :func:`refine_directory`: write every output under ``out_dir`` (the staging
-    directory). ``mask_plan``: per instance list, its ``(mask path, path relative to PRED_DIR)``
-    pairs, already confined to PRED_DIR."""
+    directory). ``map_plan``: ``(label map, where it lies relative to PRED_DIR)`` pairs;
+    ``list_plan``: the instance lists as read and checked (:class:`_ListPlan`). Every file is read
+    through :func:`open_confined`, so what is read is what was checked."""
 
     def lookup(path: Path):
         key = frame_key(path, suffixes)
@@ -354,10 +505,14 @@ def _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iter
         report.missing.append(str(path.relative_to(pred_dir)))
         return None
 
-    for path in maps:
+    def read(path: Path, rel: Path, what: str):
+        with open_confined(pred_dir, path, what, expect=rel) as f:
+            return read_label_file(path, f)
+
+    for path, real_rel in map_plan:
         rel = path.relative_to(pred_dir)
         key = lookup(path)
-        label, meta = read_label_file(path)
+        label, meta = read(path, real_rel, "label map")
         if id_space is not None:
             _check_id_space(path, label, id_space)
         if key is not None:
@@ -372,25 +527,24 @@ def _refine_into(pred_dir, out_dir, source, maps, mask_plan, report, scale, iter
         if progress:
             progress(1)
 
-    for lst in mask_plan:
-        rel = lst.relative_to(pred_dir)
-        key = lookup(lst)
-        fo = source.get(key, instance=True) if key is not None else None
-        mask_paths = [p for p, _ in mask_plan[lst]]
-        loaded = [read_label_file(p) for p in mask_paths]
-        if fo is not None:
-            for p, (m, _) in zip(mask_paths, loaded):
+    for lp in list_plan:
+        rel = lp.path.relative_to(pred_dir)
+        key = lookup(lp.path)
+        loaded = [read(p, mask_rel, f"mask listed in {lp.path.name}") for p, mask_rel in lp.masks]
+        refined = [m for m, _ in loaded]
+        if key is not None:
+            report.instance_lists += 1
+        if key is not None and loaded:  # the masks' size bounds what the offsets may declare
+            fo = source.get(key, instance=True, expect_shape=loaded[0][0].shape)
+            for (p, _), (m, _) in zip(lp.masks, loaded):
                 if m.shape != fo.boundary.shape:
                     raise InputError(f"{p}: mask size {m.shape} differs from the offsets' {fo.boundary.shape}")
-            refined = refine_masks([m for m, _ in loaded], fo.boundary, fo.direction, fo.num_directions,
+            refined = refine_masks(refined, fo.boundary, fo.direction, fo.num_directions,
                                    scale=1 if scale is None else scale, iterations=iterations)
-            report.instance_lists += 1
             report.masks += len(refined)
-        else:
-            refined = [m for m, _ in loaded]
-        for (_, mask_rel), m, (_, meta) in zip(mask_plan[lst], refined, loaded):
+        for (_, mask_rel), m, (_, meta) in zip(lp.masks, refined, loaded):
             write_label_file(out_dir / mask_rel, m, meta)
-        _atomic_save(out_dir / rel, lambda tmp: shutil.copyfile(lst, tmp))
+        _atomic_save(out_dir / rel, lambda tmp, data=lp.data: Path(tmp).write_bytes(data))
         if progress:
             progress(1)
 

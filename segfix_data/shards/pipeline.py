@@ -33,6 +33,7 @@ from segfix_data.ignore import IGNORE_INDEX
 
 from .format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, SHARD_PATTERN
 from .manifest import CHECKSUM_KEY, manifest_checksum, read_records
+from .paths import is_plain_name
 from .process import (BACKENDS, ON_ERROR, BuildConfig, exit_with_parent, process_frame, source_hashes,
                       source_stats)
 from .verify import PLAN, verify_samples
@@ -211,6 +212,20 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
             fut.cancel()
 
 
+def refuse_unusable_keys(frames: list, unpaired: list) -> tuple[list, list]:
+    """Leave out (as ``unpaired`` records naming the file) every frame whose key the shard reader
+    would refuse, before anything is read: the reader's own rule, :func:`~.paths.is_plain_name` (a
+    backslash, a leading dot...). Such a frame would otherwise be built into a manifest that
+    ``verify`` and ``train`` refuse, and rebuilt into the same one."""
+    bad = [f for f in frames if not is_plain_name(f.stem)]
+    if not bad:
+        return frames, unpaired
+    left = [{"stem": f.stem, "path": f.label, "problem": f"frame key {f.stem!r} is not a plain file name "
+             "(no '/', '\\' or NUL, no leading '.'); the shards name samples by it: rename the frame's "
+             "files"} for f in bad]
+    return [f for f in frames if is_plain_name(f.stem)], unpaired + left
+
+
 class _SplitLock:
     """An exclusive ``flock`` on ``OUT_DIR/<split>/build.lock`` (released by the OS on kill -9)."""
 
@@ -261,6 +276,7 @@ def build_split(dataset_dir, out_dir, split: str, config: BuildConfig, *, jobs: 
                                             image_glob=config.image_glob, label_glob=config.label_glob,
                                             img_suffix=config.img_suffix, seg_suffix=config.seg_suffix,
                                             images=config.images)
+    frames, unpaired = refuse_unusable_keys(frames, unpaired)
     class_map = _datasets.load_class_map(config.class_map) if config.class_map else None
     split = _datasets.split_name(split)  # a split list file's stem names its output directory
     res = SplitResult(split=split, frames=len(frames), unpaired=unpaired)

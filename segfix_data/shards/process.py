@@ -210,13 +210,37 @@ def source_hashes(frame: _datasets.Frame, variants) -> dict:
     for p in paths:
         try:
             h = hashlib.blake2b(digest_size=16)
-            with open(p, "rb") as f:
+            with _open_regular(p) as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
             out[p] = h.hexdigest()
         except OSError:
             out[p] = None
     return out
+
+
+def _open_regular(path: str):
+    """``path`` opened for binary reading if it is a regular file (else ``OSError``): opened without
+    blocking and judged by ``fstat``, so a FIFO or a link to ``/dev/zero`` is never read."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def check_sources(frame: _datasets.Frame, variants) -> None:
+    """Refuse the frame (:class:`~segfix_data.datasets.FrameError` naming the file) when one of its
+    source files is there but is not a regular file (a FIFO, a device, a link to ``/dev/zero``),
+    before anything reads it: hashing or decoding it would block or never end. A missing file is
+    left to the readers, which name it (``--no-images`` builds have no image file)."""
+    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
+    for p in paths:
+        if p and os.path.exists(p):
+            _datasets.io.check_file(p)
 
 
 _WATCHDOG_PID = None
@@ -260,6 +284,7 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     """
     _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
+        check_sources(frame, config.variants)  # a FIFO or a device is refused before it is read
         stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
         hashes = source_hashes(frame, config.variants)
         enc = functools.partial(_codec.encode_array, tile=config.tile, level=config.level, codec=config.codec)

@@ -7,7 +7,7 @@ from tests.support.benchmarks import run_benchmark
 @pytest.mark.slow
 def test_fault_injection_quick(tmp_path):
     r, data = run_benchmark("fault_injection.py", "--quick", json_path=tmp_path / "fi.json", json_flag="--out",
-                            timeout=300)
+                            timeout=480)  # the hostile-input cases start ~30 processes
     res = data["results"]
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     assert k["samples_lost"] == k["samples_different"] == k["processes_left_after_kill"] == 0
@@ -19,3 +19,9 @@ def test_fault_injection_quick(tmp_path):
     g = res["integrity"]  # issue 18 points 1, 5, 6, 7, 8
     assert g["kinds"] >= 13 and g["handled"] == g["kinds"], g["by_kind"]
     assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]
+    h = res["hostile"]  # one line, exit status, and the bombs' peak RSS within 2x of a normal refine
+    rows = [row for grp in h["groups"] for row in grp["rows"]]
+    assert len(rows) >= 20 and all(row["handled"] for row in rows), [row for row in rows if not row["handled"]]
+    ratios = [row["peak_ratio"] for row in rows if "peak_ratio" in row]
+    assert len(ratios) >= 9 and max(ratios) <= h["peak_ratio_limit"]
+    assert "hostile or careless input" in r.stdout

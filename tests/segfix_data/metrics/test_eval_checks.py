@@ -163,3 +163,62 @@ def test_present_class_mean_against_per_image_oracle():
     assert r2["class_boundary_f"]["1"]["3"] == 1.0  # the authors' convention: absent counts 1
     table = format_table({**r2, "threshold_unit": "px"})
     assert "mean (authors)" in table and "mean (present)" in table
+
+
+# --- the id space judged by agreement with the ground truth, not only by the ranges of the ids
+
+
+def _one_frame(tmp_path, label_ids):
+    """A one-frame Cityscapes val split whose ground truth is ``label_ids``; returns (data, key)."""
+    data = write_cityscapes(tmp_path / "data", {"val": 1}, height=32, width=64)
+    lab = next((data / "gtFine" / "val").rglob("*_labelIds.png"))
+    Image.fromarray(label_ids.astype(np.uint8)).save(lab)
+    return data, lab.name.replace("_gtFine_labelIds.png", "")
+
+
+def _scene(*label_ids_and_rows):
+    ids = np.zeros((32, 64), np.uint8)
+    y = 0
+    for v, rows in label_ids_and_rows:
+        ids[y:y + rows] = v
+        y += rows
+    return ids
+
+
+def test_label_ids_all_below_19_scored_as_train_ids_stop(tmp_path):
+    """road 7, sidewalk 8, building 11, wall 12, fence 13, pole 17: every value is a valid trainId,
+    no pixel lands on a class-less id, and the score was mIoU 0.0 with exit 0."""
+    ids = _scene((7, 10), (8, 6), (11, 8), (12, 3), (13, 3), (17, 2))
+    data, key = _one_frame(tmp_path, ids)
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(ids).save(tmp_path / "pred" / f"{key}_leftImg8bit.png")
+    r = _eval(data, tmp_path / "pred", "--id-space", "trainIds")
+    assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+    assert "read as Cityscapes trainIds (0..18, 255) the prediction agrees with the ground truth on 0%" in r.output
+    assert "read as labelIds on 100%; pass --id-space labelIds" in r.output
+    assert _eval(data, tmp_path / "pred").exit_code == 0
+    assert _eval(data, tmp_path / "pred", "--id-space", "trainIds", "--allow-ignored-ids").exit_code == 0
+
+
+def test_train_ids_with_building_40_percent_scored_as_label_ids_stop(tmp_path):
+    """building 40% (trainId 2: labelId 2, no class), car 40% and vegetation 20% (trainIds 13 and 8:
+    the labelIds of fence and sidewalk): 40% of pixels class-less passed the 50% rule."""
+    ids = _scene((11, 13), (26, 13), (21, 6))
+    data, key = _one_frame(tmp_path, ids)
+    (tmp_path / "pred").mkdir()
+    train = cityscapes_label_ids_to_train_ids(ids).astype(np.uint8)
+    Image.fromarray(train).save(tmp_path / "pred" / f"{key}_leftImg8bit.png")
+    r = _eval(data, tmp_path / "pred")
+    assert r.exit_code == 2 and "pass --id-space trainIds" in r.output and "on 100%" in r.output, r.output
+    assert _eval(data, tmp_path / "pred", "--id-space", "trainIds").exit_code == 0
+
+
+def test_a_poor_prediction_in_the_right_id_space_is_scored(tmp_path):
+    """Agreement is compared between the two readings: a bad model is still scored."""
+    ids = _scene((7, 10), (8, 6), (11, 8), (12, 3), (13, 3), (17, 2))
+    data, key = _one_frame(tmp_path, ids)
+    (tmp_path / "pred").mkdir()
+    poor = np.roll(ids, 9, axis=0)  # 3% of the pixels right (0% read as trainIds)
+    Image.fromarray(poor).save(tmp_path / "pred" / f"{key}_leftImg8bit.png")
+    r = _eval(data, tmp_path / "pred")
+    assert r.exit_code == 0, r.output

@@ -12,6 +12,7 @@ from cli.main import main
 from segfix_data.refine import refine_masks
 from segfix_data.refine.offsets import write_offsets
 from tests.segfix_data.refine.test_directory import KEY, _frame, _write_png
+from tests.support.deadline import deadline
 
 
 def _setup(tmp_path):
@@ -64,3 +65,46 @@ def test_mask_through_a_link_back_into_pred_dir_is_refined_in_place(tmp_path):
     assert r.exit_code == 0, r.output
     got = np.array(Image.open(tmp_path / "out" / "masks" / f"{KEY}_0.png"))
     np.testing.assert_array_equal(got, refine_masks([mask], boundary, direction, 8, scale=1)[0])
+
+
+def test_label_swapped_for_an_outside_link_during_the_run_is_not_read(tmp_path):
+    """Every file was checked first and then read by its unresolved path: a label replaced by a link
+    out of PRED_DIR after the check was read and written to OUT_DIR (exit 0). It is now refused as
+    it is opened, and nothing is published."""
+    from segfix_data.errors import InputError
+    from segfix_data.refine.directory import refine_directory
+
+    pred, label, boundary, direction = _setup(tmp_path)
+    second = pred / f"{KEY}_leftImg8bit_z.png"
+    _write_png(second, label)
+    secret = np.full_like(label, 33)
+    _write_png(tmp_path / "secret" / "s.png", secret)
+
+    def swap(_):  # after the first map is refined, all maps having been checked
+        if second.is_symlink():
+            return
+        second.unlink()
+        os.symlink(tmp_path / "secret" / "s.png", second)
+
+    try:
+        refine_directory(pred, tmp_path / "out", tmp_path / "off", progress=swap)
+    except InputError as exc:
+        assert f"{second}: label map resolves to" in str(exc) and "outside PRED_DIR" in str(exc)
+    else:
+        raise AssertionError("the swapped-in link was read")
+    assert _written(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["off", "pred", "secret"]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    """Opened without blocking and judged by fstat: a FIFO (swapped in for a label during a run)
+    is refused instead of waiting for a writer forever."""
+    import pytest
+
+    from segfix_data.errors import InputError
+    from segfix_data.refine.directory import read_label_file
+
+    fifo = tmp_path / "x.png"
+    os.mkfifo(fifo)
+    with deadline(10), pytest.raises(InputError, match=r"x\.png: the label map is not a regular file"):
+        read_label_file(fifo)
