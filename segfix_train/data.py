@@ -88,11 +88,13 @@ def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
 
 
 def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int, int]):
-    """Bilinear image, nearest targets, to ``size = (h, w)``."""
+    """Bilinear image, nearest targets, to ``size = (h, w)``; both with half-pixel centres
+    (``align_corners=False``, ``nearest-exact``), so the targets stay on the image's edges (plain
+    ``nearest`` samples at the pixels' corners and moves them 0.5 px down-right on average)."""
     t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
     img = F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
     tt = torch.from_numpy(np.stack([bnd, dirn]).astype(np.float32))[None]
-    tt = F.interpolate(tt, size=size, mode="nearest")[0].numpy().astype(np.uint8)
+    tt = F.interpolate(tt, size=size, mode="nearest-exact")[0].numpy().astype(np.uint8)
     return img, tt[0], tt[1]
 
 
