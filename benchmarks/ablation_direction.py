@@ -21,7 +21,8 @@ where the predicted boundary pixels fall. References (no model): the gain of the
 offsets, and of the ground-truth boundary with one constant direction (down-right): a measure of
 any bias of the coarse maps.
 
-    nice python3 benchmarks/ablation_direction.py [--iters 1000] [--seeds 0 1 2] [--quick]
+    python3 benchmarks/ablation_direction.py [--iters 1000] [--seeds 0 1 2] [--quick]
+    python3 benchmarks/ablation_direction.py --markdown-from benchmarks/results/ablation_direction.json
 
 The JSON (default ``benchmarks/results/ablation_direction.json``) is rewritten after every trained
 model, so a cut run keeps the seeds it finished. Small models on generated data: the figures
@@ -206,9 +207,16 @@ def _cell(s: dict, pct: bool = True) -> str:
     return f"{k * s['mean']:+.2f}{sd}"
 
 
+def _ordered(out: dict) -> tuple[dict, dict]:
+    """Summary and references in a fixed order (the JSON stores its keys sorted)."""
+    summ, ref = out["summary"], out["references"]
+    return ({m: summ[m] for m in MODES if m in summ},
+            {k: ref[k] for k in ("gt offsets", "gt boundary, constant down-right")})
+
+
 def table(out: dict) -> str:
     """Plain-text tables of the summary: mean ± sd over seeds (points)."""
-    summ, ref = out["summary"], out["references"]
+    summ, ref = _ordered(out)
     lines = ["boundary head on the held-out frames (mean ± sd over seeds):",
              f"{'mode':<10} {'P':>12} {'R':>12} {'F':>12} {'dir acc GT':>12} {'dir acc pred':>12} "
              f"{'pred in GT band':>16}"]
@@ -234,6 +242,33 @@ def table(out: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(out: dict) -> str:
+    """The summary as Markdown tables (points; mean ± sample sd over seeds, [min, max])."""
+    summ, ref = _ordered(out)
+    pm = "\u00b1"
+    lines = ["| mode | boundary P | R | F | dir acc, GT boundary | dir acc, predicted | predicted in GT band "
+             "(d <= 5) | in direction band (d <= 15) |", "|---|---|---|---|---|---|---|---|"]
+    for mode, m in summ.items():
+        cells = [f"{m[h]['mean']:.3f}" + ("" if m[h]["sd"] is None else f" {pm} {m[h]['sd']:.3f}") for h in HEAD]
+        lines.append(f"| {mode} (n={m[HEAD[0]]['n']}) | " + " | ".join(cells) + " |")
+    lines += ["", "| coarse maps, scale | offsets | d mIoU | d F@1px | d F@3px | d mIoU minus predicted, "
+              "paired |", "|---|---|---|---|---|---|"]
+    for cell in CELLS:
+        first = True
+        for name, r in ref.items():
+            label = f"{cell} (coarse mIoU {100 * r[cell]['coarse_miou']:.1f})" if first else ""
+            first = False
+            lines.append(f"| {label} | {name} | " + " | ".join(f"{100 * r[cell][g]:+.2f}" for g in GAINS) + " | |")
+        for mode, m in summ.items():
+            row = []
+            for g in GAINS:
+                s = m[f"{cell}: {g}"]
+                row.append(f"{_cell(s)} [{100 * s['min']:+.2f}, {100 * s['max']:+.2f}]")
+            d = m.get(f"{cell}: delta_miou minus predicted")
+            lines.append(f"| | {mode} | " + " | ".join(row) + f" | {_cell(d) if d else ''} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-frames", type=int, default=6)
@@ -253,7 +288,14 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smoke run (tests): 2 iterations, 2 seeds, tiny frames")
     ap.add_argument("--workdir", default=None, help="keep data, shards and runs here")
     ap.add_argument("--json", default=None, help="output JSON [benchmarks/results/ablation_direction.json]")
+    ap.add_argument("--markdown-from", default=None, metavar="JSON",
+                    help="print the Markdown tables of a finished run's JSON and exit (nothing is trained)")
     args = ap.parse_args(argv)
+    if args.markdown_from:
+        import json
+
+        print(markdown(json.loads(Path(args.markdown_from).read_text())))
+        return 0
     if args.quick:
         args.train_frames, args.val_frames, args.height, args.width = 2, 1, 64, 128
         args.iters, args.batch, args.crop, args.seeds = 2, 2, 32, [0, 1]

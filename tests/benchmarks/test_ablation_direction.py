@@ -1,10 +1,14 @@
 """Smoke run of benchmarks/ablation_direction.py --quick: one tiny model per --direction-pixels
 mode and seed, each scored by its refinement gain and its boundary head, summarised over seeds
 (no figure asserted: 2 iterations learn nothing)."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from tests.support.benchmarks import run_benchmark
+from tests.support.paths import REPO
 
 CELLS = ("model-like, scale 2", "model-like, scale 1", "block majority x8, scale 2", "block majority x8, scale 1")
 GAINS = ("delta_miou", "delta_f_1px", "delta_f_3px")
@@ -40,3 +44,6 @@ def test_ablation_direction_quick_trains_and_scores_each_mode_and_seed(tmp_path)
     assert ref["gt offsets"]["block majority x8, scale 2"]["delta_miou"] > \
         ref["gt boundary, constant down-right"]["block majority x8, scale 2"]["delta_miou"]
     assert "d F@1px" in proc.stdout and "machine" in proc.stdout.lower()
+    md = subprocess.run([sys.executable, "benchmarks/ablation_direction.py", "--markdown-from", str(tmp_path / "results.json")],
+                        cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert md.count("| predicted (n=2) |") == 1 and md.count("| | gt | ") == len(CELLS)
