@@ -156,16 +156,24 @@ def summarise(results: dict) -> dict:
                 if mode != "predicted" and "predicted" in results:
                     common = [s for s in seeds if s in results["predicted"]]
                     d = np.array([by_seed[s][cell][g] - results["predicted"][s][cell][g] for s in common])
-                    m[f"{cell}: {g} minus predicted"] = _stats(d)
+                    m[f"{cell}: {g} minus predicted"] = _stats(d, interval=True)
         for h in HEAD:
             m[h] = _stats(np.array([by_seed[s][h] for s in seeds]))
         out[mode] = m
     return out
 
 
-def _stats(v: np.ndarray) -> dict:
-    return {"n": int(v.size), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else None,
-            "min": float(v.min()), "max": float(v.max())}
+def _stats(v: np.ndarray, interval: bool = False) -> dict:
+    """n, mean, sample sd, min, max; ``interval``: also the two-sided 95% t interval of the mean
+    (``ci95``, None below 2 values)."""
+    out = {"n": int(v.size), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else None,
+           "min": float(v.min()), "max": float(v.max())}
+    if interval:
+        from scipy.stats import t
+
+        half = float(t.ppf(0.975, v.size - 1) * out["sd"] / np.sqrt(v.size)) if v.size > 1 else None
+        out["ci95"] = None if half is None else [out["mean"] - half, out["mean"] + half]
+    return out
 
 
 def run(args, work: Path, save) -> dict:
@@ -208,8 +216,9 @@ def _cell(s: dict, pct: bool = True) -> str:
 
 
 def _ordered(out: dict) -> tuple[dict, dict]:
-    """Summary and references in a fixed order (the JSON stores its keys sorted)."""
-    summ, ref = out["summary"], out["references"]
+    """Summary (recomputed from the per-seed results) and references in a fixed order (the JSON
+    stores its keys sorted)."""
+    summ, ref = summarise({m: r for m, r in out["results"].items() if r}), out["references"]
     return ({m: summ[m] for m in MODES if m in summ},
             {k: ref[k] for k in ("gt offsets", "gt boundary, constant down-right")})
 
@@ -219,10 +228,10 @@ def table(out: dict) -> str:
     summ, ref = _ordered(out)
     lines = ["boundary head on the held-out frames (mean ± sd over seeds):",
              f"{'mode':<10} {'P':>12} {'R':>12} {'F':>12} {'dir acc GT':>12} {'dir acc pred':>12} "
-             f"{'pred in GT band':>16}"]
+             f"{'pred in band':>16}"]
     for mode, m in summ.items():
         cells = [f"{m[h]['mean']:.3f}" + ("" if m[h]["sd"] is None else f"±{m[h]['sd']:.3f}")
-                 for h in HEAD[:5] + ("predicted_boundary_in_gt_band",)]
+                 for h in HEAD[:5] + ("predicted_boundary_in_direction_band",)]
         lines.append(f"{mode:<10} " + " ".join(f"{c:>12}" for c in cells[:5]) + f" {cells[5]:>16}")
     for cell in CELLS:
         lines.append(f"\n{cell} (coarse mIoU {100 * ref['gt offsets'][cell]['coarse_miou']:.1f}); gain of the "
@@ -246,13 +255,14 @@ def markdown(out: dict) -> str:
     """The summary as Markdown tables (points; mean ± sample sd over seeds, [min, max])."""
     summ, ref = _ordered(out)
     pm = "\u00b1"
-    lines = ["| mode | boundary P | R | F | dir acc, GT boundary | dir acc, predicted | predicted in GT band "
-             "(d <= 5) | in direction band (d <= 15) |", "|---|---|---|---|---|---|---|---|"]
+    shown = [h for h in HEAD if h != "predicted_boundary_in_gt_band"]  # that one equals P
+    lines = ["| mode | boundary P (= predicted boundary in the GT band, d <= 5) | R | F | dir acc, GT boundary | "
+             "dir acc, predicted | predicted boundary in the direction band (d <= 15) |", "|---|---|---|---|---|---|---|"]
     for mode, m in summ.items():
-        cells = [f"{m[h]['mean']:.3f}" + ("" if m[h]["sd"] is None else f" {pm} {m[h]['sd']:.3f}") for h in HEAD]
+        cells = [f"{m[h]['mean']:.3f}" + ("" if m[h]["sd"] is None else f" {pm} {m[h]['sd']:.3f}") for h in shown]
         lines.append(f"| {mode} (n={m[HEAD[0]]['n']}) | " + " | ".join(cells) + " |")
     lines += ["", "| coarse maps, scale | offsets | d mIoU | d F@1px | d F@3px | d mIoU minus predicted, "
-              "paired |", "|---|---|---|---|---|---|"]
+              "paired (95% t interval) |", "|---|---|---|---|---|---|"]
     for cell in CELLS:
         first = True
         for name, r in ref.items():
@@ -265,7 +275,9 @@ def markdown(out: dict) -> str:
                 s = m[f"{cell}: {g}"]
                 row.append(f"{_cell(s)} [{100 * s['min']:+.2f}, {100 * s['max']:+.2f}]")
             d = m.get(f"{cell}: delta_miou minus predicted")
-            lines.append(f"| | {mode} | " + " | ".join(row) + f" | {_cell(d) if d else ''} |")
+            paired = "" if not d else _cell(d) + ("" if d["ci95"] is None else
+                                                  f" ({100 * d['ci95'][0]:+.2f}, {100 * d['ci95'][1]:+.2f})")
+            lines.append(f"| | {mode} | " + " | ".join(row) + f" | {paired} |")
     return "\n".join(lines)
 
 

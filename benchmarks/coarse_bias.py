@@ -5,7 +5,7 @@ coarse copy of each label map with a model's offsets and score the gain. A coars
 off the label map rewards offsets that move it back, whatever the true directions. Compared:
 
 * ``top-left pixel``: each 8x8 tile keeps its top-left pixel (``lab[::8, ::8]``, nearest
-  down-sampling as ``F.interpolate(mode="nearest")``), repeated over the tile: the earlier maps;
+  down-sampling as ``F.interpolate(mode="nearest")``), repeated over the tile;
 * ``middle pixel``: the pixel at (4, 4) of each tile (``mode="nearest-exact"``);
 * ``block majority``: the tile's most frequent label (``segfix_train.coarse.block_majority``, what
   validation uses now).
