@@ -52,8 +52,7 @@ _LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _
 @click.option("--direction-pixels", type=click.Choice(DIRECTION_PIXELS), default=None,
               help="Pixels of the direction loss: predicted (the pixels predicted as boundary, as the "
                    "paper, Sec. 3.2, and the authors' code), gt (the ground-truth boundary band) or both "
-                   f"(their union) [{DEFAULTS.direction_pixels}: it gained more in "
-                   "benchmarks/ablation_direction.py].")
+                   f"(their union) [{DEFAULTS.direction_pixels}, also in every --recipe].")
 @click.option("--keep-best/--no-keep-best", default=None,
               help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
                    "(delta mIoU of the refined coarse labels; docs/training.md).")

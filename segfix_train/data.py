@@ -88,11 +88,13 @@ def batch_allocation(batch: int, weights: Sequence[float]) -> list[int]:
 
 
 def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int, int]):
-    """Bilinear image, nearest targets, to ``size = (h, w)``."""
+    """Bilinear image, nearest targets, to ``size = (h, w)``; both with half-pixel centres
+    (``align_corners=False``, ``nearest-exact``), so the targets stay on the image's edges (plain
+    ``nearest`` samples at the pixels' corners and moves them 0.5 px down-right on average)."""
     t = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
     img = F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
     tt = torch.from_numpy(np.stack([bnd, dirn]).astype(np.float32))[None]
-    tt = F.interpolate(tt, size=size, mode="nearest")[0].numpy().astype(np.uint8)
+    tt = F.interpolate(tt, size=size, mode="nearest-exact")[0].numpy().astype(np.uint8)
     return img, tt[0], tt[1]
 
 
@@ -364,10 +366,12 @@ def checked_batches(loader: Iterable):
 def val_items(ds, aug_target: str = "semantic", max_images: int | None = None,
               rank: int = 0, world_size: int = 1, with_label: bool = False):
     """Yield ``(image float32 (1, 3, H, W), boundary uint8 (1, H, W), direction uint8 (1, H, W))``
-    for every validation image of this rank (images split round-robin by rank), unaugmented;
+    for every validation image of this rank (images split round-robin by rank), unaugmented; the
+    direction is the direction band's (``<v>/direction_band``, as training reads it), so that
+    predicted boundary pixels off the ground-truth boundary have targets too;
     ``with_label``: a fourth item, the label map uint8 ``(H, W)`` (numpy)."""
     n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
-    fb, fd = f"{aug_target}/boundary", f"{aug_target}/direction"
+    fb, fd = f"{aug_target}/boundary", f"{aug_target}/direction_band"
     for i in range(rank, n, world_size):
         r = ds.read(i, fields=("image", fb, fd) + (("label",) if with_label else ()))
         item = (torch.from_numpy(normalise(r["image"]))[None], torch.from_numpy(r[fb])[None],

@@ -357,8 +357,8 @@ def _validate_and_save(cfg: TrainConfig, dd: Dist, run: _Run, step: int, window:
             append_jsonl(run.val_log, {"iter": step, **metrics})
         say(f"val iter {step}: boundary F {metrics['boundary_f']:.4f} (all-boundary "
             f"{metrics['boundary_f_all']:.4f}), direction acc {metrics['dir_acc_gt']:.4f} in GT "
-            f"boundary, {metrics['dir_acc_pred']:.4f} in predicted; refinement of the x8 coarse "
-            f"labels: mIoU {metrics['delta_miou']:+.4f}, F@1px {metrics['delta_f_1px']:+.4f}")
+            f"boundary, {metrics['dir_acc_pred']:.4f} in predicted; refinement of the 8x8 "
+            f"block-majority labels: mIoU {metrics['delta_miou']:+.4f}, F@1px {metrics['delta_f_1px']:+.4f}")
         if dd.main and cfg.keep_best and (kept := keep_if_best(cfg.out, run.model, cfg, step, metrics)):
             say(kept)
     if step % cfg.ckpt_every == 0 or last:

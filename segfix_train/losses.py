@@ -16,8 +16,8 @@ equal to 255 (``segfix_data.targets.direction.DIRECTION_IGNORE``) are left out.
 The direction loss covers the pixels whose direction target is defined and that are selected
 by ``pixels`` (:data:`DIRECTION_PIXELS`, ``segfix train --direction-pixels``):
 
-* ``"predicted"``: the pixels the boundary branch predicts as boundary (``sigmoid(logit) > 0.5``,
-  not ignore) -- the paper's Sec. 3.2 ("we mask the direction map D by the (binarized) boundary
+* ``"predicted"`` (the default): the pixels the boundary branch predicts as boundary
+  (``sigmoid(logit) > 0.5``, not ignore) -- the paper's Sec. 3.2 ("we mask the direction map D by the (binarized) boundary
   map B") and the authors' loss. With format-3 shards the direction targets cover a band wider
   than the ground-truth boundary (``segfix-gt build --direction-band``), so predicted pixels outside
   the ground-truth band are supervised too; with older shards only those inside it are.
@@ -139,7 +139,7 @@ def band_note(params: list[dict], pixels: str) -> str | None:
 
 def segfix_loss(boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
                 boundary_target: torch.Tensor, direction_target: torch.Tensor, *,
-                pixels: str = "gt", boundary_weight: float = 1.0,
+                pixels: str = "predicted", boundary_weight: float = 1.0,
                 direction_weight: float = 1.0) -> dict[str, torch.Tensor]:
     """Total SegFix loss (paper: both weights 1); ``direction_target`` holds the direction band's
     bins (255 none), ``pixels`` picks the pixels of the direction loss (:data:`DIRECTION_PIXELS`).

@@ -7,15 +7,18 @@ All are pixel counts summed over the validation set (so they reduce exactly acro
   target is not ignore; ``P = tp / (tp + fp)``, ``R = tp / (tp + fn)``, ``F = 2PR / (P + R)``
   (0 where undefined); ``pred`` is ``sigmoid(logit) > 0.5``;
 * direction accuracy: ``argmax`` of the direction logits equals the target bin, among pixels with a
-  defined target direction that are (a) predicted boundary, (b) ground-truth boundary;
+  defined target direction that are (a) predicted boundary (``dir_acc_pred``; the targets are the
+  direction band's, ``<v>/direction_band``, so with format-3 shards every predicted pixel within
+  3 gamma of a boundary counts; ``dir_pred_scored`` is the fraction of predicted boundary pixels
+  that had a target), (b) ground-truth boundary (``dir_acc_gt``);
 * ``boundary_f_all``: the F-score of the trivial predictor that marks every pixel boundary.
 
 Refinement (what SegFix is for; :class:`RefinementScore`): each validation label map gets a fixed
-coarse version (:func:`coarse_labels`: nearest down- then up-sampling by 8, the oracle of the
-paper's Table 1), refined with the model's own offsets (boundary ``sigmoid > 0.5``, direction
-argmax, shift scale 2 as ``segfix refine``); ``segfix_data.metrics.SegmentationScore`` scores both
-against the label map. Reported: ``coarse_miou``, ``refined_miou``, ``delta_miou`` and the same for
-the boundary F-score at 1 and 3 true pixels (``*_f_1px``, ``*_f_3px``), fractions in [0, 1].
+coarse version (``segfix_train.coarse.block_majority``: each 8x8 tile takes its most frequent
+label, a map not shifted against the label map), refined with the model's own offsets (boundary
+``sigmoid > 0.5``, direction argmax, shift scale 2 as ``segfix refine``);
+``segfix_data.metrics.SegmentationScore`` scores both against the label map. Reported:
+``coarse_miou``, ``refined_miou``, ``delta_miou`` and the same for the boundary F-score at 1 and 3 true pixels (``*_f_1px``, ``*_f_3px``), fractions in [0, 1].
 ``--keep-best`` keeps the model with the best ``delta_miou`` as ``RUN_DIR/best.pt``
 (:func:`keep_if_best`).
 """
@@ -26,6 +29,8 @@ import torch
 
 from segfix_data.ignore import IGNORE_INDEX
 from segfix_data.targets.direction import DIRECTION_IGNORE
+
+from .coarse import block_majority
 
 COUNTS = ("tp", "fp", "fn", "dir_ok_pred", "dir_n_pred", "dir_ok_gt", "dir_n_gt", "valid")
 
@@ -61,7 +66,7 @@ def summarise(c: torch.Tensor) -> dict[str, float]:
     f = _div(2 * p * r, p + r)
     return {"boundary_f": f, "boundary_precision": p, "boundary_recall": r,
             "boundary_f_all": trivial_f(tp + fn, valid),
-            "dir_acc_pred": _div(okp, np_), "dir_acc_gt": _div(okg, ng),
+            "dir_acc_pred": _div(okp, np_), "dir_pred_scored": _div(np_, tp + fp), "dir_acc_gt": _div(okg, ng),
             "boundary_pixels": tp + fn, "valid_pixels": valid}
 
 
@@ -72,23 +77,12 @@ def trivial_f(boundary_pixels: float, valid_pixels: float) -> float:
     return _div(2 * p, 1 + p)
 
 
-#: Table 1 oracle: the label map down- and up-sampled (nearest) by this factor.
-COARSE_FACTOR = 8
 #: Offset scale of the refinement (paper scheme (i), ``segfix refine``'s default for label maps).
 REFINE_SCALE = 2
 #: Boundary F tolerances in true pixels (``SegmentationScore`` reads thresholds >= 1 as pixels).
 F_PIXELS = (1, 3)
 #: Which gain ``--keep-best`` maximises.
 BEST_KEY = "delta_miou"
-
-
-def coarse_labels(label: np.ndarray, factor: int = COARSE_FACTOR) -> np.ndarray:
-    """``(H, W)`` label map down-sampled by ``factor`` with nearest neighbour (the pixel at
-    ``(factor * i, factor * j)``, as ``F.interpolate(mode="nearest")`` and OpenCV pick it) and
-    up-sampled back (each value repeated ``factor x factor``, cropped to ``(H, W)``); same dtype."""
-    lab = np.asarray(label)
-    small = lab[::factor, ::factor]
-    return np.repeat(np.repeat(small, factor, 0), factor, 1)[: lab.shape[0], : lab.shape[1]]
 
 
 def refine_with_logits(label: np.ndarray, boundary_logits: torch.Tensor, direction_logits: torch.Tensor,
@@ -132,7 +126,7 @@ class RefinementScore:
 
     def update(self, label: np.ndarray, boundary_logits: torch.Tensor, direction_logits: torch.Tensor) -> None:
         """One frame: ``label`` uint8 (H, W) train ids (255 ignore), the model's logits for it."""
-        coarse = coarse_labels(label)
+        coarse = block_majority(label)
         self.scores[0].update(coarse, label)
         self.scores[1].update(refine_with_logits(coarse, boundary_logits, direction_logits), label)
 

@@ -30,3 +30,21 @@ def test_coarse_prediction_is_model_like():
     assert pred.shape == label.shape and set(np.unique(pred)) <= {0, 1, 2}
     assert (pred == 2).sum() < (label == 2).sum()
     assert (pred[:, :24] == 0).all() and (pred[:, 36:] == 1).all()
+
+
+def test_coarse_prediction_is_not_shifted():
+    """The model-like maps (demo_table1, demo_trained, the direction ablation): area-averaged scores
+    upsampled with half-pixel centres keep a rectangle's centroid in place on average over its 64
+    placements against the stride-8 grid (nearest sampling of the top-left pixel moves it 3.5 px)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from demo_table1 import coarse_prediction
+
+    shifts = []
+    for hh, ww in ((13, 21), (20, 20), (9, 30)):
+        for oy in range(8):
+            for ox in range(8):
+                lab = np.zeros((64, 64), np.uint8)
+                lab[16 + oy: 16 + oy + hh, 16 + ox: 16 + ox + ww] = 1
+                pred = coarse_prediction(lab, 8, 0.0, np.random.default_rng(0))
+                shifts.append(np.argwhere(pred == 1).mean(0) - np.argwhere(lab == 1).mean(0))
+    assert np.all(np.abs(np.mean(shifts, axis=0)) < 0.1)

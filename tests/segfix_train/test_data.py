@@ -154,8 +154,8 @@ def test_brightness_draws_and_device_normalisation():
 
 
 def test_random_scale_keeps_size_and_labels():
-    # labels are resampled by nearest neighbour from the window that was read (the image's), and
-    # padded with ignore: pinned pixel by pixel against that definition
+    # labels are resampled by nearest neighbour with half-pixel centres from the window that was
+    # read (the image's), and padded with ignore: pinned pixel by pixel against that definition
     ds = FakeShardSet(n=1, h=64, w=64)
     c = 32
     for seed in range(6):
@@ -165,8 +165,8 @@ def test_random_scale_keeps_size_and_labels():
         s = np.random.default_rng(seed).uniform(0.5, 2.0)  # random_crop's first draw
         (_, (y0, x0, ch, cw)), = ds.reads
         oh, ow = max(1, round(ch * s)), max(1, round(cw * s))
-        iy = np.minimum(np.arange(oh) * ch // oh, ch - 1)[:c]  # nearest: floor(i * in / out)
-        ix = np.minimum(np.arange(ow) * cw // ow, cw - 1)[:c]
+        iy = np.minimum((2 * np.arange(oh) + 1) * ch // (2 * oh), ch - 1)[:c]  # floor((i + 1/2) in / out)
+        ix = np.minimum((2 * np.arange(ow) + 1) * cw // (2 * ow), cw - 1)[:c]
         f = ds.frames[0]
         for got, key, pad in ((b, "semantic/boundary", 255), (d, "semantic/direction_band", 255)):
             expect = np.full((c, c), pad, np.uint8)

@@ -51,7 +51,7 @@ def test_ade20k_crop_resizes_the_shorter_side_first():
     assert (y0, h, w) == (0, 32, 32)  # 16 / (16 / 32) source pixels read: the full height
     full = ds.frames[0]["semantic/boundary"][:, x0:x0 + 32]
     want = torch.nn.functional.interpolate(torch.from_numpy(full.astype(np.float32))[None, None],
-                                           size=(16, 16), mode="nearest")[0, 0].numpy()
+                                           size=(16, 16), mode="nearest-exact")[0, 0].numpy()
     assert np.array_equal(bnd, want.astype(np.uint8)) and bnd.shape == (16, 16)
 
 

@@ -1,4 +1,4 @@
-"""Validation that measures refinement (issue 17 point 4): the x8 coarse labels, their refinement
+"""Validation that measures refinement: the 8x8 block-majority coarse labels, their refinement
 with the model's own offsets, the deltas in val.jsonl and ``--keep-best``."""
 import json
 
@@ -8,20 +8,11 @@ import torch
 
 from segfix_data.metrics import SegmentationScore
 from segfix_data.targets.direction import bin_offsets
-from segfix_train.validate import (RefinementScore, coarse_labels, num_classes_of, refine_with_logits)
+from segfix_train.coarse import block_majority
+from segfix_train.validate import RefinementScore, num_classes_of, refine_with_logits
 from tests.support.fakes import FakeShardSet, fake_open, one_torch_thread  # noqa: F401
 
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [8, 16, 32, 64]}
-
-
-@pytest.mark.parametrize("shape", [(16, 24), (10, 13)])
-def test_coarse_labels_is_nearest_down_and_up_by_8(shape):
-    lab = np.random.default_rng(0).integers(0, 5, shape).astype(np.uint8)
-    got = coarse_labels(lab)
-    assert got.shape == lab.shape and got.dtype == lab.dtype
-    for y in range(shape[0]):
-        for x in range(shape[1]):
-            assert got[y, x] == lab[8 * (y // 8), 8 * (x // 8)]
 
 
 def _logits(h, w, pixels, bin_, m=8):
@@ -58,7 +49,7 @@ def test_deltas_are_refined_minus_coarse_scores_of_segmentation_score():
     coarse, refined = SegmentationScore(5, thresholds=(1, 3)), SegmentationScore(5, thresholds=(1, 3))
     for lab, (bl, dl) in zip(labels, logits):
         score.update(lab, bl, dl)
-        c = coarse_labels(lab)
+        c = block_majority(lab)
         coarse.update(c, lab)
         refined.update(refine_with_logits(c, bl, dl), lab)
     got, c, r = score.result(), coarse.result(), refined.result()
@@ -75,7 +66,7 @@ def test_deltas_are_refined_minus_coarse_scores_of_segmentation_score():
 
 def test_no_predicted_boundary_gains_nothing_and_gt_like_offsets_gain():
     lab = np.zeros((32, 32), np.uint8)
-    lab[:, 13:] = 1  # an edge at x = 13: the coarse map (x8) puts it at 16
+    lab[:, 13:] = 1  # an edge at x = 13: the coarse map puts it at 16 (tile 8..15: five 0s, three 1s)
     none = RefinementScore(2)
     none.update(lab, *_logits(32, 32, [], 0))
     assert none.result()["delta_miou"] == 0.0 and none.result()["delta_f_1px"] == 0.0
