@@ -126,6 +126,18 @@ def check_format(path: str, state: object, accept: tuple[str, ...] = MODEL_FORMA
                           f"{', '.join(FORMAT_ENTRIES)} files (from `segfix train` or `segfix convert-openseg`)")
 
 
+def check_finite(path: str, weights: dict) -> None:
+    """:class:`CheckpointError` naming ``path`` when a floating-point tensor of ``weights`` (a state
+    dict) holds NaN or infinity: such a model predicts nothing useful (all-NaN logits give empty
+    offsets), so it is refused rather than run."""
+    bad = [str(k) for k, t in weights.items() if isinstance(t, torch.Tensor)
+           and (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} of its {len(weights)} weight tensors hold NaN or infinite values "
+                              f"(e.g. {', '.join(bad[:3])}): the training that wrote it diverged; use an "
+                              "earlier checkpoint, or train again with a lower --lr")
+
+
 def rng_state() -> dict:
     """Python, NumPy, torch CPU (and CUDA, when present) generator states, as tensors and plain types."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
@@ -273,7 +285,10 @@ def load_checkpoint(path: str, *, verify: bool = True, accept: tuple[str, ...] =
     except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
         raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {torch_load_reason(e)}); "
                               "is it a segfix train checkpoint?") from None
-    return check_format(path, state, accept)
+    state = check_format(path, state, accept)
+    if isinstance(state.get("model"), dict):
+        check_finite(path, state["model"])
+    return state
 
 
 def _numpy_safe_globals() -> list:

@@ -34,7 +34,7 @@ from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from .checkpoint import DIGEST_SUFFIX, CheckpointError, list_checkpoints, load_checkpoint, load_weights_file
 from .config import OPENSEG_MODES, TESTERS
 from .data import normalise
-from .models import create_model
+from .models.factory import model_from_weights
 from .precision import Precision, check_amp, resolve_amp
 from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 
@@ -96,22 +96,22 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", mode
         if is_openseg_segfix(obj):
             return load_openseg_model(path, obj, model=model, abn_scale=abn_scale).to(device).eval()
         state = load_checkpoint(path)  # not the authors': says what a segfix checkpoint needs
-    cfg = state["config"]
     spec = state.get("model_spec")
     if spec is None:
-        spec = dict(name=cfg["model"], **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
-    spec = {**spec, "num_directions": int(state.get("num_directions", spec.get("num_directions", 8)))}
+        cfg = state.get("config")
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("model_args", {}), dict):
+            raise CheckpointError(f"{path}: no model_spec and no config naming the model; was it edited or "
+                                  "written by another tool?")
+        spec = dict(name=cfg.get("model"), **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+    if not isinstance(spec, dict) or not isinstance(state.get("num_directions", 8), int):
+        raise CheckpointError(f"{path}: its model_spec is not a dict of settings; was it edited or written by "
+                              "another tool?")
+    spec = {**spec, "num_directions": state.get("num_directions", spec.get("num_directions", 8))}
     if model is not None and model != spec["name"]:
         raise InputError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
                          f"authors' checkpoints")
-    try:
-        net = create_model(**spec)
-        net.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its weights do not fit model {spec.get('name')!r} with "
-                              f"{spec.get('num_directions')} directions ({str(e).splitlines()[0]}); "
-                              "was it edited or written by another tool?") from None
-    return net.to(device).eval()
+    # spec and weights checked before the network is built (a crafted spec cannot allocate more)
+    return model_from_weights(path, spec, state["model"]).to(device)
 
 
 def find_images(spec: str) -> list[str]:
