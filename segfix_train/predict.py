@@ -14,7 +14,9 @@ authors' (``models.openseg_import``).
 A run over image files is four steps: :func:`list_frames` (which images, which output names),
 :func:`load_model`, then :func:`predict_images` with :class:`PredictOptions` (how) and
 :class:`OutputOptions` (what is written), which reads each image (:func:`read_rgb`), computes its
-maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`).
+maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`); ``OUT_DIR/predict.json``
+records what the offsets were computed with, and a rerun with other settings is refused unless it
+overwrites (:mod:`segfix_train.predict_record`).
 """
 from __future__ import annotations
 
@@ -258,6 +260,15 @@ class OffsetsPredictor:
         self.precision = resolve_amp("off" if openseg else options.amp or "auto", self.device)
         self.channels_last = not openseg and use_channels_last(net, self.device)
 
+    def settings(self) -> dict:
+        """What decides the offsets this predictor computes, as resolved here (the ``amp`` actually
+        used; the ``stride`` of a tile without one): ``predict_record`` records it."""
+        o = self.options
+        if o.tester == "openseg":
+            return {"tester": o.tester, "openseg_mode": o.openseg_mode}
+        return {"tester": o.tester, "threshold": float(o.threshold), "tile": o.tile,
+                "stride": o.stride or o.tile, "amp": self.precision.name}
+
     def maps(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 ``(H, W)`` boundary (0/1) and direction bins (255 off the boundary) of a uint8
         ``(H, W, 3)`` RGB image."""
@@ -296,12 +307,14 @@ class PredictResult:
     """``written``: offsets files written; ``boundary_fraction``: mean share of boundary pixels over
     the written and kept files; ``kept``: complete files of an earlier run left as they were
     (``overwrite=False``); ``skipped``: ``(image path, reason)`` of unreadable images
-    (``on_error="skip"``)."""
+    (``on_error="skip"``); ``removed``: offsets files of an earlier run with other settings
+    (``overwrite=True``)."""
 
     written: list[str]
     boundary_fraction: float
     kept: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 #: A boundary fraction above this is implausible (boundaries cover a few percent of the pixels):
@@ -379,18 +392,24 @@ def write_outputs(out_dir: str, stem: str, boundary: np.ndarray, direction: np.n
 
 def predict_images(net: torch.nn.Module, frames: Sequence[tuple[str, str]], out_dir: str,
                    options: PredictOptions = PredictOptions(), output: OutputOptions = OutputOptions(),
-                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+                   progress: Callable[[Iterable], Iterator] | None = None,
+                   checkpoint: str | None = None) -> PredictResult:
     """Predict offsets for every ``(image path, stem)`` of ``frames`` (:func:`list_frames`) with
     ``net`` (:func:`load_model`) and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``options``: how (:class:`PredictOptions`); ``output``: what is written and what an unreadable
     image or an earlier run's file does (:class:`OutputOptions`); ``progress`` wraps the frames
-    (a progress bar)."""
+    (a progress bar); ``checkpoint``: the file ``net`` was read from (its digest is recorded in
+    ``OUT_DIR/predict.json`` with the settings, ``predict_record``). Raises
+    ``predict_record.OffsetsDirError`` when OUT_DIR holds another run's offsets and not
+    ``output.overwrite``."""
     from PIL import Image
 
+    from .predict_record import claim_offsets_dir, run_record
+
     predictor = OffsetsPredictor(net, options)
-    os.makedirs(out_dir, exist_ok=True)
-    result, fractions = PredictResult([], 0.0), []
+    removed = claim_offsets_dir(out_dir, run_record(net, predictor.settings(), checkpoint), output.overwrite)
+    result, fractions = PredictResult([], 0.0, removed=removed), []
     for path, stem in (progress(list(frames)) if progress else frames):
         done = None if output.overwrite else _complete_output(os.path.join(out_dir, stem + ".npz"), output.write_mat)
         if done is not None:
