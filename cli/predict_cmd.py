@@ -66,10 +66,11 @@ def predict_cmd(checkpoint, images, out_dir, tester, openseg_mode, model, abn_we
     options = PredictOptions(tester=tester, tile=tile, stride=stride, batch=batch, threshold=threshold, amp=amp,
                              openseg_mode=openseg_mode)
     output = OutputOptions(write_mat=mat, on_error=on_error, overwrite=overwrite)
+    dev = resolve_device(device)
     frames = list_frames(images, img_suffix)
     checkpoint = resolve_checkpoint(checkpoint)
     click.echo(f"checkpoint {checkpoint}", err=True)
-    net = load_model(checkpoint, resolve_device(device), model=model, abn_scale=abn_weight == "abs-eps")
+    net = load_model(checkpoint, dev, model=model, abn_scale=abn_weight == "abs-eps")
 
     def bar(items):
         with progressbar(items, label="predict") as b:
@@ -81,11 +82,14 @@ def predict_cmd(checkpoint, images, out_dir, tester, openseg_mode, model, abn_we
     kept = f", kept {len(res.kept)} complete from an earlier run (--overwrite redoes them)" if res.kept else ""
     click.echo(f"wrote {plural(len(res.written), 'offsets file')} to {out_dir}{kept} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")
+    check = ("check the checkpoint (wrong or untrained weights), --tester (input normalisation: segfix for our "
+             "checkpoints, openseg for the authors') and --threshold")
     if res.boundary_fraction > IMPLAUSIBLE_BOUNDARY_FRACTION:
         click.echo(f"warning: {100 * res.boundary_fraction:.0f}% of the pixels are boundary pixels, where "
-                   "a few percent are expected: check the checkpoint (wrong or untrained weights), "
-                   "--tester (input normalisation: segfix for our checkpoints, openseg for the authors') "
-                   "and --threshold", err=True)
+                   f"a few percent are expected: {check}", err=True)
+    elif res.written + res.kept and res.boundary_fraction == 0:
+        click.echo(f"warning: no pixel is a boundary pixel, so these offsets change nothing when refining, where "
+                   f"a few percent are expected: {check}", err=True)
     if res.skipped:
         for path, why in res.skipped[:20]:
             click.echo(f"  skipped: {path} ({why})", err=True)

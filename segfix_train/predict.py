@@ -21,6 +21,7 @@ overwrites (:mod:`segfix_train.predict_record`).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -44,12 +45,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
-    if isinstance(device, torch.device):
-        return device
+    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it.
+    A CUDA device where there is none is refused (``InputError``) rather than failing later."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise InputError(f"device {device!r} is not a device name torch reads ({e}); use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        why = ("this PyTorch is built without CUDA" if torch.version.cuda is None
+               else "no CUDA GPU is visible (driver, CUDA_VISIBLE_DEVICES)")
+        raise InputError(f"--device {device}: {why}; use --device cpu, or --device auto (CUDA when available)")
+    return dev
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> str:
@@ -238,6 +246,20 @@ class PredictOptions:
     def __post_init__(self) -> None:
         if self.tester not in TESTERS:
             raise InputError(f"tester must be one of {'|'.join(TESTERS)}, got {self.tester!r}")
+        for name in ("tile", "stride", "batch"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise InputError(f"--{name} must be a whole number >= 1, got {v!r}")
+        if self.stride is not None and self.tile is None:
+            raise InputError(f"--stride {self.stride} is the step between sliding windows: give their side "
+                             "with --tile too (without --tile the whole image is one window)")
+        if self.stride is not None and self.stride > self.tile:
+            raise InputError(f"--stride {self.stride} is larger than --tile {self.tile}: pixels between windows "
+                             "would get no prediction; use a stride <= the tile")
+        if not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool) \
+                or not (math.isfinite(self.threshold) and 0 <= self.threshold < 1):
+            raise InputError(f"--threshold must be a probability in [0, 1): a pixel is boundary where its "
+                             f"probability exceeds it (1 or more marks none), got {self.threshold!r}")
         if self.amp is not None:
             check_amp(self.amp)
         if self.tester == "openseg" and (self.tile is not None or self.stride is not None
