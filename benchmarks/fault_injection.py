@@ -16,7 +16,11 @@ Figures printed (and written to ``benchmarks/results/fault_injection.json``):
 * **checkpoints**: a bit flipped at a random place / a truncated file / a crafted pickle:
   refused on load (and whether the pickle's code ran);
 * **bad input kinds**: each kind of bad file or crafted manifest, handled with a message naming
-  the file (or refused) rather than passing silently or with a traceback.
+  the file (or refused) rather than passing silently or with a traceback;
+* **training and prediction rows** (``benchmarks/fault_rows_train.py``): crafted model specs (with
+  the peak memory of each refused ``segfix predict`` over a normal one's, at most 2x), non-finite
+  weights, offsets directories of another run, user mistakes in settings, kills inside
+  ``--keep-best``'s save and inside an export.
 
 Usage: ``python benchmarks/fault_injection.py [--quick] [--seed N]``.
 """
@@ -42,6 +46,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from benchmarks.fault_rows_train import print_rows, train_predict_rows  # noqa: E402
 from segfix_data import shards  # noqa: E402
 from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split  # noqa: E402
 from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum  # noqa: E402
@@ -655,7 +660,8 @@ def main() -> None:
                "damage": damage(tmp, clean, n_damage, rng),
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
                "bad_inputs": bad_inputs(tmp),
-               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp)}
+               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp),
+               "train_predict": train_predict_rows(tmp)}
     res["seconds"] = time.perf_counter() - t0
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
@@ -681,6 +687,7 @@ def main() -> None:
     print("\nissue 18 rows (cases handled / cases):")
     for r in res["rows"]:
         print(f"  {'ok ' if r['handled'] == r['cases'] else 'NOT'} {r['handled']}/{r['cases']}  {r['row']}")
+    print_rows(res["train_predict"])
     print(f"({res['seconds']:.0f} s)")
     path = write_json("fault_injection", path=args.out,
                       payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,

@@ -19,3 +19,6 @@ def test_fault_injection_quick(tmp_path):
     g = res["integrity"]  # issue 18 points 1, 5, 6, 7, 8
     assert g["kinds"] >= 13 and g["handled"] == g["kinds"], g["by_kind"]
     assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]
+    rows = res["train_predict"]  # crafted specs, NaN weights, predict records, mistakes, kills
+    assert len(rows) >= 7 and all(row["handled"] == row["cases"] for row in rows), rows
+    assert rows[0]["max_ratio"] <= 2.0 and "training and prediction rows" in r.stdout
