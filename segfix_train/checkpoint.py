@@ -273,7 +273,7 @@ def remove_stale(run_dir: str) -> list[str]:
                 removed.append(p)
     elif len(listed := listed_digests(best)) > 1 and (digest := file_sha256(best)) in listed:
         write_digest(best, [digest])
-        removed.append(f"{best + DIGEST_SUFFIX} (the digest of the best.pt it replaced)")
+        removed.append(f"{best + DIGEST_SUFFIX}'s line for the best.pt it replaced")
     return removed
 
 
