@@ -17,23 +17,19 @@ from tests.support.killed_save import KEY, KILL_POINTS, payload
 from tests.support.paths import REPO
 
 
-def _killed(root, *flags) -> None:
-    """``tests.support.killed_save`` in a fresh process (forks of this one could deadlock)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "-m", "tests.support.killed_save", str(root), *flags], cwd=REPO, env=env,
-                   check=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
+    """``tests.support.killed_save`` run in a fresh process (forks of this one could deadlock)."""
     root = tmp_path_factory.mktemp("killed")
-    _killed(root)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, "-m", "tests.support.killed_save", str(root)], cwd=REPO, env=env,
+                   check=True, timeout=300)
     return root
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_kill_anywhere_in_save_best_leaves_a_usable_best(killed, point):
-    run = killed / f"kill_{point}"
+    run = killed / "again" / f"kill_{point}"
     best = str(run / "best.pt")
     state = ckpt.load_checkpoint(best, accept=(ckpt.BEST_FORMAT,))  # the digest file accepts it
     assert state["step"] in (2, 4)
@@ -49,10 +45,9 @@ def test_a_kill_anywhere_in_save_best_leaves_a_usable_best(killed, point):
     assert disk["step"] == state["step"] and disk["sha256"] == ckpt.file_sha256(best)
 
 
-def test_a_killed_first_save_leaves_nothing_once_swept(tmp_path):
-    _killed(tmp_path, "--first")
+def test_a_killed_first_save_leaves_nothing_once_swept(killed):
     for point in KILL_POINTS[:-1]:
-        run = tmp_path / f"kill_{point}"
+        run = killed / "first" / f"kill_{point}"
         if not (run / "best.pt").exists():
             assert ckpt.read_best(str(run), KEY) is None
             ckpt.remove_stale(str(run))
@@ -62,6 +57,6 @@ def test_a_killed_first_save_leaves_nothing_once_swept(tmp_path):
 
 
 def test_clear_best_removes_a_killed_saves_temporary_file(killed):
-    run = killed / "kill_save"
+    run = killed / "first" / "kill_save"
     ckpt.clear_best(str(run))
     assert list(run.iterdir()) == []

@@ -1,11 +1,11 @@
-"""``python -m tests.support.killed_save ROOT [--first]``: ``checkpoint.save_best`` killed at each
-of its publishing points, as ``kill -9`` would (``os._exit``: no clean-up, no ``finally``).
+"""``python -m tests.support.killed_save ROOT``: ``checkpoint.save_best`` killed at each of its
+publishing points, as ``kill -9`` would (``os._exit``: no clean-up, no ``finally``).
 
-For every point of :data:`KILL_POINTS` a run directory ``ROOT/kill_<point>`` gets a best model of
-step 2 (value 0.1; none with ``--first``), then a forked child saves step 4 (value 0.5) and dies
-just before its ``point``-th ``os.replace`` (``"save"``: inside ``torch.save``, leaving a
-half-written temporary file; ``"none"``: not killed). Run in a fresh process: a fork of a process
-whose torch thread pools already ran can deadlock.
+For every point of :data:`KILL_POINTS` two run directories are made: ``ROOT/again/kill_<point>``
+gets a best model of step 2 (value 0.1) and ``ROOT/first/kill_<point>`` none; then a forked child
+saves step 4 (value 0.5) and dies just before its ``point``-th ``os.replace`` (``"save"``: inside
+``torch.save``, leaving a half-written temporary file; ``"none"``: not killed). Run in a fresh
+process: a fork of a process whose torch thread pools already ran can deadlock.
 """
 from __future__ import annotations
 
@@ -48,21 +48,22 @@ def _child(run: Path, point: str) -> None:
     ckpt.save_best(str(run), 4, KEY, 0.5, payload(4, 0.5))
 
 
-def main(root: str, first: bool = False) -> None:
+def main(root: str) -> None:
     torch.set_num_threads(1)
-    for point in KILL_POINTS:
-        run = Path(root) / f"kill_{point}"
-        run.mkdir(parents=True)
-        if not first:
-            ckpt.save_best(str(run), 2, KEY, 0.1, payload(2, 0.1))
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _child(run, point)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+    for kind in ("again", "first"):
+        for point in KILL_POINTS:
+            run = Path(root) / kind / f"kill_{point}"
+            run.mkdir(parents=True)
+            if kind == "again":
+                ckpt.save_best(str(run), 2, KEY, 0.1, payload(2, 0.1))
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    _child(run, point)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], "--first" in sys.argv[2:])
+    main(sys.argv[1])
