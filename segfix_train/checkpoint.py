@@ -144,12 +144,23 @@ def check_format(path: str, state: object, accept: tuple[str, ...] = MODEL_FORMA
                           f"{', '.join(FORMAT_ENTRIES)} files (from `segfix train` or `segfix convert-openseg`)")
 
 
+def _finite(t: torch.Tensor) -> bool:
+    """Whether every value of ``t`` is finite (numpy's test: torch's ``isfinite(t).all()`` over the
+    thousands of small tensors of a model costs seconds where its thread pool shares busy cores)."""
+    t = t.detach().cpu()
+    if t.is_complex():
+        return bool(torch.isfinite(t).all())
+    if t.dtype == torch.bfloat16:  # numpy has no bfloat16
+        t = t.float()
+    return bool(np.isfinite(t.numpy()).all())
+
+
 def check_finite(path: str, weights: dict) -> None:
     """:class:`CheckpointError` naming ``path`` when a floating-point tensor of ``weights`` (a state
     dict) holds NaN or infinity: such a model predicts nothing useful (all-NaN logits give empty
     offsets), so it is refused rather than run."""
     bad = [str(k) for k, t in weights.items() if isinstance(t, torch.Tensor)
-           and (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all())]
+           and (t.is_floating_point() or t.is_complex()) and not _finite(t)]
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} of its {len(weights)} weight tensors hold NaN or infinite values "
                               f"(e.g. {', '.join(bad[:3])}): the training that wrote it diverged; use an "
