@@ -26,6 +26,10 @@ Figures printed (and written to ``benchmarks/results/fault_injection.json``):
   normal refine of the same frame, printed as a ratio. ``--hostile-repo DIR`` runs the same cases
   against another checkout (an earlier version) to print its figures; ``--hostile-only`` runs just
   this group.
+* **training and prediction rows** (``benchmarks/fault_rows_train.py``): crafted model specs (with
+  the peak memory of each refused ``segfix predict`` over a normal one's, at most 2x), non-finite
+  weights, offsets directories of another run, user mistakes in settings, kills inside
+  ``--keep-best``'s save and inside an export.
 
 Usage: ``python benchmarks/fault_injection.py [--quick] [--seed N] [--hostile-only] [--hostile-repo DIR]``.
 """
@@ -51,6 +55,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
+from benchmarks.fault_rows_train import print_rows, train_predict_rows  # noqa: E402
 from segfix_data import shards  # noqa: E402
 from segfix_data.shards import BuildConfig, ShardSet, build_split, verify_split  # noqa: E402
 from segfix_data.shards.manifest import CHECKSUM_KEY, manifest_checksum  # noqa: E402
@@ -1174,7 +1179,8 @@ def main() -> None:
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
                "bad_inputs": bad_inputs(tmp),
                "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp),
-               "hostile": hostile_inputs(tmp, args.hostile_repo.resolve(), 1 if args.quick else 6, rng, args.quick)}
+               "hostile": hostile_inputs(tmp, args.hostile_repo.resolve(), 1 if args.quick else 6, rng, args.quick),
+               "train_predict": train_predict_rows(tmp)}
     res["seconds"] = time.perf_counter() - t0
     k, d, c, b = res["kills"], res["damage"], res["checkpoints"], res["bad_inputs"]
     print(f"\nkills (kill -9 of `segfix-gt build --jobs 2`, {frames} frames): {k['kills']} kills, "
@@ -1201,6 +1207,7 @@ def main() -> None:
     for r in res["rows"]:
         print(f"  {'ok ' if r['handled'] == r['cases'] else 'NOT'} {r['handled']}/{r['cases']}  {r['row']}")
     print_hostile(res["hostile"])
+    print_rows(res["train_predict"])
     print(f"({res['seconds']:.0f} s)")
     path = write_json("fault_injection", path=args.out,
                       payload={"benchmark": "fault_injection", "quick": args.quick, "seed": args.seed,

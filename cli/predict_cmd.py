@@ -50,8 +50,10 @@ def _no_preset(ctx, param, value):
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop", show_default=True,
               help="An unreadable image: stop, or skip it (listed at the end, exit 3) and go on.")
 @click.option("--overwrite", is_flag=True,
-              help="Predict every image again; by default an image whose offsets file (and .mat) in "
-                   "OFFSETS_DIR is complete is kept, so a rerun resumes an interrupted run.")
+              help="Predict every image again, removing first the offsets files (.npz, .mat) of an earlier "
+                   "run with other settings; by default a rerun with the same checkpoint and settings (recorded "
+                   "in OFFSETS_DIR/predict.json) keeps each complete offsets file, so it resumes an "
+                   "interrupted run, and a rerun with others is refused.")
 def predict_cmd(checkpoint, images, out_dir, tester, openseg_mode, model, abn_weight, tile, stride, batch,
                 threshold, amp, mat, device, max_image_pixels, img_suffix, on_error, overwrite):
     """Predict boundary and direction for every image and write one offsets file per image
@@ -64,23 +66,30 @@ def predict_cmd(checkpoint, images, out_dir, tester, openseg_mode, model, abn_we
     options = PredictOptions(tester=tester, tile=tile, stride=stride, batch=batch, threshold=threshold, amp=amp,
                              openseg_mode=openseg_mode)
     output = OutputOptions(write_mat=mat, on_error=on_error, overwrite=overwrite)
+    dev = resolve_device(device)
     frames = list_frames(images, img_suffix)
     checkpoint = resolve_checkpoint(checkpoint)
     click.echo(f"checkpoint {checkpoint}", err=True)
-    net = load_model(checkpoint, resolve_device(device), model=model, abn_scale=abn_weight == "abs-eps")
+    net = load_model(checkpoint, dev, model=model, abn_scale=abn_weight == "abs-eps")
 
     def bar(items):
         with progressbar(items, label="predict") as b:
             yield from b
-    res = predict_images(net, frames, out_dir, options, output, progress=bar)
+    res = predict_images(net, frames, out_dir, options, output, progress=bar, checkpoint=checkpoint)
+    if res.removed:
+        click.echo(f"--overwrite: removed {plural(len(res.removed), 'offsets file')} of an earlier run with other "
+                   f"settings from {out_dir}", err=True)
     kept = f", kept {len(res.kept)} complete from an earlier run (--overwrite redoes them)" if res.kept else ""
     click.echo(f"wrote {plural(len(res.written), 'offsets file')} to {out_dir}{kept} "
                f"(mean boundary fraction {res.boundary_fraction:.4f})")
+    check = ("check the checkpoint (wrong or untrained weights), --tester (input normalisation: segfix for our "
+             "checkpoints, openseg for the authors') and --threshold")
     if res.boundary_fraction > IMPLAUSIBLE_BOUNDARY_FRACTION:
         click.echo(f"warning: {100 * res.boundary_fraction:.0f}% of the pixels are boundary pixels, where "
-                   "a few percent are expected: check the checkpoint (wrong or untrained weights), "
-                   "--tester (input normalisation: segfix for our checkpoints, openseg for the authors') "
-                   "and --threshold", err=True)
+                   f"a few percent are expected: {check}", err=True)
+    elif res.written + res.kept and res.boundary_fraction == 0:
+        click.echo(f"warning: no pixel is a boundary pixel, so these offsets change nothing when refining, where "
+                   f"a few percent are expected: {check}", err=True)
     if res.skipped:
         for path, why in res.skipped[:20]:
             click.echo(f"  skipped: {path} ({why})", err=True)

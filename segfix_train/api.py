@@ -22,7 +22,8 @@ from segfix_data.refine.shift import refine_labels
 
 from .data import normalise
 from .precision import resolve_amp
-from .predict import load_model, offsets_array, predict_probs, probs_to_maps, resolve_device, use_channels_last
+from .predict import (PredictOptions, load_model, offsets_array, predict_probs, probs_to_maps, resolve_device,
+                      use_channels_last)
 from segfix_data.errors import InputError
 
 
@@ -56,6 +57,7 @@ class SegFix:
     def __init__(self, model: torch.nn.Module, *, device: str | torch.device = "cpu", tile: int | None = None,
                  stride: int | None = None, batch: int = 4, threshold: float = 0.5,
                  amp: str = "auto", channels_last: bool | None = None) -> None:
+        PredictOptions(tile=tile, stride=stride, batch=batch, threshold=threshold)  # refuses nonsense up front
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self._channels_last = use_channels_last(self.model, self.device, channels_last)

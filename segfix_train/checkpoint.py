@@ -9,7 +9,25 @@ Checkpoints are data, never code:
 * ``ckpt_<step>.pt.sha256`` (``sha256sum`` format) is published *before* the checkpoint it
   describes and checked on every load: a damaged or truncated file is refused, and
   :func:`load_latest` falls back to the newest intact checkpoint, saying which it skipped and why;
+* every tensor of a checkpoint's model is finite: a file holding NaN or infinite weights (a run
+  that diverged) is refused on load (:func:`check_finite`), never turned into empty predictions;
 * hidden temporary files of a killed save are removed by :func:`remove_stale` on the next run.
+
+``RUN_DIR/best.pt`` (``--keep-best``) is replaced in place, so its digest file, the file and
+``best.json`` (which step, which score, and ``sha256``, best.pt's digest) cannot change at one
+instant. :func:`save_best` publishes them in an order that any kill leaves usable:
+
+1. the new model is written to a hidden temporary file and its digest computed;
+2. ``best.pt.sha256`` is published listing the new digest and the current one (either file passes
+   :func:`verify_digest` while the swap is under way);
+3. ``best.pt`` is replaced (``os.replace``);
+4. ``best.json`` is published with the new digest: the update is complete;
+5. ``best.pt.sha256`` is published with the new digest alone.
+
+A ``best.json`` whose ``sha256`` is not best.pt's means "not yet updated" (a kill between 3 and 4):
+:func:`read_best` then takes the record from best.pt itself (its ``step`` and ``val``), and the next
+:func:`save_best` rewrites it. :func:`remove_stale` removes the temporary file of a kill before 3
+and the extra digest line of a kill before 5.
 
 This module owns the layout of every checkpoint segfix writes: :func:`make_payload` builds each
 one, its ``"format"`` entry is one of the tags below, and :func:`load_checkpoint` refuses a file
@@ -39,7 +57,7 @@ import re
 
 import numpy as np
 import torch
-from segfix_data.atomic import atomic_path, atomic_write_json
+from segfix_data.atomic import atomic_path, atomic_write_json, sweep_temps
 from segfix_data.errors import InputError
 from segfix_data.storage import StorageFull, storage_problem
 
@@ -126,6 +144,29 @@ def check_format(path: str, state: object, accept: tuple[str, ...] = MODEL_FORMA
                           f"{', '.join(FORMAT_ENTRIES)} files (from `segfix train` or `segfix convert-openseg`)")
 
 
+def _finite(t: torch.Tensor) -> bool:
+    """Whether every value of ``t`` is finite (numpy's test: torch's ``isfinite(t).all()`` over the
+    thousands of small tensors of a model costs seconds where its thread pool shares busy cores)."""
+    t = t.detach().cpu()
+    if t.is_complex():
+        return bool(torch.isfinite(t).all())
+    if t.dtype == torch.bfloat16:  # numpy has no bfloat16
+        t = t.float()
+    return bool(np.isfinite(t.numpy()).all())
+
+
+def check_finite(path: str, weights: dict) -> None:
+    """:class:`CheckpointError` naming ``path`` when a floating-point tensor of ``weights`` (a state
+    dict) holds NaN or infinity: such a model predicts nothing useful (all-NaN logits give empty
+    offsets), so it is refused rather than run."""
+    bad = [str(k) for k, t in weights.items() if isinstance(t, torch.Tensor)
+           and (t.is_floating_point() or t.is_complex()) and not _finite(t)]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} of its {len(weights)} weight tensors hold NaN or infinite values "
+                              f"(e.g. {', '.join(bad[:3])}): the training that wrote it diverged; use an "
+                              "earlier checkpoint, or train again with a lower --lr")
+
+
 def rng_state() -> dict:
     """Python, NumPy, torch CPU (and CUDA, when present) generator states, as tensors and plain types."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
@@ -179,18 +220,34 @@ def file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
+def write_digest(path: str, digests: list[str]) -> None:
+    """Publish ``path``'s digest file (``sha256sum`` format): one line per accepted digest."""
+    with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
+        f.writelines(f"{d}  {os.path.basename(path)}\n" for d in dict.fromkeys(digests))
+
+
+def listed_digests(path: str) -> list[str]:
+    """The digests ``path``'s digest file accepts (empty when it is missing or unreadable)."""
+    try:
+        with open(path + DIGEST_SUFFIX) as f:
+            return [ln.split()[0].lower() for ln in f.read().splitlines() if ln.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def save_checkpoint(path: str, payload: dict, keep: int | None = None, also_accept: tuple[str, ...] = ()) -> str:
     """``torch.save`` to a temporary name, publish its digest, then ``os.replace``; prune to the
-    newest ``keep`` (with their digests).
+    newest ``keep`` (with their digests). Returns the digest.
 
     ``payload`` must hold only tensors and plain types (what ``weights_only`` loading accepts).
+    ``also_accept``: digests the digest file lists besides the new one (the file being replaced,
+    while :func:`save_best` swaps it).
     """
     try:
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
             digest = file_sha256(tmp)
-            with atomic_path(path + DIGEST_SUFFIX) as dtmp, open(dtmp, "w") as f:
-                f.write(f"{digest}  {os.path.basename(path)}\n")
+            write_digest(path, [digest, *also_accept])
     except (OSError, RuntimeError) as e:  # torch's zip writer reports a failed write as RuntimeError
         problem = storage_problem(e)
         if problem is None:
@@ -201,38 +258,50 @@ def save_checkpoint(path: str, payload: dict, keep: int | None = None) -> None:
             os.remove(old)
             if os.path.exists(old + DIGEST_SUFFIX):
                 os.remove(old + DIGEST_SUFFIX)
+    return digest
 
 
 def remove_stale(run_dir: str) -> list[str]:
-    """Remove what killed saves leave in ``RUN_DIR/checkpoints``: hidden temporary files
-    (``.ckpt_*``) and digests without their checkpoint. Returns the removed paths."""
+    """Remove what killed saves leave: hidden temporary files in ``RUN_DIR/checkpoints``
+    (``.ckpt_*``) and of ``best.pt``, ``best.pt.sha256`` and ``best.json`` in ``RUN_DIR``, digests
+    without their checkpoint, and the digest of the file ``best.pt`` no longer is (a kill inside
+    :func:`save_best`). Returns the removed paths (a shortened digest file is named too)."""
     d = os.path.join(run_dir, "checkpoints")
     removed = []
     for p in glob.glob(os.path.join(d, ".ckpt_*")):
         os.remove(p)
         removed.append(p)
+    removed += [str(p) for p in sweep_temps(run_dir, (BEST, BEST + DIGEST_SUFFIX, BEST_RECORD), only_dead=False)]
     for p in glob.glob(os.path.join(d, "ckpt_*.pt" + DIGEST_SUFFIX)):
         if not os.path.exists(p[: -len(DIGEST_SUFFIX)]):
             os.remove(p)
             removed.append(p)
+    best = best_path(run_dir)
+    if not os.path.exists(best):
+        for p in (best + DIGEST_SUFFIX, os.path.join(run_dir, BEST_RECORD)):
+            if os.path.exists(p):  # best.pt never published: what a first save left
+                os.remove(p)
+                removed.append(p)
+    elif len(listed := listed_digests(best)) > 1 and (digest := file_sha256(best)) in listed:
+        write_digest(best, [digest])
+        removed.append(f"{best + DIGEST_SUFFIX}'s line for the best.pt it replaced")
     return removed
 
 
 def verify_digest(path: str) -> None:
-    """Raise :class:`CheckpointError` unless ``path`` matches its ``.sha256`` file."""
+    """Raise :class:`CheckpointError` unless ``path``'s digest is one its ``.sha256`` file lists (one
+    line; two while :func:`save_best` replaces ``best.pt``)."""
     dpath = path + DIGEST_SUFFIX
-    try:
-        with open(dpath) as f:
-            want = f.read().split()[0].lower()
-    except (OSError, IndexError):
+    wanted = listed_digests(path)
+    if not wanted:
         raise CheckpointError(
             f"{path}: no digest file {os.path.basename(dpath)} (every segfix train checkpoint is saved with "
             f"one; the save may have been interrupted). If you trust the file, write it with "
             f"`sha256sum {path} > {dpath}`") from None
     got = file_sha256(path)
-    if got != want:
+    if got not in wanted:
         raise CheckpointError(f"{path}: damaged: its SHA-256 {got[:16]}... differs from {os.path.basename(dpath)} "
-                              f"({want[:16]}...); use an earlier checkpoint")
+                              f"({wanted[0][:16]}...); use an earlier checkpoint")
 
 
 _UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL [\w.]+")
@@ -273,7 +342,10 @@ def load_checkpoint(path: str, *, verify: bool = True, accept: tuple[str, ...] =
     except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
         raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {torch_load_reason(e)}); "
                               "is it a segfix train checkpoint?") from None
-    return check_format(path, state, accept)
+    state = check_format(path, state, accept)
+    if isinstance(state.get("model"), dict):
+        check_finite(path, state["model"])
+    return state
 
 
 def _numpy_safe_globals() -> list:
@@ -332,29 +404,70 @@ def best_path(run_dir: str) -> str:
     return os.path.join(run_dir, BEST)
 
 
-def save_best(run_dir: str, step: int, key: str, value: float, payload) -> bool:
-    """Publish ``payload()`` (a model-only checkpoint, loadable by ``segfix predict``) as
-    ``RUN_DIR/best.pt`` with its digest when ``value`` beats the best recorded in ``best.json``
-    (records of a later step than ``step`` are left by a run resumed before them: ignored).
-    Returns whether it was saved."""
+def read_best(run_dir: str, key: str) -> dict | None:
+    """The record of ``RUN_DIR/best.pt``: ``{"step", "key", "value", "file", "sha256"}``, or None
+    without a loadable best.pt. It is ``best.json`` when that names best.pt's digest; otherwise
+    (a save killed before ``best.json`` was updated, or a record of an older segfix) it is made from
+    best.pt's own ``step`` and ``val[key]``."""
     import json
 
-    rec_path = os.path.join(run_dir, BEST_RECORD)
+    path = best_path(run_dir)
+    if not os.path.isfile(path):
+        return None
+    digest = file_sha256(path)
     try:
-        with open(rec_path) as f:
+        with open(os.path.join(run_dir, BEST_RECORD)) as f:
             rec = json.load(f)
-        if int(rec["step"]) < step and rec.get("key") == key and not value > float(rec["value"]):
-            return False
-    except (OSError, ValueError, KeyError, TypeError):
+        if isinstance(rec, dict) and rec.get("sha256") == digest:
+            return rec
+    except (OSError, ValueError):
         pass
-    save_checkpoint(best_path(run_dir), payload())
-    atomic_write_json(rec_path, {"step": int(step), "key": key, "value": float(value), "file": BEST})
+    try:
+        state = load_checkpoint(path, accept=(BEST_FORMAT,))
+        return {"step": int(state["step"]), "key": key, "value": float(state["val"][key]), "file": BEST,
+                "sha256": digest}
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return None
+
+
+def save_best(run_dir: str, step: int, key: str, value: float, payload) -> bool:
+    """Publish ``payload()`` (a model-only checkpoint, loadable by ``segfix predict``) as
+    ``RUN_DIR/best.pt`` with its digest and ``best.json`` (in the order the module docstring gives)
+    when ``value`` beats the best recorded (:func:`read_best`; records of a later step than ``step``
+    are left by a run resumed before them: ignored). Returns whether it was saved; a ``best.json``
+    found not yet updated is rewritten either way."""
+    rec_path = os.path.join(run_dir, BEST_RECORD)
+    rec = read_best(run_dir, key)
+    if rec is not None and int(rec["step"]) < step and rec.get("key") == key and not value > float(rec["value"]):
+        _write_record(rec_path, rec)
+        return False
+    best = best_path(run_dir)
+    current = [rec["sha256"]] if rec is not None else []  # accepted while the file is swapped
+    digest = save_checkpoint(best, payload(), also_accept=tuple(current))
+    _write_record(rec_path, {"step": int(step), "key": key, "value": float(value), "file": BEST, "sha256": digest})
+    if current:
+        write_digest(best, [digest])
     return True
 
 
+def _write_record(path: str, rec: dict) -> None:
+    """``best.json``, unless it already holds ``rec``."""
+    import json
+
+    try:
+        with open(path) as f:
+            if json.load(f) == rec:
+                return
+    except (OSError, ValueError):
+        pass
+    atomic_write_json(path, rec)
+
+
 def clear_best(run_dir: str) -> None:
-    """Remove ``best.pt``, its digest and ``best.json`` (a fresh run in an old RUN_DIR)."""
-    for name in (BEST + DIGEST_SUFFIX, BEST, BEST_RECORD):
+    """Remove ``best.pt``, its digest, ``best.json`` and temporary files of a killed save (a fresh
+    run in an old RUN_DIR)."""
+    for name in (BEST_RECORD, BEST + DIGEST_SUFFIX, BEST):
         p = os.path.join(run_dir, name)
         if os.path.exists(p):
             os.remove(p)
+    sweep_temps(run_dir, (BEST, BEST + DIGEST_SUFFIX, BEST_RECORD), only_dead=False)

@@ -9,8 +9,11 @@ written to ``RUN_DIR/config.json``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 from segfix_data.errors import InputError
@@ -169,8 +172,66 @@ def describe_sources(cfg: TrainConfig) -> list[str]:
     return [f"settings from {o}: {', '.join(by_origin[o])}" for o in order]
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether ``value`` has the type ``hint`` names (``int``, ``float``, ``str | None``,
+    ``list[float]``...); a whole number is a float, a bool is neither, a tuple is a list."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is list:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value) if args else True
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", dict: "a table"}
+
+
+def _describe(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args) + " (or unset)"
+    if typing.get_origin(hint) is list:
+        return f"a list of {_describe(args[0]).removeprefix('a ')}s" if args else "a list"
+    return _WORDS.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+#: Numeric settings and their ranges ``(name, lowest, highest or None)``; every value finite.
+_RANGES = (("lr", 0, None), ("base_lr", 0, None), ("momentum", 0, None), ("weight_decay", 0, None),
+           ("poly_power", 0, None), ("boundary_weight", 0, None), ("direction_weight", 0, None),
+           ("brightness", 0, 255), ("num_workers", 0, None), ("seed", 0, 2**32 - 1), ("keep_checkpoints", 1, None),
+           ("val_every", 1, None), ("val_max_images", 1, None), ("stop_after", 1, None))
+
+
+def _problem(cfg: TrainConfig, name: str, text: str) -> InputError:
+    origin = cfg.sources.get(name, "flag")
+    where = {"default": "", "flag": " (from the command line)"}.get(origin, f" (from {origin})")
+    return InputError(f"{name}{where}: {text}")
+
+
 def validate(cfg: TrainConfig) -> None:
-    """Raise ``InputError`` naming the offending setting."""
+    """Raise ``InputError`` naming the offending setting (and where its value came from)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(cfg, f.name)
+        if not _fits(value, hints[f.name]):
+            raise _problem(cfg, f.name, f"must be {_describe(hints[f.name])}, got {value!r}")
+    for name, low, high in _RANGES:
+        v = getattr(cfg, name)
+        if v is not None and (not math.isfinite(v) or v < low or (high is not None and v > high)):
+            raise _problem(cfg, name, f"must be {f'>= {low}' if high is None else f'from {low} to {high}'}, got {v!r}")
+    if cfg.shard_weights is not None and not all(math.isfinite(w) and w >= 0 for w in cfg.shard_weights) \
+            or cfg.shard_weights is not None and not any(w > 0 for w in cfg.shard_weights):
+        raise _problem(cfg, "shard_weights", f"must be finite, >= 0 and not all 0, got {cfg.shard_weights!r}")
     if not cfg.shards:
         raise InputError("no shard directory given (--shards OUT_DIR)")
     if cfg.shard_weights is not None and len(cfg.shard_weights) != len(cfg.shards):

@@ -14,11 +14,14 @@ authors' (``models.openseg_import``).
 A run over image files is four steps: :func:`list_frames` (which images, which output names),
 :func:`load_model`, then :func:`predict_images` with :class:`PredictOptions` (how) and
 :class:`OutputOptions` (what is written), which reads each image (:func:`read_rgb`), computes its
-maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`).
+maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`); ``OUT_DIR/predict.json``
+records what the offsets were computed with, and a rerun with other settings is refused unless it
+overwrites (:mod:`segfix_train.predict_record`).
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
@@ -34,7 +37,7 @@ from segfix_data.targets.direction import DIRECTION_IGNORE, bin_offsets
 from .checkpoint import DIGEST_SUFFIX, CheckpointError, list_checkpoints, load_checkpoint, load_weights_file
 from .config import OPENSEG_MODES, TESTERS
 from .data import normalise
-from .models import create_model
+from .models.factory import model_from_weights
 from .precision import Precision, check_amp, resolve_amp
 from .predict_openseg import openseg_maps, openseg_normalise, openseg_predict
 
@@ -42,12 +45,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
-    if isinstance(device, torch.device):
-        return device
+    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it.
+    A CUDA device where there is none is refused (``InputError``) rather than failing later."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise InputError(f"device {device!r} is not a device name torch reads ({e}); use auto, cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        why = ("this PyTorch is built without CUDA" if torch.version.cuda is None
+               else "no CUDA GPU is visible (driver, CUDA_VISIBLE_DEVICES)")
+        raise InputError(f"--device {device}: {why}; use --device cpu, or --device auto (CUDA when available)")
+    return dev
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> str:
@@ -96,22 +106,22 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", mode
         if is_openseg_segfix(obj):
             return load_openseg_model(path, obj, model=model, abn_scale=abn_scale).to(device).eval()
         state = load_checkpoint(path)  # not the authors': says what a segfix checkpoint needs
-    cfg = state["config"]
     spec = state.get("model_spec")
     if spec is None:
-        spec = dict(name=cfg["model"], **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
-    spec = {**spec, "num_directions": int(state.get("num_directions", spec.get("num_directions", 8)))}
+        cfg = state.get("config")
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("model_args", {}), dict):
+            raise CheckpointError(f"{path}: no model_spec and no config naming the model; was it edited or "
+                                  "written by another tool?")
+        spec = dict(name=cfg.get("model"), **{**_LEGACY_SPEC, **cfg.get("model_args", {})})
+    if not isinstance(spec, dict) or not isinstance(state.get("num_directions", 8), int):
+        raise CheckpointError(f"{path}: its model_spec is not a dict of settings; was it edited or written by "
+                              "another tool?")
+    spec = {**spec, "num_directions": state.get("num_directions", spec.get("num_directions", 8))}
     if model is not None and model != spec["name"]:
         raise InputError(f"{path!r} holds a {spec['name']} model; --model {model} applies only to the "
                          f"authors' checkpoints")
-    try:
-        net = create_model(**spec)
-        net.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its weights do not fit model {spec.get('name')!r} with "
-                              f"{spec.get('num_directions')} directions ({str(e).splitlines()[0]}); "
-                              "was it edited or written by another tool?") from None
-    return net.to(device).eval()
+    # spec and weights checked before the network is built (a crafted spec cannot allocate more)
+    return model_from_weights(path, spec, state["model"]).to(device)
 
 
 def find_images(spec: str) -> list[str]:
@@ -236,6 +246,20 @@ class PredictOptions:
     def __post_init__(self) -> None:
         if self.tester not in TESTERS:
             raise InputError(f"tester must be one of {'|'.join(TESTERS)}, got {self.tester!r}")
+        for name in ("tile", "stride", "batch"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise InputError(f"--{name} must be a whole number >= 1, got {v!r}")
+        if self.stride is not None and self.tile is None:
+            raise InputError(f"--stride {self.stride} is the step between sliding windows: give their side "
+                             "with --tile too (without --tile the whole image is one window)")
+        if self.stride is not None and self.stride > self.tile:
+            raise InputError(f"--stride {self.stride} is larger than --tile {self.tile}: pixels between windows "
+                             "would get no prediction; use a stride <= the tile")
+        if not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool) \
+                or not (math.isfinite(self.threshold) and 0 <= self.threshold < 1):
+            raise InputError(f"--threshold must be a probability in [0, 1): a pixel is boundary where its "
+                             f"probability exceeds it (1 or more marks none), got {self.threshold!r}")
         if self.amp is not None:
             check_amp(self.amp)
         if self.tester == "openseg" and (self.tile is not None or self.stride is not None
@@ -257,6 +281,15 @@ class OffsetsPredictor:
         openseg = options.tester == "openseg"
         self.precision = resolve_amp("off" if openseg else options.amp or "auto", self.device)
         self.channels_last = not openseg and use_channels_last(net, self.device)
+
+    def settings(self) -> dict:
+        """What decides the offsets this predictor computes, as resolved here (the ``amp`` actually
+        used; the ``stride`` of a tile without one): ``predict_record`` records it."""
+        o = self.options
+        if o.tester == "openseg":
+            return {"tester": o.tester, "openseg_mode": o.openseg_mode}
+        return {"tester": o.tester, "threshold": float(o.threshold), "tile": o.tile,
+                "stride": o.stride or o.tile, "amp": self.precision.name}
 
     def maps(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 ``(H, W)`` boundary (0/1) and direction bins (255 off the boundary) of a uint8
@@ -296,12 +329,14 @@ class PredictResult:
     """``written``: offsets files written; ``boundary_fraction``: mean share of boundary pixels over
     the written and kept files; ``kept``: complete files of an earlier run left as they were
     (``overwrite=False``); ``skipped``: ``(image path, reason)`` of unreadable images
-    (``on_error="skip"``)."""
+    (``on_error="skip"``); ``removed``: offsets files of an earlier run with other settings
+    (``overwrite=True``)."""
 
     written: list[str]
     boundary_fraction: float
     kept: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 #: A boundary fraction above this is implausible (boundaries cover a few percent of the pixels):
@@ -379,18 +414,24 @@ def write_outputs(out_dir: str, stem: str, boundary: np.ndarray, direction: np.n
 
 def predict_images(net: torch.nn.Module, frames: Sequence[tuple[str, str]], out_dir: str,
                    options: PredictOptions = PredictOptions(), output: OutputOptions = OutputOptions(),
-                   progress: Callable[[Iterable], Iterator] | None = None) -> PredictResult:
+                   progress: Callable[[Iterable], Iterator] | None = None,
+                   checkpoint: str | None = None) -> PredictResult:
     """Predict offsets for every ``(image path, stem)`` of ``frames`` (:func:`list_frames`) with
     ``net`` (:func:`load_model`) and write ``OUT_DIR/<stem>.npz`` (and ``<stem>.mat``).
 
     ``options``: how (:class:`PredictOptions`); ``output``: what is written and what an unreadable
     image or an earlier run's file does (:class:`OutputOptions`); ``progress`` wraps the frames
-    (a progress bar)."""
+    (a progress bar); ``checkpoint``: the file ``net`` was read from (its digest is recorded in
+    ``OUT_DIR/predict.json`` with the settings, ``predict_record``). Raises
+    ``predict_record.OffsetsDirError`` when OUT_DIR holds another run's offsets and not
+    ``output.overwrite``."""
     from PIL import Image
 
+    from .predict_record import claim_offsets_dir, run_record
+
     predictor = OffsetsPredictor(net, options)
-    os.makedirs(out_dir, exist_ok=True)
-    result, fractions = PredictResult([], 0.0), []
+    removed = claim_offsets_dir(out_dir, run_record(net, predictor.settings(), checkpoint), output.overwrite)
+    result, fractions = PredictResult([], 0.0, removed=removed), []
     for path, stem in (progress(list(frames)) if progress else frames):
         done = None if output.overwrite else _complete_output(os.path.join(out_dir, stem + ".npz"), output.write_mat)
         if done is not None:

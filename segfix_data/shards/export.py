@@ -7,6 +7,9 @@ bit-compatible with their generator; ``docs/targets.md`` section 6) are written 
 (= 2), e.g. ``DEST/val/semantic/frankfurt_000000_000294_leftImg8bit.mat`` or
 ``DEST/validation/semantic/ADE_val_00000001.mat``.
 
+Each file is published atomically (``segfix_data.atomic``); the hidden temporary file a killed
+export leaves in a folder is removed by the next export into it.
+
 Shards built with the ``paper`` preset are refused: their distance and gradient are not the
 authors' (paper kernel size 9, no small-class skip, exact bins), and an export would pass them off
 as the authors' targets.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from segfix_data.atomic import sweep_temps
 from segfix_data.errors import InputError
 from segfix_data.interop import save_openseg_targets_mat
 
@@ -62,6 +66,7 @@ def export_openseg_mat(shard_set, dest, variant: str = "semantic", progress=None
     """
     check_openseg_exportable(shard_set, variant)
     out_dir = Path(dest) / shard_set.root.name / variant
+    sweep_temps(out_dir, suffixes=(".mat",))  # what a killed export left (writers still running keep theirs)
     fields = (f"{variant}/openseg_depth", f"{variant}/openseg_dir_deg")
     written = []
     for i, sample in enumerate(shard_set.samples):

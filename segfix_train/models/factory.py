@@ -1,10 +1,12 @@
 """``create_model``: a SegFix network by backbone name, optionally with pretrained weights: an
 ImageNet backbone file (``load_pretrained``) or one of the authors' SegFix checkpoints
-(``openseg_import``).
+(``openseg_import``), and :func:`model_from_weights`, the network of a checkpoint, built only once
+its spec and weights passed their checks (``spec``).
 
-Dependencies run one way: ``hrnet`` / ``hrnet2x`` <- ``segfix`` (the network) <- ``openseg_import``
-(the authors' checkpoints) <- ``factory`` (this module); weights files are read with
-``segfix_train.checkpoint.load_weights_file`` (tensors and plain values only).
+Dependencies run one way: ``hrnet`` / ``hrnet2x`` <- ``segfix`` (the network) <- ``spec`` (a spec
+read from a file, checked) <- ``openseg_import`` (the authors' checkpoints) <- ``factory`` (this
+module); weights files are read with ``segfix_train.checkpoint.load_weights_file`` (tensors and
+plain values only).
 """
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from dataclasses import dataclass, field
 import torch
 
 from segfix_data.errors import InputError
-from ..checkpoint import CheckpointError, load_weights_file
+from ..checkpoint import CheckpointError, check_finite, load_weights_file
 from .openseg_import import build_openseg_model, is_openseg_segfix, read_openseg_checkpoint
 from .segfix import SegFixModel, build_model
+from .spec import check_spec, check_weights_fit
 
 #: Key prefixes of the official classification checkpoints that are not part of the backbone.
 CLASSIFIER_PREFIXES = ("incre_modules.", "downsamp_modules.", "final_layer.", "classifier.")
@@ -113,9 +116,34 @@ def load_pretrained(model: SegFixModel, path: str, obj: object | None = None, *,
         raise PretrainedError(f"{path}: lacks {len(report.missing)} of the {report.total} tensors of the {name} "
                               f"backbone ({detail}); pass the matching backbone file, or allow a partial "
                               f"load (segfix train --allow-partial-pretrained; allow_partial=True)")
+    check_finite(path, to_load)
     model.backbone.load_state_dict(to_load, strict=False)
     model.pretrained_report = report
     return report
+
+
+def model_from_weights(path: str, spec: object, weights: object) -> SegFixModel:
+    """The ``SegFixModel`` of a checkpoint: ``spec`` (its ``model_spec``) and ``weights`` (its
+    ``model`` state dict) as read from ``path``, in eval mode.
+
+    Nothing is built until ``spec`` passed :func:`spec.check_spec` (a known architecture or a
+    smaller variant of one) and ``weights`` has exactly the keys and shapes the spec implies
+    (:func:`spec.check_weights_fit`, on a network of the ``meta`` device), so a small crafted file
+    cannot make this allocate more than its own tensors. Raises :class:`CheckpointError` in one line
+    naming ``path``."""
+    try:
+        spec = check_spec(spec)
+    except InputError as e:
+        raise CheckpointError(f"{path}: {e}; was it edited or written by another tool?") from None
+    name, m = spec.get("name"), spec.get("num_directions", 8)
+    try:
+        check_weights_fit(spec, weights)
+    except InputError as e:
+        raise CheckpointError(f"{path}: its weights do not fit model {name!r} with {m} directions ({e}); "
+                              "was it edited or written by another tool?") from None
+    net = build_model(**spec)
+    net.load_state_dict(weights)
+    return net.eval()
 
 
 def create_model(name: str, num_directions: int = 8, pretrained: str | None = None, *,

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 import torch
 
 from segfix_data.errors import InputError
-from ..checkpoint import CONVERTED_FORMAT, file_sha256, load_weights_file, make_payload
+from ..checkpoint import CONVERTED_FORMAT, check_finite, file_sha256, load_weights_file, make_payload
 from .segfix import build_model
+from .spec import spec_shapes
 
 #: The authors' backbone names -> ours.
 OPENSEG_BACKBONES = {"hrnet18": "hrnet_w18", "hrnet32": "hrnet_w32", "hrnet48": "hrnet_w48",
@@ -141,6 +142,7 @@ def read_openseg_checkpoint(path: str, obj: object | None = None, model: str | N
             if w in out:
                 out[w] = out[w].abs() + INPLACE_ABN_EPS
     spec = dict(name=arch, num_directions=int(d.shape[0]), head="openseg", head_act=act, align_corners=True)
+    check_finite(path, out)
     return OpensegCheckpoint(path, out, spec, layout, source, cfg_backbone, bool(abn_scale))
 
 
@@ -148,19 +150,27 @@ def _shorten(keys: list[str], n: int = 8) -> str:
     return ", ".join(keys[:n]) + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
 
 
-def load_state_strict(model: torch.nn.Module, sd: dict, path: str, hint: str = "") -> None:
-    """Load ``sd`` into ``model``: every key must exist with the same shape, and every model key
-    must be given (``num_batches_tracked`` buffers absent from the file are set to 0)."""
-    own = model.state_dict()
+def check_fit(own: dict, sd: dict, path: str, hint: str = "") -> None:
+    """``InputError`` unless ``sd`` fits a network whose state dict (tensors or shapes) is ``own``:
+    every key of ``sd`` exists there with the same shape, and every key there is given
+    (``num_batches_tracked`` buffers aside)."""
     missing = [k for k in own if k not in sd and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in sd if k not in own]
-    mismatched = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in sd
-                  if k in own and tuple(sd[k].shape) != tuple(own[k].shape)]
+    shape = {k: tuple(getattr(v, "shape", v)) for k, v in own.items()}
+    mismatched = [f"{k} {tuple(sd[k].shape)} vs {shape[k]}" for k in sd
+                  if k in own and tuple(sd[k].shape) != shape[k]]
     if missing or unexpected or mismatched:
         parts = [f"{name} [{_shorten(keys)}]" for name, keys in
                  (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
                  if keys]
         raise InputError(f"{path!r} does not fit {hint or 'the model'}: " + "; ".join(parts))
+
+
+def load_state_strict(model: torch.nn.Module, sd: dict, path: str, hint: str = "") -> None:
+    """Load ``sd`` into ``model`` when it fits (:func:`check_fit`); ``num_batches_tracked`` buffers
+    absent from the file are set to 0."""
+    own = model.state_dict()
+    check_fit(own, sd, path, hint)
     full = dict(sd)
     for k in own:
         if k not in full:
@@ -173,10 +183,12 @@ def build_openseg_model(ck: OpensegCheckpoint, num_directions: int | None = None
     if num_directions is not None and int(num_directions) != ck.spec["num_directions"]:
         raise InputError(f"{ck.path!r} predicts {ck.spec['num_directions']} directions but "
                          f"{num_directions} are needed (the shards' num_directions)")
+    hint = (f"the authors' {ck.spec['name']} SegFix model ({ck.bn_layout} layout, arch from "
+            f"{ck.arch_source}); pass --model if the architecture is wrong")
+    # shapes first, on a network without storage: a small file never makes a full network be built
+    check_fit(spec_shapes(ck.spec), ck.state_dict, ck.path, hint)
     model = build_model(**ck.spec)
-    load_state_strict(model, ck.state_dict, ck.path,
-                      hint=f"the authors' {ck.spec['name']} SegFix model ({ck.bn_layout} layout, arch from "
-                           f"{ck.arch_source}); pass --model if the architecture is wrong")
+    load_state_strict(model, ck.state_dict, ck.path, hint=hint)
     return model.eval()
 
 

@@ -25,3 +25,6 @@ def test_fault_injection_quick(tmp_path):
     ratios = [row["peak_ratio"] for row in rows if "peak_ratio" in row]
     assert len(ratios) >= 9 and max(ratios) <= h["peak_ratio_limit"]
     assert "hostile or careless input" in r.stdout
+    rows = res["train_predict"]  # crafted specs, NaN weights, predict records, mistakes, kills
+    assert len(rows) >= 7 and all(row["handled"] == row["cases"] for row in rows), rows
+    assert rows[0]["max_ratio"] <= 2.0 and "training and prediction rows" in r.stdout

@@ -61,7 +61,7 @@ def test_folder_with_suffixes_keeps_one_frame_key(tmp_path, run):
     assert [s["stem"] for s in ShardSet(tmp_path / "shards", "train").samples] == ["s0", "s1"]
     _segfix("predict", "--checkpoint", run, "--images", data / "images", "--out", tmp_path / "off",
             "--img-suffix", "_rgb.png", "--device", "cpu")
-    assert sorted(p.name for p in (tmp_path / "off").iterdir()) == ["s0.npz", "s1.npz"]
+    assert sorted(p.name for p in (tmp_path / "off").glob("*.npz")) == ["s0.npz", "s1.npz"]
     labels = {f"s{k}": data / "labels" / f"s{k}_mask.png" for k in range(2)}
     # predictions named after their images (s0_rgb.png) and by the key (s0.png) both meet s0.npz
     by_image = _predictions({f"{k}_rgb.png": v for k, v in labels.items()}, tmp_path / "pred_img")
@@ -95,7 +95,7 @@ def test_mmseg_with_an_image_suffix_keeps_one_frame_key(tmp_path, run):
     assert [s["stem"] for s in ShardSet(tmp_path / "shards", "val").samples] == keys
     _segfix("predict", "--checkpoint", run, "--images", data / "img_dir" / "val", "--out", tmp_path / "off",
             "--img-suffix", "_img.png", "--device", "cpu")
-    assert sorted(p.name for p in (tmp_path / "off").iterdir()) == [k + ".npz" for k in keys]
+    assert sorted(p.name for p in (tmp_path / "off").glob("*.npz")) == [k + ".npz" for k in keys]
     # mmsegmentation names its predictions by the key, as the labels are named
     preds = _predictions({k + ".png": data / "ann_dir" / "val" / (k + ".png") for k in keys}, tmp_path / "pred")
     res = _segfix("refine", preds, tmp_path / "refined", "--offsets", tmp_path / "off")

@@ -142,3 +142,24 @@ def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
                                        valid=train_ids != 255)
             assert_openseg_codes_equal(ins["depth"], ins["dir_deg"], ref["inst_depth"], ref["inst_dir_deg"],
                                        ins_gradient, valid=segments != 255)
+
+
+def test_export_sweeps_what_a_killed_export_left(built, tmp_path):
+    """A killed export leaves a hidden (maybe 0-byte) temporary .mat; the next export removes it, and
+    keeps the temporary file of an export still running into the same folder."""
+    import os
+    import subprocess
+    import sys
+
+    root, _ = built
+    folder = tmp_path / "mat" / "val" / "semantic"
+    folder.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = folder / f".lindau_000000_000019_leftImg8bit.mat.{dead.pid}.0badf00d.mat"
+    running = folder / f".other.mat.{os.getppid()}.0badf00d.mat"
+    left.write_bytes(b"")
+    running.write_bytes(b"")
+    res = _invoke("export", root / "openseg", tmp_path / "mat", "--format", "openseg-mat")
+    assert res.exit_code == 0, res.output
+    assert not left.exists() and running.exists()

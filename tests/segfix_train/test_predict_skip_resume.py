@@ -34,13 +34,13 @@ def test_unreadable_image_stops_by_default_and_is_skipped_on_request(tmp_path, c
     r = _predict(checkpoint, imgs, out, "--on-error", "skip")
     assert r.exit_code == 3, r.output
     assert "skipped: " in r.output and "broken.png" in r.output and "skipped 1 unreadable image" in r.output
-    assert sorted(p.name for p in out.iterdir()) == ["f0.npz", "f1.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["f0.npz", "f1.npz", "predict.json"]
 
 
 def test_rerun_resumes_and_overwrite_redoes(tmp_path, checkpoint):
     imgs, out = _images(tmp_path), tmp_path / "off"
     (imgs / "broken.png").unlink()
-    out.mkdir()
+    assert _predict(checkpoint, imgs, out).exit_code == 0  # records its settings in predict.json
     sentinel = np.zeros((32, 48), np.uint8)
     write_offsets(out / "f0.npz", sentinel, np.full_like(sentinel, 255), 8)  # a complete earlier output
     (out / "f1.npz").write_bytes(b"half-written")                            # a damaged one
@@ -54,10 +54,15 @@ def test_rerun_resumes_and_overwrite_redoes(tmp_path, checkpoint):
 
 
 def test_implausible_boundary_fraction_warns(tmp_path, checkpoint):
+    """Over half of the pixels boundary, or none (an empty prediction refines nothing): a warning."""
     imgs, out = _images(tmp_path), tmp_path / "off"
     (imgs / "broken.png").unlink()
     r = _predict(checkpoint, imgs, out, "--threshold", "0")  # every probability > 0: all boundary
     assert r.exit_code == 0, r.output
     assert "mean boundary fraction 1.0000" in r.output and "warning: 100% of the pixels" in r.output
-    r = _predict(checkpoint, imgs, tmp_path / "off2", "--threshold", "1")
+    # the fixture's barely trained model: probabilities within a few thousandths of 0.5
+    r = _predict(checkpoint, imgs, tmp_path / "off2", "--threshold", "0.503")  # about a third boundary
     assert r.exit_code == 0 and "warning" not in r.output, r.output
+    r = _predict(checkpoint, imgs, tmp_path / "off3", "--threshold", "0.99")
+    assert r.exit_code == 0 and "mean boundary fraction 0.0000" in r.output, r.output
+    assert "warning: no pixel is a boundary pixel" in r.output
