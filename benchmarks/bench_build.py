@@ -265,7 +265,8 @@ def stage_profile(data: Path, tmp: Path, n_frames: int, repeats: int) -> dict:
             raise SystemExit(f"bench_build: the one-pass build stored other arrays than the two-pass one ({name})")
         med = {side: {k: 1000 * float(np.median([r.get(k, 0.0) for r in rs])) / n_frames
                       for k in STAGES + ("total",)} for side, rs in runs.items()}
-        out[name] = {"before_ms": med["before"], "after_ms": med["after"], "same_arrays": same}
+        out[name] = {"before_ms": med["before"], "after_ms": med["after"], "same_arrays": same,
+                     "stages": list(STAGES) + ["total"]}  # the rows' order (JSON objects are sorted)
     return out
 
 
