@@ -1,4 +1,4 @@
-"""Ablation of the direction supervision (issue 17): one small SegFix per ``--direction-pixels``
+"""Ablation of the direction supervision (docs/training.md, "Direction supervision"): one small SegFix per ``--direction-pixels``
 mode, the same data and seeds, and the refinement gain of each on held-out frames.
 
 Generates a Cityscapes-layout dataset (`segfix_data.synthetic`), builds its shards once (format 3:

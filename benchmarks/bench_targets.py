@@ -1,4 +1,4 @@
-"""Targets core benchmark (issues 2 and 13): one-pass targets against two per-class baselines.
+"""Targets core benchmark: one-pass targets against two per-class baselines.
 
 Frames are deterministic synthetic Cityscapes-like 1024x2048 maps (many regions, 3-8 px poles,
 small blobs, ~5-8% ignore, 20+ thing instances, ~8% boundary pixels) and a dense variant of each

@@ -1,4 +1,4 @@
-"""Validation that measures refinement (issue 17 point 4): the x8 coarse labels, their refinement
+"""Validation that measures refinement: the x8 coarse labels, their refinement
 with the model's own offsets, the deltas in val.jsonl and ``--keep-best``."""
 import json
 
