@@ -84,6 +84,8 @@ BENCHES = (
     Bench("ablation", "ablation_direction.py", optional="ablation"),
     Bench("gpu", "gpu_check.py", optional="gpu"),
 )
+#: Scripts that time with the wall clock and do not say so in their JSON.
+WALL_CLOCK = ("bench_loader.py", "bench_train.py", "bench_predict.py", "bench_refine.py", "gpu_check.py")
 SECTIONS = ("targets", "build", "crops", "training", "predict", "refine", "eval", "faults", "ablation", "gpu")
 
 
@@ -224,7 +226,7 @@ def run_line(entry: dict) -> str:
     meta = _meta(p)
     when = meta.get("time_utc", "?").replace("T", " ").replace("Z", " UTC")
     commit = str(meta.get("git_commit") or "?")[:10]
-    clock = p.get("clock")
+    clock = p.get("clock") or ("wall" if entry["script"] in WALL_CLOCK else None)
     clock_txt = f"; clock: {'CPU time of the process' if clock == 'cpu' else 'wall time'}" if clock else ""
     earlier = " (an earlier run, not part of this one)" if entry["status"] == "earlier run" else ""
     return (f"`{entry['command']}`{earlier}: {when}, commit `{commit}`; {machine_line(meta)}{clock_txt}"
