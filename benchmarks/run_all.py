@@ -75,8 +75,8 @@ BENCHES = (
     Bench("targets", "bench_targets.py", ("--cpu-time",), ("--quick", "--cpu-time")),
     Bench("build", "bench_build.py", ("--cpu-time",), ("--quick", "--cpu-time"), json_flag="--out"),
     Bench("crops", "bench_loader.py"),
-    Bench("training", "bench_train.py"),
-    Bench("predict", "bench_predict.py"),
+    Bench("training", "bench_train.py", ("--crop", "256")),  # 512 px CPU steps take minutes each
+    Bench("predict", "bench_predict.py", ("--threads", "1", "--repeats", "1")),  # ~1 min a forward pass
     Bench("refine", "bench_refine.py"),
     Bench("eval", "demo_table1.py"),
     Bench("eval", "demo_trained.py"),
