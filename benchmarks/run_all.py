@@ -266,7 +266,7 @@ def _targets(b: dict) -> list:
             r += [_f(v.get(f"{f}_ms"), 0), _x(v.get(f"{f}_ratio"))]
         rows.append(r)
     out = [run_line(e), "",
-           f"Generated Cityscapes-like {h}x{w} label maps (and dense variants, ~20% boundary pixels), one "
+           f"Generated Cityscapes-like {w}x{h} label maps (and dense variants, ~20% boundary pixels), one "
            "thread, median over frames. Baselines in the same process, on the same maps; ratio = "
            "baseline / ours (full distance). The script checks distance and boundary equal to each "
            "baseline's, and the directions on >= 99.99% of boundary pixels.", ""]
@@ -329,7 +329,7 @@ def _crops(b: dict) -> list:
     r = e["result"].get("results", {})
     fr = r.get("frame", ["?", "?"])
     out = [run_line(e), "",
-           f"Training crops of {r.get('crop')} px from {fr[0]}x{fr[1]} frames, one worker, one thread, "
+           f"Training crops of {r.get('crop')} px from {fr[1]}x{fr[0]} frames, one worker, one thread, "
            f"median of {r.get('repeats')} repeats. Baseline in the same run: the authors' loader (PNG "
            "decode + `.mat` load + label encoding + the same augmentation).", ""]
     rows = [["ours (shard tiles)", _f(r.get("ours_ms_per_crop"), 2), _f(r.get("ours_crops_per_s")), _x(r.get("speedup"))],
@@ -590,7 +590,7 @@ def _readme_rows(b: dict) -> list:
     if t:
         h, w = t.get("size", ["?", "?"])
         s = t.get("summary", {})
-        for case, what in (("semantic", f"semantic targets, {h}x{w} frame"),
+        for case, what in (("semantic", f"semantic targets, {w}x{h} frame"),
                            ("semantic, dense", "the same, dense frame (~20% boundary)"),
                            ("instance", "instance targets")):
             v = s.get(case)
