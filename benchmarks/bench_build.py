@@ -12,7 +12,8 @@ file bytes as the image; and, with one job, the two format-2 changes undone one 
 (``--codec zlib`` target tiles, PIL instead of pyspng decoding). Reported: ms per frame, the
 per-core speed-up (baseline ms per frame / (ours ms per frame * jobs)), stored bytes per frame
 (targets = label + boundary_direction), where one frame's time goes (in-process, one frame),
-and read times: a whole sample, a random 512x512 crop (image + boundary + direction, the
+the build's CPU time per frame by stage, before and after the one-pass targets (see
+:func:`stage_profile`), and read times: a whole sample, a random 512x512 crop (image + boundary + direction, the
 training read; with and without the label), and the authors' ``loadmat`` of one frame. The HDF5
 chunk cache is off for reads so every read decompresses its tiles. Medians over interleaved
 rounds. Threads pinned to 1 per process (NUMBA/OMP/MKL/OPENBLAS); machine metadata (with the
@@ -156,11 +157,18 @@ def frame_breakdown(frame, repeats: int) -> dict:
     out["read label (pyspng, one-pass table)"] = median_ms(
         lambda: datasets.read_label(frame.label, "cityscapes"), repeats)
     out["semantic_targets, full distance"] = median_ms(lambda: semantic_targets(label), repeats)
-    out["semantic_targets, distance_bound (the build)"] = median_ms(
+    out["semantic_targets, distance_bound, no band"] = median_ms(
         lambda: semantic_targets(label, distance_bound=bound), repeats)
-    t = semantic_targets(label, distance_bound=bound)
+    band, wide = 15.0, min_distance_bound(15.0, 9)
+    out["semantic_targets, gamma and band 15 as two passes"] = median_ms(
+        lambda: (semantic_targets(label, distance_bound=bound),
+                 semantic_targets(label, gamma=band, distance_bound=wide)), repeats)
+    out["semantic_targets, band 15 in one pass (the build)"] = median_ms(
+        lambda: semantic_targets(label, direction_band=band, distance_bound=wide), repeats)
+    t = semantic_targets(label, direction_band=band, distance_bound=wide)
     out["boundary/direction code + class counts"] = median_ms(
-        lambda: codec.encode_boundary_direction(t.boundary, t.direction, label), repeats)
+        lambda: codec.encode_boundary_direction(t.boundary, t.direction, label,
+                                                band_direction=t.band_direction), repeats)
     code = codec.encode_boundary_direction(t.boundary, t.direction)
     out["encode image raw tiles + checksum"] = median_ms(
         lambda: codec.encode_array(img, tile=128, level=0, raw_tiles=True), repeats)
@@ -178,6 +186,108 @@ def frame_breakdown(frame, repeats: int) -> dict:
                     write_encoded(f, k, e)
         out[f"write label + code, {name} (HDF5, in memory)"] = median_ms(write, repeats)
     return out
+
+
+# ---------------------------------------------------------------------------------- stages
+
+#: The rows of the per-stage table, in build order (the stage names of ``StageTimes`` in
+#: ``segfix_data/shards/process.py``, then the calling process's own steps).
+STAGES = ("read sources", "source digests", "image decode", "image encode", "label decode",
+          "label encode", "targets", "boundary/direction code + counts", "target encode", "record",
+          "shard write (HDF5)", "manifest", "rest of the build (frames, parameters, plan, resume checks)")
+REST = STAGES[-1]
+
+
+def profiled_build(data: Path, out: Path, config, process_fn) -> dict:
+    """CPU seconds of one ``build_split(--jobs 1)`` of ``data``'s train split, by stage.
+
+    ``process_fn`` (``process_frame``, or the two-pass reference of the build before the one-pass
+    targets) runs in this process with a :class:`~segfix_data.shards.process.StageTimes`; the
+    shard and manifest writes are timed around the pipeline's own functions; the rest of
+    ``build_split`` is the last row, so the rows add up to the total (``"total"``), measured
+    around the whole call.
+    """
+    import functools
+    import time
+
+    from segfix_data.shards import pipeline
+    from segfix_data.shards.process import StageTimes
+
+    st = StageTimes(time.process_time)
+
+    def timed(name, fn):
+        def run(*a, **k):
+            with st(name):
+                return fn(*a, **k)
+        return run
+
+    saved = pipeline.process_frame, pipeline._write_shard_file, pipeline._write_manifest
+    pipeline.process_frame = functools.partial(process_fn, stages=st)
+    pipeline._write_shard_file = timed("shard write (HDF5)", saved[1])
+    pipeline._write_manifest = timed("manifest", saved[2])
+    try:
+        t0 = time.process_time()
+        build_split(data, out, "train", config, jobs=1)
+        total = time.process_time() - t0
+    finally:
+        pipeline.process_frame, pipeline._write_shard_file, pipeline._write_manifest = saved
+    sec = dict(st.seconds)
+    sec[REST] = total - sum(sec.values())
+    sec["total"] = total
+    return sec
+
+
+def stage_profile(data: Path, tmp: Path, n_frames: int, repeats: int) -> dict:
+    """Per-stage CPU ms per frame of the build, before and after, in interleaved rounds.
+
+    "before": the frame step as it was before the one-pass targets (two target passes per variant,
+    at gamma and at the direction band; each source read once for its digest and again to decode
+    it: ``tests/support/build_reference.py``); "after": ``process_frame``. Both write the same
+    shards (checked here, by the arrays' checksums). Configurations: the default (images as raw
+    tiles, direction band 15 px) and without images. Medians over ``repeats`` rounds, per stage.
+    """
+    from segfix_data.shards.process import process_frame
+    from tests.support.build_reference import process_frame_two_pass
+
+    out = {}
+    n_run = [0]
+    for name, kw in (("images, raw tiles (default)", {}), ("no images", {"images": False})):
+        config = BuildConfig(shard_size=4, **kw)
+        runs = {"before": [], "after": []}
+        outs = {}
+        for _ in range(repeats):
+            for side, fn in (("before", process_frame_two_pass), ("after", process_frame)):
+                n_run[0] += 1
+                outs[side] = tmp / f"stages{n_run[0]}"
+                runs[side].append(profiled_build(data, outs[side], config, fn))
+        same = _checksums(outs["before"]) == _checksums(outs["after"])
+        if not same:
+            raise SystemExit(f"bench_build: the one-pass build stored other arrays than the two-pass one ({name})")
+        med = {side: {k: 1000 * float(np.median([r.get(k, 0.0) for r in rs])) / n_frames
+                      for k in STAGES + ("total",)} for side, rs in runs.items()}
+        out[name] = {"before_ms": med["before"], "after_ms": med["after"], "same_arrays": same,
+                     "stages": list(STAGES) + ["total"]}  # the rows' order (JSON objects are sorted)
+    return out
+
+
+def _checksums(out: Path) -> list:
+    """The stored arrays' checksums of every sample of ``out``'s train split, in order."""
+    ds = shards.ShardSet(out, "train")
+    try:
+        return [s["checksums"] for s in ds.samples]
+    finally:
+        ds.close()
+
+
+def print_stage_profile(profile: dict) -> None:
+    for name, p in profile.items():
+        b, a = p["before_ms"], p["after_ms"]
+        print(f"\nbuild, {name}: CPU ms per frame by stage, one job (before: two target passes, "
+              f"sources read twice; after: one pass, one read)")
+        print(f"{'stage':62s} {'before':>8s} {'after':>8s} {'after/before':>13s}")
+        for k in STAGES + ("total",):
+            ratio = f"{a[k] / b[k]:13.2f}" if b[k] > 0.05 else f"{'-':>13s}"
+            print(f"{k:62s} {b[k]:8.2f} {a[k]:8.2f} {ratio}")
 
 
 # ---------------------------------------------------------------------------------- main
@@ -312,6 +422,7 @@ def main(argv=None) -> dict:
             timed_reads(targets_fields, rand_win)
         ds.close()
         breakdown = frame_breakdown(frames[0], repeats=3 if args.quick else 7)
+        profile = stage_profile(data, tmp, n_frames, repeats)
         out = tmp / "read_raw"
         build_split(data, out, "train", BuildConfig(shard_size=4, image_level=1), jobs=1)
         ds = shards.ShardSet(out, "train", cache_bytes=0)
@@ -340,13 +451,15 @@ def main(argv=None) -> dict:
     print(f"\n{'read (median, no HDF5 chunk cache)':78s} {'ms':>8s}")
     for k, v in reads.items():
         print(f"{k:78s} {v:8.2f}")
-    print(f"\n{'one frame, in-process (median ms)':52s} {'ms':>8s}")
+    print(f"\n{'one frame, in-process (median ms)':62s} {'ms':>8s}")
     for k, v in breakdown.items():
-        print(f"{k:52s} {v:8.2f}")
+        print(f"{k:62s} {v:8.2f}")
+    print_stage_profile(profile)
     result = {"name": "bench_build", "quick": args.quick, "frames": n_frames, "height": h, "width": w,
               "repeats": repeats, "baseline": {"filter": filt_name, "ms_per_frame": base_ms, "mat_bytes_per_frame": mat_bytes,
                                                "read_ms": mat_read_ms},
-              "builds": rows, "reads_ms": reads, "frame_breakdown_ms": breakdown, "metadata": meta,
+              "builds": rows, "reads_ms": reads, "frame_breakdown_ms": breakdown,
+              "stages_cpu_ms_per_frame": profile, "metadata": meta,
               "clock": CLOCK["name"]}
     path = write_json("bench_build", result, out_json)
     print(f"wrote {path}")

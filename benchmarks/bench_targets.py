@@ -1,4 +1,4 @@
-"""Targets core benchmark (issues 2 and 13): one-pass targets against two per-class baselines.
+"""Targets core benchmark: one-pass targets against two per-class baselines.
 
 Frames are deterministic synthetic Cityscapes-like 1024x2048 maps (many regions, 3-8 px poles,
 small blobs, ~5-8% ignore, 20+ thing instances, ~8% boundary pixels) and a dense variant of each
@@ -12,7 +12,8 @@ Everything runs single-threaded, in one process, on the same maps:
   torch (skipped if OpenCV is missing: ``pip install segfix[bench]``);
 * **ours**: :func:`segfix_data.semantic_targets` (full distance, the public default) and with
   ``distance_bound=min_distance_bound(gamma, ksize)`` (what the shard build computes: boundary,
-  direction and gradient the same, the distance exact up to 10.66 px).
+  direction and gradient the same, the distance exact up to 10.66 px), and with the direction band
+  of 15 px in the same pass (``direction_band=15``, bound 20.66 px: what the shard build computes).
 
 The script checks that the baselines agree with ours (distance and boundary equal, directions on
 >= 99.99% of boundary pixels: the rest sit within float32 rounding of a bin edge) before it
@@ -183,13 +184,15 @@ def main(argv=None):
     h, w = (256, 512) if args.quick else (1024, 2048)
     repeats = 1 if args.quick else args.repeats
     bound = min_distance_bound(5.0, 9)
+    band, band_bound = 15.0, min_distance_bound(15.0, 9)
 
     meta = machine_metadata()
     print_metadata(meta)
     print(f"frames: {args.frames} synthetic {h}x{w} and their dense variants; single thread\n"
           f"baselines: per-class scipy EDT + per-class 9x9 filter (float32), torch conv2d "
           f"(authors) {'and OpenCV filter2D (stronger)' if cv2 else '(OpenCV missing: no stronger baseline)'}\n"
-          f"ours: semantic_targets (full distance) and with distance_bound={bound:.2f} (the build)\n"
+          f"ours: semantic_targets (full distance), with distance_bound={bound:.2f}, and with "
+          f"direction_band={band:g}, distance_bound={band_bound:.2f} (the build)\n"
           f"clock: {CLOCK['name']} time\n")
     filters = ["torch"] + (["cv2"] if cv2 is not None else [])
     rows, edt_table = [], []
@@ -214,9 +217,11 @@ def main(argv=None):
             n_labels = int(np.unique(label[label != ignore]).size)
             ours_s = median_time(lambda: fn(label, ignore_index=ignore), repeats)
             ours_b = median_time(lambda: fn(label, ignore_index=ignore, distance_bound=bound), repeats)
+            ours_w = median_time(lambda: fn(label, ignore_index=ignore, direction_band=band,
+                                            distance_bound=band_bound), repeats)
             ours = fn(label, ignore_index=ignore)
             row = dict(frame=seed, case=name, labels=n_labels, ours_ms=ours_s * 1e3,
-                       ours_bounded_ms=ours_b * 1e3,
+                       ours_bounded_ms=ours_b * 1e3, ours_band_ms=ours_w * 1e3,
                        boundary_fraction=float(np.mean(ours.boundary == 1)))
             for filt in filters:
                 base_s = median_time(lambda: baseline_targets(label, ignore, filt), 1, warmup=0)
@@ -232,7 +237,8 @@ def main(argv=None):
             base_txt = "  ".join(f"{f} {row[f + '_ms']:7.0f} ms ({row[f + '_ratio']:5.1f}x / "
                                  f"{row[f + '_ratio_bounded']:5.1f}x)" for f in filters)
             print(f"frame {seed} {name:24s} labels {n_labels:3d} bnd {100 * row['boundary_fraction']:4.1f}%  "
-                  f"ours {row['ours_ms']:6.1f} / bounded {row['ours_bounded_ms']:6.1f} ms  {base_txt}")
+                  f"ours {row['ours_ms']:6.1f} / bounded {row['ours_bounded_ms']:6.1f} / band "
+                  f"{row['ours_band_ms']:6.1f} ms  {base_txt}")
             if seed == 0:
                 for filt in filters:
                     c = row[f"{filt}_check"]
@@ -242,12 +248,12 @@ def main(argv=None):
             for r in edt_rows(label, ignore, repeats):
                 edt_table.append(dict(r, frame=seed, case=name))
 
-    print("\nsummary (median over frames; ratio = baseline ms / ours ms; 'bounded' = the build's "
-          "distance_bound):")
+    print("\nsummary (median over frames; ratio = baseline ms / ours ms; 'bounded' = the capped EDT "
+          "without a band; 'band' = the build's targets, direction band 15 in the same pass):")
     summary = {}
     for name in dict.fromkeys(r["case"] for r in rows):
         sel = [r for r in rows if r["case"] == name]
-        keys = ["ours_ms", "ours_bounded_ms", "labels", "boundary_fraction"]
+        keys = ["ours_ms", "ours_bounded_ms", "ours_band_ms", "labels", "boundary_fraction"]
         for f in filters:
             keys += [f"{f}_ms", f"{f}_ratio", f"{f}_ratio_bounded"]
         s = {k: float(np.median([r[k] for r in sel])) for k in keys}
@@ -255,7 +261,7 @@ def main(argv=None):
         txt = "  ".join(f"{f} {s[f + '_ms']:7.0f} ms: {s[f + '_ratio']:5.1f}x (bounded {s[f + '_ratio_bounded']:5.1f}x)"
                         for f in filters)
         print(f"  {name:24s} bnd {100 * s['boundary_fraction']:4.1f}%  ours {s['ours_ms']:6.1f} ms "
-              f"(bounded {s['ours_bounded_ms']:6.1f})  {txt}")
+              f"(bounded {s['ours_bounded_ms']:6.1f}, band {s['ours_band_ms']:6.1f})  {txt}")
     print("\nexact EDT alone (median over frames; max |diff| vs ours, capped rows vs ours capped):")
     edt_summary = {}
     for case in ("semantic", "semantic, dense"):
@@ -267,7 +273,8 @@ def main(argv=None):
             print(f"  {case:16s} {method:40s} {ms:9.1f} ms   max |diff| {err:.2g}")
     path = write_json("bench_targets" + ("_quick" if args.quick else ""),
                       dict(meta=meta, clock=CLOCK["name"], size=[h, w], rows=rows, summary=summary, edt=edt_table,
-                           edt_summary=edt_summary, distance_bound=bound), args.json)
+                           edt_summary=edt_summary, distance_bound=bound,
+                           direction_band=band, band_distance_bound=band_bound), args.json)
     print(f"\nwrote {path}")
     return summary
 

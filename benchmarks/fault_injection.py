@@ -328,7 +328,7 @@ def bad_inputs(tmp: Path) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Issue 18 points 1, 5, 6, 7, 8: stale shards, records, manifest edits, declared sizes, dtypes
+# Stale shards, records, manifest edits, declared sizes, dtypes (docs/shards.md, "Reading")
 
 
 def _peak_bytes(fn):
@@ -378,7 +378,7 @@ def _refused(fn, text: str) -> bool:
         return text in str(exc)
 
 
-# Issue 18 rows: one function per fault, registered in ROWS; each returns (cases, handled).
+# Fault rows: one function per fault, registered in ROWS; each returns (cases, handled).
 
 ROWS: dict = {}
 
@@ -402,12 +402,12 @@ def _raises(fn, exc, text: str = "") -> bool:
 
 
 def integrity_cases(tmp: Path) -> dict:
-    """Issue 18 points 1, 5, 6, 7, 8: each case handled (refused or reported, naming the file)."""
-    kinds = {"stale shards, build.json deleted, rebuilt with --gamma 3 (18.1)": stale_shards_case(tmp)}
+    """Each case handled (refused or reported, naming the file)."""
+    kinds = {"stale shards, build.json deleted, rebuilt with --gamma 3": stale_shards_case(tmp)}
     out = _small_split(tmp, "p5")
     flip_chunk_bytes(out / "train" / "shard-00000.h5", "records", mask=1)
     damaged = verify_split(out, "train")[1]
-    kinds["flipped byte in the records dataset, found by verify (18.5)"] = (
+    kinds["flipped byte in the records dataset, found by verify"] = (
         len(damaged) == 2 and all(d["problems"][0].startswith("records:") for d in damaged))
     out = _small_split(tmp, "p6")
     mpath = str(out / "train" / "manifest.json")
@@ -418,9 +418,9 @@ def integrity_cases(tmp: Path) -> dict:
             ("ignore_index 255 -> 251, checksum recomputed", ignore251, True),
             ("num_directions 8 -> 16, checksum recomputed", lambda m: m["params"].update(num_directions=16), True)):
         _edit(out, edit, recompute)
-        kinds[f"manifest {what}: reader refuses (18.6)"] = _refused(
+        kinds[f"manifest {what}: reader refuses"] = _refused(
             lambda: ShardSet(out, "train").read(0, fields="semantic/distance"), mpath)
-        kinds[f"manifest {what}: verify reports (18.6)"] = _verify_flags(out)
+        kinds[f"manifest {what}: verify reports"] = _verify_flags(out)
         (out / "train" / "manifest.json").write_text(good)
     out = _small_split(tmp, "p7")
     with h5py.File(out / "train" / "shard-00000.h5", "r+") as f:
@@ -428,11 +428,11 @@ def integrity_cases(tmp: Path) -> dict:
         f.create_dataset("samples/00000/label", shape=(100_000, 100_000), dtype=np.uint8,
                          chunks=(1024, 1024), compression="gzip", fletcher32=True)
     damaged, peak = _peak_bytes(lambda: verify_split(out, "train")[1])
-    kinds["label declared 100000x100000: verify refuses, < 64 MiB (18.7)"] = (
+    kinds["label declared 100000x100000: verify refuses, < 64 MiB"] = (
         peak < 64 << 20 and any("label: refused" in p for d in damaged for p in d["problems"]))
-    kinds["label declared 100000x100000: reader refuses (18.7)"] = _refused(
+    kinds["label declared 100000x100000: reader refuses"] = _refused(
         lambda: ShardSet(out, "train").read(0, fields="label"), "shard-00000.h5")
-    kinds["zlib-bomb .mat offsets (16 MB declared, 16 KB file): refused, < 2 MB (18.7)"] = _mat_bomb_refused(tmp)
+    kinds["zlib-bomb .mat offsets (16 MB declared, 16 KB file): refused, < 2 MB"] = _mat_bomb_refused(tmp)
     out = _small_split(tmp, "p8")
     with h5py.File(out / "train" / "shard-00000.h5", "r+") as f:
         img = f["samples/00000/image"][()].astype(np.float32)
@@ -443,9 +443,9 @@ def integrity_cases(tmp: Path) -> dict:
         del f["records"]
         shards.writer.write_bytes(f, "records", np.frombuffer(json.dumps(rec).encode(), np.uint8))
     _edit(out, lambda m: m["samples"][0]["checksums"].update(image=shards.codec.checksum(img)), True)
-    kinds["float32 image, checksums recomputed: reader refuses (18.8)"] = _refused(
+    kinds["float32 image, checksums recomputed: reader refuses"] = _refused(
         lambda: ShardSet(out, "train").read(0, fields="image"), "float32")
-    kinds["float32 image, checksums recomputed: verify reports (18.8)"] = _verify_flags(out)
+    kinds["float32 image, checksums recomputed: verify reports"] = _verify_flags(out)
     return {"kinds": len(kinds), "handled": sum(kinds.values()), "by_kind": kinds}
 
 
@@ -473,7 +473,7 @@ def _mat_bomb_refused(tmp: Path) -> bool:
     return ok and peak < 2_000_000
 
 
-@row("2 symlink loops (ln -s . l1; ln -s . l2) in a label dir: walks end")
+@row("symlink loops (ln -s . l1; ln -s . l2) in a label dir: walks end")
 def row_symlink_loops(tmp: Path) -> tuple[int, int]:
     d = tmp / "loops"
     write_example_dataset(d, splits={"train": 2}, height=32, width=64)
@@ -495,7 +495,7 @@ def row_symlink_loops(tmp: Path) -> tuple[int, int]:
     return 1, int(ok)
 
 
-@row("3 PNG bomb 30000x30000 (image, label, refine, eval readers): refused before decoding")
+@row("PNG bomb 30000x30000 (image, label, refine, eval readers): refused before decoding")
 def row_png_bomb(tmp: Path) -> tuple[int, int]:
     from segfix_data.datasets import read_image, read_label
     from segfix_data.datasets.pixels import ImageTooLarge
@@ -509,7 +509,7 @@ def row_png_bomb(tmp: Path) -> tuple[int, int]:
     return len(calls), sum(_raises(c, ImageTooLarge, "--max-image-pixels") for c in calls)
 
 
-@row("4 train into a non-empty run dir / a second trainer on it: refused")
+@row("train into a non-empty run dir / a second trainer on it: refused")
 def row_run_dir(tmp: Path) -> tuple[int, int]:
     from segfix_train.rundir import RunDirError, claim_run_dir
 
@@ -536,7 +536,7 @@ def _die(frame, config, class_map=None):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@row("9 disk full / EFBIG (shard, checkpoint), killed worker, damaged build.json, missing shard: one line")
+@row("disk full / EFBIG (shard, checkpoint), killed worker, damaged build.json, missing shard: one line")
 def row_messages(tmp: Path) -> tuple[int, int]:
     import errno
 
@@ -587,7 +587,7 @@ def row_messages(tmp: Path) -> tuple[int, int]:
     return len(cases), sum(cases)
 
 
-@row("10 source edited with same size and mtime (touch -r): rebuilt with --check-content")
+@row("source edited with same size and mtime (touch -r): rebuilt with --check-content")
 def row_same_size_edit(tmp: Path) -> tuple[int, int]:
     from PIL import Image
 
@@ -609,7 +609,7 @@ def row_same_size_edit(tmp: Path) -> tuple[int, int]:
     return 1, int(default.built == 0 and checked.built == 1)
 
 
-@row("11 refine: label-map link / mask leaving PRED_DIR: refused, nothing written")
+@row("refine: label-map link / mask leaving PRED_DIR: refused, nothing written")
 def row_refine_confinement(tmp: Path) -> tuple[int, int]:
     from PIL import Image
 
@@ -633,7 +633,7 @@ def row_refine_confinement(tmp: Path) -> tuple[int, int]:
     return len(cases), sum(cases)
 
 
-def issue18_rows(tmp: Path) -> list[dict]:
+def fault_rows(tmp: Path) -> list[dict]:
     """Run every registered row: ``[{"row", "cases", "handled"}]``."""
     out = []
     for name, fn in ROWS.items():
@@ -1178,7 +1178,7 @@ def main() -> None:
                "damage": damage(tmp, clean, n_damage, rng),
                "checkpoints": checkpoints(tmp, n_ckpt, rng),
                "bad_inputs": bad_inputs(tmp),
-               "integrity": integrity_cases(tmp), "rows": issue18_rows(tmp),
+               "integrity": integrity_cases(tmp), "rows": fault_rows(tmp),
                "hostile": hostile_inputs(tmp, args.hostile_repo.resolve(), 1 if args.quick else 6, rng, args.quick),
                "train_predict": train_predict_rows(tmp)}
     res["seconds"] = time.perf_counter() - t0
@@ -1199,11 +1199,11 @@ def main() -> None:
     for kind, ok in b["by_kind"].items():
         print(f"  {'ok ' if ok else 'NOT'} {kind}")
     g = res["integrity"]
-    print(f"stale shards, records, manifest edits, declared sizes, dtypes (issue 18 points 1, 5-8): "
+    print(f"stale shards, records, manifest edits, declared sizes, dtypes: "
           f"{g['handled']}/{g['kinds']} handled")
     for kind, ok in g["by_kind"].items():
         print(f"  {'ok ' if ok else 'NOT'} {kind}")
-    print("\nissue 18 rows (cases handled / cases):")
+    print("\nother faults (cases handled / cases):")
     for r in res["rows"]:
         print(f"  {'ok ' if r['handled'] == r['cases'] else 'NOT'} {r['handled']}/{r['cases']}  {r['row']}")
     print_hostile(res["hostile"])

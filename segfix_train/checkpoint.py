@@ -394,7 +394,7 @@ def load_latest(run_dir: str) -> tuple[str | None, dict | None, list[tuple[str, 
 
 
 # --------------------------------------------------------------------------------------------
-# --keep-best: RUN_DIR/best.pt, its digest, and best.json (which step, which score)
+# --keep-best (docs/training.md, "Validation that measures refinement"): RUN_DIR/best.pt, its digest, and best.json (which step, which score)
 
 BEST = "best.pt"
 BEST_RECORD = "best.json"

@@ -1,4 +1,4 @@
-"""Training crops streamed from HDF5 shards (``segfix_data.shards.ShardSet``, contract 6).
+"""Training crops streamed from HDF5 shards (``segfix_data.shards.ShardSet``, docs/shards.md "Reading").
 
 The stream is a pure function of ``(seed, rank, world_size, micro-batch index)``: batch ``b`` of
 rank ``r`` is the same bytes whatever the number of DataLoader workers, and resuming at batch
@@ -139,7 +139,7 @@ def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
     x0 = int(rng.integers(0, w - cw + 1))
     flip = bool(aug.flip and rng.random() < 0.5)
     delta = int(rng.integers(-aug.brightness, aug.brightness + 1)) if aug.brightness else 0
-    fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction_band"  # band: issue 17
+    fb, fd = f"{aug.target}/boundary", f"{aug.target}/direction_band"  # docs/training.md, "Direction supervision"
     r = ds.read(index, fields=("image", fb, fd), window=(y0, x0, ch, cw))
     img, bnd, dirn = r["image"], r[fb], r[fd]
     if flip and apply_flip:

@@ -42,7 +42,7 @@ TIMING_FIELDS = ("images_per_s", "elapsed_s")
 
 
 def default_open_set(directory: str, split: str):
-    """Open ``directory``/``split`` with ``segfix_data.shards.ShardSet`` (contract 6); ``train`` /
+    """Open ``directory``/``split`` with ``segfix_data.shards.ShardSet`` (docs/shards.md, "Reading"); ``train`` /
     ``val`` and ``training`` / ``validation`` are aliases when only one of a pair was built."""
     from segfix_data.datasets.layouts import normalise_split
     from segfix_data.shards import ShardSet, list_splits

@@ -1,6 +1,6 @@
 """Offsets from images: boundary probability and direction for every pixel, full image or sliding
 window with overlap averaging, written per image with ``segfix_data.refine.offsets.write_offsets``
-(contract 7) and optionally as the authors' offsets ``.mat`` (key ``mat``, ``(H, W, 2)`` ``(dy, dx)``).
+(docs/refine.md, "Offsets sources") and optionally as the authors' offsets ``.mat`` (key ``mat``, ``(H, W, 2)`` ``(dy, dx)``).
 
 Sliding window: windows of ``tile x tile`` pixels every ``stride`` pixels (the last window of a row
 or column is moved back to touch the image edge, so every pixel is covered); the boundary

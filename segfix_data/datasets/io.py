@@ -52,7 +52,7 @@ def _pyspng():
     return _spng
 
 
-def decode_png(path: str, kind: str) -> np.ndarray | None:
+def decode_png(path: str, kind: str, data: bytes | None = None) -> np.ndarray | None:
     """Decode a PNG of a kind known to give exactly PIL's array; None for anything else.
 
     Args:
@@ -61,6 +61,7 @@ def decode_png(path: str, kind: str) -> np.ndarray | None:
             ``PIL ... .convert("RGB")`` gives: alpha dropped, grey repeated) or ``"ids"`` (an id
             map: 8- or 16-bit grey -> uint8 / uint16 (H, W), what ``np.asarray(PIL image)``
             gives).
+        data: the file's bytes when already read (then the file is not opened here).
 
     Returns:
         The array, or None when pyspng is not installed, the file cannot be read or is not a
@@ -70,11 +71,12 @@ def decode_png(path: str, kind: str) -> np.ndarray | None:
     spng = _pyspng()
     if not spng:
         return None
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
+    if data is None:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
     # IHDR: signature (8), length + type (8), width, height (4 + 4), depth, colour type,
     # compression, filter, interlace (1 each).
     if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or data[28] != 0:
@@ -247,11 +249,12 @@ def image_size(path: str) -> tuple[int, int]:
     return h, w
 
 
-def read_image(path: str) -> np.ndarray:
-    """Decode an image file to uint8 (H, W, 3) RGB (greyscale and palette images are expanded)."""
+def read_image(path: str, *, data: bytes | None = None) -> np.ndarray:
+    """Decode an image file to uint8 (H, W, 3) RGB (greyscale and palette images are expanded);
+    ``data``: the file's bytes when already read (the fast PNG path decodes them)."""
     check_file(path, "image file", "restore it or remove its label")
     check_pixels(path)
-    rgb = decode_png(path, "rgb")
+    rgb = decode_png(path, "rgb", data)
     if rgb is not None:
         return rgb
     try:
@@ -293,7 +296,7 @@ def load_class_map(path: str | os.PathLike) -> np.ndarray:
 
 def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
                image_path: str | None = None, class_map: np.ndarray | None = None,
-               reduce_zero_label: bool = False) -> np.ndarray:
+               reduce_zero_label: bool = False, data: bytes | None = None) -> np.ndarray:
     """Read one semantic label PNG and convert it to train ids.
 
     Args:
@@ -304,13 +307,14 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
         class_map: folder layout only, the table of :func:`load_class_map`; None: the labels are
             train ids already (0..254, 255 = ignore).
         reduce_zero_label: mmseg layout: ids 1..K are classes 0..K-1 and 0 is ignore.
+        data: the file's bytes when already read (the fast PNG path decodes them).
 
     Returns:
         uint8 (H, W) train ids, 255 = ignore.
     """
     check_file(path)
     check_pixels(path)
-    ids = decode_png(path, "ids")
+    ids = decode_png(path, "ids", data)
     if ids is None:
         ids = _ids_array(path, _open_png(path), "label")
     _check_size(path, ids.shape, expect_shape, image_path)
@@ -343,17 +347,18 @@ def read_label(path: str, layout: str, *, expect_shape: tuple | None = None,
 
 
 def read_instance_ids(path: str, *, expect_shape: tuple | None = None,
-                      label_path: str | None = None) -> np.ndarray:
+                      label_path: str | None = None, data: bytes | None = None) -> np.ndarray:
     """Read a Cityscapes ``instanceIds`` PNG (16- or 32-bit, or 8-bit for stuff-only frames).
 
-    Valid values: labelIds 0..33 and ``class * 1000 + k`` with class 0..33.
+    Valid values: labelIds 0..33 and ``class * 1000 + k`` with class 0..33; ``data``: the file's
+    bytes when already read (the fast PNG path decodes them).
 
     Returns:
         int32 (H, W) raw instance ids.
     """
     check_file(path)
     check_pixels(path)
-    ids = decode_png(path, "ids")
+    ids = decode_png(path, "ids", data)
     if ids is None:
         ids = _ids_array(path, _open_png(path), "instanceIds")
     ids = ids.astype(np.int64)

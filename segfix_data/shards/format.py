@@ -12,7 +12,7 @@ FORMAT_NAME = "segfix-shards"
 #: 4: a sample record's ``distance.<v>`` names the ignore value ``ignore_index``, as the manifest
 #: and ``semantic_targets`` do (formats 1-3: ``ignore_value``; :func:`distance_ignore_index`).
 #: 3: direction targets on a band wider than the boundary (``params["direction_band"]``, read as
-#: ``<v>/direction_band``; issue 17). 2: target tiles in Blosc-LZ4 (hdf5plugin; issue 13).
+#: ``<v>/direction_band``). 2: target tiles in Blosc-LZ4 (hdf5plugin). docs/shards.md, "The format".
 #: 1: deflate. Readers read all four.
 FORMAT_VERSION = 4
 MANIFEST = "manifest.json"

@@ -40,7 +40,7 @@ def records_of(f: h5py.File, path) -> dict:
     """The ``records`` JSON of an open shard file, its declared size and dtype checked first.
 
     Returns a dict with a ``samples`` list and a ``failed`` list (and ``params``, the build
-    parameters, in shards built since issue 18). Raises ValueError naming ``path`` otherwise
+    parameters, in shards of recent builds). Raises ValueError naming ``path`` otherwise
     (the caller words it); OSError if HDF5 cannot read it (e.g. a failed Fletcher-32 check).
     """
     ds = f.get("records")

@@ -3,10 +3,12 @@ which reads a frame's files, makes its targets and encodes its arrays (it runs i
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
+import stat
 import threading
 import time
 
@@ -180,15 +182,20 @@ def _instance_segments(instance_ids: np.ndarray, preset: str) -> tuple[np.ndarra
     return _labels.cityscapes_instance_ids_to_segments(instance_ids)
 
 
+def _source_paths(frame: _datasets.Frame, variants) -> list:
+    """The files a frame is built from: the image, the label, the instance ids with the
+    instance variant."""
+    return [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
+
+
 def source_stats(frame: _datasets.Frame, variants) -> dict:
     """``{path: [size in bytes, mtime in ns]}`` of the files a frame is built from (the image, the
     label, the instance ids with the instance variant); a file that cannot be stat'ed maps to None.
 
     Recorded with each sample; a resume rebuilds the shard of any frame whose files differ.
     """
-    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
     out = {}
-    for p in paths:
+    for p in _source_paths(frame, variants):
         try:
             st = os.stat(p)
             out[p] = [int(st.st_size), int(st.st_mtime_ns)]
@@ -197,33 +204,66 @@ def source_stats(frame: _datasets.Frame, variants) -> dict:
     return out
 
 
-def source_hashes(frame: _datasets.Frame, variants) -> dict:
+#: Source files up to this size are read into memory once, for their digest and their decoding
+#: (:func:`read_sources`); larger ones are digested block by block and decoded from the file.
+MAX_READ_ONCE_BYTES = 256 << 20
+
+
+def read_sources(frame: _datasets.Frame, variants) -> dict:
+    """``{path: bytes or None}``: the contents of the same files as :func:`source_stats`, each
+    read once, for both its digest (:func:`source_hashes`) and its decoding, so that the digest
+    recorded is that of the bytes the targets were made from.
+
+    None for a file that is not a regular file, cannot be read, or is larger than
+    :data:`MAX_READ_ONCE_BYTES` (the decoders then open it themselves and name the problem).
+    """
+    out = {}
+    for p in _source_paths(frame, variants):
+        out[p] = None
+        try:
+            with _open_regular(p) as f:  # a FIFO or a device is never read
+                if os.fstat(f.fileno()).st_size <= MAX_READ_ONCE_BYTES:
+                    out[p] = f.read()
+        except OSError:
+            pass
+    return out
+
+
+def source_hashes(frame: _datasets.Frame, variants, contents: dict | None = None) -> dict:
     """``{path: BLAKE2b-128 hex digest of the file's bytes}`` of the same files as
-    :func:`source_stats` (None where unreadable).
+    :func:`source_stats` (None where unreadable or not a regular file: a pipe is never opened,
+    its reader would wait for a writer).
 
     Recorded with each sample (``source_hashes``); ``segfix-gt build --check-content`` compares them
     on resume, catching an edit that kept the size and the mtime (``touch -r``), which the default
     size + mtime check misses.
+
+    Args:
+        contents: optional ``{path: bytes or None}`` of :func:`read_sources`: a file's bytes given
+            there are digested as they are; the others are read here, block by block.
     """
-    paths = [frame.image, frame.label] + ([frame.instance] if "instance" in variants and frame.instance else [])
     out = {}
-    for p in paths:
+    for p in _source_paths(frame, variants):
+        data = contents.get(p) if contents else None
+        h = hashlib.blake2b(digest_size=16)
+        if data is not None:
+            h.update(data)
+            out[p] = h.hexdigest()
+            continue
+        out[p] = None
         try:
-            h = hashlib.blake2b(digest_size=16)
-            with _open_regular(p) as f:
+            with _open_regular(p) as f:  # a FIFO or a device is never read
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
             out[p] = h.hexdigest()
         except OSError:
-            out[p] = None
+            pass
     return out
 
 
 def _open_regular(path: str):
     """``path`` opened for binary reading if it is a regular file (else ``OSError``): opened without
     blocking and judged by ``fstat``, so a FIFO or a link to ``/dev/zero`` is never read."""
-    import stat
-
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -241,6 +281,37 @@ def check_sources(frame: _datasets.Frame, variants) -> None:
     for p in paths:
         if p and os.path.exists(p):
             _datasets.io.check_file(p)
+
+
+class StageTimes:
+    """CPU seconds (``time.process_time``) spent in each named step of :func:`process_frame`, summed
+    over the frames it is passed to (``benchmarks/bench_build.py`` prints them per frame).
+
+    Use: ``with stages("targets"): ...``; ``stages.seconds`` is ``{name: seconds}`` in the order
+    the steps first ran. :data:`NO_STAGES` times nothing.
+    """
+
+    def __init__(self, clock=time.process_time) -> None:
+        self.clock = clock
+        self.seconds: dict = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        t0 = self.clock()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - t0
+
+
+class _NoStages:
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        yield
+
+
+#: The :class:`StageTimes` of an untimed build.
+NO_STAGES = _NoStages()
 
 
 _WATCHDOG_PID = None
@@ -270,13 +341,18 @@ def exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="segfix-exit-with-parent", daemon=True).start()
 
 
-def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -> dict:
+def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None, *,
+                  stages=NO_STAGES) -> dict:
     """Read one frame, make its targets and encode its arrays.
 
-    The steps: the source files' sizes and digests are recorded (before reading, so that a later
-    edit is seen on rerun); the image is encoded (:func:`_image_arrays`) and the label read and
-    encoded; then, per variant, the targets are made (:func:`_variant_targets`) and encoded with
-    the sample record's entries (:func:`_variant_arrays`).
+    The steps: the source files' sizes are recorded and each file is read once (before decoding,
+    so that a later edit is seen on rerun) for its digest and its decoding; the image is encoded
+    (:func:`_image_arrays`) and the label read and encoded; then, per variant, the targets are
+    made in one pass (:func:`_variant_targets`) and encoded with the sample record's entries
+    (:func:`_variant_arrays`).
+
+    Args:
+        stages: a :class:`StageTimes` to add this frame's CPU time per step to (benchmarks).
 
     Returns:
         ``{"ok": True, "stem", "arrays": {name: EncodedArray}, "record": {...}}`` or, for a frame
@@ -285,27 +361,37 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
     _pixels.set_max_image_pixels(config.max_image_pixels)
     try:
         check_sources(frame, config.variants)  # a FIFO or a device is refused before it is read
-        stats = source_stats(frame, config.variants)  # before reading: a later edit is seen on rerun
-        hashes = source_hashes(frame, config.variants)
+        with stages("read sources"):
+            stats = source_stats(frame, config.variants)  # before decoding: a later edit is seen on rerun
+            contents = read_sources(frame, config.variants)
+        with stages("source digests"):
+            hashes = source_hashes(frame, config.variants, contents)
         enc = functools.partial(_codec.encode_array, tile=config.tile, level=config.level, codec=config.codec)
-        arrays, shape = _image_arrays(frame, config)
-        label = _datasets.read_label(frame.label, config.layout, expect_shape=shape,
-                                    image_path=frame.image, class_map=class_map,
-                                    reduce_zero_label=config.reduce_zero_label)
-        arrays["label"] = enc(label)
+        arrays, shape = _image_arrays(frame, config, contents.get(frame.image), stages)
+        with stages("label decode"):
+            label = _datasets.read_label(frame.label, config.layout, expect_shape=shape,
+                                        image_path=frame.image, class_map=class_map,
+                                        reduce_zero_label=config.reduce_zero_label,
+                                        data=contents.get(frame.label))
+        with stages("label encode"):
+            arrays["label"] = enc(label)
         args = _TargetArgs.of(config)
         record = {"stem": frame.stem, "shape": [int(label.shape[0]), int(label.shape[1])],
                   "sources": frame.sources(), "source_stats": stats, "source_hashes": hashes,
                   "class_pixels": {}, "class_boundary_pixels": {}, "distance": {}}
         for variant in config.variants:
-            targets = _variant_targets(variant, label, frame, config.preset, args)
-            encoded, info, pixels, bpixels = _variant_arrays(variant, targets, label, config.preset, enc)
+            with stages("targets"):
+                targets = _variant_targets(variant, label, frame, config.preset, args,
+                                           contents.get(frame.instance))
+            encoded, info, pixels, bpixels = _variant_arrays(variant, targets, label, config.preset,
+                                                             enc, stages)
             arrays.update(encoded)
             record["distance"][variant] = info
             record["class_pixels"] = _sparse(pixels)
             record["class_boundary_pixels"][variant] = _sparse(bpixels)
-        record["checksums"] = {name: a.checksum for name, a in arrays.items()}
-        record["bytes"] = sum(a.nbytes for a in arrays.values())
+        with stages("record"):
+            record["checksums"] = {name: a.checksum for name, a in arrays.items()}
+            record["bytes"] = sum(a.nbytes for a in arrays.values())
         return {"ok": True, "stem": frame.stem, "arrays": arrays, "record": record}
     except Exception as exc:  # reported by the policy in the calling process
         path = getattr(exc, "path", frame.label)
@@ -313,105 +399,111 @@ def process_frame(frame: _datasets.Frame, config: BuildConfig, class_map=None) -
         return {"ok": False, "stem": frame.stem, "path": path, "error": msg, "sources": frame.sources()}
 
 
-def _image_arrays(frame: _datasets.Frame, config: BuildConfig) -> tuple[dict, tuple | None]:
+def _image_arrays(frame: _datasets.Frame, config: BuildConfig, data: bytes | None = None,
+                  stages=NO_STAGES) -> tuple[dict, tuple | None]:
     """``({"image" or "image_file": EncodedArray}, (H, W))`` of the frame's image as the build
     stores it: uint8 tiles (``image_format="tiles"``, zlib level ``image_level``, raw tiles at 0) or
     the file's bytes (``"file"``: only its header is decoded, for the size); ``({}, None)`` without
-    images (no image file is opened: the size comes from the label)."""
+    images (no image file is opened: the size comes from the label). ``data``: the file's bytes
+    when already read (:func:`read_sources`), else the file is read here."""
     if not config.images:
         return {}, None
     if config.image_format == "tiles":
-        image = _datasets.read_image(frame.image)
-        return {"image": _codec.encode_array(image, tile=config.tile, level=config.image_level,
-                                             raw_tiles=config.image_level == 0)}, image.shape[:2]
-    shape = _datasets.image_size(frame.image)
-    with open(frame.image, "rb") as f:
-        raw = np.frombuffer(f.read(), dtype=np.uint8)
-    return {"image_file": _codec.encode_array(raw, level=0)}, shape
+        with stages("image decode"):
+            image = _datasets.read_image(frame.image, data=data)
+        with stages("image encode"):
+            return {"image": _codec.encode_array(image, tile=config.tile, level=config.image_level,
+                                                 raw_tiles=config.image_level == 0)}, image.shape[:2]
+    with stages("image decode"):
+        shape = _datasets.image_size(frame.image)
+        if data is None:
+            with open(frame.image, "rb") as f:
+                data = f.read()
+    with stages("image encode"):
+        return {"image_file": _codec.encode_array(np.frombuffer(data, dtype=np.uint8), level=0)}, shape
 
 
 @dataclasses.dataclass(frozen=True)
 class _TargetArgs:
-    """The keyword arguments of one frame's target calls.
+    """The keyword arguments of a frame's target call (one call per variant).
 
     Attributes:
-        overrides: the target parameters given explicitly (:meth:`BuildConfig.target_overrides`).
-        bound: ``paper``: ``{"distance_bound": ...}``: the distance is derived on read, so the
-            EDT need only be exact up to what the boundary and direction read (a capped EDT; the
-            same targets to the bit, ``tests/segfix_data/shards/test_build.py``); else empty.
-        band: the direction band's outer distance in pixels (0: no band is stored).
-        wide: with a band, the arguments of the band's targets: the same targets with gamma =
-            band (a pixel's direction does not depend on gamma; the capped EDT is exact up to the
-            band's bound).
+        kwargs: the target parameters given explicitly (:meth:`BuildConfig.target_overrides`);
+            for ``paper`` also ``distance_bound``, the capped EDT (the distance is derived on
+            read, so the EDT need only be exact up to what the boundary and the directions read:
+            the same targets to the bit, ``tests/segfix_data/shards/test_build.py``), and, with a
+            direction band, ``direction_band``: the band's directions come from the same pass
+            (docs/training.md, "Direction supervision").
     """
 
-    overrides: dict
-    bound: dict
-    band: float
-    wide: dict | None
+    kwargs: dict
 
     @classmethod
     def of(cls, config: BuildConfig) -> "_TargetArgs":
         from segfix_data.targets import min_distance_bound
 
         over = config.target_overrides()
-        band = config.resolved_direction_band()
-        if config.preset != "paper":
-            return cls(over, {}, band, None)
+        if config.preset != "paper":  # the openseg preset stores no band, and its full distance
+            return cls(over)
         p = config.resolved_targets()
-        wide = {**over, "gamma": band, "distance_bound": min_distance_bound(band, p["ksize"])}
-        return cls(over, {"distance_bound": min_distance_bound(p["gamma"], p["ksize"])}, band, wide)
+        band = config.resolved_direction_band()
+        kwargs = {**over, "distance_bound": min_distance_bound(band or p["gamma"], p["ksize"])}
+        if band:
+            kwargs["direction_band"] = band
+        return cls(kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
 class _VariantTargets:
     """One variant's targets: the map they were made from (``segments``: the label, or the
-    instance segment map) and its ``ignore_index``, the :class:`~segfix_data.targets.Targets`, and
-    the direction band's bins (uint8 (H, W), 255 none; None without a band)."""
+    instance segment map) and its ``ignore_index``, and the :class:`~segfix_data.targets.Targets`
+    (with ``band_direction``, the direction band's bins, uint8 (H, W), 255 none, where a band is
+    stored; None without)."""
 
     segments: np.ndarray
     ignore_index: int | None
     targets: object
-    band_direction: np.ndarray | None
 
 
 def _variant_targets(variant: str, label: np.ndarray, frame: _datasets.Frame, preset: str,
-                     args: _TargetArgs) -> _VariantTargets:
-    """The targets of ``variant``: semantic ones of the label (ignore :data:`IGNORE_INDEX`), or
-    instance ones of the segment map of the frame's instance ids (read here, checked against the
-    label's size)."""
+                     args: _TargetArgs, instance_data: bytes | None = None) -> _VariantTargets:
+    """The targets of ``variant``, in one pass: semantic ones of the label (ignore
+    :data:`IGNORE_INDEX`), or instance ones of the segment map of the frame's instance ids (read
+    here, from ``instance_data`` when given, checked against the label's size)."""
     from segfix_data.targets import instance_targets, semantic_targets
 
     if variant == "semantic":
         seg, ignore, make = label, IGNORE_INDEX, semantic_targets
     else:
-        ids = _datasets.read_instance_ids(frame.instance, expect_shape=label.shape, label_path=frame.label)
+        ids = _datasets.read_instance_ids(frame.instance, expect_shape=label.shape, label_path=frame.label,
+                                          data=instance_data)
         seg, ignore = _instance_segments(ids, preset)
         make = instance_targets
-    t = make(seg, ignore_index=ignore, preset=preset, **args.bound, **args.overrides)
-    band_dir = make(seg, ignore_index=ignore, preset=preset, **args.wide).direction if args.band else None
-    return _VariantTargets(seg, ignore, t, band_dir)
+    return _VariantTargets(seg, ignore, make(seg, ignore_index=ignore, preset=preset, **args.kwargs))
 
 
-def _variant_arrays(variant: str, v: _VariantTargets, label: np.ndarray, preset: str, enc):
+def _variant_arrays(variant: str, v: _VariantTargets, label: np.ndarray, preset: str, enc,
+                    stages=NO_STAGES):
     """``(arrays, distance record, pixels, boundary pixels)`` of one variant: its encoded arrays
     (``instance/segments``, ``<v>/boundary_direction``, ``<v>/distance`` where it is not derivable,
     the ``openseg`` arrays), the record's ``distance.<v>`` and the int64 (256,) per-label counts of
     all pixels and of boundary pixels (:func:`~segfix_data.shards.codec.encode_boundary_direction`)."""
     t, arrays = v.targets, {}
-    if variant == "instance":
-        arrays["instance/segments"] = enc(v.segments)
-    code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label,
-                                                             band_direction=v.band_direction)
-    arrays[f"{variant}/boundary_direction"] = enc(code)
-    # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
-    # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
-    info = {"ignore_index": v.ignore_index, "cap": float(t.params["distance_cap"]),  # not the bound
-            "border_is_boundary": bool(t.params["border_is_boundary"]), "stored": preset != "paper"}
-    if info["stored"]:
-        arrays[f"{variant}/distance"] = enc(t.distance)
-    if preset == "openseg":
-        o = t.to_openseg()
-        arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
-        arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
+    with stages("boundary/direction code + counts"):
+        code, pixels, bpixels = _codec.encode_boundary_direction(t.boundary, t.direction, label,
+                                                                 band_direction=t.band_direction)
+    with stages("target encode"):
+        if variant == "instance":
+            arrays["instance/segments"] = enc(v.segments)
+        arrays[f"{variant}/boundary_direction"] = enc(code)
+        # paper: distance is min(EDT, cap), 0 on ignore = derive_distance of the stored map
+        # (tests/segfix_data/shards/test_build.py checks it); openseg zeroes skipped classes: stored.
+        info = {"ignore_index": v.ignore_index, "cap": float(t.params["distance_cap"]),  # not the bound
+                "border_is_boundary": bool(t.params["border_is_boundary"]), "stored": preset != "paper"}
+        if info["stored"]:
+            arrays[f"{variant}/distance"] = enc(t.distance)
+        if preset == "openseg":
+            o = t.to_openseg()
+            arrays[f"{variant}/openseg_depth"] = enc(o["depth"])
+            arrays[f"{variant}/openseg_dir_deg"] = enc(o["dir_deg"])
     return arrays, info, pixels, bpixels

@@ -206,7 +206,7 @@ class ShardSet:
             if code is not None:
                 if variant not in codes:
                     codes[variant] = code[sl]
-                if name == "direction_band":  # format 3 (issue 17); older shards: the boundary's
+                if name == "direction_band":  # format 3 (docs/shards.md, "The format"); older shards: the boundary's
                     return decode_direction_band(codes[variant])
                 if variant + "/decoded" not in codes:
                     codes[variant + "/decoded"] = decode_boundary_direction(codes[variant])

@@ -24,7 +24,7 @@ import numpy as np
 
 from .direction import DIRECTION_IGNORE, angle_to_bin, check_num_directions, direction_kernels
 from .edt import multilabel_distance
-from .gradient import masked_gradient_torch_order, paper_fields
+from .gradient import masked_gradient_torch_order, narrow_to_boundary, paper_fields
 from segfix_data.errors import InputError
 from segfix_data.ignore import IGNORE_INDEX
 
@@ -55,6 +55,9 @@ class Targets:
         params: the resolved parameters.
         gradient: float32 (2, H, W) ``(gy, gx)`` where it was computed (boundary pixels for
             ``paper``; every pixel the authors filter for ``openseg``), 0 elsewhere.
+        band_direction: uint8 (H, W) or None: with ``direction_band`` (``paper``), the direction
+            bins of the valid pixels with ``distance <= direction_band`` (the ``direction`` that
+            gamma = ``direction_band`` gives), 255 elsewhere; None without a band.
     """
 
     distance: np.ndarray
@@ -64,6 +67,7 @@ class Targets:
     preset: str
     params: dict
     gradient: np.ndarray
+    band_direction: np.ndarray | None = None
     _openseg: dict | None = field(default=None, repr=False)
 
     @property
@@ -167,30 +171,52 @@ def min_distance_bound(gamma: float, ksize: int) -> float:
 
 
 def _paper_targets(lab: np.ndarray, ignore_index: int | None, params: dict,
-                   distance_bound: float | None = None) -> Targets:
+                   distance_bound: float | None = None, direction_band: float | None = None) -> Targets:
+    """The ``paper`` targets in one pass: one EDT (capped at ``distance_bound``) and one filter
+    scan of the pixels with ``distance <= reach``, where ``reach`` is ``direction_band`` (when
+    given) or gamma. With a band, the scan's boundary and direction are the band's; the pixels
+    beyond gamma are then taken out of ``boundary``, ``direction`` and ``gradient``
+    (:func:`~segfix_data.targets.gradient.narrow_to_boundary`), which leaves them as a scan at
+    gamma makes them: a pixel's direction does not depend on gamma (docs/targets.md, section 4).
+    """
+    gamma = params["gamma"]
+    reach = gamma
+    if direction_band is not None:
+        reach = float(direction_band)
+        if not reach >= gamma:
+            raise InputError(f"direction_band {direction_band!r} is below gamma = {gamma} pixels; "
+                             "the band holds the boundary: pass at least gamma, or None for no band")
+        params["direction_band"] = reach
     if distance_bound is not None:
-        need = min_distance_bound(params["gamma"], params["ksize"])
+        need = min_distance_bound(reach, params["ksize"])
         if not float(distance_bound) >= need:
+            what = "direction_band" if direction_band is not None else "gamma"
             raise InputError(
-                f"distance_bound {distance_bound!r} is below {need:.3f} pixels = gamma + "
+                f"distance_bound {distance_bound!r} is below {need:.3f} pixels = {what} + "
                 "(ksize // 2) * sqrt(2), the distances the boundary and direction targets read; "
                 "pass at least that, or None for the full distance")
         params["distance_bound"] = float(distance_bound)
     dist = multilabel_distance(lab, border_is_boundary=params["border_is_boundary"],
                                cap=distance_bound)
     distance, boundary, direction, gradient = paper_fields(
-        lab, dist, ignore_index, params["gamma"], params["distance_cap"], params["ksize"],
+        lab, dist, ignore_index, reach, params["distance_cap"], params["ksize"],
         params["num_directions"], ZERO_GRADIENT,
     )
+    band_direction = None
+    if direction_band is not None:
+        band_direction = narrow_to_boundary(dist, gamma, boundary, direction, gradient)
     return Targets(distance=distance, boundary=boundary, direction=direction,
                    num_directions=params["num_directions"], preset="paper", params=params,
-                   gradient=gradient)
+                   gradient=gradient, band_direction=band_direction)
 
 
-def _no_bound_for_openseg(distance_bound) -> None:
+def _no_bound_for_openseg(distance_bound, direction_band=None) -> None:
     if distance_bound is not None:
         raise InputError("distance_bound applies to the paper preset only: the openseg preset "
                          "stores the authors' full depth")
+    if direction_band is not None:
+        raise InputError("direction_band applies to the paper preset only: the openseg preset "
+                         "stores the authors' directions on their boundary only")
 
 
 def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, params: dict,
@@ -236,7 +262,8 @@ def _openseg_targets(lab: np.ndarray, valid: np.ndarray, computed: np.ndarray, p
 
 
 def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_INDEX, preset: str = "paper",
-                     distance_bound: float | None = None, **overrides: Any) -> Targets:
+                     distance_bound: float | None = None, direction_band: float | None = None,
+                     **overrides: Any) -> Targets:
     """Targets of a semantic label map.
 
     Args:
@@ -250,7 +277,13 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_IND
             computed exactly only up to it (a capped EDT, ~0.75x the time), so ``distance``
             saturates at ``min(distance_bound, distance_cap)``; boundary, direction and
             gradient are unchanged to the bit. For callers that use only boundary and
-            direction (the shard build); recorded as ``params["distance_bound"]``.
+            direction (the shard build); recorded as ``params["distance_bound"]``. With
+            ``direction_band``, at least ``min_distance_bound(direction_band, ksize)``.
+        direction_band: ``paper`` only. None (default): no band. A number of pixels (at least
+            gamma): also fill :attr:`Targets.band_direction`, the directions of the pixels with
+            ``distance <= direction_band``, in the same pass (one EDT, one filter scan; the
+            other arrays are those without a band, bit for bit); recorded as
+            ``params["direction_band"]``.
         **overrides: gamma, ksize, num_directions, border_is_boundary, distance_cap
             (and min_class_pixels for openseg).
 
@@ -272,8 +305,8 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_IND
     lab = _check_map(label, "label", ignore_index)
     valid = np.ones(lab.shape, bool) if ignore_index is None else lab != ignore_index
     if preset == "paper":
-        return _paper_targets(lab, ignore_index, params, distance_bound)
-    _no_bound_for_openseg(distance_bound)
+        return _paper_targets(lab, ignore_index, params, distance_bound, direction_band)
+    _no_bound_for_openseg(distance_bound, direction_band)
     # openseg semantic: loop over classes 0..254 with >= min_class_pixels pixels.
     ids, counts = np.unique(lab[valid], return_counts=True)
     kept = ids[(counts >= params["min_class_pixels"]) & (ids < IGNORE_INDEX)]
@@ -283,7 +316,7 @@ def semantic_targets(label: np.ndarray, *, ignore_index: int | None = IGNORE_IND
 
 def instance_targets(segments: np.ndarray, *, ignore_index: int | None = None,
                      preset: str = "paper", distance_bound: float | None = None,
-                     **overrides: Any) -> Targets:
+                     direction_band: float | None = None, **overrides: Any) -> Targets:
     """Targets of a segment map: every distinct value is one segment.
 
     Two touching instances of one class are separated by a boundary. Build ``segments`` from
@@ -296,13 +329,13 @@ def instance_targets(segments: np.ndarray, *, ignore_index: int | None = None,
         ignore_index: value of ignored pixels, or None. With ``openseg`` the ignored region is
             still one segment of the authors' depth/dir_deg (their instance script treats 255 as
             a segment), but it is ignore in ``boundary``/``direction``/``distance``.
-        preset, distance_bound, overrides: as for :func:`semantic_targets` (openseg instance:
+        preset, distance_bound, direction_band, overrides: as for :func:`semantic_targets` (openseg instance:
             no small-segment skip, float64 sums).
     """
     params = resolve_params(preset, overrides)
     seg = _check_map(segments, "segments", ignore_index)
     valid = np.ones(seg.shape, bool) if ignore_index is None else seg != ignore_index
     if preset == "paper":
-        return _paper_targets(seg, ignore_index, params, distance_bound)
-    _no_bound_for_openseg(distance_bound)
+        return _paper_targets(seg, ignore_index, params, distance_bound, direction_band)
+    _no_bound_for_openseg(distance_bound, direction_band)
     return _openseg_targets(seg, valid, np.ones(seg.shape, bool), params, float32_sums=False)

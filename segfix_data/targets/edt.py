@@ -23,9 +23,9 @@ ring of pixels just outside the image counts as a different label.
 All arithmetic is in integers, so the result equals the brute-force definition exactly. The
 envelope compares intersections ``num / den`` (``|num| <= (H+1)^2 + (W+1)^2``, ``0 < den <= 2(W+1)``)
 by cross-multiplication; the products stay below ``2**62`` for sides up to :data:`MAX_SIDE`.
-(An earlier version divided in float64; two different such fractions differ by at least
+(Dividing in float64 would do as well here: two different such fractions differ by at least
 ``1 / den^2``, far more than the division's rounding error while ``num_max * den_max^2 < 2**52``,
-e.g. up to 2048 x 4096, so both versions take the same decisions and give the same bits there.)
+e.g. up to 2048 x 4096, so both ways take the same decisions and give the same bits there.)
 
 Speed notes: the hot loops index with ``np.uint64`` (``_U``) where the index cannot be negative;
 numba then omits its negative-index wraparound test, which otherwise costs ~20% here.

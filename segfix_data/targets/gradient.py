@@ -280,6 +280,45 @@ def paper_fields(label, distance, ignore_index, gamma, cap, ksize, num_direction
     return distance_out, boundary_out, direction_out, grad_out
 
 
+@numba.njit(cache=True, nogil=True)
+def _narrow_kernel(dist, gamma, boundary, direction, grad, band_out):
+    n_rows, n_cols = dist.shape
+    for y in range(n_rows):
+        for x in range(n_cols):
+            band_out[y, x] = direction[y, x]
+            if boundary[y, x] == 1 and dist[y, x] > gamma:
+                boundary[y, x] = 0
+                direction[y, x] = 255
+                grad[0, y, x] = 0.0
+                grad[1, y, x] = 0.0
+
+
+def narrow_to_boundary(distance, gamma, boundary, direction, gradient) -> np.ndarray:
+    """In place: take the pixels with ``distance > gamma`` out of the boundary of a wider scan;
+    returns the scan's direction as it was (the band's).
+
+    :func:`paper_fields` at a band ``b >= gamma`` marks the valid pixels with ``distance <= b``
+    as boundary and gives each its direction and gradient; a pixel's direction and gradient do
+    not depend on the band (the filter reads the same distances), so clearing the pixels beyond
+    gamma (boundary 0, direction 255, gradient 0) leaves exactly what :func:`paper_fields` at
+    gamma gives, when ``distance`` is exact up to ``min_distance_bound(gamma, ksize)``.
+
+    Args:
+        distance: (H, W) float64 distances the scan was given (the same comparison
+            ``distance <= gamma`` as the scan's, so the boundary is the same to the bit).
+        gamma: the boundary width in pixels.
+        boundary, direction: uint8 (H, W), gradient: float32 (2, H, W), as :func:`paper_fields`
+            returns them; changed in place.
+
+    Returns:
+        uint8 (H, W): ``direction`` before the change (bins of the pixels within the band).
+    """
+    band = np.empty_like(direction)
+    _narrow_kernel(np.ascontiguousarray(distance, dtype=np.float64), float(gamma), boundary,
+                   direction, gradient, band)
+    return band
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _fma32(a, b, c):
     # float32 fused multiply-add: a*b is exact in float64 (24-bit x 24-bit significands), so one

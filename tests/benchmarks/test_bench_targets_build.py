@@ -26,4 +26,20 @@ def test_bench_build_quick_runs_every_config_and_read(tmp_path):
     configs = [r["config"] for r in data["builds"]]
     assert "images, --codec zlib targets (format 1)" in configs and "images, PIL decode (no pyspng)" in configs
     assert any(k.startswith("128x128 crop (image, boundary, direction)") for k in data["reads_ms"])
-    assert "semantic_targets, distance_bound (the build)" in data["frame_breakdown_ms"]
+    assert "semantic_targets, band 15 in one pass (the build)" in data["frame_breakdown_ms"]
+
+
+def test_bench_build_cpu_time_profiles_every_stage_before_and_after(tmp_path):
+    """--cpu-time: the per-stage rows of the build before and after the one-pass targets, side by
+    side, from one run; both sides stored the same arrays."""
+    proc, data = run_benchmark("bench_build.py", "--quick", "--cpu-time", "--frames", "1",
+                               json_path=tmp_path / "b.json", json_flag="--out")
+    assert data["clock"] == "cpu"
+    for name in ("images, raw tiles (default)", "no images"):
+        p = data["stages_cpu_ms_per_frame"][name]
+        assert p["same_arrays"]
+        for side in ("before_ms", "after_ms"):
+            stages = [k for k in p[side] if k != "total"]
+            assert "targets" in stages and "source digests" in stages and "shard write (HDF5)" in stages
+            assert abs(sum(p[side][k] for k in stages) - p[side]["total"]) < 1e-6  # rows add up
+        assert f"build, {name}: CPU ms per frame by stage" in proc.stdout

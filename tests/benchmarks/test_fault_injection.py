@@ -16,7 +16,7 @@ def test_fault_injection_quick(tmp_path):
     assert c["bit_flips_refused"] == c["bit_flips"] and c["crafted_code_ran"] == 0
     assert b["handled"] == b["kinds"], b["by_kind"]
     assert "bad input kinds handled" in r.stdout
-    g = res["integrity"]  # issue 18 points 1, 5, 6, 7, 8
+    g = res["integrity"]  # stale shards, records, manifest edits, declared sizes, dtypes
     assert g["kinds"] >= 13 and g["handled"] == g["kinds"], g["by_kind"]
     assert res["rows"] and all(row["handled"] == row["cases"] for row in res["rows"]), res["rows"]
     h = res["hostile"]  # one line, exit status, and the bombs' peak RSS within 2x of a normal refine

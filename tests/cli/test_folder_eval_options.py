@@ -1,4 +1,4 @@
-"""`segfix eval --layout folder` takes the options `segfix-gt build` took (issue 20, point 7):
+"""`segfix eval --layout folder` takes the options `segfix-gt build` took:
 --label-glob (with {split}), --img-suffix/--seg-suffix, --class-map; the same command-line options
 score the frames the build read, with the build's id conversion."""
 import json

@@ -1,4 +1,4 @@
-"""One frame key for build, predict, refine and eval on suffix-paired data (issue 20, point 2).
+"""One frame key for build, predict, refine and eval on suffix-paired data.
 
 A frame's key is its file name without the layout's suffix (``segfix_data.datasets.io.frame_key``):
 folder ``s0_rgb.png`` + ``s0_mask.png`` is frame ``s0``; mmseg ``ADE_val_00000000_img.png`` +

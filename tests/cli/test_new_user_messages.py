@@ -1,4 +1,4 @@
-"""Small things a new user reads (issue 20, point 10): a grey label saved as RGB gets the fix,
+"""Small things a new user reads: a grey label saved as RGB gets the fix,
 `wrote 1 figure` (not `1 figures`), JPEG predictions are named instead of silently ignored."""
 import numpy as np
 import pytest

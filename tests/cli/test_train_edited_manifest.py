@@ -1,4 +1,4 @@
-"""`segfix train` refuses shards whose manifest was edited (issue 18 point 6): one line naming the file."""
+"""`segfix train` refuses shards whose manifest was edited: one line naming the file."""
 import json
 
 from click.testing import CliRunner

@@ -56,7 +56,7 @@ def test_readme_unified_recipe_as_written(tmp_path, monkeypatch):
     assert unified["sources"]["model_args"] == "config tiny.toml"
     assert "settings from recipe unified: " in outputs[2]
 
-    # the form: each entry with its split; validation sets given by their on-disk names
+    # the documented form: each entry with its split; validation sets given by their on-disk names
     run = "runs/v"
     args = ["train", "--shards", "shards/cs:val", "--shards", "shards/ade:validation",
             "--val-split", "none", "--out", run, *TINY]

@@ -109,7 +109,7 @@ def test_bad_inputs_to_save(tmp_path):
     assert not (tmp_path / "a.mat").exists()
 
 
-# --- declared sizes (issue 18 point 7): a zlib-bomb offsets .mat is refused before it inflates
+# --- declared sizes: a zlib-bomb offsets .mat is refused before it inflates
 
 
 def test_declared_shapes_are_read_from_the_headers(tmp_path):

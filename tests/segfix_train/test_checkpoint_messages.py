@@ -1,4 +1,4 @@
-"""Checkpoint messages (issue 18, point 9): a full disk or the file-size limit during a save is one
+"""Checkpoint messages: a full disk or the file-size limit during a save is one
 line naming the file and --resume (torch's zip writer says only 'file write failed', as a
 RuntimeError); no message quotes torch's advice to load with weights_only=False."""
 from __future__ import annotations

@@ -127,7 +127,7 @@ def test_cli_predict_writes_offsets_and_mat(tmp_path, checkpoint):
 
 
 def test_cli_predict_refuses_a_bomb_in_one_line(tmp_path, checkpoint):
-    """Issue 18 (points 3, 9): a PNG declaring 30000x30000 is refused from its header, one line, exit 2;
+    """A PNG declaring 30000x30000 is refused from its header, one line, exit 2;
     --max-image-pixels reaches predict (a lowered limit refuses a normal image)."""
     from cli.main import main
     from segfix_data.datasets.pixels import set_max_image_pixels

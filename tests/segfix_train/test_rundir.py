@@ -1,4 +1,4 @@
-"""Run directories (issue 18, point 4): a new run never mixes with an old one in the same --out, and
+"""Run directories: a new run never mixes with an old one in the same --out, and
 one trainer at a time holds it (a lock the kernel drops when the trainer dies)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A tiny in-memory stand-in for ``segfix_data.shards.ShardSet`` (contract 6) and a generator of
+"""A tiny in-memory stand-in for ``segfix_data.shards.ShardSet`` (docs/shards.md, "Reading") and a generator of
 learnable scenes (class colour + noise), for the trainer tests."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The decompression-bomb limit is checked from the header before any decoder runs, on the pyspng
-fast path as on PIL's, for images and label maps (issue 18, point 3)."""
+fast path as on PIL's, for images and label maps."""
 from __future__ import annotations
 
 import numpy as np

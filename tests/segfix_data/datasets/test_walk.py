@@ -1,5 +1,5 @@
 """Directory walks visit each real directory once: symbolic-link loops (``ln -s . l1; ln -s . l2``)
-must not make a build or a glob exponential (issue 18, point 2)."""
+must not make a build or a glob exponential."""
 from __future__ import annotations
 
 import glob

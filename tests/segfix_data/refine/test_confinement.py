@@ -1,4 +1,4 @@
-"""refine reads only what lies under PRED_DIR (issue 18, point 11): one rule (resolve, then require
+"""refine reads only what lies under PRED_DIR: one rule (resolve, then require
 inside PRED_DIR) for label maps, instance lists and masks, applied before anything is written."""
 from __future__ import annotations
 

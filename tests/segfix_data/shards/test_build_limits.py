@@ -1,4 +1,4 @@
-"""segfix-gt build applies the decompression-bomb limit in its workers too (issue 18, point 3)."""
+"""segfix-gt build applies the decompression-bomb limit in its workers too."""
 from __future__ import annotations
 
 import pytest

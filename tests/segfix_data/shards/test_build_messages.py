@@ -1,4 +1,4 @@
-"""segfix-gt build ends in one line naming the file and what to do (issue 18, point 9): a full disk or
+"""segfix-gt build ends in one line naming the file and what to do: a full disk or
 the file-size limit while writing a shard, a worker killed (as the out-of-memory killer does), a
 damaged build.json (which must not block --overwrite)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Change detection (issue 18, point 10): the default (size + mtime) misses an edit saved with the same
+"""Change detection: the default (size + mtime) misses an edit saved with the same
 size and an old mtime (``touch -r``); ``--check-content`` hashes the sources and rebuilds that frame."""
 from __future__ import annotations
 

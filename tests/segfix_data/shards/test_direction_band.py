@@ -1,4 +1,4 @@
-"""Shard format 3: direction targets on a band wider than the boundary (issue 17)."""
+"""Shard format 3: direction targets on a band wider than the boundary."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Issue 18 points 1, 5, 6, 7, 8: stale shards, the records dataset, edited manifests, declared
+"""Stale shards, the records dataset, edited manifests, declared
 sizes and crafted dtypes are refused or reported, never read as current data."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Bit-for-bit pins of the targets on a spread of maps (generated, dense, noisy, every parameter).
 
-The digests were recorded from the targets code before the speed work of issue 13 (capped EDT,
-faster masked filter, cheaper binning) and must never change unless a definition in
+The digests were recorded from a plain version of the targets code (before the capped EDT, the
+faster masked filter and the cheaper binning) and must never change unless a definition in
 ``docs/targets.md`` changes. Each digest covers the dtype, shape and bytes of
 ``distance``, ``boundary``, ``direction`` and ``gradient`` (and the openseg arrays), so a sign of
 zero or one rounding step anywhere fails the test.
