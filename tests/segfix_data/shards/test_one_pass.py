@@ -72,6 +72,13 @@ def test_each_source_is_read_once_and_its_digest_is_of_those_bytes(cityscapes_di
             return builtins.open(path, *a, **k)
         return open_
 
+    regular = process._open_regular  # the build opens its sources through it (regular files only)
+
+    def spy_regular(path):
+        opened.append(("process", os.fspath(path)))
+        return regular(path)
+
+    monkeypatch.setattr(process, "_open_regular", spy_regular)
     monkeypatch.setattr(process, "open", spy("process"), raising=False)
     monkeypatch.setattr(io_mod, "open", spy("io"), raising=False)
     frame = datasets.cityscapes_frames(cityscapes_dir, "train")[0]
