@@ -118,14 +118,9 @@ def score_frame(num_classes: int, label: np.ndarray, boundary: np.ndarray, direc
 
 
 def _one_thread(*_args) -> None:
-    """Worker initialiser: one torch (and numba) thread per reading or scoring process."""
+    """Worker initialiser: one torch thread per reading or scoring process (the scoring's numba
+    code is serial)."""
     torch.set_num_threads(1)
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except (ImportError, ValueError):
-        pass
 
 
 class _Done:
