@@ -26,6 +26,7 @@ every ``world``-th frame and the sums are added across ranks.
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import time
 from dataclasses import dataclass
@@ -131,6 +132,9 @@ class _Done:
 
     def result(self):
         return self.value
+
+    def done(self) -> bool:
+        return True
 
 
 class Scorer:
@@ -244,7 +248,20 @@ class Validator:
                 batches.append(b)
                 keys.append(group_keys)
         sums = {SUBSET: _Sums(), FINAL: _Sums()}
-        pending = []
+        pending: collections.deque = collections.deque()
+        coarse: list = [None]  # this pass's coarse states of the subset, summed (for the cache)
+        backlog = max(4 * self.workers, self.batch)  # frames in the pool at most (each holds its maps)
+
+        def drain(keep: int) -> None:
+            """Add the scored frames at the head of ``pending`` (in submission order: the sums do
+            not depend on timing) until at most ``keep`` are left and the head is not done."""
+            while pending and (len(pending) > keep or pending[0][1].done()):
+                group_keys, fut = pending.popleft()
+                part, refined = fut.result()
+                for key in group_keys:
+                    sums[key].add_state(refined if part is None else refined + part)
+                if part is not None and SUBSET in group_keys and not final:
+                    coarse[0] = part.copy() if coarse[0] is None else coarse[0] + part
         loader = torch.utils.data.DataLoader(
             FrameBatches(vs.ds, batches, self.target), batch_size=None, shuffle=False,
             num_workers=self.workers, pin_memory=self.device.type == "cuda",
@@ -265,18 +282,13 @@ class Validator:
             for j in range(len(labels)):
                 pending.append((group_keys, self.scorer.submit(vs.num_classes, labels[j], b_np[j], d_np[j], m,
                                                                not use_cache)))
-        coarse = None
-        for group_keys, fut in pending:
-            part, refined = fut.result()
-            for key in group_keys:
-                sums[key].add_state(refined if part is None else refined + part)
-            if part is not None and SUBSET in group_keys and not final:
-                coarse = part.copy() if coarse is None else coarse + part
+            drain(backlog)
+        drain(0)
         if not final:
             if use_cache:
                 sums[SUBSET].add_state(self._coarse[vs.name])
-            elif coarse is not None:
-                self._coarse[vs.name] = coarse
+            elif coarse[0] is not None:
+                self._coarse[vs.name] = coarse[0]
         return sums
 
     def _metrics(self, vs: ValSet, s: _Sums) -> dict:

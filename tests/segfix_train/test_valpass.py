@@ -132,3 +132,41 @@ def test_no_autotuning_during_the_pass_and_the_setting_restored(monkeypatch):
     v.run(model)
     assert flags and not any(flags) and torch.backends.cudnn.benchmark is True
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", before)
+
+
+def test_frames_waiting_for_the_scorer_are_bounded():
+    """A scorer slower than the device: the pass waits for the oldest frame once the backlog
+    (4 per worker, at least a batch) is full, rather than holding every frame's maps in memory;
+    the figures are those of a prompt scorer."""
+    ds, model = odd_sizes_set(), _model()
+
+    class Lazy:
+        def __init__(self, owner, args):
+            self.owner, self.args, self.value = owner, args, None
+
+        def done(self):
+            return False  # never ready before it is asked for
+
+        def result(self):
+            if self.value is None:
+                self.value = valpass.score_frame(*self.args)
+                self.owner.waiting -= 1
+            return self.value
+
+    class SlowScorer:
+        waiting = most = 0
+
+        def submit(self, *args):
+            self.waiting += 1
+            self.most = max(self.most, self.waiting)
+            return Lazy(self, args)
+
+        def close(self):
+            pass
+
+    v = _validator(ds, list(range(6)), list(range(6)), batch=1, workers=0)
+    v.scorer = SlowScorer()
+    got = v.run(model)
+    assert v.scorer.most <= 2  # backlog 1 (a batch) + the batch just submitted
+    prompt = _validator(ds, list(range(6)), list(range(6)), batch=1, workers=0).run(model)
+    assert got["sets"] == prompt["sets"]
