@@ -205,7 +205,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--height", type=int, default=1024)
     ap.add_argument("--width", type=int, default=2048)
-    ap.add_argument("--workers", type=int, default=None, help="reading / scoring processes [min(4, cores)]")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="reading / scoring processes [segfix train's default: as many as --workers, 2]")
     ap.add_argument("--val-batch", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="3 frames of 64x128, 1 repeat (a smoke run)")
@@ -218,7 +219,10 @@ def main() -> None:
     cuda = dev.type == "cuda"
     name = args.model or ("hrnet2x20" if cuda else "hrnet_w18")
     model_args = TINY_ARGS if (args.tiny or (not cuda and args.model is None)) else {}
-    workers = args.workers if args.workers is not None else min(4, os.cpu_count() or 1)
+    from segfix_train.config import TrainConfig
+    from segfix_train.loop import val_workers
+
+    workers = args.workers if args.workers is not None else val_workers(TrainConfig())
     if cuda:
         torch.backends.cudnn.benchmark = True  # as the trainer: validation must switch it off itself
     else:

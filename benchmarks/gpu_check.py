@@ -266,7 +266,10 @@ def validation_rows(cfg: dict, dev: torch.device) -> dict:
     if cuda:
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
-    workers = min(4, os.cpu_count() or 1)
+    from segfix_train.config import TrainConfig
+    from segfix_train.loop import val_workers
+
+    workers = val_workers(TrainConfig())  # the defaults' (--workers 2), as the projection assumes
     rows = []
     with tempfile.TemporaryDirectory() as root:
         for k, (name, ((h, w), n)) in enumerate(cfg["val_sets"].items()):
