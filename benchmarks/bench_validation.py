@@ -278,14 +278,16 @@ def main() -> None:
           f"{100 * proj['after_share']:.2f}% ({proj['frames_after']} frames)")
     print(f"FLOPs ({RECIPE['model'] if not args.quick else 'hrnet_w18'}): training step "
           f"{flops_train / 1e12:.2f} T, validation frame {flops_frame / 1e12:.3f} T (x{ratio:.2f}) -> "
-          f"compute-bound share: before {100 * compute['before_share']:.2f}%, after {100 * compute['after_share']:.2f}%")
+          f"compute-bound share: before {100 * compute['before_share']:.2f}%, "
+          f"after {100 * compute['after_share']:.2f}%")
     print(f"host scoring: {scoring_s:.4f} s per frame per process")
     out = write_json("bench_validation_quick" if args.quick else "bench_validation", {
         "machine": meta, "device": str(dev), "model": name, "model_args": model_args, "frames": len(idx),
         "frame": [args.height, args.width], "workers": workers, "val_batch": args.val_batch,
         "repeats": args.repeats, "amp": precision.name,
         "before_s_per_frame": before_s, "after_s_per_frame": steady_s, "after_first_pass_s_per_frame": first_s,
-        "ratio": before_s / steady_s, "train_step_s": step_s, "train_step_batch": [step_batch, step_crop], "recipe": RECIPE, "projection": proj,
+        "ratio": before_s / steady_s, "train_step_s": step_s, "train_step_batch": [step_batch, step_crop],
+        "recipe": RECIPE, "projection": proj,
         "flops": {"model": RECIPE["model"] if not args.quick else "hrnet_w18", "train_step": flops_train,
                   "val_frame": flops_frame, "ratio": ratio, "projection": compute},
         "host_scoring_s_per_frame": scoring_s, "quick": args.quick}, args.json)

@@ -49,7 +49,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._common import machine_metadata, print_metadata, write_json  # noqa: E402
-from benchmarks.bench_loader import make_data  # noqa: E402
 from benchmarks.bench_predict import PAPER_V100_MS, bench as bench_predict, sync  # noqa: E402
 from benchmarks.bench_train import fake_batch  # noqa: E402
 from benchmarks.bench_validation import RECIPE, projection  # noqa: E402
@@ -61,14 +60,15 @@ from segfix_train.step import TrainForward, TrainStep  # noqa: E402
 
 TINY = {"blocks": 1, "modules": [1, 1, 1], "channels": [8, 16, 32, 64]}
 FULL = dict(models=["hrnet_w18", "hrnet_w48", "hrnet2x20"], batch=16, crop=512, steps=10,
-            frame=(1024, 2048), loader_frames=2, loader_crops=16, predict_repeats=3, model_args={},
+            frame=(1024, 2048), loader_crops=16, predict_repeats=3, model_args={},
             e2e_model="hrnet2x20", e2e_frames=8, e2e_iters=30, e2e_log_every=10, e2e_workers=[2, 4],
-            val_model="hrnet2x20", val_sets={"cs": ((1024, 2048), 8), "odd": ((750, 1000), 4), "odd2": ((389, 513), 4)},
+            val_model="hrnet2x20",
+            val_sets={"cs": ((1024, 2048), 8), "odd": ((750, 1000), 4), "odd2": ((389, 513), 4)},
             val_batch=4, sync_model="hrnet_w18", sync_batch=4, sync_steps=20,
             prec_model="hrnet_w18", prec_batch=8, prec_steps=50)
 #: a smoke run: a tiny hrnet_w18 (one block per stage, narrow), tiny crops and frames
-QUICK = dict(models=["hrnet_w18"], batch=2, crop=32, steps=1, frame=(64, 128), loader_frames=1,
-             loader_crops=4, predict_repeats=1, model_args=TINY,
+QUICK = dict(models=["hrnet_w18"], batch=2, crop=32, steps=1, frame=(64, 128), loader_crops=4, predict_repeats=1,
+             model_args=TINY,
              e2e_model="hrnet_w18", e2e_frames=2, e2e_iters=3, e2e_log_every=1, e2e_workers=[2],
              val_model="hrnet_w18", val_sets={"cs": ((64, 128), 2), "odd": ((37, 53), 2)},
              val_batch=2, sync_model="hrnet_w18", sync_batch=2, sync_steps=2,
@@ -133,24 +133,23 @@ def train_row(name: str, cfg: dict, dev: torch.device) -> dict:
             step = batches = None
 
 
-def loader_row(cfg: dict, consumed: float) -> dict:
-    """Crops/s of one worker (this process, one thread) reading ``cfg['crop']`` crops from shards."""
+def loader_row(cfg: dict, consumed: float, shards: str) -> dict:
+    """Crops/s of one worker (this process, one thread) reading ``cfg['crop']`` crops from the
+    generated train ``shards``."""
     from segfix_data.shards import ShardSet
 
     h, w = cfg["frame"]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with tempfile.TemporaryDirectory() as root:
-            shards, _ = make_data(root, cfg["loader_frames"], h, w, 0, codec="zlib")
-            ds = ShardSet(shards, "train")
-            aug = AugmentConfig(crop=cfg["crop"])
-            n = cfg["loader_crops"]
-            random_crop(ds, 0, np.random.default_rng(0), aug, 8)  # open the files
-            t = time.perf_counter()
-            for k in range(n):
-                random_crop(ds, k % len(ds.samples), np.random.default_rng(k + 1), aug, 8)
-            per_worker = n / (time.perf_counter() - t)
+        ds = ShardSet(shards, "train")
+        aug = AugmentConfig(crop=cfg["crop"])
+        n = cfg["loader_crops"]
+        random_crop(ds, 0, np.random.default_rng(0), aug, 8)  # open the files
+        t = time.perf_counter()
+        for k in range(n):
+            random_crop(ds, k % len(ds.samples), np.random.default_rng(k + 1), aug, 8)
+        per_worker = n / (time.perf_counter() - t)
     finally:
         torch.set_num_threads(threads)
     return {"crop": cfg["crop"], "frame": [h, w], "crops_per_s_per_worker": per_worker,
@@ -189,7 +188,7 @@ def make_train_shards(root: str, n: int, h: int, w: int) -> str:
     return os.path.join(root, "shards")
 
 
-def end_to_end_rows(cfg: dict, dev: torch.device, bare: dict | None) -> list[dict]:
+def end_to_end_rows(cfg: dict, dev: torch.device, bare: dict | None, shards: str) -> list[dict]:
     """``segfix train`` (``loop.train``) img/s with each worker count of ``cfg['e2e_workers']``,
     the first log window (autotuning) left out, against the bare step's img/s (``bare``: the
     ``train`` row of the same model): ``gpu_idle_share = 1 - end_to_end / bare``; and the
@@ -200,8 +199,6 @@ def end_to_end_rows(cfg: dict, dev: torch.device, bare: dict | None) -> list[dic
     model_args = cfg["model_args"]
     rows = []
     with tempfile.TemporaryDirectory() as root:
-        h, w = cfg["frame"]
-        shards = make_train_shards(root, cfg["e2e_frames"], h, w)
         for workers in cfg["e2e_workers"]:
             out = os.path.join(root, f"run{workers}")
             c = resolve(shards=[shards], out=out, model=cfg["e2e_model"], model_args=dict(model_args),
@@ -361,18 +358,16 @@ def host_sync_rows(cfg: dict, dev: torch.device) -> list[dict]:
 
 # --- bf16 against fp32 -----------------------------------------------------------------------
 
-def precision_row(cfg: dict, dev: torch.device) -> dict:
+def precision_row(cfg: dict, dev: torch.device, shards: str) -> dict:
     """Losses of ``cfg['prec_steps']`` steps in bf16 and in fp32 from the same initial weights on
-    the same crops (generated frames, ``CropStream``): the largest and mean absolute difference
-    and the last losses."""
+    the same crops (the generated train ``shards``, ``CropStream``): the largest and mean absolute
+    difference and the last losses."""
     from segfix_data.shards import ShardSet
     from segfix_train.data import CropStream
 
-    with tempfile.TemporaryDirectory() as root:
-        h, w = cfg["frame"]
-        ds = ShardSet(make_train_shards(root, 2, h, w), "train")
-        stream = CropStream([ds], [1.0], cfg["prec_batch"], seed=0, aug=AugmentConfig(crop=cfg["crop"]))
-        batches = [stream[b] for b in range(cfg["prec_steps"])]
+    ds = ShardSet(shards, "train")
+    stream = CropStream([ds], [1.0], cfg["prec_batch"], seed=0, aug=AugmentConfig(crop=cfg["crop"]))
+    batches = [stream[b] for b in range(cfg["prec_steps"])]
     torch.manual_seed(0)
     start = create_model(cfg["prec_model"], **cfg["model_args"]).state_dict()
     losses = {}
@@ -421,13 +416,15 @@ def main() -> None:
         seconds[name] = time.perf_counter() - t
         return out
 
+    data_root = tempfile.TemporaryDirectory()
+    shards = section("data", lambda: make_train_shards(data_root.name, cfg["e2e_frames"], *cfg["frame"]))
     train = section("train", lambda: [train_row(n, cfg, dev) for n in cfg["models"]])
     for r in train:
         mem = f", peak {r['peak_mem_gib']:.1f} GiB" if r.get("peak_mem_gib") is not None else ""
         print(f"train {r['model']}: batch {r['batch']} x {cfg['crop']}^2, {r.get('amp')}, "
               f"{r.get('img_per_s', 0):.3g} img/s{mem}", flush=True)
     bare = next((r for r in train if r["model"] == cfg["e2e_model"]), None)
-    e2e = section("end_to_end", lambda: end_to_end_rows(cfg, dev, bare))
+    e2e = section("end_to_end", lambda: end_to_end_rows(cfg, dev, bare, shards))
     for r in e2e:
         idle = f", GPU idle {100 * r['gpu_idle_share']:.1f}%" if "gpu_idle_share" in r else ""
         print(f"segfix train {r['model']} with {r['workers']} workers: {r['img_per_s']:.3g} img/s "
@@ -454,11 +451,12 @@ def main() -> None:
         print(f"host syncs {r['case']} ({r['amp']}, accum {r['accum']}): "
               f"{r['syncs'] if r['syncs'] is not None else r['note']} over {r['steps']} steps + a log flush "
               f"(expected {r['expected']})", flush=True)
-    prec = section("precision", lambda: precision_row(cfg, dev))
+    prec = section("precision", lambda: precision_row(cfg, dev, shards))
     print(f"bf16 vs fp32 loss over {prec['steps']} steps ({prec['model']}): max |diff| {prec['max_abs_diff']:.4g}, "
           f"mean {prec['mean_abs_diff']:.4g} (last {prec['bf16'][-1]:.4f} vs {prec['fp32'][-1]:.4f})", flush=True)
     consumed = max((r.get("img_per_s", 0.0) for r in train), default=0.0)
-    loader = section("loader", lambda: loader_row(cfg, consumed))
+    loader = section("loader", lambda: loader_row(cfg, consumed, shards))
+    data_root.cleanup()
     print(f"loader: {loader['crops_per_s_per_worker']:.3g} crops/s per worker; the GPU consumes "
           f"{consumed:.3g}/s -> {loader['workers_needed']} workers", flush=True)
     h, w = cfg["frame"]

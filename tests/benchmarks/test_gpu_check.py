@@ -33,7 +33,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     assert [(r["model"], r["amp"]) for r in data["predict"]] == [("hrnet_w18", "off"), ("hrnet_w18", "bf16")]
     assert all(r["paper_v100_tensorrt_ms"] == 16.0 and r["ours_ms"] > 0 for r in data["predict"])
     assert data["sync_check"] == {"status": "skipped (no CUDA)"}
-    assert set(data["seconds"]) == {"train", "end_to_end", "checkpoint", "validation", "host_syncs", "precision",
+    assert set(data["seconds"]) == {"data", "train", "end_to_end", "checkpoint", "validation", "host_syncs", "precision",
                                     "loader", "predict", "sync_check"}
     assert "sync check: skipped (no CUDA)" in proc.stdout and "crops/s per worker" in proc.stdout
 
