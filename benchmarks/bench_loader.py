@@ -34,8 +34,8 @@ from segfix_train.data import AugmentConfig, device_batch, normalise, random_cro
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def make_data(root: str, n: int, h: int, w: int, image_level: int) -> tuple[str, list[dict]]:
-    """Example Cityscapes frames, their shards and the authors' .mat targets."""
+def make_data(root: str, n: int, h: int, w: int, image_level: int, codec: str = "lz4") -> tuple[str, list[dict]]:
+    """Example Cityscapes frames, their shards (target tiles in ``codec``) and the authors' .mat targets."""
     from segfix_data.shards import BuildConfig, build
     from segfix_data.interop import save_openseg_targets_mat
     from segfix_data.datasets.labels import cityscapes_label_ids_to_train_ids
@@ -44,7 +44,7 @@ def make_data(root: str, n: int, h: int, w: int, image_level: int) -> tuple[str,
     from PIL import Image
 
     frames = write_example_dataset(os.path.join(root, "cs"), splits={"train": n}, height=h, width=w)
-    build(os.path.join(root, "cs"), os.path.join(root, "shards"), ["train"], BuildConfig(image_level=image_level))
+    build(os.path.join(root, "cs"), os.path.join(root, "shards"), ["train"], BuildConfig(image_level=image_level, codec=codec))
     for fr in frames:
         lab = cityscapes_label_ids_to_train_ids(np.asarray(Image.open(fr["label_ids"])))
         o = semantic_targets(lab, preset="openseg").to_openseg()

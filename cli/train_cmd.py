@@ -26,7 +26,11 @@ _LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _
 @click.option("--split", default=None, help=f"Training split of --shards entries without one [{DEFAULTS.split}]; "
                                            "train/training and val/validation are aliases.")
 @click.option("--val-split", default=None,
-              help=f"Validation split of the first shard dir [{DEFAULTS.val_split}]; 'none' disables.")
+              help=f"Validation split of every shard dir (of --val-shards entries without one) "
+                   f"[{DEFAULTS.val_split}]; 'none' disables validation.")
+@click.option("--val-shards", "val_shards", multiple=True, metavar="OUT_DIR[:SPLIT]",
+              help="Validation set, repeatable [every --shards directory with --val-split]; each is "
+                   "reported under its name in RUN_DIR/val.jsonl.")
 @click.option("--recipe", type=click.Choice(list(RECIPES)), default=None,
               help="The paper's settings for this dataset (README table); --config and explicit options "
                    "override it.")
@@ -46,7 +50,16 @@ _LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _
 @click.option("--log-every", type=int, default=None, help=f"Log every K steps [{DEFAULTS.log_every}].")
 @click.option("--ckpt-every", type=int, default=None, help=f"Checkpoint every K steps [{DEFAULTS.ckpt_every}].")
 @click.option("--val-every", type=int, default=None, help="Validate every K steps [= --ckpt-every].")
-@click.option("--val-max-images", type=int, default=None, help="Validate on at most this many images.")
+@click.option("--val-max-images", type=int, default=None,
+              help=f"Frames of each validation set scored during the run: a fixed subset spread over "
+                   f"the split [{DEFAULTS.val_max_images}].")
+@click.option("--final-val-max-images", type=int, default=None,
+              help="Frames of each validation set scored after the last step [all: the whole split].")
+@click.option("--val-batch", type=int, default=None,
+              help=f"Validation frames per forward pass [{DEFAULTS.val_batch}].")
+@click.option("--val-workers", type=int, default=None,
+              help="Processes that read validation frames and score the refinement, per rank "
+                   "[--workers; 0: in the training process].")
 @click.option("--workers", "num_workers", type=int, default=None,
               help=f"DataLoader workers per rank [{DEFAULTS.num_workers}].")
 @click.option("--direction-pixels", type=click.Choice(DIRECTION_PIXELS), default=None,
@@ -55,7 +68,8 @@ _LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _
                    f"(their union) [{DEFAULTS.direction_pixels}, also in every --recipe].")
 @click.option("--keep-best/--no-keep-best", default=None,
               help="Also keep RUN_DIR/best.pt: the checkpoint whose validation refinement gained most "
-                   "(delta mIoU of the refined coarse labels; docs/training.md).")
+                   "(delta mIoU of the refined coarse labels on the fixed validation subset, the mean "
+                   "over the validation sets; docs/training.md).")
 @click.option("--device", type=click.Choice(DEVICES), default=None, help=f"[{DEFAULTS.device}]")
 @amp_option
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -68,13 +82,17 @@ _LR_HELP = "; ".join(f"{lr:g} for --recipe {'|'.join(names)}" for lr, names in _
                    "stay randomly initialised); a file that loads none is always refused [off].")
 @click.option("--from-scratch", is_flag=True, default=None,
               help="Train without --pretrained weights on purpose (otherwise a warning is printed).")
-@click.option("--resume/--no-resume", default=None, help="Continue from the latest checkpoint in RUN_DIR.")
+@click.option("--resume/--no-resume", default=None,
+              help="Continue from the latest checkpoint in RUN_DIR, with the settings of RUN_DIR/config.json "
+                   "(`segfix train --out RUN_DIR --resume` needs no other option; options given must match "
+                   "the run's, --iters and how it logs, validates and checkpoints aside).")
 @click.option("--overwrite", is_flag=True, default=None,
               help="Replace the earlier run in a non-empty RUN_DIR (its checkpoints, logs and config); "
                    "without it (or --resume) a non-empty RUN_DIR is refused.")
-def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, batch, accum, crop, seed, lr, out,
-              log_every, ckpt_every, val_every, val_max_images, num_workers, direction_pixels, device, amp,
-              config_file, pretrained, allow_partial_pretrained, from_scratch, resume, keep_best, overwrite):
+def train_cmd(shards, shard_weights, split, val_split, val_shards, recipe, model, iters, batch, accum, crop, seed,
+              lr, out, log_every, ckpt_every, val_every, val_max_images, final_val_max_images, val_batch,
+              val_workers, num_workers, direction_pixels, device, amp, config_file, pretrained,
+              allow_partial_pretrained, from_scratch, resume, keep_best, overwrite):
     """Train SegFix (boundary + direction heads on HRNet) from HDF5 shards.
 
     Single process, or DDP under `torchrun --nproc-per-node K` (NCCL on CUDA, gloo on CPU).
@@ -90,12 +108,15 @@ def train_cmd(shards, shard_weights, split, val_split, recipe, model, iters, bat
                   split=split, val_split=val_split, model=model, iters=iters, batch=batch, accum=accum,
                   crop=crop, seed=seed, lr=lr, out=out, log_every=log_every, ckpt_every=ckpt_every,
                   val_every=val_every, val_max_images=val_max_images, num_workers=num_workers,
+                  val_shards=list(val_shards) or None, final_val_max_images=final_val_max_images,
+                  val_batch=val_batch, val_workers=val_workers,
                   direction_pixels=direction_pixels, device=device, amp=amp, pretrained=pretrained,
                   allow_partial_pretrained=allow_partial_pretrained, from_scratch=from_scratch,
                   resume=resume, keep_best=keep_best, overwrite=overwrite)
     if cfg.val_split == "":
         cfg.val_split = None
-    metrics = train(cfg, echo=click.echo)
-    if metrics:
-        click.echo("final validation: " + ", ".join(
-            f"{k} {int(v)}" if k.endswith("_pixels") else f"{k} {v:.4f}" for k, v in metrics.items()))
+    record = train(cfg, echo=click.echo)
+    for name, metrics in (record or {}).get("sets", {}).items():
+        click.echo(f"final validation {name}: " + ", ".join(
+            f"{k} {int(v)}" if k.endswith("_pixels") or k == "images" else f"{k} {v:.4f}"
+            for k, v in metrics.items()))

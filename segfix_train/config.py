@@ -9,6 +9,7 @@ written to ``RUN_DIR/config.json``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tomllib
@@ -38,12 +39,22 @@ class TrainConfig:
     rank processes ``batch / (world_size * accum)`` crops per forward pass. ``lr`` defaults to
     ``base_lr * batch / 16`` (``base_lr``: the lr at batch 16, the paper's 0.04; 0.02 for ADE20K and
     the unified model). ``resize_short``: resize each frame so its shorter side has this many
-    pixels before cropping (the authors' ADE20K preprocessing); ``pad_mode``: where a frame
+    pixels before cropping (the authors' ADE20K preprocessing): a number (every set) or a table
+    ``{layout: pixels}`` for the sets built with that ``segfix-gt build --layout`` (their manifest's
+    ``params["layout"]``; the unified recipe's ``{"ade20k": 512}``); ``pad_mode``: where a frame
     smaller than the crop sits in it (``corner``: top-left, ``random``: a random place, as the
     authors' ``pad_mode: random``). ``shards`` entries are ``DIR`` or
     ``DIR:SPLIT`` (``split`` is the default split); a directory may be listed several times; each
     entry gets the weight at the same position of ``shard_weights`` (default 1), and entries with
     the same directory and split are merged, their weights summed.
+
+    Validation (``segfix_train.valpass``): ``val_shards`` entries ``DIR`` or ``DIR:SPLIT`` name the
+    validation sets (default: every training directory, split ``val_split``); each validation
+    during the run scores a fixed subset of ``val_max_images`` frames per set (evenly spaced over
+    the split; None: all), the one after the last step ``final_val_max_images`` frames (None: the
+    whole split); ``val_batch`` frames per forward pass; ``val_workers`` processes read the frames
+    and ``val_workers`` more score the refinement (0: all in the training process; None: as many
+    as ``num_workers``).
     """
 
     shards: list[str] = field(default_factory=list)
@@ -72,13 +83,17 @@ class TrainConfig:
     flip: bool = True
     brightness: int = 10
     scale: list[float] | None = None  # [min, max] random rescale, off by default
-    resize_short: int | None = None  # shorter side resized to this before cropping (ADE20K recipe)
+    resize_short: int | dict | None = None  # shorter side resized to this before cropping, or {layout: side}
     pad_mode: str = "corner"  # "corner" or "random": where a frame smaller than the crop is placed
     num_workers: int = 2
     log_every: int = 20
     ckpt_every: int = 1000
     val_every: int | None = None  # default: ckpt_every
-    val_max_images: int | None = None
+    val_shards: list[str] | None = None  # validation sets DIR[:SPLIT]; default: each training DIR, val_split
+    val_max_images: int | None = 100  # the fixed subset of each validation set scored during the run
+    final_val_max_images: int | None = None  # frames of the validation after the last step (None: all)
+    val_batch: int = 4  # validation frames per forward pass
+    val_workers: int | None = None  # processes reading validation frames and scoring them (None: num_workers)
     keep_checkpoints: int = 3
     keep_best: bool = False  # also keep best.pt: the checkpoint with the best validation refinement gain
     amp: str = "auto"  # "auto" (bf16 where native, else fp16 + GradScaler, on CUDA), "bf16", "fp16", "off"
@@ -121,9 +136,10 @@ def load_toml(path: str) -> dict[str, Any]:
 #: The paper's settings (Sec. 4.1 and Appendix: crop 512, batch 16, 80k iterations, SGD momentum
 #: 0.9, weight decay 5e-4, poly 0.9, lr 0.04 -- 0.02 for ADE20K and the unified model --, flip,
 #: brightness +-10, HRNet-2x, the direction loss on the predicted boundary: Sec. 3.2 and the
-#: authors' ``SegFixLoss``, pixels of predicted boundary probability > 0.5) and the authors' config
-#: files (configs/*/H_SEGFIX.json: random padding; ADE20K: shorter side resized to 512 before the
-#: crop). README.md tabulates them.
+#: authors' ``SegFixLoss``, pixels of predicted boundary probability > 0.5) and the authors' config files (configs/*/H_SEGFIX.json: random
+#: padding; ADE20K: shorter side resized to 512 before the crop, in the unified model too, whose
+#: mixed loader gives every set its own preprocessing: lib/datasets/loader/multi_dataset_loader.py
+#: with use_adaptive_transform). README.md tabulates them with the file of each value.
 _PAPER = {"model": "hrnet2x20", "crop": 512, "batch": 16, "iters": 80000, "momentum": 0.9,
           "weight_decay": 5e-4, "poly_power": 0.9, "flip": True, "brightness": 10, "scale": None,
           "pad_mode": "random", "boundary_weight": 1.0, "direction_weight": 1.0, "sync_bn": True,
@@ -132,21 +148,74 @@ RECIPES: dict[str, dict[str, Any]] = {
     "cityscapes": {**_PAPER, "base_lr": 0.04},
     "gta5": {**_PAPER, "base_lr": 0.04},
     "ade20k": {**_PAPER, "base_lr": 0.02, "resize_short": 512},
-    "unified": {**_PAPER, "base_lr": 0.02},
+    "unified": {**_PAPER, "base_lr": 0.02, "resize_short": {"ade20k": 512}},
 }
+
+
+#: The run's resolved configuration in RUN_DIR (``segfix_train.loop`` writes it at start-up).
+RUN_CONFIG = "config.json"
+#: Settings a resumed run does not take from the run's ``config.json``: how this invocation runs.
+NOT_INHERITED = frozenset({"resume", "overwrite", "stop_after", "sources"})
+#: The origin of a setting taken from the run's ``config.json``: ``"run (ORIGIN)"``, e.g.
+#: ``"run (recipe unified)"`` or ``"run (flag)"`` (ORIGIN: where the run had it from).
+RUN_ORIGIN = "run ({})"
+
+
+def run_settings(out: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The settings recorded in ``out/config.json`` (those a resumed run inherits) and their
+    origins (``run (ORIGIN)``), or None when the file does not exist."""
+    path = os.path.join(str(out), RUN_CONFIG)
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: cannot read the run's configuration ({e}); give every setting "
+                         "with --shards ... or start a new run with another --out") from None
+    values = {k: v for k, v in saved.items() if k in FIELDS and k not in NOT_INHERITED}
+    if "resolved_amp" not in saved:  # an older layout wrote the resolved values over these settings
+        for k in ("amp", "channels_last", "device"):
+            values.pop(k, None)
+    origins = saved.get("sources") or {}
+    return values, {k: origin_in_run(origins.get(k, "default")) for k in values}
+
+
+def origin_in_run(origin: str) -> str:
+    """``"run (ORIGIN)"`` (an origin that already names a run stays as it is)."""
+    return origin if origin.startswith("run (") else RUN_ORIGIN.format(origin)
+
+
+def plain_origin(origin: str) -> str:
+    """The origin itself: ``"run (flag)"`` -> ``"flag"``; others unchanged."""
+    return origin[5:-1] if origin.startswith("run (") and origin.endswith(")") else origin
 
 
 def resolve(config_file: str | None = None, recipe: str | None = None, **cli: Any) -> TrainConfig:
     """Defaults < ``RECIPES[recipe]`` < TOML file < ``cli`` entries that are not ``None``; the
-    result's ``sources`` names, for every setting, which of these gave its value."""
+    result's ``sources`` names, for every setting, which of these gave its value.
+
+    With ``resume`` set, the settings recorded in ``OUT/config.json`` (:func:`run_settings`) come
+    right after the defaults, so ``segfix train --out RUN --resume`` alone continues the run as it
+    was configured (origin ``run (ORIGIN)``); the recipe the run used is not applied again (its
+    values, and the options that overrode them, are in that file), anything else given is, and
+    ``segfix_train.loop`` then refuses the settings that may not change."""
     layers: list[tuple[str, dict[str, Any]]] = []
+    config_layer = load_toml(config_file) if config_file else {}
+    flags = {k: v for k, v in cli.items() if v is not None}
+    run = None
+    if {**config_layer, **flags}.get("resume"):
+        run = run_settings({**(RECIPES.get(recipe) or {}), **config_layer, **flags}.get("out", TrainConfig.out))
+    if run is not None:
+        layers.append(("run", run[0]))
     if recipe is not None:
         if recipe not in RECIPES:
             raise InputError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
-        layers.append((f"recipe {recipe}", {**RECIPES[recipe], "recipe": recipe}))
+        if run is None or run[0].get("recipe") != recipe:
+            layers.append((f"recipe {recipe}", {**RECIPES[recipe], "recipe": recipe}))
     if config_file:
-        layers.append((f"config {config_file}", load_toml(config_file)))
-    layers.append(("flag", {k: v for k, v in cli.items() if v is not None}))
+        layers.append((f"config {config_file}", config_layer))
+    layers.append(("flag", flags))
     values: dict[str, Any] = {}
     sources = {name: "default" for name in FIELDS - {"sources"}}
     for origin, layer in layers:
@@ -154,7 +223,7 @@ def resolve(config_file: str | None = None, recipe: str | None = None, **cli: An
         if unknown:
             raise InputError(f"unknown configuration keys {unknown}")
         values.update(layer)
-        sources.update({k: origin for k in layer})
+        sources.update(run[1] if origin == "run" else {k: origin for k in layer})
     values.pop("sources", None)
     cfg = TrainConfig(**values, sources=dict(sorted(sources.items())))
     validate(cfg)
@@ -233,6 +302,10 @@ def validate(cfg: TrainConfig) -> None:
             or cfg.shard_weights is not None and not any(w > 0 for w in cfg.shard_weights):
         raise _problem(cfg, "shard_weights", f"must be finite, >= 0 and not all 0, got {cfg.shard_weights!r}")
     if not cfg.shards:
+        if cfg.resume:
+            raise InputError(f"no shard directory given (--shards OUT_DIR), and --resume found no "
+                             f"{os.path.join(cfg.out, RUN_CONFIG)} to take the run's settings from; "
+                             "check --out, or give the run's options")
         raise InputError("no shard directory given (--shards OUT_DIR)")
     if cfg.shard_weights is not None and len(cfg.shard_weights) != len(cfg.shards):
         raise InputError(f"shard_weights has {len(cfg.shard_weights)} entries for {len(cfg.shards)} shard dirs")
@@ -243,8 +316,15 @@ def validate(cfg: TrainConfig) -> None:
                           ("channels_last", CHANNELS_LAST), ("pad_mode", PAD_MODES)):
         if getattr(cfg, name) not in choices:
             raise InputError(f"{name} must be one of {'|'.join(choices)}, got {getattr(cfg, name)!r}")
-    if cfg.resize_short is not None and int(cfg.resize_short) < 1:
-        raise InputError(f"resize_short must be >= 1, got {cfg.resize_short!r}")
+    sides = cfg.resize_short.values() if isinstance(cfg.resize_short, dict) else [cfg.resize_short]
+    if cfg.resize_short is not None and not all(isinstance(v, int) and v >= 1 for v in sides):
+        raise InputError(f"resize_short must be a side in pixels >= 1 or a table {{layout: side}}, "
+                         f"got {cfg.resize_short!r}")
+    for name in ("val_max_images", "final_val_max_images"):
+        if getattr(cfg, name) is not None and int(getattr(cfg, name)) < 1:
+            raise InputError(f"{name} must be >= 1 (or unset: every frame), got {getattr(cfg, name)!r}")
+    if int(cfg.val_batch) < 1 or (cfg.val_workers is not None and int(cfg.val_workers) < 0):
+        raise InputError(f"val_batch must be >= 1 and val_workers >= 0, got {cfg.val_batch!r}, {cfg.val_workers!r}")
     if cfg.scale is not None and (len(cfg.scale) != 2 or not 0 < cfg.scale[0] <= cfg.scale[1]):
         raise InputError(f"scale must be [min, max] with 0 < min <= max, got {cfg.scale!r}")
 
@@ -258,6 +338,28 @@ def parse_shard_entry(entry: str, default_split: str) -> tuple[str, str]:
     if sep and not tail:
         raise InputError(f"--shards {entry!r}: empty split after ':'; use DIR or DIR:SPLIT")
     return str(entry), default_split
+
+
+def resize_for(resize_short: int | dict | None, params: dict) -> int | None:
+    """The shorter side (pixels) a shard set's frames are resized to before cropping: the number
+    ``resize_short``, or its entry for the set's build layout (``params["layout"]``), or None."""
+    if isinstance(resize_short, dict):
+        return resize_short.get(str(params.get("layout")))
+    return resize_short
+
+
+def val_entries(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """``[(directory, split)]`` of the validation sets, in order, without repeats: the
+    ``val_shards`` entries (split ``val_split`` where none is given), else every training
+    directory with ``val_split``; ``[]`` without validation (``val_split`` None and no
+    ``val_shards``)."""
+    if cfg.val_shards:
+        pairs = [parse_shard_entry(e, cfg.val_split or "val") for e in cfg.val_shards]
+    elif cfg.val_split:
+        pairs = [(d, cfg.val_split) for d, _, _ in shard_entries(cfg)]
+    else:
+        return []
+    return list(dict.fromkeys((os.path.normpath(d), s) for d, s in pairs))
 
 
 def shard_entries(cfg: TrainConfig) -> list[tuple[str, str, float]]:

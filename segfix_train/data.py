@@ -98,12 +98,15 @@ def _rescale(img: np.ndarray, bnd: np.ndarray, dirn: np.ndarray, size: tuple[int
     return img, tt[0], tt[1]
 
 
-def padding_note(sets: Sequence, crop: int) -> str | None:
+def padding_note(sets: Sequence, crop: int, resize_short: Sequence[int | None] | None = None) -> str | None:
     """One line saying how many stored images are smaller than the ``crop`` x ``crop`` crop (their
     crops are padded: image with the mean colour, targets with ignore), or None when none is.
 
-    ``sets``: shard sets whose ``samples`` carry ``"shape": [H, W]`` (pixels, before scaling)."""
-    shapes = [tuple(s["shape"]) for ds in sets for s in ds.samples if s.get("shape")]
+    ``sets``: shard sets whose ``samples`` carry ``"shape": [H, W]`` (pixels, before scaling);
+    ``resize_short``: per set, the shorter side its frames are resized to before cropping (None:
+    kept; a resized frame counts at its resized size)."""
+    sides = list(resize_short) if resize_short is not None else [None] * len(sets)
+    shapes = [_resized(tuple(s["shape"]), side) for ds, side in zip(sets, sides) for s in ds.samples if s.get("shape")]
     small = [(h, w) for h, w in shapes if h < crop or w < crop]
     if not small:
         return None
@@ -111,6 +114,14 @@ def padding_note(sets: Sequence, crop: int) -> str | None:
     return (f"note: {len(small)} of {len(shapes)} images are smaller than the {crop}x{crop} crop "
             f"(smallest {h}x{w}): their crops are padded with ignore; pass --crop {min(min(hw) for hw in small)} "
             "or less to train on image pixels only")
+
+
+def _resized(shape: tuple[int, int], side: int | None) -> tuple[int, int]:
+    """``(H, W)`` after resizing the shorter side to ``side`` (rounded as ``random_crop`` does)."""
+    if not side:
+        return shape
+    s = side / min(shape)
+    return max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
 
 
 def random_crop(ds, index: int, rng: np.random.Generator, aug: AugmentConfig,
@@ -236,7 +247,8 @@ class CropStream(torch.utils.data.Dataset):
         weights: mixing weight per set.
         batch: crops per local batch.
         seed, rank, world_size: run seed and DDP position.
-        aug: ``AugmentConfig``.
+        aug: ``AugmentConfig``, or one per set (each set's own preprocessing, e.g. the unified
+            model's ADE20K frames resized to a shorter side of 512 and its Cityscapes frames kept).
 
     Item: dict of tensors ``image`` uint8 ``(B, c, c, 3)``, ``boundary`` uint8 ``(B, c, c)``,
     ``direction`` uint8 ``(B, c, c)`` (all as read, unflipped), ``flip`` bool ``(B,)``,
@@ -246,11 +258,14 @@ class CropStream(torch.utils.data.Dataset):
     """
 
     def __init__(self, sets: Sequence, weights: Sequence[float], batch: int, *, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, aug: AugmentConfig | None = None):
+                 rank: int = 0, world_size: int = 1, aug: AugmentConfig | Sequence[AugmentConfig] | None = None):
         if len(sets) != len(weights):
             raise InputError(f"one weight per shard set: {len(sets)} sets, {len(weights)} weights")
         self.sets = list(sets)
-        self.aug = aug or AugmentConfig()
+        augs = aug if isinstance(aug, (list, tuple)) else [aug or AugmentConfig()] * len(self.sets)
+        if len(augs) != len(self.sets):
+            raise InputError(f"one AugmentConfig per shard set: {len(self.sets)} sets, {len(augs)} configs")
+        self.augs = list(augs)
         self.seed, self.rank, self.world_size = int(seed), int(rank), int(world_size)
         self.alloc = batch_allocation(batch, weights)
         for ds in self.sets:
@@ -286,7 +301,7 @@ class CropStream(torch.utils.data.Dataset):
             for j in range(n):
                 index = self._image(s, b * n + j)
                 rng = np.random.default_rng([self.seed, 2, self.rank, b, k])
-                im, bd, dr, dl, fl = random_crop(self.sets[s], index, rng, self.aug, self.num_directions)
+                im, bd, dr, dl, fl = random_crop(self.sets[s], index, rng, self.augs[s], self.num_directions)
                 imgs.append(im); bnds.append(bd); dirs.append(dr); which.append(s); deltas.append(dl)
                 flips.append(fl)
                 k += 1
@@ -361,19 +376,3 @@ def checked_batches(loader: Iterable):
                 raise
             raise type(e)(msg) from None
         yield batch
-
-
-def val_items(ds, aug_target: str = "semantic", max_images: int | None = None,
-              rank: int = 0, world_size: int = 1, with_label: bool = False):
-    """Yield ``(image float32 (1, 3, H, W), boundary uint8 (1, H, W), direction uint8 (1, H, W))``
-    for every validation image of this rank (images split round-robin by rank), unaugmented; the
-    direction is the direction band's (``<v>/direction_band``, as training reads it), so that
-    predicted boundary pixels off the ground-truth boundary have targets too;
-    ``with_label``: a fourth item, the label map uint8 ``(H, W)`` (numpy)."""
-    n = len(ds.samples) if max_images is None else min(max_images, len(ds.samples))
-    fb, fd = f"{aug_target}/boundary", f"{aug_target}/direction_band"
-    for i in range(rank, n, world_size):
-        r = ds.read(i, fields=("image", fb, fd) + (("label",) if with_label else ()))
-        item = (torch.from_numpy(normalise(r["image"]))[None], torch.from_numpy(r[fb])[None],
-                torch.from_numpy(r[fd])[None])
-        yield item + (r["label"],) if with_label else item

@@ -23,11 +23,16 @@ import dataclasses
 import zlib
 from typing import TYPE_CHECKING
 
-import hdf5plugin  # registers the Blosc filter (format-2 target tiles) with HDF5, for reads too
 import numba
 import numpy as np
 
+from segfix_data.errors import InputError
 from segfix_data.targets.edt import multilabel_distance
+
+try:  # registers the Blosc filter (format-2 target tiles) with HDF5, for reads too
+    import hdf5plugin
+except ImportError:  # zlib shards are written and read without it (e.g. a GPU image that lacks it)
+    hdf5plugin = None
 
 if TYPE_CHECKING:  # only named in annotations
     import h5py
@@ -147,6 +152,13 @@ class EncodedArray:
         return sum(len(b) for _, b in self.blocks)
 
 
+def require_hdf5plugin() -> None:
+    """Raise ``InputError`` when the ``lz4`` codec is asked for without the hdf5plugin package."""
+    if hdf5plugin is None:
+        raise InputError("the lz4 tile codec needs the hdf5plugin package (pip install hdf5plugin); "
+                         "without it, build with --codec zlib")
+
+
 def filter_args(enc: EncodedArray) -> dict:
     """h5py ``create_dataset`` keyword arguments of the compression filter of ``enc``.
 
@@ -156,6 +168,7 @@ def filter_args(enc: EncodedArray) -> dict:
     ``enc.level`` (none for level 0).
     """
     if enc.codec == "lz4":
+        require_hdf5plugin()
         shuffle = hdf5plugin.Blosc.NOSHUFFLE if np.dtype(enc.dtype).itemsize == 1 else hdf5plugin.Blosc.SHUFFLE
         return dict(hdf5plugin.Blosc(cname="lz4", clevel=LZ4_CLEVEL, shuffle=shuffle))
     if enc.level:

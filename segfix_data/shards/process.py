@@ -98,6 +98,8 @@ class BuildConfig:
             raise InputError(f"unknown image format {self.image_format!r}; choose one of {IMAGE_FORMATS}")
         if self.codec not in _codec.CODECS:
             raise InputError(f"unknown tile codec {self.codec!r}; choose one of {_codec.CODECS}")
+        if self.codec == "lz4":
+            _codec.require_hdf5plugin()
         if not (1 <= self.level <= 9 and 0 <= self.image_level <= 9):
             raise InputError(f"zlib levels must be 1..9 (images 0..9, 0 = uncompressed tiles), "
                              f"got {self.level}, {self.image_level}")

@@ -178,22 +178,30 @@ def test_train_step_takes_a_train_forward_whose_precision_picks_the_scaler():
 
 
 def test_validation_runs_under_the_runs_own_precision(tmp_path, monkeypatch):
-    """The validation forward passes (``model(x)``; training calls ``forward_raw``) run under the
-    run's autocast, which validation builds itself."""
+    """The validation forward passes run the network under the run's autocast, which validation
+    builds itself, and upsample float32 logits (cast before the upsampling, as training does)."""
     from segfix_train import loop
     from segfix_train.config import resolve
     from tests.support.fakes import fake_open
 
-    seen = []
+    seen, sizes = [], []
     real = loop.create_model
 
     def create(*a, **k):
         m = real(*a, **k)
-        m.register_forward_pre_hook(lambda mod, args: seen.append(
-            (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))))
+        m.backbone.register_forward_pre_hook(lambda mod, args: seen.append(
+            (torch.is_grad_enabled(), torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))))
+        upsample = m.to_input_size
+
+        def to_input_size(b, d, size):
+            sizes.append((torch.is_grad_enabled(), b.dtype, d.dtype))
+            return upsample(b, d, size)
+        m.to_input_size = to_input_size
         return m
     monkeypatch.setattr(loop, "create_model", create)
     cfg = resolve(shards=["fakeA"], out=str(tmp_path), model="hrnet_w18", model_args=TINY, iters=1, batch=2,
                   crop=32, log_every=1, ckpt_every=1, num_workers=0, amp="bf16", val_max_images=1)
     loop.train(cfg, open_set=fake_open, echo=lambda s: None)
-    assert seen and set(seen) == {(True, torch.bfloat16)}
+    val = [x[1:] for x in seen if not x[0]]  # no_grad: validation
+    assert val and set(val) == {(True, torch.bfloat16)}
+    assert {x[1:] for x in sizes if not x[0]} == {(torch.float32, torch.float32)}

@@ -207,7 +207,7 @@ def test_banner_per_entry_splits_and_checkpoint_lines(tmp_path):
 def test_resume_names_changed_options_and_allows_a_longer_run(tmp_path):
     quiet = dict(open_set=fake_open, echo=lambda s: None)
     train(_cfg(tmp_path, iters=2, ckpt_every=2, val_split=None), **quiet)
-    with pytest.raises(ValueError, match=r"cannot resume with other settings \(lr: 0.05 -> 0.5\)"):
+    with pytest.raises(ValueError, match=r"cannot resume with other settings \(lr: 0.05 -> 0.5 \(run: flag; now: flag\)\)"):
         train(_cfg(tmp_path, iters=4, lr=0.5, resume=True, val_split=None), **quiet)
     with pytest.raises(ValueError, match=r"shards: \[\('fakeA', 'train', 1.0\)\] -> "):
         train(_cfg(tmp_path, iters=4, shards=["fakeA", "fakeB"], resume=True, val_split=None), **quiet)

@@ -20,7 +20,8 @@ def test_recipe_holds_the_papers_settings(name, lr):
     assert (cfg.crop, cfg.batch, cfg.iters, cfg.momentum, cfg.weight_decay, cfg.poly_power) == \
         (512, 16, 80000, 0.9, 5e-4, 0.9)
     assert cfg.resolved_lr() == lr and cfg.model == "hrnet2x20" and cfg.flip and cfg.brightness == 10
-    assert cfg.resize_short == (512 if name == "ade20k" else None) and cfg.pad_mode == "random"
+    want = {"ade20k": 512, "unified": {"ade20k": 512}}.get(name)  # unified: ADE20K's own preprocessing
+    assert cfg.resize_short == want and cfg.pad_mode == "random"
     assert cfg.sources["base_lr"] == f"recipe {name}" and cfg.sources["shards"] == "flag"
 
 
@@ -114,3 +115,54 @@ def test_no_checkpoint_after_a_non_finite_loss_between_log_lines(tmp_path, monke
     with pytest.raises(FloatingPointError, match="before the checkpoint at step 2"):
         train(_cfg(tmp_path, iters=8, log_every=4, ckpt_every=2), open_set=fake_open, echo=lambda s: None)
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").iterdir())
+
+
+def _layout_open(directory, split):
+    """Two fake datasets: ``cs`` (layout cityscapes, 64x64 frames) and ``ade`` (layout ade20k,
+    48x80 frames, so that a 32-pixel crop of the resized frame is the resized window)."""
+    key = (directory, split)
+    if key not in _LAYOUT_SETS:
+        h, w = (64, 64) if directory == "cs" else (48, 80)
+        ds = FakeShardSet(n=4 if split == "train" else 2, h=h, w=w, seed=len(directory) + len(split))
+        ds.params["layout"] = "cityscapes" if directory == "cs" else "ade20k"
+        _LAYOUT_SETS[key] = ds
+    return _LAYOUT_SETS[key]
+
+
+_LAYOUT_SETS: dict = {}
+
+
+def test_unified_recipe_resizes_ade20k_frames_only_and_validates_both_sets(tmp_path):
+    """--recipe unified: ADE20K frames are resized to a shorter side of 512 before the crop (the
+    window read is crop / (512 / 48) pixels), Cityscapes frames are cropped as stored; every
+    validation set is reported under its name; --keep-best says what it ranks by."""
+    _LAYOUT_SETS.clear()
+    cfg = resolve(recipe="unified", shards=["cs", "ade:train"], out=str(tmp_path), model="hrnet_w18",
+                  model_args=TINY, iters=2, batch=2, crop=32, log_every=1, ckpt_every=2, num_workers=0,
+                  keep_best=True, val_max_images=1)
+    lines = []
+    train(cfg, open_set=_layout_open, echo=lines.append)
+    cs, ade = _LAYOUT_SETS[("cs", "train")], _LAYOUT_SETS[("ade", "train")]
+    assert {w[2:] for _, w in cs.reads} == {(32, 32)}
+    assert {w[2:] for _, w in ade.reads} == {(3, 3)}  # round(32 / (512 / 48)) source pixels, then resized
+    text = "\n".join(lines)
+    assert "shards ade:train: 4 samples, weight 1, 1 crops per batch, shorter side resized to 512" in text
+    assert "shards cs:train: 4 samples, weight 1, 1 crops per batch\n" in text + "\n"
+    assert "validation cs:val: 1 of 2 frames every 2 steps, all 2 frames after the last step" in text
+    assert "validation ade:val: 1 of 2 frames" in text
+    assert "largest delta_miou on the fixed subset (the mean over cs:val, ade:val)" in text
+    (rec,) = [json.loads(ln) for ln in (tmp_path / "val.jsonl").read_text().splitlines()]
+    assert set(rec["sets"]) == set(rec["subset"]) == {"cs:val", "ade:val"}
+    assert [rec["sets"][n]["images"] for n in rec["sets"]] == [2, 2]
+    assert rec["best_value"] == pytest.approx((rec["subset"]["cs:val"]["delta_miou"]
+                                               + rec["subset"]["ade:val"]["delta_miou"]) / 2)
+    assert {k: rec[k] for k in rec["sets"]["cs:val"]} == rec["sets"]["cs:val"]  # first set on top
+    assert any(ln.startswith("val iter 2 ade:val (2 frames): boundary F") for ln in lines)
+
+
+def test_padding_note_counts_resized_frames_at_their_new_size():
+    from segfix_train.data import padding_note
+
+    small = FakeShardSet(n=2, h=20, w=30)
+    assert padding_note([small], 32).startswith("note: 2 of 2 images are smaller")
+    assert padding_note([small], 32, [40]) is None  # 40 x 60 after the resize

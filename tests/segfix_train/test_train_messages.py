@@ -30,4 +30,4 @@ def test_resume_refusal_shows_only_the_differing_keys_of_a_dictionary():
     old = _cfg("run", model_args=TINY)
     new = _cfg("run", model_args=dict(TINY, channels=[8, 16, 32, 96]))
     diff = resume_differences(dataclasses.asdict(old), new)  # the checkpoint stores the config as a dict
-    assert diff == ["model_args.channels: [8, 16, 32, 64] -> [8, 16, 32, 96]"]
+    assert diff == ["model_args.channels: [8, 16, 32, 64] -> [8, 16, 32, 96] (run: flag; now: flag)"]

@@ -101,14 +101,19 @@ def test_val_jsonl_has_the_deltas_and_keep_best_keeps_the_best_gain(tmp_path):
     for r in rows:
         assert r["delta_miou"] == pytest.approx(r["refined_miou"] - r["coarse_miou"])
         assert {"delta_f_1px", "delta_f_3px", "coarse_f_1px", "refined_f_3px"} <= set(r)
-    assert rows[0]["coarse_miou"] == rows[1]["coarse_miou"]  # the coarse labels are fixed
-    best = max(rows, key=lambda r: r["delta_miou"])
-    if rows[1]["delta_miou"] == rows[0]["delta_miou"]:
+    # the 2-frame subset at step 3; after the last step all 3 frames, and the subset again among them
+    assert [r["pass"] for r in rows] == ["subset", "final"]
+    assert rows[0]["sets"]["fakeA:val"]["images"] == 2 and rows[1]["sets"]["fakeA:val"]["images"] == 3
+    assert rows[0]["sets"]["fakeA:val"]["coarse_miou"] == rows[1]["subset"]["fakeA:val"]["coarse_miou"]  # fixed
+    for r in rows:  # --keep-best ranks by the subset's gain
+        assert r["best_value"] == r.get("subset", r["sets"])["fakeA:val"]["delta_miou"]
+    best = max(rows, key=lambda r: r["best_value"])
+    if rows[1]["best_value"] == rows[0]["best_value"]:
         best = rows[0]  # a tie keeps the first
     rec = json.loads((tmp_path / "best.json").read_text())
-    assert rec["step"] == best["iter"] and rec["value"] == pytest.approx(best["delta_miou"])
+    assert rec["step"] == best["iter"] and rec["value"] == pytest.approx(best["best_value"])
     state = load_checkpoint(str(tmp_path / "best.pt"))  # digest checked
-    assert state["step"] == best["iter"] and state["val"]["delta_miou"] == pytest.approx(best["delta_miou"])
+    assert state["step"] == best["iter"] and state["val"]["delta_miou"] == pytest.approx(best["best_value"])
     load_model(str(tmp_path / "best.pt"))
     assert any(ln.startswith("kept ") for ln in lines)
     # a fresh run in the same directory starts its own record
