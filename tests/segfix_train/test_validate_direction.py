@@ -3,8 +3,8 @@ ground-truth boundary included (validation reads the direction band's targets, a
 import numpy as np
 import torch
 
-from segfix_train.data import val_items
 from segfix_train.validate import COUNTS, count, summarise
+from segfix_train.valpass import FrameBatches
 from tests.support.fakes import FakeShardSet
 
 
@@ -19,7 +19,8 @@ def test_dir_acc_pred_counts_predicted_pixels_off_the_ground_truth_boundary():
     band, boundary = frame["semantic/direction_band"], frame["semantic/boundary"]
     off = (boundary == 0) & (band != 255)  # within the direction band, not ground-truth boundary
     assert off.sum() > 50
-    _, bt, dt, _ = next(val_items(ds, with_label=True))
+    item = FrameBatches(ds, [[0]])[0]  # what the validation pass reads: boundary and the band's directions
+    bt, dt = item["boundary"], item["direction"]
     bl = torch.where(torch.from_numpy(off), 4.0, -4.0)[None, None]
     c = count(bl, _direction_logits(band), bt, dt)
     right = summarise(c)
