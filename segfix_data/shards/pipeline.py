@@ -178,21 +178,33 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
 
     The workers start with :func:`exit_with_parent` (their initializer), so a ``kill -9`` of this
     process ends them too, whenever it happens; loky's resource tracker follows once they are gone.
+    A Ctrl-C is this process's alone (a KeyboardInterrupt here; the workers ignore it); when the
+    build stops early (Ctrl-C, a bad frame), the workers still on a frame are ended, not waited for.
     """
     import os
+    import signal
+    import threading
     from collections import deque
 
     from joblib.externals.loky import get_reusable_executor
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+    # the workers (spawned here) inherit Ctrl-C ignored, so that only this process reports it (a
+    # Ctrl-C in these milliseconds is lost: press it again)
+    main = threading.current_thread() is threading.main_thread()  # signal.signal's only thread
+    restore = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     frames = iter(todo)
     pending: deque = deque()
     try:
-        for f in frames:
-            pending.append((f, ex.submit(process_frame, f, config, class_map)))
-            if len(pending) >= 2 * jobs:
-                break
+        try:
+            ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+            for f in frames:
+                pending.append((f, ex.submit(process_frame, f, config, class_map)))
+                if len(pending) >= 2 * jobs:
+                    break
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, restore)
         while pending:
             f, fut = pending.popleft()
             try:
@@ -209,6 +221,8 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
     finally:
         for _, fut in pending:
             fut.cancel()
+        if any(not fut.done() for _, fut in pending):  # stopped early (Ctrl-C, a bad frame): frames
+            ex.shutdown(wait=False, kill_workers=True)  # still in work are not waited for
 
 
 class _SplitLock:
