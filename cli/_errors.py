@@ -118,7 +118,7 @@ def report(exc: BaseException) -> int:
 RESUME = {
     "build": ((), (), "the frames already built are kept"),
     "predict": ((), ("--overwrite",), "the images already predicted are kept"),
-    "train": (("--resume",), ("--overwrite", "--no-resume"), "it continues from the last checkpoint saved"),
+    "train": (("--resume",), ("--overwrite", "--no-resume"), "it continues from the last checkpoint saved, if any"),
     "refine": ((), (), "nothing was written: OUT_DIR is filled only when every file is refined"),
 }
 

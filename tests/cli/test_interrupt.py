@@ -111,7 +111,7 @@ _SLOW_RUN = textwrap.dedent("""
 @pytest.mark.parametrize("argv, line", [
     (["train", "--shards", "s", "--out", "runs/a"],
      "interrupted; run `segfix train --shards s --out runs/a --resume` to resume (it continues from the last "
-     "checkpoint saved)"),
+     "checkpoint saved, if any)"),
     (["predict", "--checkpoint", "runs/a", "--images", "my images", "--out", "off", "--overwrite"],
      "interrupted; run `segfix predict --checkpoint runs/a --images 'my images' --out off` to resume (the "
      "images already predicted are kept)"),
@@ -129,6 +129,6 @@ def test_each_command_says_how_to_resume(argv, line):
 
 def test_resume_line_replaces_overwrite_with_resume():
     assert resume_line("segfix", ["train", "--out", "r", "--overwrite"]) == (
-        "interrupted; run `segfix train --out r --resume` to resume (it continues from the last checkpoint saved)")
+        "interrupted; run `segfix train --out r --resume` to resume (it continues from the last checkpoint saved, if any)")
     assert resume_line("segfix", ["train", "--resume", "--out", "r"]).count("--resume") == 1
     assert resume_line("segfix-gt", []) == "interrupted"
