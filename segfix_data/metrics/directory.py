@@ -125,6 +125,8 @@ def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]
         return list(class_names)
     if layout in ("cityscapes", "gta5") or (layout == "folder" and num_classes == 19):
         return list(_labels.CITYSCAPES_CLASS_NAMES)
+    if layout == "ade20k" and num_classes == len(_labels.ADE20K_CLASS_NAMES):
+        return list(_labels.ADE20K_CLASS_NAMES)
     return [str(c) for c in range(num_classes)]
 
 
