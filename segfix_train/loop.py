@@ -98,6 +98,11 @@ def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> 
     return local, [a * cfg.accum * world for a in local]
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 crop"``, ``"8 crops"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _banner(cfg, dd, model, entries, sets, val_set, precision, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
     local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
@@ -106,8 +111,10 @@ def _banner(cfg, dd, model, entries, sets, val_set, precision, use_cl, local_bat
              f"{dd.world} process{'es' if dd.world > 1 else ''}"]
     for (d, split, w), ds, a in zip(entries, sets, alloc):
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
-        lines.append(f"shards {d}:{split}: {len(ds.samples)} samples, weight {w:g}, {a} crops per batch")
-    lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} crops of {cfg.crop}x{cfg.crop} "
+        lines.append(f"shards {d}:{split}: {_count(len(ds.samples), 'sample')}, weight {w:g}, "
+                     f"{_count(a, 'crop')} per batch")
+    lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} {'crop' if cfg.batch == 1 else 'crops'} "
+                 f"of {cfg.crop}x{cfg.crop} "
                  f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
                  f"rank{'s' if dd.world > 1 else ''}); lr "
                  f"{cfg.resolved_lr():g}, {cfg.iters} iters")
@@ -117,7 +124,7 @@ def _banner(cfg, dd, model, entries, sets, val_set, precision, use_cl, local_bat
         n_val = len(val_set.samples)
         used = n_val if cfg.val_max_images is None else min(cfg.val_max_images, n_val)
         lines.append(f"validation: {used} of the {n_val} images of {entries[0][0]}:{cfg.val_split}"
-                     if used < n_val else f"validation: {n_val} images of {entries[0][0]}:{cfg.val_split}")
+                     if used < n_val else f"validation: {_count(n_val, 'image')} of {entries[0][0]}:{cfg.val_split}")
     else:
         lines.append("validation: off")
     return lines
