@@ -206,9 +206,10 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
             if main:
                 signal.signal(signal.SIGINT, restore)
         while pending:
-            f, fut = pending.popleft()
+            f, fut = pending[0]  # left in ``pending`` while waited for (a Ctrl-C comes mostly here)
             try:
                 r = fut.result()
+                pending.popleft()
             except TerminatedWorkerError:  # SIGKILL, as the out-of-memory killer sends
                 raise BuildError(f"a build worker process died (killed, most likely by the out-of-memory "
                                  f"killer) while building {f.label}; completed shards are kept: rerun the "
@@ -221,8 +222,23 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
     finally:
         for _, fut in pending:
             fut.cancel()
-        if any(not fut.done() for _, fut in pending):  # stopped early (Ctrl-C, a bad frame): frames
-            ex.shutdown(wait=False, kill_workers=True)  # still in work are not waited for
+        if any(not fut.done() for _, fut in pending):  # stopped early (Ctrl-C, a bad frame) with
+            _kill_workers(ex)  # frames in work: they are not waited for
+
+
+def _kill_workers(ex) -> None:
+    """End the loky executor's worker processes at once (SIGKILL) and wait until it has seen them
+    gone: it fails its futures quietly as broken, and the next build starts new workers. (Its own
+    ``shutdown(kill_workers=True)`` races with its queue and raises in its manager thread.)"""
+    import os
+    import signal
+
+    for pid in list(getattr(ex, "_processes", {})):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
+    ex.shutdown(wait=True)  # returns once its manager thread has seen them gone: never reused
 
 
 class _SplitLock:
