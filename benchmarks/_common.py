@@ -1,10 +1,13 @@
 """Shared helpers of the benchmark scripts: thread pinning, timing, machine metadata, JSON out."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -153,15 +156,40 @@ def write_json(name: str, payload: dict, path: str | Path | None = None) -> Path
     return path
 
 
+class Stopped(SystemExit):
+    """A benchmark stopped by SIGTERM or SIGHUP (``kill``, a closed terminal): raised in the main
+    thread so that ``finally`` blocks run; exits with 128 + the signal number, as the signal would."""
+
+
+@contextlib.contextmanager
+def stop_cleanly():
+    """Within: SIGTERM and SIGHUP raise :class:`Stopped` (their default would end the process at
+    once, leaving a temporary directory of data and shards behind); the handlers are restored after."""
+    def stop(signum, frame):
+        raise Stopped(128 + signum)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
 def run_in_workdir(run, args) -> object:
     """``run(args, work)`` in ``args.workdir`` when given (data, shards and runs are kept there),
-    else in a temporary directory removed afterwards."""
+    else in a temporary directory removed afterwards, also when the run is stopped by Ctrl-C,
+    SIGTERM or SIGHUP (:func:`stop_cleanly`)."""
     import tempfile
 
     if getattr(args, "workdir", None):
         return run(args, Path(args.workdir))
-    with tempfile.TemporaryDirectory() as tmp:
-        return run(args, Path(tmp))
+    try:
+        with stop_cleanly(), tempfile.TemporaryDirectory(prefix="segfix-bench-") as tmp:
+            return run(args, Path(tmp))
+    except (Stopped, KeyboardInterrupt):
+        print("stopped; its temporary data and shards were removed", file=sys.stderr)
+        raise
 
 
 def generated_train_shards(args, work: Path) -> tuple[Path, Path]:

@@ -126,7 +126,12 @@ def main(argv=None) -> int:
             setattr(args, k, v)
     meta = machine_metadata()
     print_metadata(meta)
+    t0 = time.perf_counter()
     results = run_in_workdir(run, args)
+    seconds = time.perf_counter() - t0
+    load = meta.get("load_average_1m")
+    print(f"total {seconds / 60:.1f} min" + (f" (load average at the start: {load:.2f})" if load is not None else ""),
+          file=sys.stderr)
     base = results["w/o SegFix"]
     print(f"\n{'method':<24} {'mIoU':>14}" + "".join(f"{f'F@{r}px':>14}" for r in PIXEL_RADII))
     for name, r in results.items():
@@ -135,7 +140,7 @@ def main(argv=None) -> int:
         text = "".join(f"{100 * v:8.1f}" + (f" ({100 * (v - b):+.1f})" if name != "w/o SegFix" else " " * 8)
                        for v, b in cells)
         print(f"{name:<24} {text}")
-    path = write_json("demo_trained", {"meta": meta, "args": vars(args), "results": results},
+    path = write_json("demo_trained", {"meta": meta, "args": vars(args), "results": results, "seconds": seconds},
                       path=args.json)
     print(f"\nwrote {path}")
     return 0

@@ -13,6 +13,7 @@ from cli._options import (class_map_option, class_names_option, image_glob_optio
                           label_glob_option, max_image_pixels_option, reduce_zero_label_option,
                           seg_suffix_option)
 from cli._progress import progressbar
+from cli._text import plural
 
 from segfix_data import shards as _shards
 from segfix_data import datasets as _datasets
@@ -170,7 +171,7 @@ def _summary(results) -> None:
         redone = ""
         if r.changed or r.retried:
             redone = f" (rebuilt: {r.changed} with changed sources, {r.retried} failed before)"
-        click.echo(f"{r.split}: {r.frames} frames, {r.built} built{redone}, {r.kept} kept from a previous run, "
+        click.echo(f"{r.split}: {plural(r.frames, 'frame')}, {r.built} built{redone}, {r.kept} kept from a previous run, "
                    f"{len(r.failed)} failed, {len(r.unpaired)} unpaired or unreadable, "
                    f"{r.bytes / 2**20:.1f} MiB, {r.seconds:.1f} s")
         for f in r.failed[:20]:

@@ -8,6 +8,7 @@ import click
 
 from cli._errors import UserError
 from cli._progress import progressbar
+from cli._text import plural
 
 
 def _refuse_non_empty(out_dir: str) -> None:
@@ -69,5 +70,5 @@ def example_cmd(out_dir: str, n_train: int, n_val: int, size: tuple[int, int], s
     with progressbar(length=total, label="frames", show_pos=True, file=None) as bar:
         write_example_dataset(out_dir, splits=splits, height=height, width=width, seed=seed,
                               progress=lambda done, _total: bar.update(1))
-    click.echo(f"wrote {total} frames ({width}x{height}; train {n_train}, val {n_val}) to {out_dir} "
+    click.echo(f"wrote {plural(total, 'frame')} ({width}x{height}; train {n_train}, val {n_val}) to {out_dir} "
                f"in {time.perf_counter() - start:.1f} s")

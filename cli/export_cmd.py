@@ -1,4 +1,5 @@
-"""``segfix-gt export OUT_DIR DEST --format openseg-mat``: the authors' .mat files from shards."""
+"""``segfix-gt export OUT_DIR DEST``: the authors' .mat files from shards (``--format openseg-mat``,
+the one format)."""
 from __future__ import annotations
 
 import time
@@ -7,21 +8,22 @@ import click
 
 from cli._errors import UserError
 from cli._progress import progressbar
+from cli._text import plural
 
 
 @click.command("export")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["openseg-mat"]), required=True,
+@click.option("--format", "fmt", type=click.Choice(["openseg-mat"]), default="openseg-mat", show_default=True,
               help="openseg-mat: the authors' files (keys depth, dir_deg, deg_reduce=2), "
-                   "one DEST/<split>/<variant>/<image stem>.mat per sample.")
+                   "one DEST/<split>/<variant>/<image stem>.mat per sample (the only format).")
 @click.option("--split", "splits", multiple=True, help="Split to export (repeatable; default: all built).")
 @click.option("--variant", type=click.Choice(["semantic", "instance"]), default="semantic", show_default=True,
               help="Which targets to export.")
 def export_cmd(out_dir, dest, fmt, splits, variant):
     """Export shards built with `--preset openseg` to the authors' .mat files.
 
-    Example: segfix-gt export shards/ openseg_gt/ --format openseg-mat --split val
+    Example: segfix-gt export shards/ openseg_gt/ --split val
     writes openseg_gt/val/semantic/frankfurt_000000_000294_leftImg8bit.mat, ...
     Shards built with the default `paper` preset are refused (their targets are not the authors').
     """
@@ -44,5 +46,5 @@ def export_cmd(out_dir, dest, fmt, splits, variant):
         ds.close()
         total += len(paths)
         where = paths[0].parent if paths else f"{dest}/{split}/{variant}"
-        click.echo(f"{split}: {len(paths)} files in {where}")
-    click.echo(f"exported {total} {fmt} files ({variant}) in {time.perf_counter() - start:.1f} s")
+        click.echo(f"{split}: {plural(len(paths), 'file')} in {where}")
+    click.echo(f"exported {plural(total, f'{fmt} file')} ({variant}) in {time.perf_counter() - start:.1f} s")

@@ -7,13 +7,14 @@ import click
 
 from cli._errors import UserError
 from cli._progress import progressbar
+from cli._text import plural
 
 
 @click.command("inspect")
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", help="Split to look at (default: val/validation if built, else the first).")
-@click.option("--sample", "stem", help="Sample stem, e.g. frankfurt_000000_000294_leftImg8bit "
-                                        "(default: the split's first sample).")
+@click.option("--sample", "stem", help="Sample by frame key (frankfurt_000000_000294) or stem "
+                                        "(frankfurt_000000_000294_leftImg8bit); default: the split's first.")
 @click.option("--variant", type=click.Choice(["semantic", "instance"]),
               help="Targets to show (default: the first variant built).")
 @click.option("--out", "out_png", type=click.Path(dir_okay=False),
@@ -43,7 +44,7 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
     try:
         i = 0 if stem is None else ds.index_of(stem)
     except KeyError as exc:  # ShardSet.index_of names the stem and the split: a bad --sample
-        raise UserError(f"{exc.args[0]}; pass --sample with a stem listed in its manifest.json") from None
+        raise UserError(f"{exc.args[0]}; pass --sample with a frame key or stem of its manifest.json") from None
     panel, shown = sample_panel(ds, i, variant, tile_width=tile_width)
     name = ds.samples[i]["stem"]
     path = save_panel(out_png or output_path(".", f"{name}_targets.png"), panel)
@@ -52,7 +53,7 @@ def inspect_cmd(out_dir, split, stem, variant, out_png, stats, tile_width):
         with progressbar(length=len(ds), label="counting", file=None) as bar:
             table = split_boundary_stats(ds, range(len(ds)), progress=bar.update)
         click.echo(f"\nshare of each class's pixels within w px of another label, split {split} "
-                   f"({len(ds)} samples):")
+                   f"({plural(len(ds), 'sample')}):")
     else:
         table = split_boundary_stats(ds, [i])
         click.echo(f"\nshare of each class's pixels within w px of another label, sample {name}:")

@@ -50,7 +50,7 @@ def verify_cmd(out_dir, splits, quiet):
             click.echo(f"skipped: {split}/{f['stem']}: {f['error']}")
         if len(failed) > 20:
             click.echo(f"... and {len(failed) - 20} more skipped frames (manifest.json 'failed')")
-        click.echo(f"{split}: {total} samples, {len(damaged)} damaged"
+        click.echo(f"{split}: {plural(total, 'sample')}, {len(damaged)} damaged"
                    + (f", {plural(len(failed), 'frame')} skipped by the build (--on-error skip): not in the shards"
                       if failed else ""))
         bad += len(damaged)

@@ -305,14 +305,20 @@ def verify_digest(path: str) -> None:
 
 
 _UNSUPPORTED = re.compile(r"Unsupported global: GLOBAL [\w.]+")
-_ADVICE = re.compile(r"weights.only|can still be loaded|trust the source|safe_globals|allowlist", re.I)
+_ADVICE = re.compile(r"weights.only|can still be loaded|trust(ed)? (the )?source|safe_globals|allowlist", re.I)
+#: What pickle's own errors on bytes that are not a pickle mean (a bare ``KeyError: 174812789``,
+#: ``IndexError: pop from empty list``, ``EOFError``...): torch read a file that it did not write.
+_NOT_TORCH_FILE = "damaged, or not a file written by torch.save"
 
 
 def torch_load_reason(exc: BaseException) -> str:
     """What ``torch.load`` objected to, without torch's advice: its text for a refused pickle tells
     the reader to rerun with weights-only loading turned off (code execution) or to allowlist the class, which
     no segfix message may repeat. Returns the refused global when named, else torch's first sentence
-    free of that advice, else the exception's type."""
+    free of that advice, else the exception's type; pickle's own errors on bytes that are not a
+    pickle (a bare number, an empty stack) become words saying so."""
+    if isinstance(exc, (KeyError, IndexError, EOFError)):  # pickle on bytes that are no pickle
+        return _NOT_TORCH_FILE
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     m = _UNSUPPORTED.search(text)
     if m:
@@ -340,7 +346,7 @@ def load_checkpoint(path: str, *, verify: bool = True, accept: tuple[str, ...] =
                               f"which could run code when loaded ({torch_load_reason(e)}); only load "
                               "checkpoints written by `segfix train`") from None
     except Exception as e:  # noqa: BLE001 (truncated zip, not a torch file...)
-        raise CheckpointError(f"cannot read checkpoint {path!r} ({type(e).__name__}: {torch_load_reason(e)}); "
+        raise CheckpointError(f"cannot read checkpoint {path!r} ({torch_load_reason(e)}); "
                               "is it a segfix train checkpoint?") from None
     state = check_format(path, state, accept)
     if isinstance(state.get("model"), dict):

@@ -126,6 +126,11 @@ def step_allocation(cfg: TrainConfig, entries, local_batch: int, world: int) -> 
     return local, [a * cfg.accum * world for a in local]
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 crop"``, ``"8 crops"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _banner(cfg, dd, model, entries, sets, val_sets, precision, use_cl, local_batch) -> list[str]:
     n_params = sum(p.numel() for p in model.parameters())
     local, alloc = step_allocation(cfg, entries, local_batch, dd.world)
@@ -136,8 +141,10 @@ def _banner(cfg, dd, model, entries, sets, val_sets, precision, use_cl, local_ba
         split = os.path.basename(str(getattr(ds, "root", split)))  # as opened (aliases resolved)
         side = resize_for(cfg.resize_short, ds.params)
         resized = f", shorter side resized to {side} before cropping" if side else ""
-        lines.append(f"shards {d}:{split}: {len(ds.samples)} samples, weight {w:g}, {a} crops per batch{resized}")
-    lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} crops of {cfg.crop}x{cfg.crop} "
+        lines.append(f"shards {d}:{split}: {_count(len(ds.samples), 'sample')}, weight {w:g}, "
+                     f"{_count(a, 'crop')} per batch{resized}")
+    lines.append(f"batch {cfg.batch} = {' + '.join(map(str, alloc))} {'crop' if cfg.batch == 1 else 'crops'} "
+                 f"of {cfg.crop}x{cfg.crop} "
                  f"({' + '.join(map(str, local))} per forward pass x accum {cfg.accum} x {dd.world} "
                  f"rank{'s' if dd.world > 1 else ''}); lr "
                  f"{cfg.resolved_lr():g}, {cfg.iters} iters")
@@ -157,7 +164,7 @@ def _banner(cfg, dd, model, entries, sets, val_sets, precision, use_cl, local_ba
 
 
 def _frames(used: int, n: int) -> str:
-    return f"all {n} frames" if used >= n else f"{used} of {n} frames"
+    return f"all {_count(n, 'frame')}" if used >= n else f"{used} of {_count(n, 'frame')}"
 
 
 def train(cfg: TrainConfig, *, open_set: Callable | None = None,

@@ -11,7 +11,8 @@ That is the ``segfix`` tester (ours); the ``openseg`` tester (``predict_openseg`
 authors' tester does (``PredictOptions.tester``). ``load_model`` reads our checkpoints and the
 authors' (``models.openseg_import``).
 
-A run over image files is four steps: :func:`list_frames` (which images, which output names),
+A run over image files is four steps: :func:`list_frames` (which images of a folder, which output
+names; label maps are left out) or :func:`layout_frames` (one split of a dataset root),
 :func:`load_model`, then :func:`predict_images` with :class:`PredictOptions` (how) and
 :class:`OutputOptions` (what is written), which reads each image (:func:`read_rgb`), computes its
 maps (:class:`OffsetsPredictor`) and writes them (:func:`write_outputs`); ``OUT_DIR/predict.json``
@@ -21,6 +22,7 @@ overwrites (:mod:`segfix_train.predict_record`).
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 from dataclasses import dataclass, field
@@ -124,16 +126,37 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", mode
     return model_from_weights(path, spec, state["model"]).to(device)
 
 
-def find_images(spec: str) -> list[str]:
-    """Image files of a directory (recursive) or a glob pattern, sorted."""
+def _glob_base(spec: str) -> str:
+    """The directories of a glob pattern before its first wildcard (``data/x`` of ``data/x/**/*.png``)."""
+    parts = []
+    for part in os.path.normpath(spec).split(os.sep)[:-1]:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return os.sep.join(parts) or "."
+
+
+def find_images(spec: str) -> tuple[list[str], list[str]]:
+    """``(images, label_maps)``: the image files of a directory (recursive) or a glob pattern, sorted,
+    and the files among them left out as label maps (by place or name:
+    :func:`segfix_data.datasets.images.is_label_path`, e.g. ``gtFine/`` or ``annotations/`` below
+    the directory, ``*_gtFine_labelIds.png``), which are never fed to a model. Raises
+    ``FileNotFoundError`` when no image is left."""
+    from segfix_data.datasets.images import is_label_path
+
     if os.path.isdir(spec):
+        root = spec
         paths = [os.path.join(r, f) for r, _, fs in os.walk(spec) for f in fs
                  if f.lower().endswith(IMAGE_SUFFIXES)]
     else:  # a `**` glob walks each real directory once, whatever symbolic-link loops it meets
+        root = _glob_base(spec)
         paths = [p for p in glob_once(spec) if p.lower().endswith(IMAGE_SUFFIXES)]
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found at {spec!r}")
-    return sorted(paths)
+    labels = sorted(p for p in paths if is_label_path(p, root))
+    images = sorted(set(paths) - set(labels))
+    if not images:
+        left = f" ({len(labels)} label maps left out, e.g. {labels[0]})" if labels else ""
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found at {spec!r}{left}")
+    return images, labels
 
 
 def window_starts(size: int, tile: int, stride: int) -> list[int]:
@@ -377,15 +400,41 @@ def frame_names(paths: Sequence[str], img_suffix: str | None = None) -> tuple[li
     return kept, [frame_key(p, (img_suffix,)) for p in kept]
 
 
+def unique_names(frames: Sequence[tuple[str, str]], what: str = "file stem") -> list[tuple[str, str]]:
+    """``frames`` (``(image path, offsets file name)``) as a list; two images with one name are
+    refused naming both files (one offsets file would overwrite the other)."""
+    seen: dict[str, str] = {}
+    for path, name in frames:
+        if name in seen:
+            raise InputError(
+                f"{seen[name]} and {path}: both would write the offsets file {name}.npz (offsets files are "
+                f"named by {what}); pass one split's image folder as --images, or the dataset root with "
+                "--layout and --split")
+        seen[name] = path
+    return list(frames)
+
+
 def list_frames(images: str | Sequence[str], img_suffix: str | None = None) -> list[tuple[str, str]]:
-    """``[(image path, offsets file stem)]`` of ``images`` (a directory, searched recursively, a
-    glob pattern or a list of paths; stems as :func:`frame_names`). Two images with one stem are
-    refused."""
-    paths, stems = frame_names(find_images(images) if isinstance(images, str) else list(images), img_suffix)
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup:
-        raise InputError(f"several images share the stem(s) {dup[:5]}; offsets files are named by stem")
-    return list(zip(paths, stems))
+    """``[(image path, offsets file stem)]`` of ``images`` (a directory, searched recursively, or a
+    glob pattern, without its label maps (:func:`find_images`); or a list of paths; stems as
+    :func:`frame_names`). Two images with one stem are refused, naming both."""
+    paths = find_images(images)[0] if isinstance(images, str) else list(images)
+    paths, stems = frame_names(paths, img_suffix)
+    return unique_names(list(zip(paths, stems)), "frame key" if img_suffix else "file stem")
+
+
+def layout_frames(layout: str, root: str, split: str | None = None, *, img_suffix: str | None = None,
+                  image_glob: str | None = None) -> tuple[str | None, list[tuple[str, str]]]:
+    """``(split, [(image path, frame key)])``: the images of one split of a dataset root
+    (:func:`segfix_data.datasets.images.layout_images`; ``split`` None: the split ``segfix eval``
+    scores), their offsets files named by frame key as ``segfix-gt build`` names the frames."""
+    from segfix_data.datasets.images import layout_images, resolve_image_split
+
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such dataset root (with --layout, --images is the dataset root)")
+    split = resolve_image_split(layout, root, split)
+    frames = layout_images(layout, root, split, img_suffix=img_suffix, image_glob=image_glob)
+    return split, unique_names(frames, "frame key")
 
 
 def read_rgb(path: str) -> np.ndarray:

@@ -8,6 +8,8 @@
 * :mod:`.instance_list`: :func:`read_instance_list`, Cityscapes instance results (``.txt`` lists).
 * :mod:`.io`: PNG reading with checks that name the file; :func:`frame_key`, the name refinement
   and evaluation match files by.
+* :mod:`.images`: one split's images of a layout (``segfix predict --layout``) and which files
+  below a plain folder are label maps (never fed to a model).
 """
 from .ade20k import ade20k_frames
 from .cityscapes import cityscapes_frames

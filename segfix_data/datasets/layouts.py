@@ -53,6 +53,63 @@ SPLIT_DIRS = {"cityscapes": "gtFine/<split>", "ade20k": "[ADEChallengeData2016/]
               "voc": "ImageSets/Segmentation/<split>.txt", "mmseg": "ann_dir/<split>"}
 
 
+#: The directories right under a layout's dataset root, by which a root is recognised.
+ROOT_DIRS = {"cityscapes": ("gtFine", "leftImg8bit"), "ade20k": ("annotations", "images"),
+             "gta5": ("labels", "images"), "voc": ("ImageSets", "JPEGImages", "SegmentationClass"),
+             "mmseg": ("ann_dir", "img_dir")}
+
+
+def _is_root(layout: str, d: Path) -> bool:
+    """Whether ``d`` holds one of the layout's :data:`ROOT_DIRS` (ADE20K and VOC: also their
+    container folders, which their layouts accept)."""
+    cands = [d]
+    if layout == "ade20k":
+        cands.append(d / "ADEChallengeData2016")
+    if layout == "voc":
+        cands += [d / "VOCdevkit" / "VOC2012", d / "VOC2012"]
+    return any((c / n).is_dir() for c in cands for n in ROOT_DIRS[layout])
+
+
+def layouts_of_root(root: str | os.PathLike) -> list[str]:
+    """The layouts whose dataset root ``root`` looks like: at least two of their :data:`ROOT_DIRS`
+    are in it (``gtFine/`` and ``leftImg8bit/``, ...), or it holds ``ADEChallengeData2016/``."""
+    root = Path(root)
+    out = []
+    for layout, dirs in ROOT_DIRS.items():
+        if sum((root / d).is_dir() for d in dirs) >= 2 or (layout == "ade20k" and (root / "ADEChallengeData2016").is_dir()):
+            out.append(layout)
+    return out
+
+
+def root_hint(layout: str, root: str | os.PathLike) -> str:
+    """Where the dataset root is when ``root`` is one level off, as words for an error message
+    (``"it is inside the cityscapes dataset data/cs: pass data/cs instead"``); ``""`` when
+    ``root`` is a root of ``layout`` (by :data:`ROOT_DIRS`) or no root is near."""
+    root = Path(root)
+    if layout not in ROOT_DIRS or not root.is_dir() or _is_root(layout, root):
+        return ""
+    for up in list(root.parents)[:3]:  # too deep: root is inside the dataset (gtFine, gtFine/val)
+        if _is_root(layout, up):
+            return f"it is inside the {layout} dataset {up}: pass {up} instead"
+    try:  # too high: a folder right below root is the dataset
+        kids = sorted(c for c in root.iterdir() if c.is_dir())[:1000]
+    except OSError:
+        return ""
+    found = [c for c in kids if _is_root(layout, c)]
+    if found:
+        return f"it holds the {layout} dataset {found[0]}: pass {found[0]} instead"
+    return ""
+
+
+def check_root(layout: str, root: str | os.PathLike) -> None:
+    """Raise :class:`LayoutError` naming the directory to pass when ``root`` is one level off the
+    dataset root of ``layout`` (:func:`root_hint`), before anything looks for splits or frames."""
+    hint = root_hint(layout, root)
+    if hint:
+        want = " or ".join(f"{n}/" for n in ROOT_DIRS[layout])
+        raise LayoutError(f"{root}: no {want} here (--layout {layout} reads the dataset root); {hint}")
+
+
 def _subdirs_with(base: Path, pattern: str) -> list[str]:
     if not base.is_dir():
         return []
@@ -115,7 +172,9 @@ def normalise_split(split: str, available, where: str | os.PathLike = "", what: 
 
 def resolve_split(layout: str, root: str | os.PathLike, split: str) -> str:
     """The on-disk name of ``split`` for a layout with named splits (aliases accepted); layouts
-    without (gta5, folder) and split list files (``--split PATH.txt``, voc and mmseg) are kept."""
+    without (gta5, folder) and split list files (``--split PATH.txt``, voc and mmseg) are kept.
+    A ``root`` one level off the dataset root raises :class:`LayoutError` (:func:`check_root`)."""
+    check_root(layout, root)
     if layout not in SPLIT_DIRS or split_list_file(split) is not None:
         return split
     return normalise_split(split, available_splits(layout, root), f"{root} ({SPLIT_DIRS[layout]})")
@@ -125,14 +184,16 @@ def splits_present(layout: str, root: str | os.PathLike) -> list[str]:
     """The layout's default splits (:data:`DEFAULT_SPLITS`) that exist under ``root``.
 
     Raises:
-        LayoutError: none exists; the message lists the directories looked for.
+        LayoutError: none exists, the message lists the directories looked for; or ``root`` is
+            one level off the dataset root (:func:`check_root`).
     """
+    check_root(layout, root)
     if layout not in SPLIT_DIRS:
         return list(DEFAULT_SPLITS[layout])
     found = available_splits(layout, root)
     present = [s for s in DEFAULT_SPLITS[layout] if s in found]
     if not present:
-        looked = ", ".join(SPLIT_DIRS[layout].replace("<split>", s) for s in DEFAULT_SPLITS[layout])
+        looked = ", ".join(str(Path(root) / SPLIT_DIRS[layout].replace("<split>", s)) for s in DEFAULT_SPLITS[layout])
         other = f"; other splits found: {', '.join(found)} (pass --split)" if found else ""
         raise LayoutError(f"{root}: none of the {layout} splits found (looked for {looked}){other}; "
                           "check DATASET_DIR and --layout")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from segfix_data.datasets.labels import ADE20K_NUM_CLASSES, CITYSCAPES_CLASS_NAMES, VOC_CLASS_NAMES
+from segfix_data.datasets.labels import (ADE20K_CLASS_NAMES, ADE20K_NUM_CLASSES, CITYSCAPES_CLASS_NAMES,
+                                         VOC_CLASS_NAMES)
 
 from .colours import palette_of_layout
 
@@ -103,10 +104,12 @@ def split_boundary_stats(ds, indices, widths=(1, 2, 3, 4, 5), progress=None) -> 
 
 
 def class_names_of(ds) -> list[str] | None:
-    """Class names for the table (Cityscapes names for cityscapes/gta5, VOC names for voc, the
-    ``--class-names`` file's names when the build had one), else None (ids)."""
+    """Class names for the table (Cityscapes names for cityscapes/gta5, ADE20K's for ade20k, VOC names
+    for voc, the ``--class-names`` file's names when the build had one), else None (ids)."""
     if ds.params.get("layout") in ("cityscapes", "gta5"):
         return list(CITYSCAPES_CLASS_NAMES)
+    if ds.params.get("layout") == "ade20k":
+        return list(ADE20K_CLASS_NAMES)
     if ds.params.get("layout") == "voc":
         return list(VOC_CLASS_NAMES)
     if ds.params.get("class_names"):

@@ -61,7 +61,7 @@ from PIL import Image
 
 from segfix_data.datasets import labels as _labels
 from segfix_data.datasets import split_list_file
-from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, cityscapes_label_root,
+from segfix_data.datasets.layouts import (EVAL_SPLITS, available_splits, check_root, cityscapes_label_root,
                                           normalise_split)
 from .boundary import BOUNDARY_THRESHOLDS, boundary_radius
 from .ids import (ID_SPACES, IGNORED_SHARE_LIMIT, SHIFTED_SHARE_LIMIT, check_prediction_ids,  # noqa: F401
@@ -131,6 +131,8 @@ def class_names_of(layout: str, num_classes: int, class_names=None) -> list[str]
         return list(class_names)
     if layout in ("cityscapes", "gta5") or (layout == "folder" and num_classes == 19):
         return list(_labels.CITYSCAPES_CLASS_NAMES)
+    if layout == "ade20k" and num_classes == len(_labels.ADE20K_CLASS_NAMES):
+        return list(_labels.ADE20K_CLASS_NAMES)
     return [str(c) for c in range(num_classes)]
 
 
@@ -138,12 +140,15 @@ def resolve_eval_split(gt_dir: str | os.PathLike, layout: str, split: str | None
                        label_glob: str | None = None) -> str | None:
     """The split to score: ``split`` (or the layout's default, :data:`EVAL_SPLITS`) as named on
     disk; a voc / mmseg split list file is kept. Raises ``LayoutError`` (a ``ValueError``) listing
-    the splits found when it is absent."""
+    the splits found when it is absent, and names the dataset root when ``gt_dir`` is one level off
+    it (:func:`~segfix_data.datasets.layouts.check_root`)."""
     if layout not in LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     split = EVAL_SPLITS[layout] if split is None else split
     if layout == "folder" and label_glob:  # the glob says where a split is ({split})
         return split
+    if layout != "cityscapes" or cityscapes_label_root(gt_dir) != Path(gt_dir):  # (gtFine itself is accepted)
+        check_root(layout, gt_dir)
     if split is None or layout == "gta5" or split_list_file(split) is not None:
         return split if layout != "gta5" else None
     where = {"cityscapes": f"{cityscapes_label_root(gt_dir)}/<split>",

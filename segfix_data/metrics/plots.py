@@ -177,31 +177,93 @@ def dim(image: np.ndarray, factor: float = 0.35) -> np.ndarray:
     return np.repeat(grey * factor + 0.05, 3, axis=2)
 
 
+#: Width in pixels of a whole frame in the fixed/broken PNG (11 inches at the PNG's 110 dpi,
+#: less the margins): a wider frame is shown smaller than its pixels.
+FRAME_DISPLAY_PX = 940
+#: Side in source pixels of the fixed/broken map's zoom on the most changed region (at most).
+ZOOM_PX = 384
+
+
+def mark_radius(width: int, display_px: int = FRAME_DISPLAY_PX) -> int:
+    """How many source pixels each fixed/broken mark is widened by (a square of side ``2r + 1``)
+    so that a one-pixel mark of a ``width``-pixel frame drawn ``display_px`` wide still covers at
+    least about two display pixels: 0 up to ``display_px``, 1 up to twice that, 2 at 2048."""
+    return max(0, int(np.ceil(width / display_px)) - 1)
+
+
+def densest_window(mask: np.ndarray, size: tuple[int, int]) -> tuple[int, int]:
+    """``(y0, x0)`` of the ``size`` (h, w) window holding the most ``True`` pixels of ``mask``
+    (the first one in row-major order on ties; windows inside the frame)."""
+    h, w = mask.shape
+    wh, ww = min(size[0], h), min(size[1], w)
+    s = np.zeros((h + 1, w + 1), np.int64)
+    s[1:, 1:] = np.cumsum(np.cumsum(mask, 0, dtype=np.int64), 1)
+    counts = s[wh:, ww:] - s[:-wh, ww:] - s[wh:, :-ww] + s[:-wh, :-ww]
+    y0, x0 = np.unravel_index(int(np.argmax(counts)), counts.shape)
+    return int(y0), int(x0)
+
+
+def _marked(rgb: np.ndarray, fixed: np.ndarray, broken: np.ndarray, radius: int) -> np.ndarray:
+    """``rgb`` with the fixed pixels blue and the broken ones red (on top), each mark widened by
+    ``radius`` pixels."""
+    out = rgb.copy()
+    for mask, colour in ((fixed, FIXED_RGB), (broken, BROKEN_RGB)):
+        if radius:
+            mask = ndimage.binary_dilation(mask, structure=np.ones((2 * radius + 1,) * 2, bool))
+        out[mask] = colour
+    return out
+
+
 def plot_fixed_broken(path, background: np.ndarray, fixed: np.ndarray, broken: np.ndarray, *,
                       title: str = "", boundary: np.ndarray | None = None) -> Path:
     """Write one frame's map: fixed pixels blue, broken red, over ``background`` (uint8 (H, W, 3)),
-    dimmed; ground-truth boundaries thin white when given."""
+    dimmed; ground-truth boundaries grey when given.
+
+    A frame wider than :data:`FRAME_DISPLAY_PX` is shown smaller than its pixels, where one-pixel
+    marks would vanish: its marks are widened (:func:`mark_radius`, said in the legend), and a
+    second panel shows the :data:`ZOOM_PX` region with the most changed pixels at full resolution,
+    one square per pixel (outlined in the whole frame)."""
     plt = require_matplotlib()
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
 
     rgb = dim(background)
     if boundary is not None:
         rgb[boundary] = rgb[boundary] * 0.5 + 0.5 * 0.55
-    rgb[fixed] = FIXED_RGB
-    rgb[broken] = BROKEN_RGB
     h, w = fixed.shape
+    radius = mark_radius(w)
     width = 11.0
-    fig, ax = plt.subplots(figsize=(width, width * h / w + 0.9))
-    ax.imshow(rgb, interpolation="nearest")
+    zoom = None
+    if radius:  # the zoom: a ZOOM_PX-wide window of the frame's shape where most pixels changed
+        zw = min(w, ZOOM_PX)
+        zh = min(h, max(1, round(zw * h / w)))
+        y0, x0 = densest_window(fixed | broken, (zh, zw))
+        zoom = (y0, x0, zh, zw)
+    heights = [width * h / w] + ([width * zoom[2] / zoom[3]] if zoom else [])
+    fig, axes = plt.subplots(len(heights), 1, figsize=(width, sum(heights) + 0.9 + 0.4 * len(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    ax = axes[0][0]
+    ax.imshow(_marked(rgb, fixed, broken, radius), interpolation="nearest")
     ax.set_axis_off()
+    wider = f"; marks drawn {2 * radius + 1} px wide" if radius else ""
     handles = [Patch(color=FIXED_RGB, label=f"fixed: {int(fixed.sum()):,} px (wrong before, right after)"),
                Patch(color=BROKEN_RGB, label=f"broken: {int(broken.sum()):,} px (right before, wrong after)")]
     if boundary is not None:
         handles.append(Patch(color=(0.45, 0.45, 0.45), label="ground-truth boundary"))
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(handles),
-              fontsize=9, frameon=False)
     if title:
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title + wider, fontsize=11)
+    if zoom is not None:
+        y0, x0, zh, zw = zoom
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), zw, zh, fill=False, edgecolor="white", lw=1.2))
+        az = axes[1][0]
+        az.imshow(_marked(rgb, fixed, broken, 0)[y0: y0 + zh, x0: x0 + zw], interpolation="nearest",
+                  extent=(x0 - 0.5, x0 + zw - 0.5, y0 + zh - 0.5, y0 - 0.5))
+        az.set_title(f"zoom at full resolution (white box): x {x0}..{x0 + zw - 1}, y {y0}..{y0 + zh - 1}, "
+                     "one square per pixel", fontsize=10)
+        az.tick_params(labelsize=8)
+        ax = az
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.04 if zoom else -0.01),
+              ncol=len(handles), fontsize=9, frameon=False)
+    fig.tight_layout()
     return _save(fig, Path(path))
 
 
@@ -419,13 +481,30 @@ def _plot_changed_frames(out_dir: Path, found: _Frames, changed: dict, frames: i
     return written
 
 
-def _plot_gains(out_dir: Path, result: dict, baseline_result: dict, shape, what: str) -> Path:
-    """The per-class gains of ``result`` over ``baseline_result`` (boundary F at the first threshold,
-    its radius in pixels at the frames' size ``shape``)."""
-    from .boundary import boundary_radius
+def class_gains(result: dict, baseline_result: dict) -> dict:
+    """The deltas the class gains picture draws: :func:`~segfix_data.metrics.report.compare`'s, with
+    the boundary F of a class None (drawn ``n/a``, as its IoU) where the class is absent from every
+    frame of either run (``class_boundary_f_present`` None), instead of the authors' convention's
+    100 - 100 = 0 there."""
     from .report import compare
 
     delta = compare(result, baseline_result)
+    for t, per in (delta.get("class_boundary_f") or {}).items():
+        present = [(r.get("class_boundary_f_present") or {}).get(t) for r in (result, baseline_result)]
+        if None in present:
+            continue
+        for name in per:
+            if present[0].get(name) is None or present[1].get(name) is None:
+                per[name] = None
+    return delta
+
+
+def _plot_gains(out_dir: Path, result: dict, baseline_result: dict, shape, what: str) -> Path:
+    """The per-class gains of ``result`` over ``baseline_result`` (:func:`class_gains`; boundary F at
+    the first threshold, its radius in pixels at the frames' size ``shape``)."""
+    from .boundary import boundary_radius
+
+    delta = class_gains(result, baseline_result)
     t = next(iter(delta.get("class_boundary_f") or {}), None)
     return plot_class_gains(out_dir / "class_gains.png", delta, threshold_key=t,
                             tolerance_px=boundary_radius(float(t), shape) if t else None,

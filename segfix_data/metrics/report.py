@@ -32,13 +32,14 @@ def _pct(v, signed=False):
 
 
 def _column_name(t: str, result: dict) -> str:
-    """``F@0.0003 (1px)`` / ``F@2px``: the threshold and the radius it meant for these images."""
+    """``F@0.0003 (1px)`` / ``F@2px``: the threshold and the radius it meant for these images;
+    ``F@0.0006 (1-2px)`` when the radius differs between image sizes (listed under the table)."""
     if result.get("threshold_unit") == "px":
         return f"F@{t}px"
     radii = sorted(set((result.get("boundary_radius_px") or {}).get(t, {}).values()))
     if not radii:
         return f"F@{t}"
-    return f"F@{t} ({'/'.join(map(str, radii))}px)"
+    return f"F@{t} ({radii[0]}px)" if len(radii) == 1 else f"F@{t} ({radii[0]}-{radii[-1]}px)"
 
 
 def format_table(result: dict, baseline: dict | None = None) -> str:
@@ -84,7 +85,8 @@ def format_table(result: dict, baseline: dict | None = None) -> str:
     radii = result.get("boundary_radius_px")
     if ts and radii and result.get("threshold_unit") != "px":
         per = "; ".join(f"{t}: " + ", ".join(f"{r} px at {size}" for size, r in radii[t].items()) for t in ts)
-        lines.append(f"boundary radius (fraction of the image diagonal): {per}")
+        by_size = any(len(set(radii[t].values())) > 1 for t in ts)
+        lines.append(f"boundary radius{' by image size' if by_size else ''} (F@t: t of the image diagonal): {per}")
     regions = format_region_table(result, baseline)  # Boundary IoU, trimap IoU: a table below
     if regions:
         lines += ["", regions]

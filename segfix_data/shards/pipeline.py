@@ -179,25 +179,38 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
 
     The workers start with :func:`exit_with_parent` (their initializer), so a ``kill -9`` of this
     process ends them too, whenever it happens; loky's resource tracker follows once they are gone.
+    A Ctrl-C is this process's alone (a KeyboardInterrupt here; the workers ignore it); when the
+    build stops early (Ctrl-C, a bad frame), the workers still on a frame are ended, not waited for.
     """
     import os
+    import signal
+    import threading
     from collections import deque
 
     from joblib.externals.loky import get_reusable_executor
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+    # the workers (spawned here) inherit Ctrl-C ignored, so that only this process reports it (a
+    # Ctrl-C in these milliseconds is lost: press it again)
+    main = threading.current_thread() is threading.main_thread()  # signal.signal's only thread
+    restore = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     frames = iter(todo)
     pending: deque = deque()
     try:
-        for f in frames:
-            pending.append((f, ex.submit(process_frame, f, config, class_map)))
-            if len(pending) >= 2 * jobs:
-                break
+        try:
+            ex = get_reusable_executor(max_workers=jobs, initializer=exit_with_parent, initargs=(os.getpid(),))
+            for f in frames:
+                pending.append((f, ex.submit(process_frame, f, config, class_map)))
+                if len(pending) >= 2 * jobs:
+                    break
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, restore)
         while pending:
-            f, fut = pending.popleft()
+            f, fut = pending[0]  # left in ``pending`` while waited for (a Ctrl-C comes mostly here)
             try:
                 r = fut.result()
+                pending.popleft()
             except TerminatedWorkerError:  # SIGKILL, as the out-of-memory killer sends
                 raise BuildError(f"a build worker process died (killed, most likely by the out-of-memory "
                                  f"killer) while building {f.label}; completed shards are kept: rerun the "
@@ -210,6 +223,23 @@ def _loky_ordered(todo: list, config: BuildConfig, class_map, jobs: int):
     finally:
         for _, fut in pending:
             fut.cancel()
+        if any(not fut.done() for _, fut in pending):  # stopped early (Ctrl-C, a bad frame) with
+            _kill_workers(ex)  # frames in work: they are not waited for
+
+
+def _kill_workers(ex) -> None:
+    """End the loky executor's worker processes at once (SIGKILL) and wait until it has seen them
+    gone: it fails its futures quietly as broken, and the next build starts new workers. (Its own
+    ``shutdown(kill_workers=True)`` races with its queue and raises in its manager thread.)"""
+    import os
+    import signal
+
+    for pid in list(getattr(ex, "_processes", {})):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # already gone
+            pass
+    ex.shutdown(wait=True)  # returns once its manager thread has seen them gone: never reused
 
 
 def refuse_unusable_keys(frames: list, unpaired: list) -> tuple[list, list]:

@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import signal
 import stat
 import threading
 import time
@@ -321,7 +322,8 @@ _WATCHDOG_PID = None
 
 def exit_with_parent(parent: int) -> None:
     """In a worker process: end it (``os._exit``) within ~0.5 s once ``parent`` (the build's pid)
-    is no longer its parent process (the loky workers' initializer; idempotent per process).
+    is no longer its parent process (the loky workers' initializer; idempotent per process), and
+    leave Ctrl-C (SIGINT) to the parent.
 
     loky workers otherwise outlive a ``kill -9`` of the build (they wait on their task queue); once
     they are gone, the resource trackers see their pipes close and exit as well. ``parent`` is
@@ -332,6 +334,9 @@ def exit_with_parent(parent: int) -> None:
     if _WATCHDOG_PID == os.getpid():
         return
     _WATCHDOG_PID = os.getpid()
+    # a Ctrl-C reaches the whole process group: the build (the parent) stops and says how to
+    # resume; a worker ignores it (and prints no traceback of its own) and ends with the parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent:
         os._exit(1)
 

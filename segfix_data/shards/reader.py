@@ -86,10 +86,32 @@ class ShardSet:
         return state
 
     def index_of(self, stem: str) -> int:
-        """Sample index of a stem; KeyError naming the split if absent."""
-        if stem not in self._index:
-            raise KeyError(f"no sample {stem!r} in {self.root}")
-        return self._index[stem]
+        """Sample index of a stem or of its frame key (``aachen_000000_000019`` for the stem
+        ``aachen_000000_000019_leftImg8bit``, :func:`segfix_data.datasets.frame.frame_key`).
+
+        Raises:
+            KeyError: no such sample (or a key several stems share); the message names the split
+                and the closest stems.
+        """
+        if stem in self._index:
+            return self._index[stem]
+        from segfix_data.datasets.frame import frame_key
+
+        by_key = [i for i, s in enumerate(self.samples) if frame_key(s["stem"]) == stem]
+        if len(by_key) == 1:
+            return by_key[0]
+        if by_key:
+            raise KeyError(f"frame key {stem!r} is shared by the samples "
+                           f"{', '.join(self.samples[i]['stem'] for i in by_key[:5])} in {self.root}; "
+                           "give the whole stem")
+        import difflib
+
+        names = list(self._index)
+        close = difflib.get_close_matches(stem, names, n=3, cutoff=0.5)
+        if not close:
+            close = difflib.get_close_matches(stem, [frame_key(n) for n in names], n=3, cutoff=0.5)
+        listed = f"closest: {', '.join(close)}" if close else f"for example {', '.join(names[:3])}"
+        raise KeyError(f"no sample {stem!r} in {self.root} ({len(names)} samples; {listed})")
 
     def _file(self, shard: str) -> h5py.File:
         if os.getpid() != self._pid:  # after a fork: never share HDF5 handles with the parent

@@ -45,3 +45,35 @@ def test_demo_trained_columns_are_true_pixel_radii():
     from segfix_data.metrics.boundary import boundary_radius
 
     assert [boundary_radius(t, (512, 1024)) for t in demo_trained.PIXEL_RADII] == [1, 2, 3]
+
+
+def test_demo_trained_stopped_by_sigterm_removes_its_temporary_directory(tmp_path):
+    """`kill` (SIGTERM) during the run: the temporary directory of data and shards is removed, and
+    the exit status is 128 + 15, as the signal's own."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "demo_trained.py"), "--quick",
+                             "--json", str(tmp_path / "r.json")], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        work = []
+        while not work and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)  # the run's working directory, once it holds generated frames
+            work = [d for d in tmp.glob("segfix-bench-*") if (d / "cs").exists()]
+        assert work, "the demo never created its working directory"
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert not work[0].exists() and "temporary data and shards were removed" in err
+    assert not (tmp_path / "r.json").exists()

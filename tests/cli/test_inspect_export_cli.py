@@ -99,8 +99,9 @@ def test_export_refuses_paper_shards_and_missing_splits(built, tmp_path):
     res = CliRunner().invoke(main, ["export", str(root / "openseg"), str(dest), "--format", "openseg-mat",
                                     "--split", "train"])
     assert res.exit_code == 2 and "train" in res.output and "val" in res.output
-    res = CliRunner().invoke(main, ["export", str(root / "paper"), str(dest)])
-    assert res.exit_code == 2 and "--format" in res.output
+    res = CliRunner().invoke(main, ["export", str(root / "openseg"), str(dest)])  # --format: its one choice
+    assert res.exit_code == 0 and "exported 2 openseg-mat files (semantic)" in res.output, res.output
+    assert len(list((dest / "val" / "semantic").glob("*.mat"))) == 2
 
 
 def test_export_reproduces_the_authors_files_on_the_parity_fixtures(tmp_path):
@@ -163,3 +164,33 @@ def test_export_sweeps_what_a_killed_export_left(built, tmp_path):
     res = _invoke("export", root / "openseg", tmp_path / "mat", "--format", "openseg-mat")
     assert res.exit_code == 0, res.output
     assert not left.exists() and running.exists()
+
+
+def test_inspect_sample_by_frame_key_and_closest_names(built, tmp_path):
+    """--sample takes the frame key everywhere it takes the stem; an unknown name lists the closest."""
+    root, _ = built
+    by_key = _invoke("inspect", root / "paper", "--sample", "lindau_000000_000019", "--out", tmp_path / "k.png")
+    assert by_key.exit_code == 0, by_key.output
+    assert "panel of val/lindau_000000_000019_leftImg8bit" in by_key.output
+    by_stem = _invoke("inspect", root / "paper", "--sample", "lindau_000000_000019_leftImg8bit",
+                      "--out", tmp_path / "s.png")
+    assert by_stem.exit_code == 0 and (tmp_path / "k.png").read_bytes() == (tmp_path / "s.png").read_bytes()
+    wrong = _invoke("inspect", root / "paper", "--sample", "lindau_000003_000019", "--out", tmp_path / "w.png")
+    assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+    assert "no sample 'lindau_000003_000019'" in wrong.output and "closest: lindau_000000_000019" in wrong.output
+    assert "(2 samples;" in wrong.output
+
+
+def test_ade20k_inspect_table_names_the_classes(tmp_path):
+    from tests.support.build_data import write_ade20k
+
+    data = write_ade20k(tmp_path / "ade", {"validation": 1}, height=32, width=48)
+    assert _invoke("build", data, tmp_path / "sh", "--layout", "ade20k", "-q").exit_code == 0
+    res = _invoke("inspect", tmp_path / "sh", "--out", tmp_path / "p.png")
+    assert res.exit_code == 0, res.output
+    rows = [r for r in res.output.split("w<=5")[-1].splitlines() if r.strip() and not r.startswith("-")]
+    names = [r.rsplit(None, 6)[0] for r in rows if not r.startswith("all ")]
+    from segfix_data.datasets.labels import ADE20K_CLASS_NAMES
+
+    assert names and set(names) <= set(ADE20K_CLASS_NAMES), res.output
+    assert "1 sample:" not in res.output and "sample ADE_val_00000001:" in res.output

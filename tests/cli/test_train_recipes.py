@@ -45,8 +45,8 @@ def test_readme_unified_recipe_as_written(tmp_path, monkeypatch):
     outputs = [_run(ln, TINY if ln.startswith("segfix train") else ()) for ln in lines]
     assert "building splits train, val" in outputs[0]
     assert "building splits training, validation" in outputs[1]
-    assert "shards shards/cs:train: 1 samples, weight 1, 1 crops per batch" in outputs[2]
-    assert "shards shards/ade:training: 1 samples, weight 1, 1 crops per batch" in outputs[2]
+    assert "shards shards/cs:train: 1 sample, weight 1, 1 crop per batch" in outputs[2]
+    assert "shards shards/ade:training: 1 sample, weight 1, 1 crop per batch" in outputs[2]
     assert "saved checkpoint runs/unified/checkpoints/ckpt_00000001.pt" in outputs[2]
     # the unified recipe's lr: the paper's 0.02 at batch 16, scaled to the test's batch 2
     unified = json.loads((tmp_path / "runs/unified/config.json").read_text())

@@ -63,8 +63,8 @@ def test_splits_present_and_resolve(tmp_path):
     assert splits_present("cityscapes", cs) == ["val"]
     assert resolve_split("cityscapes", cs, "val") == "val"
     assert splits_present("gta5", tmp_path) == ["train"] and resolve_split("gta5", tmp_path, "x") == "x"
-    with pytest.raises(LayoutError, match=r"looked for gtFine/train, gtFine/val"):
-        splits_present("cityscapes", tmp_path)
+    with pytest.raises(LayoutError, match=f"it holds the cityscapes dataset {cs}: pass {cs} instead"):
+        splits_present("cityscapes", tmp_path)  # the folder holding the dataset
     only_test = write_cityscapes(tmp_path / "t", {"test": 1}, height=16, width=32)
     with pytest.raises(LayoutError, match="other splits found: test"):
         splits_present("cityscapes", only_test)
@@ -78,7 +78,8 @@ def test_build_without_split_builds_the_splits_present(tmp_path):
     assert (tmp_path / "out" / "val" / "manifest.json").is_file()
     assert not (tmp_path / "out" / "train").exists()
     r = CliRunner().invoke(gt_main, ["build", str(tmp_path / "out"), str(tmp_path / "o2"), "-q"])
-    assert r.exit_code == 2 and "looked for gtFine/train, gtFine/val" in r.output
+    out = tmp_path / "out"
+    assert r.exit_code == 2 and f"looked for {out / 'gtFine' / 'train'}, {out / 'gtFine' / 'val'}" in r.output
     assert "Traceback" not in r.output
 
 
@@ -102,3 +103,40 @@ def test_inspect_choose_split_accepts_the_aliases():
     assert choose_split(["train", "val"], "training") == "train"
     with pytest.raises(ValueError, match="built splits: train, val"):
         choose_split(["train", "val"], "test")
+
+
+def test_a_root_one_level_off_names_the_dataset_root(tmp_path):
+    """Build, eval and predict take the dataset root; one level too deep (gtFine, gtFine/val,
+    ADEChallengeData2016/images) or too high (the folder holding it), the message names it."""
+    cs = write_cityscapes(tmp_path / "data" / "cs", {"val": 1}, height=16, width=32)
+    ade = write_ade20k(tmp_path / "more" / "ade", {"validation": 1}, height=16, width=24)
+    base = ade / "ADEChallengeData2016"
+    for layout, wrong, right in (("cityscapes", cs / "gtFine", cs), ("cityscapes", cs / "gtFine" / "val", cs),
+                                 ("cityscapes", cs / "leftImg8bit", cs), ("cityscapes", tmp_path / "data", cs),
+                                 ("ade20k", base / "images", base), ("ade20k", base / "annotations" / "validation", base),
+                                 ("ade20k", tmp_path / "more", ade)):
+        for call in (splits_present, lambda lay, root: resolve_split(lay, root, "val")):
+            with pytest.raises(LayoutError, match=f"pass {right} instead"):
+                call(layout, wrong)
+        r = CliRunner().invoke(gt_main, ["build", str(wrong), str(tmp_path / "out"), "--layout", layout])
+        assert r.exit_code == 2 and f"pass {right} instead" in r.output, r.output
+        assert "missing directory" not in r.output and "not found)" not in r.output
+    assert splits_present("cityscapes", cs) == ["val"] and splits_present("ade20k", ade) == ["validation"]
+
+
+def test_eval_names_the_dataset_root_but_takes_gtfine(tmp_path):
+    from cli.main import main
+    from segfix_data.metrics.directory import resolve_eval_split
+
+    cs = write_cityscapes(tmp_path / "data" / "cs", {"val": 1}, height=16, width=32)
+    assert resolve_eval_split(cs / "gtFine", "cityscapes", None) == "val"  # GT_DIR may be gtFine itself
+    for wrong in (tmp_path / "data", cs / "gtFine" / "val"):
+        r = CliRunner().invoke(main, ["eval", str(wrong), str(tmp_path)])
+        assert r.exit_code == 2 and f"pass {cs} instead" in r.output, r.output
+
+
+def test_no_split_found_says_where_it_looked(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LayoutError, match=f"looked for {tmp_path / 'empty' / 'gtFine' / 'train'}, "
+                                          f"{tmp_path / 'empty' / 'gtFine' / 'val'}"):
+        splits_present("cityscapes", tmp_path / "empty")

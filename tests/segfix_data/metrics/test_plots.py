@@ -105,3 +105,69 @@ def test_plots_without_baseline_only_the_distance_figure(tmp_path):
     _, pred = _predictions(data, tmp_path)
     paths = plot_directory(tmp_path / "plots", data, pred)
     assert [p.name for p in paths] == ["errors_vs_distance.png"] and _is_png(paths[0])
+
+
+def _red_pixels(path) -> int:
+    """Pixels of the PNG drawn in the 'broken' red (BROKEN_RGB)."""
+    from segfix_data.metrics.plots import BROKEN_RGB
+
+    rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return int((np.abs(rgb - np.round(np.array(BROKEN_RGB) * 255)).max(axis=2) <= 12).sum())
+
+
+def test_one_pixel_marks_of_a_2048_wide_frame_stay_visible(tmp_path):
+    """At 2048 px a frame is drawn at about 0.45x: a 1-px broken line is widened (5 px) in the whole
+    frame and shown at full resolution in the zoom, so the PNG shows it; a 256-px frame is drawn
+    as it is, without zoom."""
+    from segfix_data.metrics.plots import mark_radius, plot_fixed_broken
+
+    h, w = 1024, 2048
+    image = np.full((h, w, 3), 128, np.uint8)
+    fixed, broken = np.zeros((h, w), bool), np.zeros((h, w), bool)
+    broken[300:600, 1501] = True                        # a 300-px line, one pixel wide
+    plot_fixed_broken(tmp_path / "wide.png", image, fixed, broken)
+    with Image.open(tmp_path / "wide.png") as im:
+        scale = 940 / w                                 # display px per frame px in the overview
+        assert im.size[1] > 1.3 * im.size[0] * h / w    # a second panel: the zoom
+    assert _red_pixels(tmp_path / "wide.png") >= 2 * 300 * scale + 300  # overview (>= 2 px wide) + zoom
+    assert mark_radius(w) == 2 and mark_radius(940) == 0 and mark_radius(256) == 0
+    small = np.zeros((128, 256), bool)
+    small[10:60, 100] = True
+    plot_fixed_broken(tmp_path / "small.png", image[:128, :256], small & False, small)
+    with Image.open(tmp_path / "small.png") as im:
+        assert im.size[1] < 0.75 * im.size[0]           # one panel
+    assert _red_pixels(tmp_path / "small.png") >= 50 * 3    # drawn at ~3.7x, not widened
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.bool_, st.tuples(st.integers(1, 9), st.integers(1, 9))), st.integers(1, 9), st.integers(1, 9))
+def test_densest_window_matches_brute_force(mask, wh, ww):
+    from segfix_data.metrics.plots import densest_window
+
+    h, w = mask.shape
+    wh, ww = min(wh, h), min(ww, w)
+    counts = {(y, x): int(mask[y: y + wh, x: x + ww].sum()) for y in range(h - wh + 1) for x in range(w - ww + 1)}
+    y0, x0 = densest_window(mask, (wh, ww))
+    assert counts[(y0, x0)] == max(counts.values())
+    assert (y0, x0) == min(k for k, v in counts.items() if v == max(counts.values()))
+
+
+def test_class_gains_absent_classes_are_na_on_both_sides(tmp_path, monkeypatch):
+    """A class absent from every frame is n/a for IoU and for boundary F alike (not +0.00)."""
+    pytest.importorskip("matplotlib")
+    from cli.main import main
+    from segfix_data.metrics import plots
+
+    data = write_cityscapes(tmp_path / "cs", {"val": 2})
+    base, pred = _predictions(data, tmp_path)
+    seen = {}
+    real = plots.plot_class_gains
+    monkeypatch.setattr(plots, "plot_class_gains", lambda path, delta, **kw: (seen.update(delta), real(path, delta, **kw))[1])
+    r = CliRunner().invoke(main, ["eval", str(data), str(pred), "--baseline", str(base),
+                                  "--plots", str(tmp_path / "plots"), "--plot-frames", "0"])
+    assert r.exit_code == 0, r.output
+    iou_na = {n for n, v in seen["class_iou"].items() if v is None}
+    t = next(iter(seen["class_boundary_f"]))
+    f_na = {n for n, v in seen["class_boundary_f"][t].items() if v is None}
+    assert iou_na and iou_na == f_na                    # e.g. train, bus: in no frame
+    assert "road" not in f_na
