@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +58,9 @@ class Bench:
         args: its arguments for the full run; ``quick_args`` for ``--quick``.
         json_flag: its option naming the JSON path.
         optional: not run unless asked (``"gpu"``: CUDA or ``--gpu``; ``"ablation"``: ``--ablation``).
+        tag: tells apart two entries of one script (its JSON is ``<script>_<tag>.json``).
+        before: a commit; the script runs with ``{before}`` in its arguments replaced by a checkout
+            of that commit (``git archive`` into a temporary folder), for a before/after column.
     """
 
     key: str
@@ -65,11 +69,17 @@ class Bench:
     quick_args: tuple = ("--quick",)
     json_flag: str = "--json"
     optional: str | None = None
+    tag: str | None = None
+    before: str | None = None
 
     @property
     def name(self) -> str:
-        return self.script.removesuffix(".py")
+        return self.script.removesuffix(".py") + (f"_{self.tag}" if self.tag else "")
 
+
+#: The commit before the data-side reliability work (offsets and .npy judged by what they declare,
+#: whole OUT_DIRs published): the "before" column of the hostile-input cases.
+HOSTILE_BEFORE = "941e2d7"
 
 BENCHES = (
     Bench("targets", "bench_targets.py", ("--cpu-time",), ("--quick", "--cpu-time")),
@@ -80,12 +90,19 @@ BENCHES = (
     Bench("refine", "bench_refine.py"),
     Bench("eval", "demo_table1.py"),
     Bench("eval", "demo_trained.py"),
+    Bench("training", "coarse_bias.py"),
+    Bench("training", "bench_validation.py"),
     Bench("faults", "fault_injection.py", json_flag="--out"),
+    # The hostile-input cases against the checkout before the data-side reliability work.
+    Bench("faults", "fault_injection.py", ("--hostile-only", "--hostile-repo", "{before}"),
+          ("--quick", "--hostile-only", "--hostile-repo", "{before}"), json_flag="--out", tag="before",
+          before=HOSTILE_BEFORE),
     Bench("ablation", "ablation_direction.py", optional="ablation"),
     Bench("gpu", "gpu_check.py", optional="gpu"),
 )
 #: Scripts that time with the wall clock and do not say so in their JSON.
-WALL_CLOCK = ("bench_loader.py", "bench_train.py", "bench_predict.py", "bench_refine.py", "gpu_check.py")
+WALL_CLOCK = ("bench_loader.py", "bench_train.py", "bench_predict.py", "bench_refine.py", "gpu_check.py",
+              "bench_validation.py")
 SECTIONS = ("targets", "build", "crops", "training", "predict", "refine", "eval", "faults", "ablation", "gpu")
 
 
@@ -112,15 +129,39 @@ def _cuda() -> bool:
 
 def command_line(bench: Bench, quick: bool) -> str:
     """The command that makes a section's JSON, as a user types it (its JSON path left out)."""
-    return " ".join(["python3", f"benchmarks/{bench.script}", *(bench.quick_args if quick else bench.args)])
+    args = bench.quick_args if quick else bench.args
+    shown = f"<a checkout of {bench.before}>" if bench.before else None
+    return " ".join(["python3", f"benchmarks/{bench.script}", *(a.replace("{before}", shown) for a in args)])
 
 
 def run_bench(bench: Bench, quick: bool, log, results_dir: Path = RESULTS_DIR) -> dict:
     """Run one script (its output goes to ``log``); its entry of RESULTS.json."""
     out = json_path(bench, quick, results_dir)
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, f"benchmarks/{bench.script}", *(bench.quick_args if quick else bench.args),
-           bench.json_flag, str(out)]
+    if bench.before:
+        with tempfile.TemporaryDirectory(prefix="segfix-before-") as tmp:
+            if not _checkout(bench.before, Path(tmp)):
+                entry = {"script": bench.script, "command": command_line(bench, quick), "seconds": None,
+                         "status": "failed", "result": None, "error": f"no checkout of {bench.before}"}
+                print(f"   failed ({entry['error']})", flush=True)
+                return entry
+            return _run_bench(bench, quick, log, out, tmp)
+    return _run_bench(bench, quick, log, out)
+
+
+def _checkout(commit: str, dest: Path) -> bool:
+    """Write the tree of ``commit`` into ``dest`` (``git archive``); False if git cannot."""
+    try:
+        archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def _run_bench(bench: Bench, quick: bool, log, out: Path, before_dir: str | None = None) -> dict:
+    args = [a.replace("{before}", before_dir) if before_dir else a for a in (bench.quick_args if quick else bench.args)]
+    cmd = [sys.executable, f"benchmarks/{bench.script}", *args, bench.json_flag, str(out)]
     shown = command_line(bench, quick)
     print(f"== {shown}", flush=True)
     t0 = time.perf_counter()
@@ -141,21 +182,26 @@ def run_bench(bench: Bench, quick: bool, log, results_dir: Path = RESULTS_DIR) -
     return entry
 
 
-def earlier_entry(bench: Bench, quick: bool, results_dir: Path = RESULTS_DIR) -> dict:
+def earlier_entry(bench: Bench, quick: bool, results_dir: Path = RESULTS_DIR, previous: dict | None = None) -> dict:
     """The entry of a script this run does not run: the JSON ``benchmarks/results/`` holds from an
     earlier run of it (the same mode; the full-size one for the GPU check and the ablation, whose
-    smoke runs say nothing), or none."""
+    smoke runs say nothing), else its figures in ``previous`` (the RESULTS.json this run replaces,
+    when made by the same command), or none."""
     quick = quick and bench.optional is None
     path = json_path(bench, quick, results_dir)
     entry = {"script": bench.script, "command": command_line(bench, quick), "seconds": None,
              "status": "not run", "result": None}
     if path.is_file():
         entry.update(status="earlier run", result=json.loads(path.read_text()))
+    elif previous and (previous.get("quick", False) == quick or bench.optional):
+        old = previous.get("benchmarks", {}).get(bench.name) or {}
+        if old.get("result") is not None and old.get("command") == entry["command"]:
+            entry.update(status="earlier run", result=old["result"])
     return entry
 
 
-def run(args, argv: list) -> dict:
-    """Run the chosen benchmarks; the content of RESULTS.json."""
+def run(args, argv: list, previous: dict | None = None) -> dict:
+    """Run the chosen benchmarks; the content of RESULTS.json (``previous``: the one it replaces)."""
     keys = set(args.only.split(",")) if args.only else set(SECTIONS)
     keys -= set(args.skip.split(",")) if args.skip else set()
     unknown = keys - set(SECTIONS)
@@ -174,7 +220,7 @@ def run(args, argv: list) -> dict:
             if bench.key in keys and (bench.optional is None or asked[bench.optional]):
                 entry = run_bench(bench, args.quick, log, results_dir)
             else:
-                entry = earlier_entry(bench, args.quick, results_dir)
+                entry = earlier_entry(bench, args.quick, results_dir, previous)
             results["benchmarks"][bench.name] = entry
     results["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(f"every script's output: {log_path}")
@@ -690,7 +736,8 @@ def main(argv=None) -> int:
     if args.render:
         results = json.loads(path.read_text())
     else:
-        results = run(args, _shown_args(argv))
+        previous = json.loads(path.read_text()) if path.is_file() else None
+        results = run(args, _shown_args(argv), previous)
         from segfix_data.atomic import atomic_write_json
 
         atomic_write_json(path, results)
