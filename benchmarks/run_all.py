@@ -6,7 +6,8 @@ performance table from it.
     python3 benchmarks/run_all.py --render   # only regenerate the two texts from RESULTS.json
 
 Each script runs in its own process, one after the other (``--only`` / ``--skip`` pick sections;
-the others show the JSON ``benchmarks/results/`` holds from an earlier run, marked so), and writes
+the others show the JSON ``benchmarks/results/`` holds from an earlier run, else their figures in the
+RESULTS.json being replaced when the same command made them, marked as an earlier run), and writes
 its JSON to ``benchmarks/results/<script>[_quick].json``; its output goes to
 ``benchmarks/results/run_all[_quick].log``.
 The run's JSON, ``benchmarks/RESULTS.json`` (committed), holds every script's JSON with the command
@@ -16,7 +17,7 @@ that made it, its status and its wall time; ``RESULTS.md`` and the README table 
 ``tests/benchmarks/test_run_all.py`` renders the committed JSON and compares.
 
 Two sections are not run unless asked: the GPU check (``gpu_check.py``, run when CUDA is present or
-with ``--gpu``) and the direction ablation (``ablation_direction.py``, trains 3 models:
+with ``--gpu``) and the direction ablation (``ablation_direction.py``, trains 9 models, ~40 min:
 ``--ablation``). Without them, their section shows the JSON of an earlier run of the script if
 ``benchmarks/results/`` holds one (with that run's date, machine and commit), else says that it
 was not run on this machine.
@@ -30,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,12 +53,15 @@ class Bench:
     """One benchmark script: what it measures (``key``, a section of RESULTS.md) and how it is run.
 
     Attributes:
-        key: the section (targets, build, crops, training, predict, refine, eval, faults,
+        key: the section (targets, build, crops, training, validation, predict, refine, eval, faults,
             ablation, gpu).
         script: the file in ``benchmarks/``.
         args: its arguments for the full run; ``quick_args`` for ``--quick``.
         json_flag: its option naming the JSON path.
         optional: not run unless asked (``"gpu"``: CUDA or ``--gpu``; ``"ablation"``: ``--ablation``).
+        tag: tells apart two entries of one script (its JSON is ``<script>_<tag>.json``).
+        before: a commit; the script runs with ``{before}`` in its arguments replaced by a checkout
+            of that commit (``git archive`` into a temporary folder), for a before/after column.
     """
 
     key: str
@@ -65,11 +70,17 @@ class Bench:
     quick_args: tuple = ("--quick",)
     json_flag: str = "--json"
     optional: str | None = None
+    tag: str | None = None
+    before: str | None = None
 
     @property
     def name(self) -> str:
-        return self.script.removesuffix(".py")
+        return self.script.removesuffix(".py") + (f"_{self.tag}" if self.tag else "")
 
+
+#: The commit before the data-side reliability work (offsets and .npy judged by what they declare,
+#: whole OUT_DIRs published): the "before" column of the hostile-input cases.
+HOSTILE_BEFORE = "941e2d7"
 
 BENCHES = (
     Bench("targets", "bench_targets.py", ("--cpu-time",), ("--quick", "--cpu-time")),
@@ -80,13 +91,21 @@ BENCHES = (
     Bench("refine", "bench_refine.py"),
     Bench("eval", "demo_table1.py"),
     Bench("eval", "demo_trained.py"),
+    Bench("validation", "coarse_bias.py"),
+    Bench("validation", "bench_validation.py"),
     Bench("faults", "fault_injection.py", json_flag="--out"),
+    # The hostile-input cases against the checkout before the data-side reliability work.
+    Bench("faults", "fault_injection.py", ("--hostile-only", "--hostile-repo", "{before}"),
+          ("--quick", "--hostile-only", "--hostile-repo", "{before}"), json_flag="--out", tag="before",
+          before=HOSTILE_BEFORE),
     Bench("ablation", "ablation_direction.py", optional="ablation"),
     Bench("gpu", "gpu_check.py", optional="gpu"),
 )
 #: Scripts that time with the wall clock and do not say so in their JSON.
-WALL_CLOCK = ("bench_loader.py", "bench_train.py", "bench_predict.py", "bench_refine.py", "gpu_check.py")
-SECTIONS = ("targets", "build", "crops", "training", "predict", "refine", "eval", "faults", "ablation", "gpu")
+WALL_CLOCK = ("bench_loader.py", "bench_train.py", "bench_predict.py", "bench_refine.py", "gpu_check.py",
+              "bench_validation.py")
+SECTIONS = ("targets", "build", "crops", "training", "validation", "predict", "refine", "eval", "faults", "ablation",
+            "gpu")
 
 
 def json_path(bench: Bench, quick: bool, results_dir: Path = RESULTS_DIR) -> Path:
@@ -112,15 +131,39 @@ def _cuda() -> bool:
 
 def command_line(bench: Bench, quick: bool) -> str:
     """The command that makes a section's JSON, as a user types it (its JSON path left out)."""
-    return " ".join(["python3", f"benchmarks/{bench.script}", *(bench.quick_args if quick else bench.args)])
+    args = bench.quick_args if quick else bench.args
+    shown = f"<a checkout of {bench.before}>" if bench.before else "{before}"
+    return " ".join(["python3", f"benchmarks/{bench.script}", *(a.replace("{before}", shown) for a in args)])
 
 
 def run_bench(bench: Bench, quick: bool, log, results_dir: Path = RESULTS_DIR) -> dict:
     """Run one script (its output goes to ``log``); its entry of RESULTS.json."""
     out = json_path(bench, quick, results_dir)
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, f"benchmarks/{bench.script}", *(bench.quick_args if quick else bench.args),
-           bench.json_flag, str(out)]
+    if bench.before:
+        with tempfile.TemporaryDirectory(prefix="segfix-before-") as tmp:
+            if not _checkout(bench.before, Path(tmp)):
+                entry = {"script": bench.script, "command": command_line(bench, quick), "seconds": None,
+                         "status": "failed", "result": None, "error": f"no checkout of {bench.before}"}
+                print(f"   failed ({entry['error']})", flush=True)
+                return entry
+            return _run_bench(bench, quick, log, out, tmp)
+    return _run_bench(bench, quick, log, out)
+
+
+def _checkout(commit: str, dest: Path) -> bool:
+    """Write the tree of ``commit`` into ``dest`` (``git archive``); False if git cannot."""
+    try:
+        archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+def _run_bench(bench: Bench, quick: bool, log, out: Path, before_dir: str | None = None) -> dict:
+    args = [a.replace("{before}", before_dir) if before_dir else a for a in (bench.quick_args if quick else bench.args)]
+    cmd = [sys.executable, f"benchmarks/{bench.script}", *args, bench.json_flag, str(out)]
     shown = command_line(bench, quick)
     print(f"== {shown}", flush=True)
     t0 = time.perf_counter()
@@ -141,21 +184,26 @@ def run_bench(bench: Bench, quick: bool, log, results_dir: Path = RESULTS_DIR) -
     return entry
 
 
-def earlier_entry(bench: Bench, quick: bool, results_dir: Path = RESULTS_DIR) -> dict:
+def earlier_entry(bench: Bench, quick: bool, results_dir: Path = RESULTS_DIR, previous: dict | None = None) -> dict:
     """The entry of a script this run does not run: the JSON ``benchmarks/results/`` holds from an
     earlier run of it (the same mode; the full-size one for the GPU check and the ablation, whose
-    smoke runs say nothing), or none."""
+    smoke runs say nothing), else its figures in ``previous`` (the RESULTS.json this run replaces,
+    when made by the same command), or none."""
     quick = quick and bench.optional is None
     path = json_path(bench, quick, results_dir)
     entry = {"script": bench.script, "command": command_line(bench, quick), "seconds": None,
              "status": "not run", "result": None}
     if path.is_file():
         entry.update(status="earlier run", result=json.loads(path.read_text()))
+    elif previous and (previous.get("quick", False) == quick or bench.optional):
+        old = previous.get("benchmarks", {}).get(bench.name) or {}
+        if old.get("result") is not None and old.get("command") == entry["command"]:
+            entry.update(status="earlier run", result=old["result"])
     return entry
 
 
-def run(args, argv: list) -> dict:
-    """Run the chosen benchmarks; the content of RESULTS.json."""
+def run(args, argv: list, previous: dict | None = None) -> dict:
+    """Run the chosen benchmarks; the content of RESULTS.json (``previous``: the one it replaces)."""
     keys = set(args.only.split(",")) if args.only else set(SECTIONS)
     keys -= set(args.skip.split(",")) if args.skip else set()
     unknown = keys - set(SECTIONS)
@@ -174,7 +222,7 @@ def run(args, argv: list) -> dict:
             if bench.key in keys and (bench.optional is None or asked[bench.optional]):
                 entry = run_bench(bench, args.quick, log, results_dir)
             else:
-                entry = earlier_entry(bench, args.quick, results_dir)
+                entry = earlier_entry(bench, args.quick, results_dir, previous)
             results["benchmarks"][bench.name] = entry
     results["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(f"every script's output: {log_path}")
@@ -357,6 +405,79 @@ def _training(b: dict) -> list:
     return out + _table(["model", "ours img/s", "bare img/s", "whole-step overhead", "parts overhead"], rows)
 
 
+def _validation(b: dict) -> list:
+    out = []
+    e = b.get("coarse_bias")
+    miss = _absent(e, "coarse maps")
+    if miss:
+        out += miss
+    else:
+        p = e["result"]
+        a = p.get("args", {})
+        shift, gains = p.get("rectangle_shift_px", {}), p.get("gains", {})
+        out += [run_line(e), "",
+                "The coarse copies of the label maps that validation (and the direction ablation) refine, made "
+                "three ways from 8x8 tiles: its top-left pixel, its middle pixel, its most frequent label. "
+                "Shift: mean displacement (dy, dx) of a rectangle's coarse copy over every placement against "
+                f"the tiles. Gains (points, refined minus coarse, offset scale 2) on {a.get('frames')} generated "
+                f"{a.get('width')}x{a.get('height')} frames, refining with the ground-truth boundary and its true "
+                "directions, one constant direction (down-right) or random directions: an unshifted map "
+                "rewards only the true ones.", ""]
+        rows = []
+        for kind, by in gains.items():
+            dy, dx = shift.get(kind, ["?", "?"])
+            for i, (how, v) in enumerate(by.items()):
+                rows.append([kind if i == 0 else "", f"({_f(dy, 1)}, {_f(dx, 1)})" if i == 0 else "",
+                             _f(100 * v["coarse_miou"]) if i == 0 else "", how, f"{100 * v['delta_miou']:+.2f}",
+                             f"{100 * v['delta_f_1px']:+.2f}", f"{100 * v['delta_f_3px']:+.2f}"])
+        out += _table(["coarse map", "shift px (dy, dx)", "coarse mIoU", "directions", "d mIoU", "d F@1px",
+                       "d F@3px"], rows)
+    out += [""]
+    e = b.get("bench_validation")
+    miss = _absent(e, "validation cost")
+    if miss:
+        return out + miss
+    p = e["result"]
+    h, w = p.get("frame", ["?", "?"])
+    r = p.get("recipe", {})
+    out += [run_line(e), "",
+            f"Validation seconds per frame on {p.get('device')} (model `{p.get('model')}`, {p.get('frames')} "
+            f"{w}x{h} frames, {p.get('workers')} workers, batch {p.get('val_batch')}, median of "
+            f"{p.get('repeats')}), before (one frame at a time in the training process, coarse and refined "
+            "maps scored every pass) and after (`Validator`: batched, workers, coarse scores once) in the same "
+            "process on the same frames. On a CPU with the stand-in network the device's part runs on the CPU "
+            "beside the workers, so these seconds measure this machine; the projections say what a GPU run "
+            "would see.", ""]
+    out += _table(["validation", "s/frame", "before / this"],
+                  [["before", _f(p.get("before_s_per_frame"), 3), "1.00x"],
+                   ["after, first pass (pool start, coarse scores)", _f(p.get("after_first_pass_s_per_frame"), 3),
+                    _x(p["before_s_per_frame"] / p["after_first_pass_s_per_frame"])
+                    if p.get("after_first_pass_s_per_frame") else "-"],
+                   ["after, later passes", _f(p.get("after_s_per_frame"), 3), _x(p.get("ratio"))]])
+    rows = []
+    for label, proj, unit in (("this device", p.get("projection"), "s"),
+                              ("FLOPs of `" + str((p.get("flops") or {}).get("model")) + "` (one efficiency)",
+                               (p.get("flops") or {}).get("projection"), None),
+                              ("host parts + the paper's 69 ms forward", p.get("host_projection"), "s")):
+        if not proj:
+            continue
+        rows.append([label, _f(proj.get("frames_before"), 0), _f(proj.get("frames_after"), 0),
+                     _f(proj.get("before_val_s") / 3600, 1, " h") if unit else "-",
+                     _f(proj.get("after_val_s") / 3600, 1, " h") if unit else "-",
+                     _f(100 * proj.get("before_share"), 1, "%"), _f(100 * proj.get("after_share"), 1, "%")])
+    out += ["", f"Projected share of an {r.get('iters', 0) // 1000}K-iteration run (validation every "
+            f"{r.get('val_every')} steps, batch {r.get('batch')} of {r.get('crop')} px crops; before: all "
+            f"{r.get('val_frames')} val frames each time; after: {r.get('val_subset')} during the run, all at "
+            "the end) = validation seconds / (training + validation seconds):", ""]
+    out += _table(["projection", "frames before", "frames after", "validation before", "validation after",
+                   "share before", "share after"], rows)
+    host = p.get("host_parts_s_per_frame") or {}
+    if host:
+        out += ["", "Host parts per frame (ms): " + ", ".join(f"{k} {_f(1e3 * v, 1)}" for k, v in host.items())
+                + "."]
+    return out
+
+
 def _predict(b: dict) -> list:
     e = b.get("bench_predict")
     miss = _absent(e, "predict")
@@ -370,9 +491,9 @@ def _predict(b: dict) -> list:
            f"whole frame in one pass, random weights), median of {st.get('repeats')}. Baseline in the same "
            "run: the bare forward pass of the same network on the same frame; the paper's figures (V100 + "
            "TensorRT) are quoted, not measured.", ""]
-    rows = [[r["model"], r.get("precision", "-"), r.get("threads", "-"), _f(r.get("ours_ms")), _f(r.get("bare_ms")),
+    rows = [[r["model"], r.get("amp", r.get("precision", "-")), r.get("threads", "-"), _f(r.get("ours_ms")), _f(r.get("bare_ms")),
              _f(r.get("overhead_pct"), 1, "%"), _f(r.get("paper_v100_tensorrt_ms"), 0)] for r in p.get("results", [])]
-    return out + _table(["model", "precision", "threads", "ours ms", "bare forward ms", "overhead",
+    return out + _table(["model", "AMP", "threads", "ours ms", "bare forward ms", "overhead",
                          "paper ms (V100, TensorRT)"], rows)
 
 
@@ -490,35 +611,96 @@ def _faults(b: dict) -> list:
     out = [run_line(e), "",
            "Every case runs in one temporary directory; every subprocess in its own session, killed at the "
            "end if alive.", ""]
-    return out + _table(["fault", "trials", "caught"], rows)
+    out += _table(["fault", "trials", "caught"], rows)
+    out += _hostile(r.get("hostile"), b.get("fault_injection_before"))
+    tp = r.get("train_predict") or []
+    if tp:
+        out += ["", "Training and prediction rows (`benchmarks/fault_rows_train.py`): each the real command; "
+                "handled = one line naming the file, exit 2 (or the run resumed intact); the crafted model specs' "
+                "peak memory (RSS of the refused `segfix predict`) over a normal predict's, limit 2x.", ""]
+        out += _table(["row", "handled / cases", "max peak ratio", "figures"],
+                      [[t["row"], f"{t['handled']}/{t['cases']}", _x(t.get("max_ratio")) if t.get("max_ratio") else "-",
+                        t.get("note") or ""] for t in tp])
+    return out
+
+
+def _hostile(h: dict | None, before: dict | None) -> list:
+    """The hostile-input cases, each with its exit status and peak RSS ratio, and the same cases
+    against the earlier checkout when ``before`` holds its run."""
+    if not h:
+        return []
+    bh = ((before or {}).get("result") or {}).get("results", {}).get("hostile")
+    old = {g["group"]: g["rows"] for g in (bh or {}).get("groups", [])}
+
+    def before_row(group: str, i: int, case: str):
+        """The earlier checkout's row of ``case``: the same name, else the same place in a group of the
+        same length (a case whose name holds its figures)."""
+        rows = old.get(group, [])
+        named = [r for r in rows if r["case"] == case]
+        return named[0] if named else rows[i] if len(rows) == len(by_group[group]) else None
+
+    by_group = {g["group"]: g["rows"] for g in h.get("groups", [])}
+    out = ["", f"Hostile or careless input: each case the real command in its own process; handled = it ends "
+           f"with the expected exit status and one line naming the file; a bomb case also needs its peak RSS "
+           f"within {_f(h.get('peak_ratio_limit'), 0)}x of a normal refine of the same "
+           f"{h['bomb_frame'][1]}x{h['bomb_frame'][0]} frame ({_f(h.get('normal_refine_peak_mib'), 0)} MiB).", ""]
+    if bh:
+        out[-2] += (f" Before: the same cases, driven by this script, run the commands of "
+                    f"{before['command'].split('<', 1)[-1].rstrip('>')} (before offsets and `.npy` files were "
+                    f"judged by what they declare and OUT_DIRs published whole; normal refine "
+                    f"{_f(bh.get('normal_refine_peak_mib'), 0)} MiB there): " + run_line(before))
+
+    def cells(r):
+        if r is None:
+            return ["-", "-", "-"]
+        rc = "-" if r.get("rc") is None else str(r["rc"]) + (" (timed out)" if r.get("timed_out") else "")
+        return ["yes" if r["handled"] else "**no**", rc, _x(r.get("peak_ratio")) if "peak_ratio" in r else "-"]
+
+    head = ["group", "case", "handled", "exit", "peak / normal"]
+    if bh:
+        head += ["before: handled", "exit", "peak / normal"]
+    rows = []
+    for g in h.get("groups", []):
+        for i, r in enumerate(g["rows"]):
+            first = f"{g['group']} ({g['handled']}/{g['cases']})" if i == 0 else ""
+            rows.append([first, r["case"]] + cells(r) + (cells(before_row(g["group"], i, r["case"])) if bh else []))
+    if bh:
+        hb = sum(g["handled"] for g in bh.get("groups", []))
+        cb = sum(g["cases"] for g in bh.get("groups", []))
+    ha = sum(g["handled"] for g in h.get("groups", []))
+    ca = sum(g["cases"] for g in h.get("groups", []))
+    rows.append(["**all**", "", f"**{ha}/{ca}**", "", ""] + ([f"**{hb}/{cb}**", "", ""] if bh else []))
+    return out + _table(head, rows)
 
 
 def _ablation(b: dict) -> list:
     e = b.get("ablation_direction")
     miss = _absent(e, "the direction ablation")
     if miss:
-        return miss + ["", "Run `python3 benchmarks/ablation_direction.py` (three small models, minutes to "
-                       "hours on a CPU), then `python3 benchmarks/run_all.py --render` to show it here."]
+        return miss + ["", "Run `python3 benchmarks/ablation_direction.py` (nine small models, about 40 minutes "
+                       "on a CPU), then `python3 benchmarks/run_all.py --render` to show it here."]
     p = e["result"]
     a = p.get("args", {})
-    res = p.get("results", {})
+    if "summary" not in p:  # a single-seed run of the script's first version
+        return [run_line(e), "", "*A single-seed run, without the summary over seeds this section shows; rerun "
+                "`python3 benchmarks/ablation_direction.py`.*"]
+    from ablation_direction import markdown
+
+    secs = p.get("seconds") or {}
     out = [run_line(e), "",
-           f"One narrow HRNet-W18 per `--direction-pixels` mode, {a.get('iters')} iterations of "
-           f"{a.get('batch')} crops of {a.get('crop')} px on {a.get('train_frames')} generated "
-           f"{a.get('width')}x{a.get('height')} frames (seed {a.get('seed')}); gain in points of the refined "
-           f"over the coarse labels on {a.get('val_frames')} held-out frames. Chosen: `{p.get('best_mode')}`.", ""]
-    rows = []
-    for mode, r in res.items():
-        for coarse, v in r.items():
-            if isinstance(v, dict):
-                rows.append([coarse, mode, _f(100 * v["coarse_miou"]), f"{100 * v['delta_miou']:+.2f}",
-                             f"{100 * v['delta_f_1px']:+.2f}", f"{100 * v['delta_f_3px']:+.2f}"])
-    rows.sort(key=lambda r: (r[0], r[1]))
-    out += _table(["coarse maps, offset scale", "mode", "coarse mIoU", "d mIoU", "d F@1px", "d F@3px"], rows)
-    inside = [[m, _f(100 * r.get("predicted_boundary_in_gt_band", 0), 1, "%"),
-               _f(100 * r.get("predicted_boundary_in_direction_band", 0), 1, "%")] for m, r in res.items()]
-    return out + ["", "Predicted boundary pixels within the GT band (d <= gamma) and the direction band:", ""] + \
-        _table(["mode", "in GT band", "in direction band"], inside)
+           f"One narrow HRNet-W18 per `--direction-pixels` mode and seed (seeds {', '.join(map(str, a.get('seeds', [])))}"
+           f"; within a seed every mode starts from the same weights and sees the same crops), {a.get('iters')} "
+           f"iterations of {a.get('batch')} crops of {a.get('crop')} px on {a.get('train_frames')} generated "
+           f"{a.get('width')}x{a.get('height')} frames (data seed {a.get('data_seed')}), scored on "
+           f"{a.get('val_frames')} held-out frames ({_f(sum(secs.values()) / 60, 0)} min of training and scoring). "
+           "Boundary head against the ground-truth boundary (gamma 5), mean ± sample sd over seeds:", ""]
+    head, gains = markdown(p).split("\n\n", 1)
+    out += head.splitlines() + ["", "Gain of the refined over the coarse labels, points: mean ± sd over seeds "
+                                "[min, max], and the paired difference to `predicted` (seed by seed) with its 95% t "
+                                "interval. References without a model: the ground-truth offsets, and the "
+                                "ground-truth boundary with one constant direction (a shifted coarse map rewards "
+                                "it).", ""]
+    return out + gains.splitlines()
 
 
 def _gpu(b: dict) -> list:
@@ -528,15 +710,49 @@ def _gpu(b: dict) -> list:
     miss = _absent(e, "the GPU check")
     if miss:
         return miss + ["", "On a machine with CUDA, `python3 benchmarks/run_all.py` runs "
-                       "`benchmarks/gpu_check.py` (training img/s and memory, loader crops/s, predict ms per "
-                       "frame in fp32 and bf16, a training step under CUDA sync checks)."]
+                       "`benchmarks/gpu_check.py` (training img/s and memory, `segfix train` end to end, "
+                       "checkpoint writes, validation s/frame and its share of a run, host syncs, bf16 against "
+                       "fp32, loader crops/s, predict ms per frame in fp32 and bf16, a training step under CUDA "
+                       "sync checks)."]
     p = e["result"]
-    out = [run_line(e), ""]
+    out = [run_line(e), "", "Training step (`TrainStep`, channels-last):", ""]
     out += _table(["model", "AMP", "batch", "crop", "img/s", "peak GiB"],
                   [[r["model"], r.get("amp"), r.get("batch"), r.get("crop"), _f(r.get("img_per_s")),
                     _f(r.get("peak_mem_gib"), 2)] for r in p.get("train", [])])
-    out += [""] + _table(["model", "precision", "ours ms", "bare forward ms", "paper ms (V100, TensorRT)"],
-                         [[r["model"], r.get("precision"), _f(r.get("ours_ms")), _f(r.get("bare_ms")),
+    if p.get("end_to_end"):
+        out += ["", "`segfix train` itself (shards, DataLoader workers, logging, the final checkpoint) against "
+                "the bare step:", ""]
+        out += _table(["model", "workers", "img/s", "bare step img/s"],
+                      [[r.get("model"), r.get("workers"), _f(r.get("img_per_s")), _f(r.get("bare_img_per_s"))]
+                       for r in p["end_to_end"]])
+    ck = p.get("checkpoint") or {}
+    if ck.get("write_s") is not None:
+        out += ["", f"Checkpoint of `{ck.get('model')}`: {_f(ck.get('write_s'), 2)} s to write "
+                f"{_f(ck.get('mib'), 0)} MiB."]
+    val = p.get("validation") or {}
+    if val.get("rows"):
+        out += ["", f"Validation (`valpass`, `{val.get('model')}`, AMP {val.get('amp')}):", ""]
+        out += _table(["frame", "s/frame", "first pass s/frame", "before s/frame", "peak GiB"],
+                      [[f"{r['frame'][1]}x{r['frame'][0]}", _f(r.get("s_per_frame"), 4),
+                        _f(r.get("first_pass_s_per_frame"), 4), _f(r.get("before_s_per_frame"), 4),
+                        _f(r.get("peak_mem_gib"), 1)] for r in val["rows"]])
+        pr = val.get("projection")
+        if pr:
+            out += ["", f"Projected share of an 80K Cityscapes run: before {_f(100 * pr['before_share'], 1, '%')} "
+                    f"({pr['frames_before']} frames), after {_f(100 * pr['after_share'], 2, '%')} "
+                    f"({pr['frames_after']} frames)."]
+    if p.get("host_syncs"):
+        out += ["", "Host synchronisations over the loop's steps and one log flush:", ""]
+        out += _table(["case", "AMP", "accum", "steps", "syncs", "expected"],
+                      [[r.get("case"), r.get("amp"), r.get("accum"), r.get("steps"),
+                        r["syncs"] if r.get("syncs") is not None else r.get("note", "-"), r.get("expected")]
+                       for r in p["host_syncs"]])
+    pc = p.get("precision") or {}
+    if pc.get("bf16"):
+        out += ["", f"bf16 against fp32, {pc.get('steps')} steps of `{pc.get('model')}` from the same weights: "
+                f"loss max |diff| {pc['max_abs_diff']:.3g}, mean {pc['mean_abs_diff']:.3g}."]
+    out += [""] + _table(["model", "AMP", "ours ms", "bare forward ms", "paper ms (V100, TensorRT)"],
+                         [[r["model"], r.get("amp", r.get("precision")), _f(r.get("ours_ms")), _f(r.get("bare_ms")),
                            _f(r.get("paper_v100_tensorrt_ms"), 0)] for r in p.get("predict", [])])
     ld = p.get("loader", {})
     out += ["", f"Loader: {_f(ld.get('crops_per_s_per_worker'), 0)} crops/s per worker; the fastest model "
@@ -546,7 +762,7 @@ def _gpu(b: dict) -> list:
 
 
 RENDER = {"targets": ("Targets", _targets), "build": ("Build", _build), "crops": ("Training crops", _crops),
-          "training": ("Training loop", _training), "predict": ("Predicting offsets", _predict),
+          "training": ("Training loop", _training), "validation": ("Validation", _validation), "predict": ("Predicting offsets", _predict),
           "refine": ("Refinement", _refine), "eval": ("Evaluation", _eval), "faults": ("Faults", _faults),
           "ablation": ("Direction supervision ablation", _ablation), "gpu": ("GPU", _gpu)}
 
@@ -582,6 +798,10 @@ def render_results(results: dict) -> str:
         title, fn = RENDER[key]
         lines += [f"## {title}", ""] + fn(b) + [""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+#: The scripts whose figures make the README's table.
+README_SCRIPTS = ("bench_targets", "bench_build", "bench_loader", "bench_refine")
 
 
 def _readme_rows(b: dict) -> list:
@@ -626,10 +846,19 @@ def render_readme_table(results: dict) -> str:
     """The README's performance table (between the markers) from the content of RESULTS.json."""
     m = results["machine"]
     quick = " (quick run: smoke sizes, not the full-size figures)" if results["quick"] else ""
-    lines = [TABLE_BEGIN,
-             f"From `{results['command']}` on {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
-             f"{results['started_utc'][:10]}, commit `{str(m.get('git_commit'))[:10]}`{quick}; one thread, "
-             "CPU time for the targets and the build, the baseline measured in the same run:", ""]
+    b = results["benchmarks"]
+    shown = [b[k] for k in README_SCRIPTS if (b.get(k) or {}).get("result")]
+    if shown and all(e["status"] == "earlier run" for e in shown):  # kept from an earlier full run
+        metas = {(_meta(e["result"]).get("time_utc", "?")[:10], str(_meta(e["result"]).get("git_commit"))[:10])
+                 for e in shown}
+        when = "; ".join(f"{d}, commit `{c}`" for d, c in sorted(metas))
+        source = f"From an earlier `python3 benchmarks/run_all.py` (kept in `benchmarks/RESULTS.json`) on " \
+                 f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {when}{quick}"
+    else:
+        source = (f"From `{results['command']}` on {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
+                  f"{results['started_utc'][:10]}, commit `{str(m.get('git_commit'))[:10]}`{quick}")
+    lines = [TABLE_BEGIN, f"{source}; one thread, CPU time for the targets and the build, the baseline measured "
+             "in the same run:", ""]
     rows = _readme_rows(results["benchmarks"])
     lines += _table(["what", "ours", "baseline (same run)", "ratio"], rows) if rows else ["*No figures in this run.*"]
     return "\n".join(lines + ["", TABLE_END])
@@ -676,7 +905,7 @@ def main(argv=None) -> int:
                     "the others show the JSON benchmarks/results/ holds from earlier runs")
     ap.add_argument("--skip", default=None, help="comma-separated sections not to run")
     ap.add_argument("--gpu", action="store_true", help="run gpu_check.py without CUDA too (CPU smoke figures)")
-    ap.add_argument("--ablation", action="store_true", help="also run ablation_direction.py (trains 3 models)")
+    ap.add_argument("--ablation", action="store_true", help="also run ablation_direction.py (trains 9 models, ~40 min on 2 cores)")
     ap.add_argument("--render", action="store_true",
                     help="run nothing: regenerate RESULTS.md and the README table from RESULTS.json")
     ap.add_argument("--results-dir", default=str(RESULTS_DIR),
@@ -690,7 +919,8 @@ def main(argv=None) -> int:
     if args.render:
         results = json.loads(path.read_text())
     else:
-        results = run(args, _shown_args(argv))
+        previous = json.loads(path.read_text()) if path.is_file() else None
+        results = run(args, _shown_args(argv), previous)
         from segfix_data.atomic import atomic_write_json
 
         atomic_write_json(path, results)

@@ -20,8 +20,10 @@ def test_results_md_and_the_readme_table_are_rendered_from_results_json():
     assert readme.count(run_all.TABLE_BEGIN) == 1
     assert run_all.render_readme_table(results) in readme, \
         "README.md's results table differs from RESULTS.json: run python3 benchmarks/run_all.py --render"
-    ran = {e["script"] for e in results["benchmarks"].values() if e["status"] == "ran"}
-    assert {"bench_targets.py", "bench_build.py", "bench_refine.py"} <= ran  # the README's rows: one run
+    shown = [results["benchmarks"][k] for k in ("bench_targets", "bench_build", "bench_refine")]
+    assert all(e["result"] for e in shown)
+    assert len({e["status"] for e in shown}) == 1  # the README's rows: one run (this one or one kept)
+    assert len({run_all._meta(e["result"])["git_commit"] for e in shown}) == 1
 
 
 def test_a_run_writes_its_json_and_both_texts_and_says_what_did_not_run(tmp_path):
@@ -60,3 +62,30 @@ def test_a_failed_script_is_named_in_its_section_not_hidden():
     md = run_all.render_results(results)
     crops = md[md.index("## Training crops"):md.index("## Training loop")]
     assert "failed in this run (exit status 1: ValueError: boom)" in crops and "| ours" not in crops
+
+
+def test_every_fault_row_is_in_results_md_with_its_exit_status_and_peak_ratio():
+    results = json.loads(run_all.RESULTS_JSON.read_text())
+    md = run_all.RESULTS_MD.read_text()
+    faults = md[md.index("## Faults"):md.index("## Direction supervision ablation")]
+    res = results["benchmarks"]["fault_injection"]["result"]["results"]
+    rows = [r for g in res["hostile"]["groups"] for r in g["rows"]]
+    assert rows and res["train_predict"]
+    for r in rows:
+        ratio = run_all._x(r["peak_ratio"]) if "peak_ratio" in r else "-"
+        rc = "-" if r["rc"] is None else str(r["rc"]) + (" (timed out)" if r.get("timed_out") else "")
+        assert f"| {r['case']} | {'yes' if r['handled'] else '**no**'} | {rc} | {ratio} |" in faults, r["case"]
+    for t in res["train_predict"]:
+        assert f"| {t['row']} | {t['handled']}/{t['cases']} |" in faults, t["row"]
+
+
+def test_a_section_not_rerun_keeps_the_figures_of_the_results_json_it_replaces(tmp_path):
+    bench = next(b for b in run_all.BENCHES if b.name == "bench_refine")
+    previous = {"quick": False, "benchmarks": {"bench_refine": {
+        "script": "bench_refine.py", "command": run_all.command_line(bench, False), "status": "ran",
+        "seconds": 3.0, "result": {"rows": [{"task": "t", "ours_ms": 1.0, "baseline_ms": 2.0, "ratio": 2.0}]}}}}
+    entry = run_all.earlier_entry(bench, False, tmp_path, previous)
+    assert entry["status"] == "earlier run" and entry["result"] == previous["benchmarks"]["bench_refine"]["result"]
+    assert run_all.earlier_entry(bench, True, tmp_path, previous)["status"] == "not run"  # not a quick run's
+    previous["benchmarks"]["bench_refine"]["command"] += " --repeats 9"  # made by another command
+    assert run_all.earlier_entry(bench, False, tmp_path, previous)["status"] == "not run"
