@@ -47,13 +47,20 @@ def _interrupt(proc, ready: str, stream: str = "stderr", delay: float = 0.5, tim
 
 
 def test_build_interrupted_prints_the_command_that_resumes_it(tmp_path):
-    """A build stuck on a frame (its label map is a FIFO nobody writes: the read blocks) is stopped
-    by Ctrl-C with two workers: exit 130, the resume line, no traceback from the build or a worker,
-    and the process ends (the workers still on a frame are not waited for)."""
+    """A build busy on a frame (a 48-megapixel one: seconds of targets) is stopped by Ctrl-C with two
+    workers: exit 130, the resume line, no traceback from the build or a worker, and the process ends
+    (the workers still on a frame are not waited for). (A FIFO label would be refused before it is
+    read, so the frame is made slow instead.)"""
+    import numpy as np
+    from PIL import Image
+
     root = write_cityscapes(tmp_path / "cs", {"val": 3}, height=32, width=64)
     label = sorted((root / "gtFine" / "val").rglob("*_gtFine_labelIds.png"))[1]
-    label.unlink()
-    os.mkfifo(label)
+    big = np.full((6000, 8000), 7, np.uint8)
+    big[1000:5000:400, :] = 26  # stripes: boundary pixels everywhere along them
+    Image.fromarray(big).save(label, compress_level=1)
+    image = next((root / "leftImg8bit" / "val").rglob(label.name.replace("gtFine_labelIds", "leftImg8bit")))
+    Image.fromarray(np.zeros((6000, 8000, 3), np.uint8)).save(image, compress_level=1)
     out_dir = tmp_path / "out"
     proc = _start(["-m", "cli.gt", "build", str(root), str(out_dir), "--jobs", "2"])
     code, out, err = _interrupt(proc, "building split", delay=2.0)

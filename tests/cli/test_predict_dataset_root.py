@@ -29,7 +29,8 @@ def _predict(run, *args):
 
 
 def _names(d):
-    return sorted(p.name for p in d.iterdir())
+    """The offsets files of ``d`` (``predict.json``, the run's record, beside them)."""
+    return sorted(p.name for p in d.iterdir() if p.name != "predict.json")
 
 
 def test_plain_cityscapes_root_predicts_images_only_and_refine_meets_one_file_per_frame(tmp_path, run):

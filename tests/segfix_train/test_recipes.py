@@ -146,8 +146,8 @@ def test_unified_recipe_resizes_ade20k_frames_only_and_validates_both_sets(tmp_p
     assert {w[2:] for _, w in cs.reads} == {(32, 32)}
     assert {w[2:] for _, w in ade.reads} == {(3, 3)}  # round(32 / (512 / 48)) source pixels, then resized
     text = "\n".join(lines)
-    assert "shards ade:train: 4 samples, weight 1, 1 crops per batch, shorter side resized to 512" in text
-    assert "shards cs:train: 4 samples, weight 1, 1 crops per batch\n" in text + "\n"
+    assert "shards ade:train: 4 samples, weight 1, 1 crop per batch, shorter side resized to 512" in text
+    assert "shards cs:train: 4 samples, weight 1, 1 crop per batch\n" in text + "\n"
     assert "validation cs:val: 1 of 2 frames every 2 steps, all 2 frames after the last step" in text
     assert "validation ade:val: 1 of 2 frames" in text
     assert "largest delta_miou on the fixed subset (the mean over cs:val, ade:val)" in text
