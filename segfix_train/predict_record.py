@@ -30,6 +30,7 @@ import torch
 
 from segfix_data.atomic import atomic_write_json, sweep_temps
 from segfix_data.errors import InputError
+from segfix_data.settings import flatten_settings
 
 RECORD = "predict.json"
 #: What a run writes into the offsets directory (``predict.write_outputs``).
@@ -63,16 +64,6 @@ def run_record(net: torch.nn.Module, settings: dict, checkpoint: str | None = No
     return json.loads(json.dumps(rec))  # as it reads back from the file
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _show(key: str, v) -> str:
     if isinstance(v, str) and key in ("checkpoint", "weights") and len(v) == 64:
         return f"sha256 {v[:12]}"
@@ -85,7 +76,7 @@ _MISSING = object()
 def differences(old: dict, new: dict) -> list[str]:
     """``"name: OLD -> NEW"`` per setting that differs (``weights`` left out when ``checkpoint``
     differs: another file has other weights)."""
-    a, b = _flatten(old), _flatten(new)
+    a, b = flatten_settings(old), flatten_settings(new)
     keys = sorted(k for k in set(a) | set(b) if a.get(k, _MISSING) != b.get(k, _MISSING))
     if "checkpoint" in keys:
         keys = [k for k in keys if k != "weights"]

@@ -25,6 +25,7 @@ import re
 import time
 from pathlib import Path
 
+from segfix_data.settings import flatten_settings
 from segfix_data.version import __version__
 from segfix_data import datasets as _datasets
 from segfix_data.atomic import atomic_write_json
@@ -79,17 +80,6 @@ class SplitResult:
     retried: int = 0   # frames that had failed in the last run (--on-error skip), tried again
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    """``{"targets": {"gamma": 5}}`` -> ``{"targets.gamma": 5}``: a difference names the one setting."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
     path = split_dir / "build.json"
     if path.is_file():
@@ -104,7 +94,7 @@ def _check_params(split_dir: Path, params: dict, overwrite: bool) -> None:
                                      "--overwrite to rebuild the split or choose another OUT_DIR") from None
             old = None
         if old != params and not overwrite:
-            a, b = _flatten(old), _flatten(params)
+            a, b = flatten_settings(old), flatten_settings(params)
             keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
             diffs = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in keys)
             raise ParamsMismatch(f"{split_dir} holds shards built with other parameters ({diffs}); "
