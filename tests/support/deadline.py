@@ -1,6 +1,6 @@
 """Fail a test instead of hanging the suite: :func:`deadline` raises :class:`TooLong` in the main
 thread (``SIGALRM``) once its body has run ``seconds`` (a FIFO opened for reading, ``/dev/zero``
-hashed, a walk that loops)."""
+hashed, a walk that follows a symbolic-link loop)."""
 from __future__ import annotations
 
 import signal
@@ -8,13 +8,15 @@ from contextlib import contextmanager
 
 
 class TooLong(Exception):
-    """Not an OSError, so that no ``except OSError`` on the way swallows it."""
+    """Not an OSError, so that no ``except OSError`` on the way swallows it (``os.walk`` hands an
+    OSError to its ``onerror`` and goes on walking)."""
 
 
 @contextmanager
 def deadline(seconds: int):
     def on_alarm(signum, frame):
-        raise TooLong(f"did not finish in {seconds} s (blocked on a FIFO, or reading an endless file?)")
+        raise TooLong(f"did not finish in {seconds} s (blocked on a FIFO, reading an endless file, "
+                      "or following a symbolic-link loop?)")
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(seconds)
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,24 +12,7 @@ from PIL import Image
 from segfix_data.datasets import find_frames
 from segfix_data.datasets.frame import unreadable_dirs
 from segfix_data.datasets.walk import glob_once, walk_once
-
-
-class WalkTooLong(Exception):
-    """Not an OSError: os.walk would hand an OSError to its onerror and go on walking."""
-
-
-@contextmanager
-def deadline(seconds: int):
-    """Fail (instead of hanging the suite) when the body runs longer than ``seconds``."""
-    def on_alarm(signum, frame):
-        raise WalkTooLong(f"walk did not finish in {seconds} s (symbolic-link loop followed?)")
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+from tests.support.deadline import deadline
 
 
 def _png(path: Path) -> None:
