@@ -38,6 +38,7 @@ from segfix_data.refine import refine_labels  # noqa: E402
 from segfix_data.synthetic import synthetic_cityscapes_frame  # noqa: E402
 from segfix_train.coarse import block_majority  # noqa: E402
 from segfix_train.validate import F_PIXELS, REFINE_SCALE  # noqa: E402
+from tests.support.rectangles import rectangle_shifts  # noqa: E402
 
 K = len(CITYSCAPES_CLASS_NAMES)
 CONSTANT_BIN = 5  # (dy, dx) = (1, 1) of 8 bins
@@ -56,15 +57,7 @@ DIRECTIONS = ("true", "constant down-right", "random")
 
 def rectangle_shift(coarse) -> list[float]:
     """Mean (dy, dx) of the centroid of a rectangle's coarse copy, over 64 placements x 3 sizes."""
-    shifts = []
-    for hh, ww in ((13, 21), (20, 20), (9, 30)):
-        for oy in range(8):
-            for ox in range(8):
-                lab = np.zeros((64, 64), np.uint8)
-                lab[16 + oy: 16 + oy + hh, 16 + ox: 16 + ox + ww] = 1
-                a, b = np.argwhere(lab == 1).mean(0), np.argwhere(coarse(lab) == 1).mean(0)
-                shifts.append(b - a)
-    return [float(v) for v in np.mean(shifts, axis=0)]
+    return [float(v) for v in rectangle_shifts(coarse).mean(axis=0)]
 
 
 def gains(frames: int, height: int, width: int, seed: int) -> dict:

@@ -5,6 +5,7 @@ import numpy as np
 
 from tests.support.benchmarks import run_benchmark
 from tests.support.paths import REPO as ROOT
+from tests.support.rectangles import rectangle_shifts
 
 
 def test_demo_table1_quick_shows_the_effect(tmp_path):
@@ -39,12 +40,5 @@ def test_coarse_prediction_is_not_shifted():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from demo_table1 import coarse_prediction
 
-    shifts = []
-    for hh, ww in ((13, 21), (20, 20), (9, 30)):
-        for oy in range(8):
-            for ox in range(8):
-                lab = np.zeros((64, 64), np.uint8)
-                lab[16 + oy: 16 + oy + hh, 16 + ox: 16 + ox + ww] = 1
-                pred = coarse_prediction(lab, 8, 0.0, np.random.default_rng(0))
-                shifts.append(np.argwhere(pred == 1).mean(0) - np.argwhere(lab == 1).mean(0))
+    shifts = rectangle_shifts(lambda lab: coarse_prediction(lab, 8, 0.0, np.random.default_rng(0)))
     assert np.all(np.abs(np.mean(shifts, axis=0)) < 0.1)

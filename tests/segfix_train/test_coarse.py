@@ -15,6 +15,7 @@ from segfix_data.synthetic import synthetic_cityscapes_frame
 from segfix_data.targets.direction import bin_offsets
 from segfix_train.coarse import block_majority
 from segfix_train.validate import RefinementScore
+from tests.support.rectangles import rectangle_shifts
 
 
 def _brute(label, block, ignore=255):
@@ -46,23 +47,11 @@ def test_any_integer_dtype_and_labels_above_255():
     assert block_majority(lab, 2).dtype == np.int32
 
 
-def _centroid(mask):
-    ys, xs = np.nonzero(mask)
-    return ys.mean(), xs.mean()
-
-
 def test_a_rectangles_coarse_copy_has_no_mean_shift():
     """Over all 64 placements of a rectangle relative to the 8x8 tiles (and a few sizes), the
     centroid of its coarse copy moves by 0 on average in each axis. Keeping the top-left pixel of
     each tile moves it by +3.5 px, the nearer middle pixel (index 4) by -0.5 px."""
-    shifts = []
-    for hh, ww in ((13, 21), (20, 20), (9, 30)):
-        for oy in range(8):
-            for ox in range(8):
-                lab = np.zeros((64, 64), np.uint8)
-                lab[16 + oy: 16 + oy + hh, 16 + ox: 16 + ox + ww] = 1
-                a, b = _centroid(lab == 1), _centroid(block_majority(lab) == 1)
-                shifts.append((b[0] - a[0], b[1] - a[1]))
+    shifts = rectangle_shifts(block_majority)
     mean = np.mean(shifts, axis=0)
     assert np.all(np.abs(mean) < 0.1), mean
     assert np.max(np.abs(shifts)) <= 4  # each copy stays within half a tile
